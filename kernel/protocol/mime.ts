@@ -1,0 +1,91 @@
+/**
+ * MIME types of TransferLab outputs and the shape of their payloads. Producers: kernel/analysis
+ * result objects (through `[Symbol.for('Jupyter.display')]`). Consumers: renderers/ and the HTML
+ * export. Types and constants only; imports nothing.
+ */
+
+export const Mime = {
+  cka: 'application/vnd.transferlab.cka+json',
+  interpolation: 'application/vnd.transferlab.interpolation+json',
+  images: 'application/vnd.transferlab.images+json',
+  training: 'application/vnd.transferlab.training+json',
+  vegaLite: 'application/vnd.vegalite.v5+json',
+  html: 'text/html',
+  markdown: 'text/markdown',
+  plain: 'text/plain',
+  png: 'image/png',
+  svg: 'image/svg+xml',
+  json: 'application/json',
+} as const;
+export type Mime = (typeof Mime)[keyof typeof Mime];
+
+export const TRANSFERLAB_MIME_TYPES: readonly string[] = [Mime.cka, Mime.interpolation, Mime.images, Mime.training];
+export function isTransferLabMime(m: string): boolean {
+  return TRANSFERLAB_MIME_TYPES.includes(m);
+}
+
+/** The key under which a value exposes its MIME bundle (deno's and the kernel's convention). */
+export const DISPLAY_SYMBOL_KEY = 'Jupyter.display';
+
+/** A MIME bundle: MIME type to payload (strings for text types, base64 for binary, objects for JSON). */
+export type MimeBundle = Record<string, unknown>;
+
+/** `application/vnd.transferlab.cka+json`: a module×module similarity matrix. */
+export interface CkaPayload {
+  readonly title?: string;
+  /** Names along rows (model A's modules) and columns (model B's modules). */
+  readonly rows: readonly string[];
+  readonly columns: readonly string[];
+  /** values[i][j] = CKA(rows[i], columns[j]), normally in [0, 1]. */
+  readonly values: readonly (readonly number[])[];
+  readonly kind: 'linear' | 'rbf';
+  readonly debiased: boolean;
+  readonly modelA?: string;
+  readonly modelB?: string;
+  readonly n?: number;
+}
+
+/** `application/vnd.transferlab.interpolation+json`: loss/accuracy along θ(λ) for one or more pairs. */
+export interface InterpolationPayload {
+  readonly title?: string;
+  readonly pairs: readonly {
+    readonly label: string;
+    readonly lambdas: readonly number[];
+    readonly loss: readonly number[];
+    readonly accuracy: readonly number[];
+    /** max_λ [L(θλ) − ((1−λ)L(θ₁) + λL(θ₂))] and the λ where it is reached. */
+    readonly barrier: number;
+    readonly barrierLambda: number;
+  }[];
+}
+
+/** `application/vnd.transferlab.images+json`: grids of images, e.g. original vs block-shuffled. */
+export interface ImagesPayload {
+  readonly title?: string;
+  /** One row per variant (e.g. `original`, `block 7`, `block 1`). */
+  readonly rows: readonly {
+    readonly label: string;
+    /** PNG images, base64 without a data: prefix. */
+    readonly images: readonly string[];
+  }[];
+  readonly width: number;
+  readonly height: number;
+}
+
+/** `application/vnd.transferlab.training+json`: training curves, sent again as they grow. */
+export interface TrainingPayload {
+  readonly title?: string;
+  readonly runs: readonly {
+    readonly label: string;
+    readonly points: readonly {
+      readonly epoch: number;
+      readonly step: number;
+      readonly loss: number;
+      readonly accuracy?: number;
+      readonly valLoss?: number;
+      readonly valAccuracy?: number;
+      readonly examplesPerSecond?: number;
+    }[];
+    readonly done: boolean;
+  }[];
+}
