@@ -1,0 +1,106 @@
+/**
+ * Errors the extension's user can meet, one class per failure, and the user-facing messages of
+ * the controller, kernel process and status item in one place.
+ *
+ * Each error keeps what caused it in `cause` (wrap, never swallow). They are handled where they
+ * surface: the controller turns them into a cell error output or a notification; nothing else
+ * catches them.
+ */
+
+/** Base class: lets a caller tell the extension's own failures from bugs. */
+export abstract class TransferLabExtensionError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A `transferlab.*` setting has a value of the wrong type or outside its allowed values (possible
+ * when settings.json is edited by hand). Raised by `readSettings`; the controller shows it on the
+ * cell that was about to run, and the kernel is not started.
+ */
+export class InvalidSettingError extends TransferLabExtensionError {
+  constructor(
+    readonly setting: string,
+    readonly value: unknown,
+    readonly expected: string,
+  ) {
+    super(`Setting ${setting} is ${JSON.stringify(value)}; expected ${expected}.`);
+  }
+}
+
+/**
+ * A cell was asked to run while the workspace is not trusted (Restricted Mode). Running a cell runs
+ * arbitrary code, so the controller refuses; the cell ends without output and the user is told how
+ * to trust the workspace.
+ */
+export class UntrustedWorkspaceError extends TransferLabExtensionError {
+  constructor() {
+    super(Messages.untrusted);
+  }
+}
+
+/**
+ * The kernel process could not be started or never answered kernel_info (a wrong
+ * `transferlab.nodePath`, a missing dist/kernel.js, a crash at start-up). Raised by
+ * `KernelProcess.start`; the controller fails the cell with it and offers the Node setting.
+ */
+export class KernelStartError extends TransferLabExtensionError {
+  constructor(
+    readonly nodePath: string,
+    readonly kernelScript: string,
+    cause: unknown,
+  ) {
+    super(
+      `The TransferLab kernel did not start (${nodePath} ${kernelScript}): ${describe(cause)}. ` +
+        `Check the setting transferlab.nodePath (a Node 20+ executable).`,
+      { cause },
+    );
+  }
+}
+
+/**
+ * The kernel process exited while the notebook was using it (killed, out of memory, a native
+ * crash). Raised by `KernelProcess` when the child exits or stops answering heartbeats; running and
+ * queued cells end as failed, the notebook document is left as it is, and a notification offers a
+ * restart.
+ */
+export class KernelDiedError extends TransferLabExtensionError {
+  constructor(
+    readonly exitCode: number | null,
+    readonly signal: string | null,
+  ) {
+    super(Messages.kernelDied(exitCode, signal));
+  }
+}
+
+/** Short, readable text of an unknown thrown value. */
+export function describe(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** User-facing texts of the extension (one place, as vega-lite keeps its log messages). */
+export const Messages = {
+  untrusted:
+    'TransferLab does not run notebook cells in an untrusted workspace (Restricted Mode). ' +
+    'Trust the workspace (command "Workspaces: Manage Workspace Trust") to run cells.',
+  trustAction: 'Manage Workspace Trust',
+  kernelDied(exitCode: number | null, signal: string | null): string {
+    const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode ?? 'unknown'}`;
+    return `The TransferLab kernel ${how}. Variables are lost; the notebook is unchanged.`;
+  },
+  kernelStopsResponding: 'The TransferLab kernel stopped answering heartbeats.',
+  restartAction: 'Restart Kernel',
+  restarting: 'Restarting the TransferLab kernel…',
+  restarted: 'TransferLab kernel restarted.',
+  noKernelToRestart: 'No TransferLab kernel runs for this notebook; it will start when a cell runs.',
+  noNotebook: 'Open a notebook to restart its kernel.',
+  cellCancelled: 'Not run: an earlier cell failed or was interrupted.',
+  statusStarting: '$(loading~spin) TransferLab: starting…',
+  statusIdle: (backend: string, device: string) => `$(circuit-board) TransferLab: ${backend} · ${device}`,
+  statusBusy: (backend: string, device: string) => `$(sync~spin) TransferLab: ${backend} · ${device}`,
+  statusDead: '$(error) TransferLab: kernel died',
+  statusTooltip: (banner: string) => `TransferLab kernel\n${banner}\nClick to restart.`,
+} as const;

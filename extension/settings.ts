@@ -1,0 +1,65 @@
+/**
+ * The extension's settings (`transferlab.*` in package.json `contributes.configuration`), read
+ * fresh each time they are needed so a change applies to the next kernel start without a reload.
+ */
+import * as vscode from 'vscode';
+import { InvalidSettingError } from './errors';
+
+/** The configuration section; every key below lives under it. */
+export const SECTION = 'transferlab';
+
+/** Compute backends the kernel understands (its `TRANSFERLAB_BACKEND`); `auto` lets it choose. */
+export const Backend = {
+  auto: 'auto',
+  wasm: 'wasm',
+  cpu: 'cpu',
+  webgpu: 'webgpu',
+  tensorflow: 'tensorflow',
+} as const;
+export type Backend = (typeof Backend)[keyof typeof Backend];
+const BACKENDS: readonly string[] = Object.values(Backend);
+export function isBackend(value: unknown): value is Backend {
+  return typeof value === 'string' && BACKENDS.includes(value);
+}
+
+export interface Settings {
+  /** Node executable that runs the kernel; `undefined` means the one VS Code's extension host runs on. */
+  readonly nodePath: string | undefined;
+  /** Backend asked of the kernel through `TRANSFERLAB_BACKEND`. */
+  readonly backend: Backend;
+  /** Whether cell outputs are written into saved notebooks. */
+  readonly saveOutputs: boolean;
+}
+
+/**
+ * Reads and validates the settings for a resource (a notebook's URI gives folder-level values).
+ * @throws InvalidSettingError when a value has the wrong type or an unknown backend.
+ */
+export function readSettings(scope?: vscode.ConfigurationScope): Settings {
+  const config = vscode.workspace.getConfiguration(SECTION, scope);
+  const nodePath = config.get<unknown>('nodePath', '');
+  if (typeof nodePath !== 'string') {
+    throw new InvalidSettingError(`${SECTION}.nodePath`, nodePath, 'a path to a Node executable (a string)');
+  }
+  const backend = config.get<unknown>('backend', Backend.auto);
+  if (!isBackend(backend)) {
+    throw new InvalidSettingError(`${SECTION}.backend`, backend, `one of ${BACKENDS.join(', ')}`);
+  }
+  const saveOutputs = config.get<unknown>('saveOutputs', true);
+  if (typeof saveOutputs !== 'boolean') {
+    throw new InvalidSettingError(`${SECTION}.saveOutputs`, saveOutputs, 'true or false');
+  }
+  return { nodePath: nodePath.trim() === '' ? undefined : nodePath.trim(), backend, saveOutputs };
+}
+
+/** The environment the kernel process gets on top of VS Code's own. */
+export function kernelEnvironment(settings: Settings): Record<string, string> {
+  return settings.backend === Backend.auto ? {} : { TRANSFERLAB_BACKEND: settings.backend };
+}
+
+/** Fires when a `transferlab.*` setting changes. */
+export function onDidChangeSettings(listener: () => void): vscode.Disposable {
+  return vscode.workspace.onDidChangeConfiguration((e) => {
+    if (e.affectsConfiguration(SECTION)) listener();
+  });
+}
