@@ -6,7 +6,7 @@
 //   renderers  browser, esm, one entry per renderer folder: dist/renderers/<name>.js
 // Analysis type declarations (for cell type checking and the package's `types`) come from tsc.
 import * as esbuild from 'esbuild';
-import { existsSync, readdirSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, mkdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
@@ -21,7 +21,9 @@ const nodeExternals = [
   '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu',
 ];
 
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 const common = {
+  define: { TRANSFERLAB_VERSION: JSON.stringify(pkg.version) },
   bundle: true,
   sourcemap: true,
   minify: production,
@@ -36,6 +38,7 @@ const nodeTarget = (entry, outfile) => {
   targets.push({ ...common, entryPoints: [entry], outfile, platform: 'node', format: 'cjs', target: 'node20', external: nodeExternals });
 };
 nodeTarget('kernel/main.ts', 'dist/kernel.js');
+nodeTarget('kernel/executor/worker.ts', 'dist/kernelWorker.js');
 nodeTarget('kernel/analysis/index.ts', 'dist/analysis.js');
 nodeTarget('cli/main.ts', 'dist/cli.js');
 nodeTarget('extension/extension.ts', 'dist/extension.js');

@@ -42,6 +42,17 @@ export interface Model {
   /** A new model with the same architecture and a copy of the weights. */
   clone(): Model;
   dispose(): void;
+  /**
+   * Non-trainable state by name (BatchNorm running mean/variance, `<module>/.../mean`), used in
+   * evaluation mode. Not part of `getWeights`/`variables`. Absent or empty for models without.
+   */
+  readonly buffers?: ReadonlyMap<string, tf.Variable>;
+  /**
+   * Recomputes normalisation statistics (BatchNorm running mean/variance) as exact averages over
+   * `x`, in batches. Needed after weights were set by interpolation (PAPER.md §4). A no-op for
+   * models without normalisation.
+   */
+  recalibrate?(x: tf.Tensor4D, options?: { readonly batchSize?: number }): void;
 }
 
 /** The module a parameter belongs to. */

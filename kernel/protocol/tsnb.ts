@@ -485,6 +485,44 @@ export function parseTsnb(text: string, options: ParseOptions = {}): TsnbNoteboo
   return tsnbFromJson(parseJsonText(text, file), file);
 }
 
+/**
+ * Decodes the bytes of a notebook file as strict UTF-8.
+ * @throws NotebookSyntaxError naming the line and column of the first byte that is not UTF-8.
+ */
+export function decodeNotebookBytes(bytes: Uint8Array, file?: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch (cause) {
+    const bad = firstInvalidUtf8(bytes);
+    const before = new TextDecoder('utf-8').decode(bytes.subarray(0, bad));
+    const { line, column } = lineAndColumn(before, before.length);
+    const byte = (bytes[bad] ?? 0).toString(16).padStart(2, '0');
+    throw new NotebookSyntaxError(file, line, column, before.length, `byte 0x${byte} at offset ${bad} is not UTF-8 text (a binary file?)`, { cause });
+  }
+}
+
+function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    const need = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    if (need < 0) return i;
+    for (let k = 1; k <= need; k++) {
+      const d = b[i + k];
+      if (d === undefined || (d & 0xc0) !== 0x80) return i;
+    }
+    const d1 = b[i + 1] ?? 0;
+    if ((c === 0xe0 && d1 < 0xa0) || (c === 0xed && d1 > 0x9f) || (c === 0xf0 && d1 < 0x90) || (c === 0xf4 && d1 > 0x8f)) return i;
+    i += need + 1;
+  }
+  return b.length;
+}
+
+/** {@link parseTsnb} of the bytes of a file (strict UTF-8). */
+export function parseTsnbBytes(bytes: Uint8Array, options: ParseOptions = {}): TsnbNotebook {
+  return parseTsnb(decodeNotebookBytes(bytes, options.file), options);
+}
+
 /** Validates an already parsed JSON value as a .tsnb notebook (see {@link parseTsnb}). */
 export function tsnbFromJson(root: unknown, file?: string): TsnbNotebook {
   const r = new Reader(file);

@@ -1,0 +1,329 @@
+/**
+ * Kernels registered for the wasm backend so that CNNs train there, and train fast.
+ *
+ * tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter or
+ * DepthwiseConv2dNativeBackpropInput (`model.fit` of a CNN throws), its Conv2DBackpropInput is a
+ * scalar loop, and its BatchMatMul takes a scalar loop whenever an operand is transposed, which is
+ * every matMul in a backward pass. The kernels here are compositions of the backend's fast
+ * primitives (XNNPACK convolution and fully-connected GEMM, pad, slice, transpose):
+ *
+ * - Conv2DBackpropFilter: im2col by k·k strided slices of the padded input, then one GEMM
+ *   `dyᵀ · patches` (XNNPACK), transposed to [kh, kw, in, out].
+ * - Conv2DBackpropInput: a forward convolution (XNNPACK) of dy, zero-dilated for strides > 1 and
+ *   padded, with the filter flipped in space and its channel axes swapped.
+ * - Depthwise backprops: the same ideas per channel (depthwise forward convolution for the input
+ *   gradient; k·k multiply-and-sum for the filter gradient).
+ * - BatchMatMul with transposeA/transposeB (batch 1): transposes the operand explicitly and calls
+ *   the backend's GEMM path.
+ *
+ * Each kernel runs tfjs ops inside `tf.tidy` (ops called from a kernel are not recorded on the
+ * gradient tape) and returns the resulting tensor. Tested against the cpu backend in
+ * test/analysis/backends.test.ts.
+ */
+import { tf } from './tfjs';
+
+type KernelFunc = tf.KernelFunc;
+type TensorInfo = tf.TensorInfo;
+type Backend = tf.KernelBackend;
+const asBackend = (b: unknown): Backend => b as Backend;
+
+/** Wraps a kernel input as a tensor that can be used with ops and disposed without freeing it. */
+function wrap(backend: Backend, info: TensorInfo): tf.Tensor {
+  backend.incRef(info.dataId);
+  return tf.engine().makeTensorFromTensorInfo(info, backend);
+}
+
+type PadAttr = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+
+function convInfo(
+  xShape: readonly number[],
+  filterShape: readonly number[],
+  strides: number | [number, number],
+  dilations: number | [number, number],
+  pad: PadAttr,
+  dimRoundingMode: 'floor' | 'round' | 'ceil' | undefined,
+  depthwise: boolean,
+): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+    depthwise,
+    'channelsLast',
+  );
+}
+
+/** Pads (positive amounts) or crops (negative amounts) the spatial axes 1 and 2 of an NHWC tensor. */
+function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  let y = x;
+  if (top < 0 || bottom < 0 || left < 0 || right < 0) {
+    const t0 = Math.max(0, -top);
+    const l0 = Math.max(0, -left);
+    y = tf.slice(y, [0, t0, l0, 0], [n, h - t0 - Math.max(0, -bottom), w - l0 - Math.max(0, -right), c]);
+  }
+  if (top > 0 || bottom > 0 || left > 0 || right > 0) {
+    y = tf.pad(y, [
+      [0, 0],
+      [Math.max(0, top), Math.max(0, bottom)],
+      [Math.max(0, left), Math.max(0, right)],
+      [0, 0],
+    ]);
+  }
+  return y;
+}
+
+/** Inserts s−1 zeros between neighbouring rows (and columns): [N,H,W,C] → [N,(H−1)s+1,(W−1)s+1,C]. */
+function dilate(x: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
+  if (sh === 1 && sw === 1) return x;
+  const [n, h, w, c] = x.shape;
+  const spread = tf.pad(tf.reshape(x, [n, h, 1, w, 1, c]), [
+    [0, 0],
+    [0, 0],
+    [0, sh - 1],
+    [0, 0],
+    [0, sw - 1],
+    [0, 0],
+  ]);
+  const full = tf.reshape(spread, [n, h * sh, w * sw, c]);
+  return tf.slice(full, [0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]) as tf.Tensor4D;
+}
+
+/**
+ * The padded input and the k·k shifted (strided) views of it that a convolution reads:
+ * views[kh·kw + kw] is [N, outH, outW, C].
+ */
+function shiftedViews(x: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D[] {
+  const { top, bottom, left, right } = info.padInfo;
+  const xp = padOrCrop(x, top, bottom, left, right);
+  const [n, , , c] = xp.shape;
+  const views: tf.Tensor4D[] = [];
+  for (let kh = 0; kh < info.filterHeight; kh++) {
+    for (let kw = 0; kw < info.filterWidth; kw++) {
+      const r0 = kh * info.dilationHeight;
+      const c0 = kw * info.dilationWidth;
+      if (info.strideHeight === 1 && info.strideWidth === 1) {
+        views.push(tf.slice(xp, [0, r0, c0, 0], [n, info.outHeight, info.outWidth, c]));
+      } else {
+        views.push(
+          tf.stridedSlice(
+            xp,
+            [0, r0, c0, 0],
+            [n, r0 + (info.outHeight - 1) * info.strideHeight + 1, c0 + (info.outWidth - 1) * info.strideWidth + 1, c],
+            [1, info.strideHeight, info.strideWidth, 1],
+          ) as tf.Tensor4D,
+        );
+      }
+    }
+  }
+  return views;
+}
+
+/** dW[kh,kw,ci,co] = Σ_{n,oh,ow} xpad[n, oh·s+kh, ow·s+kw, ci] · dy[n,oh,ow,co]. */
+export function conv2dBackpropFilterViaGemm(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: readonly [number, number, number, number],
+  strides: number | [number, number],
+  pad: PadAttr,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+  dilations: number | [number, number] = 1,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const info = convInfo(x.shape, filterShape, strides, dilations, pad, dimRoundingMode, false);
+    const [kh, kw, ci, co] = filterShape;
+    const m = info.batchSize * info.outHeight * info.outWidth;
+    const views = shiftedViews(x, info);
+    const patches = views.length === 1 ? views[0]! : tf.concat(views, 3);
+    const p2 = tf.reshape(patches, [m, kh * kw * ci]);
+    const dyT = tf.transpose(tf.reshape(dy, [m, co])); // [co, m]
+    const g = tf.matMul(dyT, p2); // [co, kh·kw·ci] on the GEMM path
+    return tf.reshape(tf.transpose(g), [kh, kw, ci, co]);
+  });
+}
+
+/** dx via a forward convolution of (dilated, padded) dy with the flipped, channel-swapped filter. */
+export function conv2dBackpropInputViaConv(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  inputShape: readonly [number, number, number, number],
+  strides: number | [number, number],
+  pad: PadAttr,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const info = convInfo(inputShape, filter.shape, strides, 1, pad, dimRoundingMode, false);
+    const [k1, k2] = filter.shape;
+    const d = dilate(dy, info.strideHeight, info.strideWidth);
+    const top = k1 - 1 - info.padInfo.top;
+    const left = k2 - 1 - info.padInfo.left;
+    const bottom = info.inHeight + k1 - 1 - top - d.shape[1];
+    const right = info.inWidth + k2 - 1 - left - d.shape[2];
+    const dp = padOrCrop(d, top, bottom, left, right);
+    const wf = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    return tf.conv2d(dp, wf, 1, 'valid');
+  });
+}
+
+/** Depthwise filter gradient: dW[kh,kw,c,m] = Σ xpad[n, oh·s+kh, ow·s+kw, c] · dy[n,oh,ow,c·M+m]. */
+export function depthwiseBackpropFilter(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: readonly [number, number, number, number],
+  strides: number | [number, number],
+  dilations: number | [number, number],
+  pad: PadAttr,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const info = convInfo(x.shape, filterShape, strides, dilations, pad, dimRoundingMode, true);
+    const [kh, kw, c, mult] = filterShape;
+    const dy5 = tf.reshape(dy, [info.batchSize, info.outHeight, info.outWidth, c, mult]);
+    const views = shiftedViews(x, info);
+    const parts = views.map((v) => tf.sum(tf.mul(tf.expandDims(v, 4), dy5), [0, 1, 2])); // [c, mult]
+    return tf.reshape(tf.stack(parts), [kh, kw, c, mult]);
+  });
+}
+
+/** Depthwise input gradient: a depthwise forward convolution of dy with the flipped filter. */
+export function depthwiseBackpropInput(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  inputShape: readonly [number, number, number, number],
+  strides: number | [number, number],
+  dilations: number | [number, number],
+  pad: PadAttr,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const info = convInfo(inputShape, filter.shape, strides, dilations, pad, dimRoundingMode, true);
+    const [k1, k2, c, mult] = filter.shape;
+    const dh = info.dilationHeight;
+    const dw = info.dilationWidth;
+    const ek1 = (k1 - 1) * dh + 1;
+    const ek2 = (k2 - 1) * dw + 1;
+    const d = dilate(dy, info.strideHeight, info.strideWidth); // [n, ., ., c·mult]
+    const top = ek1 - 1 - info.padInfo.top;
+    const left = ek2 - 1 - info.padInfo.left;
+    const bottom = info.inHeight + ek1 - 1 - top - d.shape[1];
+    const right = info.inWidth + ek2 - 1 - left - d.shape[2];
+    const dp = padOrCrop(d, top, bottom, left, right);
+    const flipped = tf.reverse(filter, [0, 1]);
+    if (mult === 1) return tf.depthwiseConv2d(dp, flipped as tf.Tensor4D, 1, 'valid', 'NHWC', [dh, dw]);
+    // Channel c of dx gathers the mult output channels c·M..c·M+M−1.
+    const [n, hh, ww] = dp.shape;
+    const dp5 = tf.reshape(dp, [n, hh!, ww!, c!, mult]);
+    let acc: tf.Tensor4D | undefined;
+    for (let m = 0; m < mult; m++) {
+      const slice = tf.reshape(tf.slice(dp5, [0, 0, 0, 0, m], [n, hh!, ww!, c!, 1]), [n, hh!, ww!, c!]) as tf.Tensor4D;
+      const f = tf.slice(flipped, [0, 0, 0, m], [k1, k2, c, 1]) as tf.Tensor4D;
+      const part = tf.depthwiseConv2d(slice, f, 1, 'valid', 'NHWC', [dh, dw]);
+      acc = acc ? (tf.add(acc, part) as tf.Tensor4D) : part;
+    }
+    return acc!;
+  });
+}
+
+interface ConvBackpropAttrs {
+  strides: number | [number, number];
+  pad: PadAttr;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  dilations?: number | [number, number];
+  filterShape?: [number, number, number, number];
+  inputShape?: [number, number, number, number];
+}
+
+function checkNhwc(kernel: string, attrs: ConvBackpropAttrs): void {
+  if (attrs.dataFormat === 'NCHW') throw new Error(`${kernel} on wasm: only NHWC (channelsLast) is supported, got NCHW`);
+}
+
+const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
+  const a = attrs as unknown as ConvBackpropAttrs;
+  checkNhwc('Conv2DBackpropFilter', a);
+  return tf.tidy(() => {
+    const x = wrap(asBackend(backend), inputs['x']!) as tf.Tensor4D;
+    const dy = wrap(asBackend(backend), inputs['dy']!) as tf.Tensor4D;
+    return conv2dBackpropFilterViaGemm(x, dy, a.filterShape!, a.strides, a.pad, a.dimRoundingMode);
+  }) as unknown as TensorInfo;
+};
+
+const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
+  const a = attrs as unknown as ConvBackpropAttrs;
+  checkNhwc('Conv2DBackpropInput', a);
+  return tf.tidy(() => {
+    const dy = wrap(asBackend(backend), inputs['dy']!) as tf.Tensor4D;
+    const filter = wrap(asBackend(backend), inputs['filter']!) as tf.Tensor4D;
+    return conv2dBackpropInputViaConv(dy, filter, a.inputShape!, a.strides, a.pad, a.dimRoundingMode);
+  }) as unknown as TensorInfo;
+};
+
+const depthwiseFilter: KernelFunc = ({ inputs, backend, attrs }) => {
+  const a = attrs as unknown as ConvBackpropAttrs;
+  return tf.tidy(() => {
+    const x = wrap(asBackend(backend), inputs['x']!) as tf.Tensor4D;
+    const dy = wrap(asBackend(backend), inputs['dy']!) as tf.Tensor4D;
+    return depthwiseBackpropFilter(x, dy, a.filterShape!, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode);
+  }) as unknown as TensorInfo;
+};
+
+const depthwiseInput: KernelFunc = ({ inputs, backend, attrs }) => {
+  const a = attrs as unknown as ConvBackpropAttrs;
+  return tf.tidy(() => {
+    const dy = wrap(asBackend(backend), inputs['dy']!) as tf.Tensor4D;
+    const filter = wrap(asBackend(backend), inputs['filter']!) as tf.Tensor4D;
+    return depthwiseBackpropInput(dy, filter, a.inputShape!, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode);
+  }) as unknown as TensorInfo;
+};
+
+/** BatchMatMul that sends transposed operands through the GEMM path instead of the scalar loop. */
+function gemmBatchMatMul(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    const a = inputs['a']!;
+    const b = inputs['b']!;
+    const batchA = a.shape.slice(0, -2).reduce((p, d) => p * d, 1);
+    const batchB = b.shape.slice(0, -2).reduce((p, d) => p * d, 1);
+    if ((!transposeA && !transposeB) || batchA !== 1 || batchB !== 1) return original(args);
+    const a2 = transposeA ? tf.tidy(() => tf.transpose(tf.reshape(wrap(asBackend(backend), a), a.shape.slice(-2)))) : undefined;
+    const b2 = transposeB ? tf.tidy(() => tf.transpose(tf.reshape(wrap(asBackend(backend), b), b.shape.slice(-2)))) : undefined;
+    try {
+      return original({ inputs: { a: a2 ?? a, b: b2 ?? b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+    } finally {
+      a2?.dispose();
+      b2?.dispose();
+    }
+  };
+}
+
+let registered = false;
+
+/**
+ * Registers the kernels above for the wasm backend (idempotent). Called by `initBackend('wasm')`
+ * before the backend starts; safe to call when the wasm package is loaded but not started.
+ */
+export function registerWasmKernels(): void {
+  if (registered) return;
+  const backendName = 'wasm';
+  const replace = (kernelName: string, kernelFunc: KernelFunc) => {
+    const old = tf.getKernel(kernelName, backendName);
+    if (old) tf.unregisterKernel(kernelName, backendName);
+    // Keep the original setup function: it binds the WebAssembly exports the original kernel
+    // function (which the replacement may call) needs.
+    tf.registerKernel({ kernelName, backendName, kernelFunc, ...(old?.setupFunc ? { setupFunc: old.setupFunc } : {}) });
+  };
+  const bmm = tf.getKernel('BatchMatMul', backendName);
+  if (bmm === undefined) {
+    throw new Error('registerWasmKernels: the wasm backend package must be loaded first (its BatchMatMul kernel is missing)');
+  }
+  replace('BatchMatMul', gemmBatchMatMul(bmm.kernelFunc));
+  replace('Conv2DBackpropFilter', conv2DBackpropFilter);
+  replace('Conv2DBackpropInput', conv2DBackpropInput);
+  replace('DepthwiseConv2dNativeBackpropFilter', depthwiseFilter);
+  replace('DepthwiseConv2dNativeBackpropInput', depthwiseInput);
+  registered = true;
+}

@@ -1,0 +1,210 @@
+/**
+ * Type checking of cells against everything earlier cells declared.
+ *
+ * Each cell is a module in an in-memory project. When a cell has run, its file is committed
+ * with an `export { … }` of its top-level names appended, and a generated `globals.ts` turns the
+ * latest declaration of every name into a global (`declare global { const x: typeof cellN.x;
+ * export import C = cellN.C; … }`). A new cell is checked as a module, so its own declarations
+ * shadow the globals: re-running a cell that declares `const x` works, and types flow from
+ * earlier cells exactly as TypeScript inferred them. The same language service answers
+ * completion and hover requests.
+ */
+import ts from 'typescript';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { declarationsOf, type Declaration } from './converter';
+
+const DIR = '/__transferlab__';
+const GLOBALS = `${DIR}/globals.ts`;
+const PRELUDE = `${DIR}/prelude.ts`;
+const SCRATCH = `${DIR}/scratch.ts`;
+
+export interface CellDiagnostic {
+  readonly line: number; // 1-based, in the cell
+  readonly column: number; // 1-based
+  readonly code: number;
+  readonly message: string;
+  readonly category: 'error' | 'warning';
+}
+
+export interface CheckerOptions {
+  /** The notebook's folder: relative imports and node_modules resolve from here first. */
+  readonly cwd: string;
+  /** The package root of TransferLab (its node_modules and dist/types). */
+  readonly packageRoot: string;
+  /** Extra declarations visible in every cell (display API etc.), as a module body with `declare global`. */
+  readonly preludeDeclarations: string;
+}
+
+function cellFile(id: number): string {
+  return `${DIR}/cell${id}.ts`;
+}
+
+export class CellChecker {
+  private readonly files = new Map<string, { text: string; version: number }>();
+  private readonly service: ts.LanguageService;
+  private readonly options: ts.CompilerOptions;
+  /** Latest declaring cell for each global name. */
+  private readonly owners = new Map<string, { cell: number; decl: Declaration }>();
+  private environmentVersion = 0;
+  /** Versions only grow, also across deleted and re-added files (the document registry remembers). */
+  private versionCounter = 0;
+  private readonly cache = new Map<string, CellDiagnostic[]>();
+
+  constructor(private readonly opts: CheckerOptions) {
+    const nm = (root: string) => path.join(root, 'node_modules');
+    const analysisTypes = path.join(opts.packageRoot, 'dist', 'types', 'kernel', 'analysis', 'index.d.ts');
+    const paths: Record<string, string[]> = {
+      '*': [path.join(nm(opts.cwd), '*'), path.join(nm(opts.packageRoot), '*'), path.join(nm(opts.packageRoot), '@types', '*')],
+    };
+    if (existsSync(analysisTypes)) paths['transferlab'] = [analysisTypes];
+    this.options = {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      lib: ['lib.es2023.d.ts'],
+      types: ['node'],
+      typeRoots: [path.join(nm(opts.packageRoot), '@types')],
+      strict: true,
+      noImplicitAny: false,
+      skipLibCheck: true,
+      esModuleInterop: true,
+      allowSyntheticDefaultImports: true,
+      resolveJsonModule: true,
+      allowJs: true,
+      noEmit: true,
+      paths,
+      useDefineForClassFields: true,
+    };
+    this.setFile(PRELUDE, opts.preludeDeclarations);
+    this.setFile(GLOBALS, 'export {};\n');
+    const host: ts.LanguageServiceHost = {
+      getCompilationSettings: () => this.options,
+      getScriptFileNames: () => [...this.files.keys()],
+      getScriptVersion: (f) => String(this.files.get(f)?.version ?? 0),
+      getScriptSnapshot: (f) => {
+        const mem = this.files.get(f);
+        if (mem) return ts.ScriptSnapshot.fromString(mem.text);
+        const text = ts.sys.readFile(f);
+        return text === undefined ? undefined : ts.ScriptSnapshot.fromString(text);
+      },
+      getCurrentDirectory: () => opts.cwd,
+      getDefaultLibFileName: (o) => ts.getDefaultLibFilePath(o),
+      fileExists: (f) => this.files.has(f) || ts.sys.fileExists(f),
+      readFile: (f) => this.files.get(f)?.text ?? ts.sys.readFile(f),
+      directoryExists: (d) => d === DIR || d.startsWith(`${DIR}/`) || ts.sys.directoryExists(d),
+      getDirectories: (d) => (d === DIR ? [] : ts.sys.getDirectories(d)),
+      readDirectory: ts.sys.readDirectory,
+      realpath: ts.sys.realpath,
+      useCaseSensitiveFileNames: () => true,
+    };
+    this.service = ts.createLanguageService(host, ts.createDocumentRegistry());
+  }
+
+  private setFile(name: string, text: string): void {
+    const old = this.files.get(name);
+    if (old && old.text === text) return;
+    this.files.set(name, { text, version: ++this.versionCounter });
+  }
+
+  /** Loads the libraries once, so the first real cell is checked quickly. */
+  warmUp(): void {
+    this.check('const __warm: number = 1 + 1;', -1);
+  }
+
+  /** Diagnostics of a cell (as a module), positions in the cell's own lines and columns. */
+  check(source: string, id: number): CellDiagnostic[] {
+    const key = `${this.environmentVersion}\u0000${source}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const file = id < 0 ? SCRATCH : cellFile(id);
+    this.setFile(file, `${source}\nexport {};\n`);
+    const sf = this.service.getProgram()?.getSourceFile(file);
+    const diags = [...this.service.getSyntacticDiagnostics(file), ...(sf ? this.service.getSemanticDiagnostics(file) : [])];
+    const result = diags
+      .filter((d) => d.category === ts.DiagnosticCategory.Error && d.file && d.start !== undefined && d.start <= source.length)
+      .map((d) => {
+        const { line, character } = d.file!.getLineAndCharacterOfPosition(d.start!);
+        return { line: line + 1, column: character + 1, code: d.code, message: ts.flattenDiagnosticMessageText(d.messageText, '\n'), category: 'error' as const };
+      });
+    if (id >= 0) this.files.delete(file);
+    if (this.cache.size > 500) this.cache.clear();
+    this.cache.set(key, result);
+    return result;
+  }
+
+  /**
+   * Records a cell that ran: its declarations become globals for later cells.
+   * `id` must be unique per execution (the execution count).
+   */
+  commit(source: string, id: number): void {
+    const sf = ts.createSourceFile('cell.ts', source, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+    const decls = declarationsOf(sf);
+    if (decls.length === 0) return;
+    const names = [...new Set(decls.map((d) => d.name))];
+    this.setFile(cellFile(id), `${source}\nexport { ${names.join(', ')} };\n`);
+    for (const d of decls) this.owners.set(d.name, { cell: id, decl: d });
+    this.rebuildGlobals();
+  }
+
+  private rebuildGlobals(): void {
+    const cells = new Set<number>();
+    const lines: string[] = [];
+    for (const [name, { cell, decl }] of this.owners) {
+      cells.add(cell);
+      const ref = `__c${cell}.${name}`;
+      switch (decl.kind) {
+        case 'const':
+          lines.push(`  const ${name}: typeof ${ref};`);
+          break;
+        case 'let':
+        case 'var':
+        case 'function':
+          lines.push(`  var ${name}: typeof ${ref};`);
+          break;
+        case 'class':
+        case 'enum':
+        case 'namespace':
+        case 'interface':
+        case 'type':
+        case 'import':
+          lines.push(`  export import ${name} = ${ref};`);
+          break;
+      }
+    }
+    // Drop cell files nobody refers to any more.
+    for (const f of [...this.files.keys()]) {
+      const m = /\/cell(\d+)\.ts$/.exec(f);
+      if (m && !cells.has(Number(m[1]))) this.files.delete(f);
+    }
+    const imports = [...cells].sort((a, b) => a - b).map((c) => `import * as __c${c} from './cell${c}';`);
+    this.setFile(GLOBALS, `${imports.join('\n')}\ndeclare global {\n${lines.join('\n')}\n}\nexport {};\n`);
+    this.environmentVersion++;
+  }
+
+  /** Completions at a UTF-16 offset of `code`. */
+  complete(code: string, offset: number): { matches: string[]; start: number; end: number; entries: ts.CompletionEntry[] } {
+    this.setFile(SCRATCH, `${code}\nexport {};\n`);
+    const info = this.service.getCompletionsAtPosition(SCRATCH, offset, { includeCompletionsWithInsertText: true });
+    let start = offset;
+    while (start > 0 && /[\w$]/.test(code[start - 1]!)) start--;
+    let end = offset;
+    while (end < code.length && /[\w$]/.test(code[end]!)) end++;
+    const prefix = code.slice(start, offset);
+    const entries = (info?.entries ?? []).filter((e) => e.name.startsWith(prefix) && !e.name.startsWith('__c') && e.name !== '__transferlab_rt');
+    entries.sort((a, b) => (a.sortText < b.sortText ? -1 : a.sortText > b.sortText ? 1 : a.name.localeCompare(b.name)));
+    return { matches: entries.map((e) => e.name), start, end, entries };
+  }
+
+  /** Hover text (signature and documentation) at a UTF-16 offset, or undefined. */
+  inspect(code: string, offset: number): { signature: string; documentation: string } | undefined {
+    this.setFile(SCRATCH, `${code}\nexport {};\n`);
+    let q = this.service.getQuickInfoAtPosition(SCRATCH, offset);
+    if (!q && offset > 0) q = this.service.getQuickInfoAtPosition(SCRATCH, offset - 1);
+    if (!q) return undefined;
+    const signature = ts.displayPartsToString(q.displayParts);
+    const docs = ts.displayPartsToString(q.documentation);
+    const tags = (q.tags ?? []).map((t) => `@${t.name} ${ts.displayPartsToString(t.text)}`).join('\n');
+    return { signature, documentation: [docs, tags].filter(Boolean).join('\n\n') };
+  }
+}

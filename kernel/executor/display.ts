@@ -1,0 +1,121 @@
+/**
+ * The display API that every cell sees (`display`, `display.html`, …, `clearOutput`) and the
+ * conversion of any value to a MIME bundle. A value with a `[Symbol.for('Jupyter.display')]()`
+ * method displays as the bundle it returns; the kernel special-cases no result classes.
+ */
+import { inspect } from 'node:util';
+import { randomUUID } from 'node:crypto';
+import type { MimeBundle } from '../protocol/messages';
+import type { DisplayMessage } from './workerProtocol';
+
+export const DISPLAY_SYMBOL = Symbol.for('Jupyter.display');
+
+export interface DisplaySink {
+  display(content: DisplayMessage, update: boolean): void;
+  clear(wait: boolean): void;
+}
+
+/** text/plain for any value, as Node's inspector shows it. */
+export function plainText(value: unknown): string {
+  if (typeof value === 'string') return inspect(value);
+  return inspect(value, { depth: 4, maxArrayLength: 100, maxStringLength: 10_000, breakLength: 100, colors: false });
+}
+
+/** The MIME bundle of a value. Throws (with the cause) if its display method throws. */
+export function toBundle(value: unknown): { data: MimeBundle; metadata: Record<string, unknown> } {
+  if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
+    const method = (value as Record<symbol, unknown>)[DISPLAY_SYMBOL];
+    if (typeof method === 'function') {
+      const bundle = method.call(value) as MimeBundle | undefined;
+      if (bundle && typeof bundle === 'object') {
+        const data: MimeBundle = { ...bundle };
+        if (!('text/plain' in data)) data['text/plain'] = plainText(value);
+        return { data, metadata: {} };
+      }
+    }
+  }
+  return { data: { 'text/plain': plainText(value) }, metadata: {} };
+}
+
+export interface DisplayHandle {
+  /** The display_id that `update` targets. */
+  readonly displayId: string;
+  /** Replaces this output in place (update_display_data). */
+  update(value: unknown): void;
+}
+
+export interface DisplayFunction {
+  (value: unknown, options?: { displayId?: string }): DisplayHandle;
+  html(html: string): DisplayHandle;
+  markdown(markdown: string): DisplayHandle;
+  text(text: string): DisplayHandle;
+  svg(svg: string): DisplayHandle;
+  png(png: Uint8Array | string): DisplayHandle;
+  jpeg(jpeg: Uint8Array | string): DisplayHandle;
+  json(value: unknown): DisplayHandle;
+  vegaLite(spec: Record<string, unknown>): DisplayHandle;
+  /** Displays a raw MIME bundle. */
+  bundle(data: MimeBundle, metadata?: Record<string, unknown>): DisplayHandle;
+}
+
+/** A value that displays as a fixed bundle (used by display.html and friends, and by handles). */
+class Bundled {
+  constructor(readonly data: MimeBundle) {}
+  [DISPLAY_SYMBOL](): MimeBundle {
+    return this.data;
+  }
+}
+
+function base64(x: Uint8Array | string): string {
+  return typeof x === 'string' ? x : Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('base64');
+}
+
+export function createDisplay(sink: () => DisplaySink): { display: DisplayFunction; clearOutput: (options?: { wait?: boolean }) => void } {
+  const show = (value: unknown, displayId = randomUUID(), update = false, metadata: Record<string, unknown> = {}): DisplayHandle => {
+    const b = toBundle(value);
+    sink().display({ data: b.data, metadata: { ...b.metadata, ...metadata }, transient: { display_id: displayId } }, update);
+    return { displayId, update: (v: unknown) => void show(v, displayId, true) };
+  };
+  const display = ((value: unknown, options?: { displayId?: string }) => show(value, options?.displayId)) as DisplayFunction;
+  display.html = (html) => show(new Bundled({ 'text/html': html, 'text/plain': '<HTML output>' }));
+  display.markdown = (md) => show(new Bundled({ 'text/markdown': md, 'text/plain': md }));
+  display.text = (text) => show(new Bundled({ 'text/plain': text }));
+  display.svg = (svg) => show(new Bundled({ 'image/svg+xml': svg, 'text/plain': '<SVG image>' }));
+  display.png = (png) => show(new Bundled({ 'image/png': base64(png), 'text/plain': '<PNG image>' }));
+  display.jpeg = (jpeg) => show(new Bundled({ 'image/jpeg': base64(jpeg), 'text/plain': '<JPEG image>' }));
+  display.json = (value) => show(new Bundled({ 'application/json': value, 'text/plain': plainText(value) }));
+  display.vegaLite = (spec) => show(new Bundled({ 'application/vnd.vegalite.v5+json': spec, 'text/plain': `<Vega-Lite chart${typeof spec.title === 'string' ? `: ${spec.title}` : ''}>` }));
+  display.bundle = (data, metadata) => show(new Bundled(data), undefined, false, metadata);
+  const clearOutput = (options?: { wait?: boolean }) => sink().clear(options?.wait ?? false);
+  return { display, clearOutput };
+}
+
+/** Declarations of the display API for cell type checking (inside `declare global`). */
+export const DISPLAY_DECLARATIONS = `
+  interface TransferLabDisplayHandle {
+    /** The display_id that update() targets. */
+    readonly displayId: string;
+    /** Replaces this output in place (progress bars use it). */
+    update(value: unknown): void;
+  }
+  interface TransferLabDisplay {
+    /** Shows a value as an output: its [Symbol.for('Jupyter.display')]() bundle, or its text. */
+    (value: unknown, options?: { displayId?: string }): TransferLabDisplayHandle;
+    html(html: string): TransferLabDisplayHandle;
+    markdown(markdown: string): TransferLabDisplayHandle;
+    text(text: string): TransferLabDisplayHandle;
+    svg(svg: string): TransferLabDisplayHandle;
+    /** PNG bytes, or base64 text. */
+    png(png: Uint8Array | string): TransferLabDisplayHandle;
+    jpeg(jpeg: Uint8Array | string): TransferLabDisplayHandle;
+    json(value: unknown): TransferLabDisplayHandle;
+    /** A Vega-Lite v5 specification, drawn by the notebook. */
+    vegaLite(spec: Record<string, unknown>): TransferLabDisplayHandle;
+    /** A raw MIME bundle. */
+    bundle(data: Record<string, unknown>, metadata?: Record<string, unknown>): TransferLabDisplayHandle;
+  }
+  /** Displays values in the cell's output. */
+  const display: TransferLabDisplay;
+  /** Clears the cell's output; with {wait: true}, when the next output arrives. */
+  function clearOutput(options?: { wait?: boolean }): void;
+`;

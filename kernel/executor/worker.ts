@@ -1,0 +1,201 @@
+/**
+ * The executor worker: where cells run. Owns the global scope that cells share, captures
+ * stdout/stderr and displays, and answers the main thread's requests (workerProtocol.ts).
+ * The analysis API (`tl`) and TensorFlow.js (`tf`) are preloaded as globals, lazily: the first
+ * access loads them, and a background preload starts once the type checker is warm.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Writable } from 'node:stream';
+import { Console } from 'node:console';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { Executor } from './executor';
+import { createDisplay, plainText, DISPLAY_DECLARATIONS, type DisplaySink } from './display';
+import { createRuntime } from './runtime';
+import type { FromWorker, ToWorker } from './workerProtocol';
+
+export interface WorkerData {
+  readonly cwd: string;
+  readonly packageRoot: string;
+}
+
+const port = parentPort;
+if (!port) throw new Error('kernel/executor/worker.ts must run in a worker thread');
+const { cwd, packageRoot } = workerData as WorkerData;
+const post = (m: FromWorker) => port.postMessage(m);
+const requireFromKernel = createRequire(path.join(packageRoot, 'package.json'));
+
+// ---- output capture ---------------------------------------------------------------------
+function streamWriter(name: 'stdout' | 'stderr') {
+  return (chunk: unknown, encoding?: unknown, cb?: unknown): boolean => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+    if (text.length > 0) post({ type: 'stream', name, text });
+    const done = typeof encoding === 'function' ? encoding : cb;
+    if (typeof done === 'function') (done as () => void)();
+    return true;
+  };
+}
+const writeStdout = streamWriter('stdout');
+const writeStderr = streamWriter('stderr');
+process.stdout.write = writeStdout as typeof process.stdout.write;
+process.stderr.write = writeStderr as typeof process.stderr.write;
+const cellConsole = new Console({
+  stdout: new Writable({ write: (c, e, cb) => void writeStdout(c, e, cb) }),
+  stderr: new Writable({ write: (c, e, cb) => void writeStderr(c, e, cb) }),
+  colorMode: false,
+});
+Object.defineProperty(globalThis, 'console', { value: cellConsole, writable: true, configurable: true });
+
+/** process.exit() from a cell must not take the kernel's state with it. */
+class ProcessExitError extends Error {
+  override readonly name = 'ProcessExitError';
+}
+process.exit = ((code?: number) => {
+  throw new ProcessExitError(`process.exit(${code ?? ''}) was called from a cell; the kernel keeps running with its state intact (restart the kernel to start afresh).`);
+}) as typeof process.exit;
+
+const sink: DisplaySink = {
+  display: (content, update) => post({ type: 'display', update, content }),
+  clear: (wait) => post({ type: 'clear', wait }),
+};
+const { display, clearOutput } = createDisplay(() => sink);
+Object.assign(globalThis, { display, clearOutput });
+
+// ---- preload: tf and tl as lazy globals -----------------------------------------------------
+const analysisPath = path.join(packageRoot, 'dist', 'analysis.js');
+let tfModule: Record<string, unknown> | undefined;
+let tlModule: Record<string, unknown> | undefined;
+function loadTf(): Record<string, unknown> {
+  if (!tfModule) {
+    tfModule = requireFromKernel('@tensorflow/tfjs') as Record<string, unknown>;
+    const Tensor = tfModule.Tensor as { prototype: Record<symbol, unknown> } | undefined;
+    if (Tensor && !(Symbol.for('Jupyter.display') in Tensor.prototype)) {
+      Tensor.prototype[Symbol.for('Jupyter.display')] = function (this: { dtype: string; shape: number[]; toString(verbose?: boolean): string }) {
+        return { 'text/plain': `Tensor ${this.dtype} [${this.shape.join(', ')}]\n${this.toString().replace(/^Tensor\n/, '')}` };
+      };
+    }
+  }
+  return tfModule;
+}
+function loadTl(): Record<string, unknown> {
+  if (!tlModule) {
+    loadTf();
+    tlModule = existsSync(analysisPath) ? (requireFromKernel(analysisPath) as Record<string, unknown>) : {};
+    const setProgressFactory = tlModule.setProgressFactory as ((f: (title: string) => unknown) => void) | undefined;
+    if (typeof setProgressFactory === 'function') setProgressFactory(progressFactory);
+  }
+  return tlModule;
+}
+/** Training progress as one output updated in place. */
+function progressFactory(title: string) {
+  const handle = display.text(`${title}: starting…`);
+  return {
+    update(p: unknown) {
+      const v = p as { [Symbol.for]?: unknown } | undefined;
+      handle.update(v && typeof v === 'object' && Symbol.for('Jupyter.display') in v ? v : { [Symbol.for('Jupyter.display')]: () => ({ 'text/plain': `${title}: ${plainText(p)}` }) });
+    },
+    done() {
+      /* the last update stays */
+    },
+  };
+}
+for (const [name, load] of [['tf', loadTf], ['tl', loadTl]] as const) {
+  Object.defineProperty(globalThis, name, { get: load, set: (v) => Object.defineProperty(globalThis, name, { value: v, writable: true, configurable: true }), configurable: true });
+}
+
+let backendReady: Promise<string> | undefined;
+function ensureBackend(): Promise<string> {
+  if (!backendReady) {
+    backendReady = (async () => {
+      const tl = loadTl();
+      const tf = loadTf() as { getBackend(): string; ready(): Promise<void> };
+      if (typeof tl.initBackend === 'function') await (tl.initBackend as () => Promise<unknown>)();
+      else await tf.ready();
+      const info = typeof tl.backend === 'function' ? (tl.backend as () => { description?: string; name?: string }).call(tl) : undefined;
+      return info?.description ?? info?.name ?? tf.getBackend();
+    })();
+    backendReady.then(
+      (description) => post({ type: 'backendReady', description }),
+      (e: Error) => post({ type: 'log', text: `compute backend failed to start: ${e.message}` }),
+    );
+  }
+  return backendReady;
+}
+
+const preludeDeclarations = [
+  existsSync(path.join(packageRoot, 'dist', 'types', 'kernel', 'analysis', 'index.d.ts')) ? "import * as __tl from 'transferlab';" : 'const __tl: any = {};',
+  "import * as __tf from '@tensorflow/tfjs';",
+  'declare global {',
+  '  /** The TransferLab analysis API (preloaded; also `import * as tl from "transferlab"`). */',
+  '  export import tl = __tl;',
+  '  /** TensorFlow.js (preloaded). */',
+  '  export import tf = __tf;',
+  DISPLAY_DECLARATIONS,
+  '}',
+  'export {};',
+].join('\n');
+
+const runtime = createRuntime({
+  cwd,
+  packageRoot,
+  builtins: new Map<string, () => unknown>([
+    ['transferlab', loadTl],
+    ['@tensorflow/tfjs', loadTf],
+  ]),
+});
+const executor = new Executor({ cwd, packageRoot, runtime, sink, preludeDeclarations });
+
+// Errors thrown from timers and unhandled rejections are shown, and the kernel goes on.
+process.on('uncaughtException', (e) => {
+  const o = executor.errorOutcome(e);
+  if (o.status === 'error') post({ type: 'stream', name: 'stderr', text: `Uncaught exception (from a timer or callback):\n${o.traceback.join('\n')}\n` });
+});
+process.on('unhandledRejection', (e) => {
+  const o = executor.errorOutcome(e);
+  if (o.status === 'error') post({ type: 'stream', name: 'stderr', text: `Unhandled promise rejection:\n${o.traceback.join('\n')}\n` });
+});
+
+const USES_COMPUTE = /\b(tf|tl)\b|@tensorflow|['"]transferlab['"]/;
+
+port.on('message', (m: ToWorker) => {
+  switch (m.type) {
+    case 'interrupt':
+      executor.interrupt();
+      post({ type: 'interruptAck', seq: m.seq });
+      break;
+    case 'execute':
+      void executor.execute(m.code, m.executionCount, USES_COMPUTE.test(m.code) ? ensureBackend : undefined).then((outcome) => post({ type: 'executed', id: m.id, outcome }));
+      break;
+    case 'complete': {
+      const r = executor.complete(m.code, m.cursorPos);
+      post({ type: 'completed', id: m.id, matches: r.matches, cursorStart: r.cursorStart, cursorEnd: r.cursorEnd, metadata: r.metadata });
+      break;
+    }
+    case 'inspect': {
+      const r = executor.inspect(m.code, m.cursorPos);
+      post({ type: 'inspected', id: m.id, found: r.found, data: r.data });
+      break;
+    }
+    case 'isComplete':
+      post({ type: 'isCompleteResult', id: m.id, reply: executor.isComplete(m.code) });
+      break;
+    case 'backend':
+      ensureBackend().then(
+        (description) => post({ type: 'backendInfo', id: m.id, description }),
+        (e: Error) => post({ type: 'backendInfo', id: m.id, description: `unavailable (${e.message})` }),
+      );
+      break;
+    default: {
+      const never: never = m;
+      post({ type: 'log', text: `unknown message to the executor: ${JSON.stringify(never)}` });
+    }
+  }
+});
+
+post({ type: 'ready' });
+// Warm up in the background: the checker's libraries, then the compute backend.
+setImmediate(() => {
+  executor.checker.warmUp();
+  setImmediate(() => void ensureBackend().catch(() => undefined));
+});

@@ -1,0 +1,213 @@
+/**
+ * The main thread's side of the executor worker: requests and replies, output forwarding, and
+ * interrupts. An interrupt first asks the worker (which stops a cell waiting on a promise); if
+ * the worker does not answer within a few milliseconds it is busy in synchronous code, and
+ * V8's TerminateExecution (through the inspector's NodeWorker domain) stops that code without
+ * ending the worker, so earlier cells' state survives.
+ */
+import { Worker } from 'node:worker_threads';
+import inspector from 'node:inspector';
+import { EventEmitter } from 'node:events';
+import type { FromWorker, ToWorker, ExecuteOutcome, DisplayMessage } from './workerProtocol';
+import type { IsCompleteReply, MimeBundle } from '../protocol/messages';
+
+/** The executor worker died (a native crash, out of memory); its state is gone. */
+export class ExecutorDiedError extends Error {
+  override readonly name = 'ExecutorDiedError';
+}
+
+export interface OutputListener {
+  stream(name: 'stdout' | 'stderr', text: string): void;
+  display(content: DisplayMessage, update: boolean): void;
+  clear(wait: boolean): void;
+}
+
+type Pending = { resolve: (m: FromWorker) => void; reject: (e: Error) => void };
+
+export interface WorkerHostOptions {
+  /** The worker script (dist/kernelWorker.js, or the .ts source under tsx in tests). */
+  readonly script: string;
+  readonly cwd: string;
+  readonly packageRoot: string;
+  readonly execArgv?: string[];
+}
+
+export class WorkerHost extends EventEmitter {
+  private worker!: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private interruptSeq = 0;
+  private readonly acks = new Map<number, () => void>();
+  private readonly session = new inspector.Session();
+  private inspectorWorkerSession: string | undefined;
+  private output: OutputListener | undefined;
+  private lastOutput: OutputListener | undefined;
+  private backend: string | undefined;
+  private readyPromise!: Promise<void>;
+
+  constructor(private readonly opts: WorkerHostOptions) {
+    super();
+    this.session.connect();
+    this.session.on('NodeWorker.attachedToWorker', (m: { params: { sessionId: string } }) => {
+      this.inspectorWorkerSession = m.params.sessionId;
+    });
+    this.session.post('NodeWorker.enable', { waitForDebuggerOnStart: false });
+    this.start();
+  }
+
+  /** The compute backend's description once the worker has started it. */
+  get backendDescription(): string | undefined {
+    return this.backend;
+  }
+
+  get ready(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  private start(): void {
+    this.inspectorWorkerSession = undefined;
+    this.worker = new Worker(this.opts.script, {
+      workerData: { cwd: this.opts.cwd, packageRoot: this.opts.packageRoot },
+      execArgv: this.opts.execArgv,
+      stdout: false,
+      stderr: false,
+    });
+    this.worker.unref();
+    let onReady: () => void;
+    this.readyPromise = new Promise((r) => (onReady = r));
+    this.worker.on('message', (m: FromWorker) => {
+      if (m.type === 'ready') onReady();
+      this.onMessage(m);
+    });
+    this.worker.on('error', (e) => this.emit('log', `executor error: ${e.stack ?? e.message}`));
+    this.worker.on('exit', (code) => {
+      const err = new ExecutorDiedError(`The executor stopped (exit code ${code}); the kernel restarted it and earlier cells' state is lost.`);
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+      if (!this.closing) {
+        this.emit('died', err);
+        this.start();
+      }
+    });
+  }
+
+  private closing = false;
+
+  private onMessage(m: FromWorker): void {
+    switch (m.type) {
+      case 'ready':
+        break;
+      case 'backendReady':
+        this.backend = m.description;
+        this.emit('backend', m.description);
+        break;
+      case 'stream':
+        (this.output ?? this.lastOutput)?.stream(m.name, m.text);
+        break;
+      case 'display':
+        (this.output ?? this.lastOutput)?.display(m.content, m.update);
+        break;
+      case 'clear':
+        (this.output ?? this.lastOutput)?.clear(m.wait);
+        break;
+      case 'interruptAck':
+        this.acks.get(m.seq)?.();
+        break;
+      case 'log':
+        this.emit('log', m.text);
+        break;
+      case 'executed':
+      case 'completed':
+      case 'inspected':
+      case 'isCompleteResult':
+      case 'backendInfo': {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        p?.resolve(m);
+        break;
+      }
+      default: {
+        const never: never = m;
+        this.emit('log', `unknown message from the executor: ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private request<T extends FromWorker>(m: Omit<Extract<ToWorker, { id: number }>, 'id'>): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (m: FromWorker) => void, reject });
+      this.worker.postMessage({ ...m, id } as ToWorker);
+    });
+  }
+
+  async execute(code: string, executionCount: number, silent: boolean, storeHistory: boolean, output: OutputListener): Promise<ExecuteOutcome> {
+    this.output = output;
+    this.lastOutput = output;
+    try {
+      const r = await this.request<Extract<FromWorker, { type: 'executed' }>>({ type: 'execute', code, executionCount, silent, storeHistory });
+      return r.outcome;
+    } catch (e) {
+      return { status: 'error', ename: (e as Error).name, evalue: (e as Error).message, traceback: [`${(e as Error).name}: ${(e as Error).message}`] };
+    } finally {
+      this.output = undefined;
+    }
+  }
+
+  async complete(code: string, cursorPos: number) {
+    return this.request<Extract<FromWorker, { type: 'completed' }>>({ type: 'complete', code, cursorPos });
+  }
+
+  async inspect(code: string, cursorPos: number, detailLevel: number): Promise<{ found: boolean; data: MimeBundle }> {
+    return this.request<Extract<FromWorker, { type: 'inspected' }>>({ type: 'inspect', code, cursorPos, detailLevel });
+  }
+
+  async isComplete(code: string): Promise<IsCompleteReply> {
+    return (await this.request<Extract<FromWorker, { type: 'isCompleteResult' }>>({ type: 'isComplete', code })).reply;
+  }
+
+  /** Waits for the compute backend and returns its description. */
+  async backendInfo(): Promise<string> {
+    return (await this.request<Extract<FromWorker, { type: 'backendInfo' }>>({ type: 'backend' })).description;
+  }
+
+  /**
+   * Stops the running cell. Resolves once the worker has acknowledged (its JavaScript is free
+   * again), normally within a few milliseconds, at most ~100 ms for a synchronous loop.
+   */
+  async interrupt(): Promise<void> {
+    const seq = ++this.interruptSeq;
+    const acked = new Promise<void>((r) => this.acks.set(seq, r));
+    this.worker.postMessage({ type: 'interrupt', seq } satisfies ToWorker);
+    const quick = await Promise.race([acked.then(() => true), sleep(40).then(() => false)]);
+    if (!quick) {
+      // Busy in synchronous code: terminate the running JavaScript (not the worker).
+      this.terminateWorkerJs();
+      for (let i = 0; i < 50; i++) {
+        const ok = await Promise.race([acked.then(() => true), sleep(20).then(() => false)]);
+        if (ok) break;
+        this.worker.postMessage({ type: 'interrupt', seq } satisfies ToWorker);
+        if (i % 5 === 4) this.terminateWorkerJs();
+      }
+    }
+    this.acks.delete(seq);
+  }
+
+  private terminateWorkerJs(): void {
+    if (!this.inspectorWorkerSession) return;
+    this.session.post('NodeWorker.sendMessageToWorker', {
+      sessionId: this.inspectorWorkerSession,
+      message: JSON.stringify({ id: 1, method: 'Runtime.terminateExecution' }),
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.worker.terminate();
+    this.session.disconnect();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,224 @@
+/**
+ * The kernel's message handler: one method per request type, no sockets. The transport decodes
+ * and verifies messages and calls `handle`; replies and iopub messages go out through the
+ * `KernelIO` it is given, so tests can drive the handler directly.
+ *
+ * Every request is bracketed by status busy → idle on iopub, every reply and output carries its
+ * request as parent. Shell requests run one at a time in order; control requests (interrupt,
+ * shutdown, kernel_info) are answered at once, also while a cell runs.
+ */
+import {
+  PROTOCOL_VERSION,
+  isRequestType,
+  replyTypeOf,
+  type CommInfoReply,
+  type CompleteRequest,
+  type ExecuteReply,
+  type ExecuteRequest,
+  type Header,
+  type HistoryRequest,
+  type InspectRequest,
+  type IsCompleteRequest,
+  type KernelInfoReply,
+  type Message,
+  type ShutdownRequest,
+  type RequestType,
+} from '../protocol/messages';
+import type { ExecuteOutcome, DisplayMessage } from '../executor/workerProtocol';
+import type { OutputListener } from '../executor/workerHost';
+import { History } from './history';
+
+export type ReplyChannel = 'shell' | 'control';
+
+/** Where the handler sends what it produces. */
+export interface KernelIO {
+  reply(channel: ReplyChannel, request: Message, msgType: string, content: object, metadata?: Record<string, unknown>): void;
+  publish(msgType: string, content: object, parent: Header | undefined, metadata?: Record<string, unknown>): void;
+  log(text: string): void;
+}
+
+/** What the handler needs from the executor (WorkerHost in the kernel; fakes in tests). */
+export interface ExecutorPort {
+  execute(code: string, executionCount: number, silent: boolean, storeHistory: boolean, output: OutputListener): Promise<ExecuteOutcome>;
+  complete(code: string, cursorPos: number): Promise<{ matches: string[]; cursorStart: number; cursorEnd: number; metadata: Record<string, unknown> }>;
+  inspect(code: string, cursorPos: number, detailLevel: number): Promise<{ found: boolean; data: Record<string, unknown> }>;
+  isComplete(code: string): Promise<import('../protocol/messages').IsCompleteReply>;
+  interrupt(): Promise<void>;
+  readonly backendDescription: string | undefined;
+}
+
+export interface HandlerOptions {
+  readonly version: string;
+  /** The compute backend as configured before it started (e.g. `auto`, `wasm`). */
+  readonly backendChoice: string;
+  /** Called after shutdown_reply is sent. */
+  readonly onShutdown: (restart: boolean) => void;
+}
+
+export class KernelHandler {
+  private executionCount = 0;
+  private readonly history = new History();
+  private shellQueue: Promise<void> = Promise.resolve();
+  /** Execute requests received but not yet started; aborted after an error with stop_on_error. */
+  private readonly queued = new Set<Message>();
+  private readonly aborted = new Set<Message>();
+  private lastParent: Header | undefined;
+
+  constructor(
+    private readonly executor: ExecutorPort,
+    private readonly io: KernelIO,
+    private readonly opts: HandlerOptions,
+  ) {}
+
+  /** Entry point for every decoded message on shell or control. */
+  handle(channel: ReplyChannel, msg: Message): Promise<void> {
+    const type = msg.header.msg_type;
+    if (channel === 'shell' && type !== 'kernel_info_request' && type !== 'interrupt_request' && type !== 'shutdown_request') {
+      if (type === 'execute_request') this.queued.add(msg);
+      const run = this.shellQueue.then(() => this.dispatch(channel, msg));
+      this.shellQueue = run.catch(() => undefined);
+      return run;
+    }
+    return this.dispatch(channel, msg);
+  }
+
+  /** Waits until every shell request received so far has been handled. */
+  drain(): Promise<void> {
+    return this.shellQueue;
+  }
+
+  private async dispatch(channel: ReplyChannel, msg: Message): Promise<void> {
+    const type = msg.header.msg_type;
+    if (!isRequestType(type)) {
+      this.io.log(`ignoring unsupported message type ${JSON.stringify(type)} on ${channel}`);
+      return;
+    }
+    this.io.publish('status', { execution_state: 'busy' }, msg.header);
+    try {
+      const content = await this.answer(type, msg, channel);
+      if (content) this.io.reply(channel, msg, replyTypeOf(type), content);
+    } catch (e) {
+      this.io.log(`error handling ${type}: ${(e as Error).stack ?? e}`);
+      this.io.reply(channel, msg, replyTypeOf(type), { status: 'error', ename: (e as Error).name ?? 'Error', evalue: (e as Error).message ?? String(e), traceback: [] });
+    } finally {
+      this.io.publish('status', { execution_state: 'idle' }, msg.header);
+    }
+    if (type === 'shutdown_request') this.opts.onShutdown(Boolean((msg.content as unknown as ShutdownRequest).restart));
+  }
+
+  /** The reply content of a request (undefined when the method sent its own reply). */
+  private answer(type: RequestType, msg: Message, channel: ReplyChannel): Promise<object | undefined> | object {
+    switch (type) {
+      case 'kernel_info_request':
+        return this.kernelInfo();
+      case 'execute_request':
+        return this.execute(msg);
+      case 'complete_request':
+        return this.complete(msg.content as unknown as CompleteRequest);
+      case 'inspect_request':
+        return this.inspect(msg.content as unknown as InspectRequest);
+      case 'is_complete_request':
+        return this.executor.isComplete((msg.content as unknown as IsCompleteRequest).code ?? '');
+      case 'history_request':
+        return { status: 'ok', history: this.history.query(msg.content as unknown as HistoryRequest) };
+      case 'comm_info_request':
+        return { status: 'ok', comms: {} } satisfies CommInfoReply;
+      case 'shutdown_request':
+        return { status: 'ok', restart: Boolean((msg.content as unknown as ShutdownRequest).restart) };
+      case 'interrupt_request':
+        void channel;
+        return this.executor.interrupt().then(() => ({ status: 'ok' }));
+      default: {
+        const never: never = type;
+        throw new Error(`unhandled request ${String(never)}`);
+      }
+    }
+  }
+
+  kernelInfo(): KernelInfoReply {
+    const backend = this.executor.backendDescription ?? `${this.opts.backendChoice} (starting)`;
+    return {
+      status: 'ok',
+      protocol_version: PROTOCOL_VERSION,
+      implementation: 'transferlab',
+      implementation_version: this.opts.version,
+      language_info: {
+        name: 'typescript',
+        version: '5.9',
+        mimetype: 'text/typescript',
+        file_extension: '.ts',
+        pygments_lexer: 'typescript',
+        codemirror_mode: { name: 'javascript', typescript: true },
+        nbconvert_exporter: 'script',
+      },
+      banner: `TransferLab ${this.opts.version}: TypeScript 5.9 on Node ${process.version}; compute backend: ${backend}. \`tl\` (analysis) and \`tf\` (TensorFlow.js) are preloaded.`,
+      debugger: false,
+      help_links: [{ text: 'TransferLab', url: 'https://www.npmjs.com/package/transferlab' }],
+    };
+  }
+
+  private async execute(msg: Message): Promise<ExecuteReply | undefined> {
+    this.queued.delete(msg);
+    const req = msg.content as unknown as ExecuteRequest;
+    const code = typeof req.code === 'string' ? req.code : '';
+    const silent = Boolean(req.silent);
+    const storeHistory = req.store_history === undefined ? !silent : Boolean(req.store_history) && !silent;
+    const stopOnError = req.stop_on_error === undefined ? true : Boolean(req.stop_on_error);
+    if (this.aborted.delete(msg)) {
+      return { status: 'aborted', execution_count: this.executionCount };
+    }
+    if (storeHistory) this.executionCount++;
+    const count = this.executionCount;
+    const parent = msg.header;
+    this.lastParent = parent;
+    if (!silent) this.io.publish('execute_input', { code, execution_count: count }, parent);
+    const historyItem = storeHistory ? this.history.add(count, code) : undefined;
+    if (code.trim() === '') return { status: 'ok', execution_count: count, user_expressions: {}, payload: [] };
+
+    const outcome = await this.executor.execute(code, count, silent, storeHistory, this.outputListener(silent));
+    if (outcome.status === 'ok') {
+      if (outcome.result && !silent) {
+        this.io.publish('execute_result', { execution_count: count, data: outcome.result.data, metadata: outcome.result.metadata }, parent);
+        if (historyItem) historyItem.output = String(outcome.result.data['text/plain'] ?? '');
+      }
+      return { status: 'ok', execution_count: count, user_expressions: {}, payload: [] };
+    }
+    const error = { ename: outcome.ename, evalue: outcome.evalue, traceback: outcome.traceback };
+    if (!silent) this.io.publish('error', error, parent);
+    if (stopOnError) {
+      for (const q of this.queued) this.aborted.add(q);
+    }
+    return { status: 'error', execution_count: count, ...error };
+  }
+
+  /** Outputs of the running cell, or (after it ended) of the last cell, as Jupyter does. */
+  private outputListener(silent: boolean): OutputListener {
+    const parent = () => this.lastParent;
+    return {
+      stream: (name, text) => {
+        if (!silent) this.io.publish('stream', { name, text }, parent());
+      },
+      display: (content: DisplayMessage, update) => {
+        if (silent) return;
+        if (update) this.io.publish('update_display_data', content, parent());
+        else this.io.publish('display_data', content, parent());
+      },
+      clear: (wait) => {
+        if (!silent) this.io.publish('clear_output', { wait }, parent());
+      },
+    };
+  }
+
+  private async complete(req: CompleteRequest) {
+    const code = req.code ?? '';
+    const pos = req.cursor_pos ?? [...code].length;
+    const r = await this.executor.complete(code, pos);
+    return { status: 'ok', matches: r.matches, cursor_start: r.cursorStart, cursor_end: r.cursorEnd, metadata: r.metadata };
+  }
+
+  private async inspect(req: InspectRequest) {
+    const code = req.code ?? '';
+    const r = await this.executor.inspect(code, req.cursor_pos ?? [...code].length, req.detail_level ?? 0);
+    return { status: 'ok', found: r.found, data: r.data, metadata: {} };
+  }
+}
