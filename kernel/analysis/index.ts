@@ -1,0 +1,22 @@
+/**
+ * TransferLab's transfer-analysis API, `tl` in notebook cells and
+ * `const tl = require('transferlab')` in plain Node scripts.
+ *
+ * Start with `await tl.initBackend()` (the kernel does it at start-up), load data
+ * (`tl.data.mnist()`), build models (`tl.resnet`, `tl.cnn`), train and fine-tune (`tl.train`),
+ * then analyse what was transferred (PAPER.md §1–6).
+ *
+ * This file is a flat list of re-exports: each module adds its own lines.
+ */
+export { tf } from './tfjs';
+export * from './errors';
+export type { Model, NamedWeights, ForwardOptions, ForwardResult } from './model';
+export { moduleOf } from './model';
+export { backend, initBackend, BackendName, BACKEND_NAMES, BACKEND_ENV, isBackendName } from './backends';
+export type { BackendInfo, InitBackendOptions } from './backends';
+export { cnn, resnet, modelFromConfig, isNetModel, NetModel, Norm, isNorm } from './models';
+export type { CnnOptions, ResNetOptions, ModelConfig, CnnConfig, ResNetConfig } from './models';
+export { checkData, labelsOf } from './dataset';
+export type { DataLike } from './dataset';
+export { evaluate, lossAndCorrect } from './train';
+export type { EvaluateOptions, Evaluation } from './train';
