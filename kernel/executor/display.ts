@@ -9,6 +9,8 @@ import type { MimeBundle } from '../protocol/messages';
 import type { DisplayMessage } from './workerProtocol';
 
 export const DISPLAY_SYMBOL = Symbol.for('Jupyter.display');
+/** Values marked with this symbol are not shown as a cell's result (display handles). */
+export const NO_RESULT_SYMBOL = Symbol.for('transferlab.noResult');
 
 export interface DisplaySink {
   display(content: DisplayMessage, update: boolean): void;
@@ -74,7 +76,7 @@ export function createDisplay(sink: () => DisplaySink): { display: DisplayFuncti
   const show = (value: unknown, displayId = randomUUID(), update = false, metadata: Record<string, unknown> = {}): DisplayHandle => {
     const b = toBundle(value);
     sink().display({ data: b.data, metadata: { ...b.metadata, ...metadata }, transient: { display_id: displayId } }, update);
-    return { displayId, update: (v: unknown) => void show(v, displayId, true) };
+    return { displayId, update: (v: unknown) => void show(v, displayId, true), [NO_RESULT_SYMBOL]: true } as DisplayHandle;
   };
   const display = ((value: unknown, options?: { displayId?: string }) => show(value, options?.displayId)) as DisplayFunction;
   display.html = (html) => show(new Bundled({ 'text/html': html, 'text/plain': '<HTML output>' }));

@@ -9,7 +9,7 @@ import { SourceMap } from 'node:module';
 import ts from 'typescript';
 import { CellChecker, type CellDiagnostic } from './checker';
 import { convertCell, RUNTIME_GLOBAL } from './converter';
-import { toBundle, type DisplaySink } from './display';
+import { toBundle, NO_RESULT_SYMBOL, type DisplaySink } from './display';
 import type { ExecuteOutcome } from './workerProtocol';
 import type { IsCompleteReply } from '../protocol/messages';
 import type { Runtime } from './runtime';
@@ -127,6 +127,7 @@ export class Executor {
     const script = new vm.Script(converted.js, { filename, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
     const value = await (script.runInThisContext() as Promise<unknown>);
     if (!converted.hasLastExpression || value === undefined) return { status: 'ok' };
+    if (value !== null && typeof value === 'object' && (value as Record<symbol, unknown>)[NO_RESULT_SYMBOL]) return { status: 'ok' };
     return { status: 'ok', result: toBundle(value) };
   }
 

@@ -29,7 +29,7 @@ const requireFromKernel = createRequire(path.join(packageRoot, 'package.json'));
 // ---- output capture ---------------------------------------------------------------------
 function streamWriter(name: 'stdout' | 'stderr') {
   return (chunk: unknown, encoding?: unknown, cb?: unknown): boolean => {
-    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof encoding === 'string' && Buffer.isEncoding(encoding) ? encoding : 'utf8');
     if (text.length > 0) post({ type: 'stream', name, text });
     const done = typeof encoding === 'function' ? encoding : cb;
     if (typeof done === 'function') (done as () => void)();

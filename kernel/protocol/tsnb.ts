@@ -554,11 +554,21 @@ export function tsnbFromJson(root: unknown, file?: string): TsnbNotebook {
   return preserved === undefined ? { metadata, cells } : { metadata, cells, preserved };
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+/**
+ * Validates one nbformat-4-shaped cell (the shape .tsnb and .ipynb share); `path` names it in
+ * errors, e.g. `cells[3]`.
+ * @throws NotebookSchemaError
+ */
+export function tsnbCellFromJson(value: unknown, path: string, file?: string): TsnbCell {
+  return new Reader(file).cell(value, path);
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function describeValue(v: unknown): string {
+/** A short description of a JSON value for messages: `number 42`, `an array`, `a string ("x")`. */
+export function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
@@ -776,11 +786,12 @@ export function tsnbToJson(notebook: TsnbNotebook, options: SerializeOptions = {
   const withOutputs = options.outputs ?? true;
   const out: JsonObject = { ...notebook.preserved };
   out['metadata'] = { ...notebook.metadata, format_version: TSNB_FORMAT_VERSION };
-  out['cells'] = notebook.cells.map((c) => cellToJson(c, withOutputs));
+  out['cells'] = notebook.cells.map((c) => tsnbCellToJson(c, withOutputs));
   return out;
 }
 
-function cellToJson(cell: TsnbCell, withOutputs: boolean): JsonObject {
+/** The JSON object written for a cell (nbformat 4 shape, plus its preserved fields). */
+export function tsnbCellToJson(cell: TsnbCell, withOutputs = true): JsonObject {
   const out: JsonObject = { ...cell.preserved };
   out['cell_type'] = cell.cell_type;
   if (cell.id !== undefined) out['id'] = cell.id;

@@ -1,0 +1,64 @@
+/**
+ * `transferlab kernel install [--user | --prefix DIR | --sys-prefix]` and `kernel uninstall`: the
+ * Jupyter kernelspec `transferlab`, so JupyterLab, nbclient, nbconvert and VS Code find the kernel.
+ */
+import { mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const KERNEL_NAME = 'transferlab';
+
+/** Bad command-line arguments; the message says which and what is expected. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export function userKernelsDir(): string {
+  if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Jupyter', 'kernels');
+  if (process.platform === 'win32') return path.join(process.env.APPDATA ?? path.join(os.homedir(), 'AppData', 'Roaming'), 'jupyter', 'kernels');
+  return path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'jupyter', 'kernels');
+}
+
+export function kernelsDir(args: readonly string[]): string {
+  const i = args.indexOf('--prefix');
+  if (i >= 0) {
+    const dir = args[i + 1];
+    if (!dir || dir.startsWith('--')) throw new UsageError('--prefix needs a directory, e.g. --prefix /usr/local');
+    return path.join(path.resolve(dir), 'share', 'jupyter', 'kernels');
+  }
+  if (args.includes('--sys-prefix')) return path.join('/usr/local', 'share', 'jupyter', 'kernels');
+  return userKernelsDir();
+}
+
+export function kernelSpec(packageRoot: string, nodePath = process.execPath) {
+  return {
+    argv: [nodePath, path.join(packageRoot, 'dist', 'kernel.js'), '{connection_file}'],
+    display_name: 'TypeScript (TransferLab)',
+    language: 'typescript',
+    interrupt_mode: 'signal',
+    env: {},
+    metadata: { debugger: false },
+  };
+}
+
+export function installKernel(args: readonly string[], packageRoot: string, out: (s: string) => void): number {
+  const unknown = args.filter((a, i) => a.startsWith('--') && !['--user', '--prefix', '--sys-prefix'].includes(a) && args[i - 1] !== '--prefix');
+  if (unknown.length) throw new UsageError(`unknown option ${unknown[0]} (expected --user, --prefix DIR or --sys-prefix)`);
+  if (!existsSync(path.join(packageRoot, 'dist', 'kernel.js'))) throw new UsageError(`${path.join(packageRoot, 'dist', 'kernel.js')} is missing: run \`npm run build\` first`);
+  const dir = path.join(kernelsDir(args), KERNEL_NAME);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'kernel.json'), `${JSON.stringify(kernelSpec(packageRoot), null, 2)}\n`);
+  out(`Installed kernelspec ${KERNEL_NAME} in ${dir}\n`);
+  return 0;
+}
+
+export function uninstallKernel(args: readonly string[], out: (s: string) => void): number {
+  const dir = path.join(kernelsDir(args), KERNEL_NAME);
+  if (!existsSync(dir)) {
+    out(`No kernelspec ${KERNEL_NAME} in ${path.dirname(dir)}\n`);
+    return 1;
+  }
+  rmSync(dir, { recursive: true, force: true });
+  out(`Removed ${dir}\n`);
+  return 0;
+}

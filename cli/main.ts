@@ -1,0 +1,46 @@
+/**
+ * The `transferlab` command line:
+ *   transferlab kernel install [--user | --prefix DIR | --sys-prefix]   the Jupyter kernelspec
+ *   transferlab kernel uninstall [--user | --prefix DIR]
+ *   transferlab run NOTEBOOK [--out FILE] [--html FILE] [--backend NAME] [--param name=value …]
+ *   transferlab demo [--out DIR]     runs the flagship notebook on the CPU and writes an HTML report
+ */
+import path from 'node:path';
+import { installKernel, uninstallKernel, UsageError } from './kernelspec';
+
+const USAGE = `usage:
+  transferlab kernel install [--user | --prefix DIR | --sys-prefix]
+  transferlab kernel uninstall [--user | --prefix DIR | --sys-prefix]
+`;
+
+export const packageRoot = path.resolve(__dirname, '..');
+
+export async function main(argv: string[]): Promise<number> {
+  const out = (s: string) => void process.stdout.write(s);
+  const err = (s: string) => void process.stderr.write(s);
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'kernel': {
+        const [sub, ...args] = rest;
+        if (sub === 'install') return installKernel(args, packageRoot, out);
+        if (sub === 'uninstall') return uninstallKernel(args, out);
+        throw new UsageError(`unknown kernel command ${JSON.stringify(sub ?? '')}`);
+      }
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        out(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`transferlab: ${e.message}\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,344 @@
+/**
+ * A Jupyter client for the TransferLab kernel (or any kernel speaking protocol 5.3 over
+ * ZeroMQ): launches the kernel process with a fresh connection file, sends requests, routes
+ * iopub messages to the request they belong to. Used by the VS Code extension, the command
+ * line (`transferlab run`), the benchmarks and the tests. Imports only kernel/protocol.
+ */
+import * as zmq from 'zeromq';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { ConnectionInfo, ExecuteReply, ExecuteRequest, Header, KernelInfoReply, Message, IsCompleteReply, CompleteReply, InspectReply } from '../kernel/protocol/messages';
+import { Signer, decode, encode } from '../kernel/protocol/wire';
+
+/** The kernel process could not be started or did not answer kernel_info in time. */
+export class KernelStartError extends Error {
+  override readonly name = 'KernelStartError';
+}
+/** The kernel process exited while a request was waiting for its reply. */
+export class KernelDiedError extends Error {
+  override readonly name = 'KernelDiedError';
+  constructor(
+    readonly code: number | null,
+    readonly signal: NodeJS.Signals | null,
+    readonly stderrTail: string,
+  ) {
+    super(`The kernel exited (${signal ? `signal ${signal}` : `code ${code}`})${stderrTail ? `:\n${stderrTail}` : ''}`);
+  }
+}
+
+export interface LaunchOptions {
+  /** Working directory of the kernel (the notebook's folder). */
+  readonly cwd: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Node executable; default: the one running this code (or `node` inside VS Code). */
+  readonly nodePath?: string;
+  /** The kernel script; default: dist/kernel.js of this package. */
+  readonly kernelScript?: string;
+  /** Milliseconds to wait for kernel_info_reply. */
+  readonly startTimeoutMs?: number;
+  /** Called with each chunk the kernel process writes to its stderr (its log). */
+  readonly onLog?: (text: string) => void;
+}
+
+export interface ExecuteOptions {
+  readonly onIOPub?: (msg: Message) => void;
+  readonly silent?: boolean;
+  readonly storeHistory?: boolean;
+  readonly stopOnError?: boolean;
+}
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+interface PendingRequest {
+  resolve(m: Message): void;
+  reject(e: Error): void;
+  onIOPub?: (m: Message) => void;
+  /** Resolves when status idle with this parent arrived. */
+  idle: Promise<void>;
+  markIdle(): void;
+}
+
+export class KernelClient extends EventEmitter {
+  private readonly signer: Signer;
+  private readonly session = randomUUID();
+  private shell!: zmq.Dealer;
+  private control!: zmq.Dealer;
+  private iopub!: zmq.Subscriber;
+  private readonly pending = new Map<string, PendingRequest>();
+  private sendTail: Promise<void> = Promise.resolve();
+  private stderrTail = '';
+  private closed = false;
+  /** kernel_info_reply content, after launch. */
+  kernelInfo: KernelInfoReply | undefined;
+  /** Last execution_state seen on iopub. */
+  executionState: string = 'starting';
+
+  private constructor(
+    readonly connection: ConnectionInfo,
+    public process: ChildProcess | undefined,
+    private readonly launchOptions: LaunchOptions | undefined,
+    private readonly connectionFile: string | undefined,
+  ) {
+    super();
+    this.signer = new Signer(connection.key, connection.signature_scheme);
+  }
+
+  /** Starts a kernel process and connects to it. */
+  static async launch(options: LaunchOptions): Promise<KernelClient> {
+    const ports = await freePorts(5);
+    const connection: ConnectionInfo = {
+      transport: 'tcp',
+      ip: '127.0.0.1',
+      shell_port: ports[0]!,
+      control_port: ports[1]!,
+      stdin_port: ports[2]!,
+      iopub_port: ports[3]!,
+      hb_port: ports[4]!,
+      key: randomBytes(32).toString('hex'),
+      signature_scheme: 'hmac-sha256',
+      kernel_name: 'transferlab',
+    };
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'transferlab-'));
+    const file = path.join(dir, 'connection.json');
+    writeFileSync(file, JSON.stringify(connection), { mode: 0o600 });
+    const client = new KernelClient(connection, undefined, options, file);
+    await client.spawnAndConnect();
+    return client;
+  }
+
+  /** Connects to a kernel someone else started (no process to watch; heartbeat not monitored). */
+  static async connect(connection: ConnectionInfo): Promise<KernelClient> {
+    const client = new KernelClient(connection, undefined, undefined, undefined);
+    client.openSockets();
+    await client.waitForKernelInfo(30_000);
+    return client;
+  }
+
+  private async spawnAndConnect(): Promise<void> {
+    const o = this.launchOptions!;
+    const script = o.kernelScript ?? path.resolve(__dirname, '..', 'dist', 'kernel.js');
+    const node = o.nodePath ?? (process.versions.electron ? 'node' : process.execPath);
+    const child = spawn(node, [script, this.connectionFile!], { cwd: o.cwd, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.process = child;
+    this.stderrTail = '';
+    child.stdout?.on('data', (d: Buffer) => o.onLog?.(d.toString()));
+    child.stderr?.on('data', (d: Buffer) => {
+      const t = d.toString();
+      this.stderrTail = (this.stderrTail + t).slice(-4000);
+      o.onLog?.(t);
+    });
+    const exited = new Promise<never>((_, reject) => {
+      child.once('error', (e) => reject(new KernelStartError(`could not start the kernel with ${node}: ${e.message}`)));
+      child.once('exit', (code, signal) => {
+        const err = new KernelDiedError(code, signal, this.stderrTail.trim().split('\n').slice(-20).join('\n'));
+        for (const p of this.pending.values()) p.reject(err);
+        this.pending.clear();
+        if (this.process === child) this.emit('exit', code, signal);
+        reject(new KernelStartError(err.message));
+      });
+    });
+    exited.catch(() => undefined);
+    this.openSockets();
+    await Promise.race([this.waitForKernelInfo(o.startTimeoutMs ?? 30_000), exited]);
+  }
+
+  private openSockets(): void {
+    const c = this.connection;
+    const addr = (p: number) => (c.transport === 'ipc' ? `ipc://${c.ip}-${p}` : `tcp://${c.ip}:${p}`);
+    this.shell = new zmq.Dealer({ routingId: this.session, linger: 0 });
+    this.control = new zmq.Dealer({ routingId: `${this.session}-control`, linger: 0 });
+    this.iopub = new zmq.Subscriber({ linger: 0 });
+    this.shell.connect(addr(c.shell_port));
+    this.control.connect(addr(c.control_port));
+    this.iopub.connect(addr(c.iopub_port));
+    this.iopub.subscribe();
+    void this.receive(this.shell);
+    void this.receive(this.control);
+    void this.receiveIOPub();
+  }
+
+  private async waitForKernelInfo(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    // iopub subscriptions take a moment; kernel_info until a reply arrives (as jupyter_client does).
+    while (Date.now() < deadline) {
+      try {
+        const reply = await this.request('shell', 'kernel_info_request', {}, Math.min(1000, deadline - Date.now()));
+        this.kernelInfo = reply.content as unknown as KernelInfoReply;
+        return;
+      } catch (e) {
+        if (e instanceof KernelDiedError) throw e;
+      }
+    }
+    throw new KernelStartError(`the kernel did not answer kernel_info_request within ${timeoutMs} ms${this.stderrTail ? `; its log:\n${this.stderrTail}` : ''}`);
+  }
+
+  private async receive(socket: zmq.Dealer): Promise<void> {
+    try {
+      for await (const frames of socket) {
+        let msg: Message;
+        try {
+          msg = decode(frames as Buffer[], this.signer);
+        } catch (e) {
+          this.emit('log', `dropped a reply: ${(e as Error).message}`);
+          continue;
+        }
+        const id = (msg.parent_header as Header).msg_id;
+        const p = this.pending.get(id);
+        if (p) {
+          this.pending.delete(id);
+          p.resolve(msg);
+        }
+      }
+    } catch (e) {
+      if (!this.closed) this.emit('log', `socket closed: ${(e as Error).message}`);
+    }
+  }
+
+  private async receiveIOPub(): Promise<void> {
+    try {
+      for await (const frames of this.iopub) {
+        let msg: Message;
+        try {
+          msg = decode(frames as Buffer[], this.signer);
+        } catch {
+          continue;
+        }
+        if (msg.header.msg_type === 'status') {
+          this.executionState = (msg.content as { execution_state: string }).execution_state;
+          this.emit('status', this.executionState);
+        }
+        this.emit('iopub', msg);
+        const parentId = (msg.parent_header as Header).msg_id;
+        const p = parentId ? this.inflight.get(parentId) : undefined;
+        if (p) {
+          if (msg.header.msg_type === 'status' && (msg.content as { execution_state: string }).execution_state === 'idle') p.markIdle();
+          else p.onIOPub?.(msg);
+        }
+      }
+    } catch (e) {
+      if (!this.closed) this.emit('log', `iopub closed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Requests whose iopub messages are still expected (until their status idle). */
+  private readonly inflight = new Map<string, PendingRequest>();
+
+  /**
+   * Sends a request and resolves with its reply, after the kernel's status idle for it (so every
+   * output has arrived). Rejects with KernelDiedError if the kernel exits first.
+   */
+  request(channel: 'shell' | 'control', msgType: string, content: object, timeoutMs?: number, onIOPub?: (m: Message) => void): Promise<Message> {
+    if (this.closed) return Promise.reject(new Error('the client is closed'));
+    const header: Header = { msg_id: randomUUID(), session: this.session, username: os.userInfo().username, date: new Date().toISOString(), msg_type: msgType, version: '5.3' };
+    const frames = encode({ identities: [], header, parent_header: {}, metadata: {}, content }, this.signer);
+    const socket = channel === 'shell' ? this.shell : this.control;
+    let markIdle!: () => void;
+    const idle = new Promise<void>((r) => (markIdle = r));
+    const reply = new Promise<Message>((resolve, reject) => {
+      const entry: PendingRequest = { resolve, reject, onIOPub, idle, markIdle };
+      this.pending.set(header.msg_id, entry);
+      this.inflight.set(header.msg_id, entry);
+    });
+    this.sendTail = this.sendTail.then(() => socket.send(frames)).catch((e: Error) => this.pending.get(header.msg_id)?.reject(e));
+    const done = reply.then(async (m) => {
+      // Outputs precede idle on iopub; wait for it, but not forever (iopub may be unsubscribed).
+      await Promise.race([idle, new Promise((r) => setTimeout(r, 2000))]);
+      return m;
+    });
+    const cleanup = () => this.inflight.delete(header.msg_id);
+    done.then(cleanup, cleanup);
+    if (!timeoutMs) return done;
+    return Promise.race([
+      done,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => {
+          this.pending.delete(header.msg_id);
+          reject(new Error(`no ${msgType.replace('_request', '_reply')} within ${timeoutMs} ms`));
+        }, timeoutMs),
+      ),
+    ]);
+  }
+
+  /** Runs code; iopub messages of this request go to onIOPub. Resolves with execute_reply content. */
+  async execute(code: string, options: ExecuteOptions = {}): Promise<ExecuteReply> {
+    const content: ExecuteRequest = {
+      code,
+      silent: options.silent ?? false,
+      store_history: options.storeHistory ?? true,
+      user_expressions: {},
+      allow_stdin: false,
+      stop_on_error: options.stopOnError ?? true,
+    };
+    const reply = await this.request('shell', 'execute_request', content, undefined, options.onIOPub);
+    return reply.content as unknown as ExecuteReply;
+  }
+
+  async complete(code: string, cursorPos: number): Promise<CompleteReply> {
+    return (await this.request('shell', 'complete_request', { code, cursor_pos: cursorPos })).content as unknown as CompleteReply;
+  }
+
+  async inspect(code: string, cursorPos: number, detailLevel: 0 | 1 = 0): Promise<InspectReply> {
+    return (await this.request('shell', 'inspect_request', { code, cursor_pos: cursorPos, detail_level: detailLevel })).content as unknown as InspectReply;
+  }
+
+  async isComplete(code: string): Promise<IsCompleteReply> {
+    return (await this.request('shell', 'is_complete_request', { code })).content as unknown as IsCompleteReply;
+  }
+
+  /** Interrupts the running cell: SIGINT to a process we started (interrupt_mode signal), else interrupt_request. */
+  async interrupt(): Promise<void> {
+    if (this.process && this.process.exitCode === null && this.process.signalCode === null) {
+      this.process.kill('SIGINT');
+      return;
+    }
+    await this.request('control', 'interrupt_request', {}, 5000);
+  }
+
+  /** Restarts a kernel we started: asks it to shut down (or kills it), then starts a new one. */
+  async restart(): Promise<void> {
+    if (!this.launchOptions) throw new Error('restart needs a kernel started by KernelClient.launch');
+    await this.stopProcess(true);
+    this.closeSockets();
+    this.closed = false;
+    await this.spawnAndConnect();
+  }
+
+  private async stopProcess(restart: boolean): Promise<void> {
+    const child = this.process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    this.process = undefined;
+    await this.request('control', 'shutdown_request', { restart }, 2000).catch(() => undefined);
+    const t = setTimeout(() => child.kill('SIGKILL'), 2000);
+    await exited;
+    clearTimeout(t);
+  }
+
+  private closeSockets(): void {
+    this.closed = true;
+    for (const s of [this.shell, this.control, this.iopub]) s?.close();
+  }
+
+  /** Shuts the kernel down (if we started it) and closes the sockets. */
+  async shutdown(): Promise<void> {
+    await this.stopProcess(false);
+    this.closeSockets();
+    if (this.connectionFile) rmSync(path.dirname(this.connectionFile), { recursive: true, force: true });
+  }
+}
