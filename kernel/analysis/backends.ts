@@ -171,6 +171,7 @@ async function start(name: BackendName, options: InitBackendOptions, auto = fals
 }
 
 async function setOrThrow(name: string, reasonIfFalse: string): Promise<void> {
+  const previous = tf.getBackend() as string | undefined;
   let ok: boolean;
   try {
     ok = await tf.setBackend(name);
@@ -178,6 +179,36 @@ async function setOrThrow(name: string, reasonIfFalse: string): Promise<void> {
     throw new BackendUnavailableError(name, e instanceof Error ? e.message : String(e), { cause: e });
   }
   if (!ok || tf.getBackend() !== name) throw new BackendUnavailableError(name, reasonIfFalse);
+  if (previous === 'webgpu' && name !== 'webgpu') await moveVariablesFrom('webgpu');
+}
+
+interface EngineInternals {
+  state: {
+    registeredVariables: Record<string, tf.Variable>;
+    tensorInfo: WeakMap<object, { backend: tf.KernelBackend; shape: number[]; dtype: tf.DataType }>;
+  };
+}
+
+/**
+ * Moves every variable (model weights) held by backend `from` to the current backend, reading
+ * asynchronously. tfjs moves tensors between backends lazily with a synchronous read, which the
+ * webgpu backend cannot do under Node; without this, models built on webgpu would be unusable
+ * after switching to wasm or cpu. Other tensors still on webgpu must be read with `await t.data()`.
+ */
+async function moveVariablesFrom(from: string): Promise<void> {
+  const engine = tf.engine() as unknown as EngineInternals;
+  const src = tf.engine().findBackend(from);
+  const dst = tf.backend();
+  if (!src || src === dst) return;
+  for (const v of Object.values(engine.state.registeredVariables)) {
+    const info = engine.state.tensorInfo.get(v.dataId);
+    if (!info || info.backend !== src || v.isDisposed) continue;
+    const values = await src.read(v.dataId);
+    const refCount = src.refCount(v.dataId);
+    src.disposeData(v.dataId, true);
+    info.backend = dst;
+    dst.move(v.dataId, values, info.shape, info.dtype, refCount);
+  }
 }
 
 async function startCpu(): Promise<Started> {

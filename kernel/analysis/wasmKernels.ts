@@ -122,8 +122,13 @@ function shiftedViews(x: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tens
   return views;
 }
 
-/** dW[kh,kw,ci,co] = Σ_{n,oh,ow} xpad[n, oh·s+kh, ow·s+kw, ci] · dy[n,oh,ow,co]. */
-export function conv2dBackpropFilterViaGemm(
+/**
+ * dW[kh,kw,ci,co] = Σ_{n,oh,ow} xpad[n, oh·s+kh·d, ow·s+kw·d, ci] · dy[n,oh,ow,co], computed as
+ * one forward convolution with the roles swapped: the input is x with channels as batch and batch
+ * as channels ([Ci, H, W, N]), the filter is dy as [outH, outW, N, Co] dilated by the stride, and
+ * the [Ci, kh, kw, Co] output is transposed to [kh, kw, Ci, Co]. XNNPACK does the im2col.
+ */
+export function conv2dBackpropFilterViaConv(
   x: tf.Tensor4D,
   dy: tf.Tensor4D,
   filterShape: readonly [number, number, number, number],
@@ -134,14 +139,25 @@ export function conv2dBackpropFilterViaGemm(
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const info = convInfo(x.shape, filterShape, strides, dilations, pad, dimRoundingMode, false);
-    const [kh, kw, ci, co] = filterShape;
-    const m = info.batchSize * info.outHeight * info.outWidth;
-    const views = shiftedViews(x, info);
-    const patches = views.length === 1 ? views[0]! : tf.concat(views, 3);
-    const p2 = tf.reshape(patches, [m, kh * kw * ci]);
-    const dyT = tf.transpose(tf.reshape(dy, [m, co])); // [co, m]
-    const g = tf.matMul(dyT, p2); // [co, kh·kw·ci] on the GEMM path
-    return tf.reshape(tf.transpose(g), [kh, kw, ci, co]);
+    const [kh, kw] = filterShape;
+    const { top, left } = info.padInfo;
+    // Rows the swapped convolution reads: output row kh' reads xpad rows kh'·d + oh·s.
+    const needH = (kh - 1) * info.dilationHeight + (info.outHeight - 1) * info.strideHeight + 1;
+    const needW = (kw - 1) * info.dilationWidth + (info.outWidth - 1) * info.strideWidth + 1;
+    const xp = padOrCrop(x, top, needH - info.inHeight - top, left, needW - info.inWidth - left);
+    const xT = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D; // [Ci, H', W', N]
+    const dyT = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [outH, outW, N, Co]
+    let g: tf.Tensor4D;
+    if (info.dilationHeight === 1 && info.dilationWidth === 1) {
+      // Filter dilation = forward stride; output stride = forward dilation (1).
+      g = tf.conv2d(xT, dyT, 1, 'valid', 'NHWC', [info.strideHeight, info.strideWidth]);
+    } else {
+      // Dilated forward convolutions: the output stride would be the dilation, which conv2d
+      // cannot combine with a filter dilation; take every d-th output of a stride-1 result.
+      const full = tf.conv2d(xT, dyT, 1, 'valid', 'NHWC', [info.strideHeight, info.strideWidth]);
+      g = tf.stridedSlice(full, [0, 0, 0, 0], full.shape, [1, info.dilationHeight, info.dilationWidth, 1]) as tf.Tensor4D;
+    }
+    return tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D; // [kh, kw, Ci, Co]
   });
 }
 
@@ -227,6 +243,105 @@ export function depthwiseBackpropInput(
   });
 }
 
+/** The parts of the wasm backend the heap kernels below use. */
+interface WasmHeapBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+const heap = (b: unknown) => b as WasmHeapBackend;
+
+/**
+ * MaxPoolGrad on the wasm heap in plain JavaScript (the backend's own is ~30× slower than memory
+ * speed). Same semantics as the cpu backend: each output cell routes its gradient to the first
+ * maximum of its window in row-major order; padding never wins.
+ */
+const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as {
+    filterSize: number | [number, number];
+    strides: number | [number, number];
+    pad: 'valid' | 'same' | number;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
+  const x = inputs['input']!;
+  const dyInfo = inputs['dy']!;
+  const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const b = heap(backend);
+  const out = b.makeOutput([...x.shape], 'float32');
+  // Views after the allocation: makeOutput may grow (and so move) the heap.
+  const dx = b.typedArrayFromHeap(out) as Float32Array;
+  const xs = b.typedArrayFromHeap(x) as Float32Array;
+  const dy = b.typedArrayFromHeap(dyInfo) as Float32Array;
+  dx.fill(0);
+  const { batchSize: n, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
+  const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  const best = new Float32Array(C);
+  const pos = new Int32Array(C);
+  for (let bi = 0; bi < n; bi++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        best.fill(-Infinity);
+        pos.fill(-1);
+        for (let ky = 0; ky < fh; ky++) {
+          const ih = oh * sh - pt + ky;
+          if (ih < 0 || ih >= H) continue;
+          for (let kx = 0; kx < fw; kx++) {
+            const iw = ow * sw - pl + kx;
+            if (iw < 0 || iw >= W) continue;
+            const base = ((bi * H + ih) * W + iw) * C;
+            for (let c = 0; c < C; c++) {
+              const v = xs[base + c]!;
+              if (v > best[c]!) {
+                best[c] = v;
+                pos[c] = base + c;
+              }
+            }
+          }
+        }
+        const o = ((bi * OH + oh) * OW + ow) * C;
+        for (let c = 0; c < C; c++) {
+          const p = pos[c]!;
+          if (p >= 0) dx[p]! += dy[o + c]!;
+        }
+      }
+    }
+  }
+  return out;
+};
+
+/**
+ * Sum or Mean over leading axes (e.g. the [N, H, W] of an NHWC tensor: bias gradients, BatchNorm
+ * statistics) as one pass over memory. The backend's own transposes the whole tensor first.
+ * Other reductions go to the original kernel.
+ */
+function leadingReduce(original: KernelFunc, mean: boolean): KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs['x']!;
+    const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const rank = x.shape.length;
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+    const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
+    if (!leading || x.dtype !== 'float32') return original(args);
+    const rows = x.shape.slice(0, axes.length).reduce((p, d) => p * d, 1);
+    const cols = x.shape.slice(axes.length).reduce((p, d) => p * d, 1);
+    const outShape = keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
+    const b = heap(backend);
+    const out = b.makeOutput(outShape, 'float32');
+    const o = b.typedArrayFromHeap(out) as Float32Array;
+    const v = b.typedArrayFromHeap(x) as Float32Array;
+    const acc = new Float64Array(cols);
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      for (let c = 0; c < cols; c++) acc[c]! += v[base + c]!;
+    }
+    const scale = mean ? 1 / rows : 1;
+    for (let c = 0; c < cols; c++) o[c] = acc[c]! * scale;
+    return out;
+  };
+}
+
 interface ConvBackpropAttrs {
   strides: number | [number, number];
   pad: PadAttr;
@@ -247,7 +362,7 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   return tf.tidy(() => {
     const x = wrap(asBackend(backend), inputs['x']!) as tf.Tensor4D;
     const dy = wrap(asBackend(backend), inputs['dy']!) as tf.Tensor4D;
-    return conv2dBackpropFilterViaGemm(x, dy, a.filterShape!, a.strides, a.pad, a.dimRoundingMode);
+    return conv2dBackpropFilterViaConv(x, dy, a.filterShape!, a.strides, a.pad, a.dimRoundingMode, a.dilations ?? 1);
   }) as unknown as TensorInfo;
 };
 
@@ -325,5 +440,10 @@ export function registerWasmKernels(): void {
   replace('Conv2DBackpropInput', conv2DBackpropInput);
   replace('DepthwiseConv2dNativeBackpropFilter', depthwiseFilter);
   replace('DepthwiseConv2dNativeBackpropInput', depthwiseInput);
+  replace('MaxPoolGrad', maxPoolGrad);
+  const sum = tf.getKernel('Sum', backendName);
+  const mean = tf.getKernel('Mean', backendName);
+  if (sum) replace('Sum', leadingReduce(sum.kernelFunc, false));
+  if (mean) replace('Mean', leadingReduce(mean.kernelFunc, true));
   registered = true;
 }
