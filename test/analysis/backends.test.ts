@@ -7,10 +7,11 @@ import { BackendUnavailableError, InvalidArgumentError } from '../../kernel/anal
 import { cnn, resnet } from '../../kernel/analysis/models';
 import { assertNoLeak } from './leak';
 
-type Case = readonly [name: string, f: (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor, xShape: number[], wShape: number[]];
+type Shape4 = [number, number, number, number];
+type Case = readonly [name: string, f: (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor, xShape: Shape4, wShape: Shape4];
 
 /** Gradients of sum(f(x, w)²) with respect to x and w on the current backend. */
-async function grads(f: Case[1], xShape: number[], wShape: number[]): Promise<[Float32Array, Float32Array]> {
+async function grads(f: Case[1], xShape: Shape4, wShape: Shape4): Promise<[Float32Array, Float32Array]> {
   const [gx, gw] = tf.tidy(() => {
     const x = tf.randomNormal(xShape, 0, 1, 'float32', 1) as tf.Tensor4D;
     const w = tf.randomNormal(wShape, 0, 1, 'float32', 2) as tf.Tensor4D;
@@ -33,7 +34,7 @@ function maxRelErr(got: Float32Array, want: Float32Array): number {
   return den === 0 ? num : num / den;
 }
 
-const scalarW = [1, 1, 1, 1];
+const scalarW: Shape4 = [1, 1, 1, 1];
 const kernelCases: Case[] = [
   ['Conv2D stride 1 same', (x, w) => tf.conv2d(x, w, 1, 'same'), [2, 7, 6, 3], [3, 3, 3, 4]],
   ['Conv2D stride 2 same', (x, w) => tf.conv2d(x, w, 2, 'same'), [2, 8, 7, 3], [3, 3, 3, 5]],
@@ -139,16 +140,18 @@ test('a CNN and a BatchNorm ResNet train on wasm with the same gradients as cpu'
     () => cnn({ inputShape: [10, 10, 2], numClasses: 3, channels: [4, 6], hidden: 8, seed: 3 }),
     () => resnet({ inputShape: [8, 8, 1], numClasses: 3, width: 4, blocks: [1, 1], seed: 3 }),
   ]) {
-    const gradsOf = () =>
+    const gradsOf = () => {
+      const out = new Map<string, Float32Array>();
       tf.tidy(() => {
         const m = make();
         const x = tf.randomUniform([4, ...m.inputShape], 0, 1, 'float32', 5) as tf.Tensor4D;
         const y = tf.oneHot(tf.tensor1d([0, 1, 2, 1], 'int32'), 3);
         const { grads: g } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, m.forward(x, { training: true }).logits) as tf.Scalar, [...m.variables.values()]);
-        const out = new Map(Object.entries(g).map(([k, v]) => [k.replace(/^tl\d+\//, ''), v.dataSync() as Float32Array]));
+        for (const [k, v] of Object.entries(g)) out.set(k.replace(/^tl\d+\//, ''), v.dataSync() as Float32Array);
         m.dispose();
-        return out;
       });
+      return out;
+    };
     await initBackend('cpu');
     const want = gradsOf();
     await initBackend('wasm');
