@@ -1,0 +1,83 @@
+/**
+ * Draws a CKA heatmap (`application/vnd.transferlab.cka+json`): Vega draws title, axes, legend and
+ * the cells (see spec.ts); the tooltip (row module, column module, value) follows the pointer,
+ * computed from its position since cells are merged into paths.
+ */
+import { scheme } from 'vega';
+import type { CkaPayload } from '../../kernel/protocol/mime';
+import type { Theme } from '../common/theme';
+import { embedVega, type RenderedView } from '../common/vega';
+import { ckaSpec, type HeatmapLayout } from './spec';
+
+export async function renderCka(host: HTMLElement, payload: CkaPayload, theme: Theme): Promise<RenderedView> {
+  const interpolate = scheme(theme.scheme) as ((t: number) => string) | undefined;
+  const colorOf = interpolate ?? ((t: number) => `rgb(${Math.round(255 * t)},${Math.round(255 * t)},${Math.round(255 * t)})`);
+  const { spec, layout } = ckaSpec(payload, theme, colorOf);
+  const embedded = await embedVega(host, spec, theme, { tooltip: false });
+  const stop = attachCellTooltip(host, embedded.view.origin(), layout, payload, theme);
+  return {
+    dispose(): void {
+      stop();
+      embedded.dispose();
+    },
+  };
+}
+
+/** Shows row, column and value of the cell under the pointer; returns a function that removes it. */
+function attachCellTooltip(host: HTMLElement, origin: [number, number], layout: HeatmapLayout, payload: CkaPayload, theme: Theme): () => void {
+  const doc = host.ownerDocument;
+  const tip = doc.createElement('div');
+  tip.className = 'tl-tooltip';
+  tip.setAttribute('role', 'tooltip');
+  Object.assign(tip.style, {
+    position: 'absolute',
+    pointerEvents: 'none',
+    display: 'none',
+    zIndex: '10',
+    padding: '4px 8px',
+    borderRadius: '3px',
+    whiteSpace: 'nowrap',
+    font: `${theme.fontSize}px ${theme.fontFamily}`,
+    color: `var(--vscode-editorHoverWidget-foreground, ${theme.foreground})`,
+    background: `var(--vscode-editorHoverWidget-background, ${theme.background})`,
+    border: `1px solid var(--vscode-editorHoverWidget-border, ${theme.borderColor})`,
+  });
+  host.style.position = 'relative';
+  host.append(tip);
+  const a = payload.modelA ?? 'A';
+  const b = payload.modelB ?? 'B';
+  const move = (event: PointerEvent): void => {
+    const chart = host.querySelector('svg, canvas');
+    if (chart === null) return;
+    const box = chart.getBoundingClientRect();
+    const x = event.clientX - box.left - origin[0];
+    const y = event.clientY - box.top - origin[1];
+    const j = Math.floor(x / layout.step);
+    const i = Math.floor(y / layout.step);
+    if (x < 0 || y < 0 || i >= layout.rows.length || j >= layout.columns.length) {
+      tip.style.display = 'none';
+      return;
+    }
+    const v = payload.values[i]?.[j];
+    const value = v === null || v === undefined || Number.isNaN(v) ? 'NaN' : v.toFixed(4);
+    tip.replaceChildren(...[`${a}: ${layout.rows[i]}`, `${b}: ${layout.columns[j]}`, `CKA: ${value}`].map((line) => {
+      const div = doc.createElement('div');
+      div.textContent = line;
+      return div;
+    }));
+    const hostBox = host.getBoundingClientRect();
+    tip.style.left = `${event.clientX - hostBox.left + 12}px`;
+    tip.style.top = `${event.clientY - hostBox.top + 12}px`;
+    tip.style.display = 'block';
+  };
+  const leave = (): void => {
+    tip.style.display = 'none';
+  };
+  host.addEventListener('pointermove', move);
+  host.addEventListener('pointerleave', leave);
+  return () => {
+    host.removeEventListener('pointermove', move);
+    host.removeEventListener('pointerleave', leave);
+    tip.remove();
+  };
+}

@@ -1,0 +1,9 @@
+/** Draws interpolation curves (`application/vnd.transferlab.interpolation+json`) with vega-lite. */
+import type { InterpolationPayload } from '../../kernel/protocol/mime';
+import type { Theme } from '../common/theme';
+import { embedVegaLite, type RenderedView } from '../common/vega';
+import { interpolationSpec } from './spec';
+
+export function renderInterpolation(host: HTMLElement, payload: InterpolationPayload, theme: Theme): Promise<RenderedView> {
+  return embedVegaLite(host, interpolationSpec(payload, theme), theme);
+}

@@ -1,0 +1,124 @@
+/**
+ * The vega-lite spec of linear-interpolation curves: loss and accuracy against λ for one or more
+ * pairs of solutions. The loss panel also draws, per pair, the straight line between the end
+ * points (dashed) and the barrier: a vertical segment from that line up to the curve at the λ where
+ * the curve rises highest above it, labelled with its height.
+ */
+import type { TopLevelSpec } from 'vega-lite';
+import type { InterpolationPayload } from '../../kernel/protocol/mime';
+import { vegaConfig, type Theme } from '../common/theme';
+
+type Pair = InterpolationPayload['pairs'][number];
+
+function nearestIndex(values: readonly number[], target: number): number {
+  let best = 0;
+  values.forEach((v, i) => {
+    if (Math.abs(v - target) < Math.abs(values[best]! - target)) best = i;
+  });
+  return best;
+}
+
+/** Formats a number for labels: 3 significant digits, no exponent for ordinary magnitudes. */
+export function short(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return x.toExponential(2);
+  return Number(x.toPrecision(3)).toString();
+}
+
+/** The barrier segment of a pair: from the chord (curve − barrier) to the curve at barrierLambda. */
+export function barrierSegment(p: Pair): { lambda: number; top: number; bottom: number } {
+  const k = nearestIndex(p.lambdas, p.barrierLambda);
+  const top = p.loss[k]!;
+  return { lambda: p.barrierLambda, top, bottom: top - p.barrier };
+}
+
+/** The end points of the chord: the losses at λ = 0 and λ = 1 (or the nearest λ sampled). */
+export function chordEnds(p: Pair): { lambda: number; loss: number }[] {
+  return [0, 1].map((t) => {
+    const k = nearestIndex(p.lambdas, t);
+    return { lambda: p.lambdas[k]!, loss: p.loss[k]! };
+  });
+}
+
+export function interpolationSpec(payload: InterpolationPayload, theme: Theme): TopLevelSpec {
+  const labels = payload.pairs.map((p) => p.label);
+  const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
+  const curve = payload.pairs.flatMap((p) =>
+    p.lambdas.map((lambda, k) => ({ pair: p.label, lambda, loss: finite(p.loss[k]!), accuracy: p.accuracy.length > 0 ? finite(p.accuracy[k]!) : null })),
+  );
+  const chord = payload.pairs.flatMap((p) => chordEnds(p).map((e) => ({ pair: p.label, ...e })));
+  const barriers = payload.pairs.map((p) => ({ pair: p.label, ...barrierSegment(p), barrier: p.barrier, label: `barrier ${short(p.barrier)}` }));
+  const hasAccuracy = payload.pairs.some((p) => p.accuracy.length > 0);
+  const x = { field: 'lambda', type: 'quantitative', title: 'λ', axis: { tickCount: 5 } } as const;
+  const color = { field: 'pair', type: 'nominal', title: 'pair', sort: labels } as const;
+  const size = { width: 300, height: 220 };
+  const loss = {
+    ...size,
+    title: { text: 'loss', fontSize: theme.fontSize },
+    layer: [
+      {
+        data: { values: chord },
+        mark: { type: 'line', strokeDash: [4, 3], opacity: 0.65 },
+        encoding: { x, y: { field: 'loss', type: 'quantitative' }, color },
+      },
+      {
+        data: { values: curve },
+        mark: { type: 'line', point: true },
+        encoding: {
+          x,
+          y: { field: 'loss', type: 'quantitative', title: 'loss', scale: { zero: false } },
+          color,
+          tooltip: [
+            { field: 'pair', type: 'nominal' },
+            { field: 'lambda', type: 'quantitative', title: 'λ', format: '.3f' },
+            { field: 'loss', type: 'quantitative', format: '.4f' },
+          ],
+        },
+      },
+      {
+        data: { values: barriers },
+        mark: { type: 'rule', strokeWidth: 2.5 },
+        encoding: {
+          x,
+          y: { field: 'bottom', type: 'quantitative' },
+          y2: { field: 'top' },
+          color,
+          tooltip: [
+            { field: 'pair', type: 'nominal' },
+            { field: 'barrier', type: 'quantitative', format: '.4f' },
+            { field: 'lambda', type: 'quantitative', title: 'at λ', format: '.3f' },
+          ],
+        },
+      },
+      {
+        data: { values: barriers },
+        mark: { type: 'text', dy: -9, fontSize: Math.max(10, theme.fontSize - 1) },
+        encoding: { x, y: { field: 'top', type: 'quantitative' }, text: { field: 'label' }, color },
+      },
+    ],
+  };
+  const accuracy = {
+    ...size,
+    title: { text: 'accuracy', fontSize: theme.fontSize },
+    data: { values: curve.filter((r) => r.accuracy !== null) },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x,
+      y: { field: 'accuracy', type: 'quantitative', title: 'accuracy', scale: { zero: false } },
+      color,
+      tooltip: [
+        { field: 'pair', type: 'nominal' },
+        { field: 'lambda', type: 'quantitative', title: 'λ', format: '.3f' },
+        { field: 'accuracy', type: 'quantitative', format: '.4f' },
+      ],
+    },
+  };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: payload.title ?? 'Linear interpolation between solutions', subtitle: 'θ(λ) = (1−λ)·θ₁ + λ·θ₂; dashed: straight line between the end losses' },
+    hconcat: hasAccuracy ? [loss, accuracy] : [loss],
+    resolve: { scale: { color: 'shared' } },
+    config: vegaConfig(theme),
+  } as TopLevelSpec;
+}
