@@ -11,6 +11,7 @@
  * seed gives the same weights on every backend and regardless of construction order.
  */
 import { tf } from './tfjs';
+import { DISPLAY } from './display';
 import type { ForwardOptions, ForwardResult, Model, NamedWeights } from './model';
 import { moduleOf } from './model';
 import { InvalidArgumentError, ShapeMismatchError } from './errors';
@@ -395,7 +396,7 @@ export class NetModel implements Model {
     return this.disposed ? `${this.arch} (disposed)` : this.summary();
   }
 
-  [Symbol.for('Jupyter.display')](): Record<string, unknown> {
+  [DISPLAY](): Record<string, unknown> {
     return { 'text/plain': this.toString() };
   }
 
