@@ -1,0 +1,221 @@
+/**
+ * A notebook as one standalone HTML file, for people without VS Code: markdown rendered, code with
+ * its outputs, and TransferLab charts drawn in the page by the same render code as the VS Code
+ * renderers (the report bundle, dist/renderers/report.js, inlined). Images are inline data URLs;
+ * nothing is fetched, so the file opens offline. Without JavaScript each chart shows its text or
+ * PNG fallback.
+ */
+import { Mime, TRANSFERLAB_MIME_TYPES } from '../kernel/protocol/mime';
+import { isJsonMime, type JsonValue, type TsnbCell, type TsnbMimeBundle, type TsnbNotebook, type TsnbOutput } from '../kernel/protocol/tsnb';
+import { escapeHtml, markdownToHtml } from './markdown';
+
+export interface HtmlReportOptions {
+  /** The page title; default: the first heading of the notebook. */
+  readonly title?: string;
+  /** Where the notebook came from, shown under the title. */
+  readonly source?: string;
+  /** The report bundle's JavaScript (ES module) that draws the charts. */
+  readonly script: string;
+}
+
+/** MIME types drawn by the report script (placeholders with a JSON payload). */
+export const CHART_MIME_TYPES: readonly string[] = [...TRANSFERLAB_MIME_TYPES, Mime.vegaLite];
+
+const IMAGE_MIME_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
+
+/** The richest representation the report can show, in order of preference. */
+const PREFERENCE = [...CHART_MIME_TYPES, Mime.svg, ...IMAGE_MIME_TYPES, Mime.html, Mime.markdown, Mime.json, Mime.plain];
+
+/** Removes ANSI escape sequences (colours in tracebacks and logs). */
+export function stripAnsi(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007]*(\u0007|\u001b\\)/g, '');
+}
+
+/**
+ * Makes JavaScript safe to inline in a `<script>` element: `<` of `</script`, `<script` and `<!--`
+ * becomes `\x3C`, which means the same inside strings, templates, regular expressions and comments
+ * (the only places those sequences can occur in a module).
+ */
+export function inlineScript(js: string): string {
+  return js.replace(/<(?=\/script|script|!--)/gi, '\\x3C');
+}
+
+/** JSON for a `<script type="application/json">` element (`<` escaped so it cannot close it). */
+export function inlineJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+function text(v: JsonValue | undefined): string {
+  if (v === undefined || v === null) return '';
+  return typeof v === 'string' ? v : JSON.stringify(v, null, 2);
+}
+
+/** The first markdown heading's text, if any. */
+export function notebookTitle(nb: TsnbNotebook): string | undefined {
+  for (const cell of nb.cells) {
+    if (cell.cell_type !== 'markdown') continue;
+    const m = /^ {0,3}#{1,6}[ ]+(.+?)[ #]*$/m.exec(cell.source);
+    if (m !== null) return m[1]!.replace(/[*_`]/g, '').trim();
+  }
+  return undefined;
+}
+
+function pick(bundle: TsnbMimeBundle): string | undefined {
+  return PREFERENCE.find((m) => m in bundle) ?? Object.keys(bundle).find((m) => m.startsWith('text/'));
+}
+
+function fallback(bundle: TsnbMimeBundle): string {
+  const png = bundle[Mime.png];
+  if (typeof png === 'string') return `<img src="data:image/png;base64,${escapeHtml(png)}" alt="">`;
+  return `<pre class="tl-text">${escapeHtml(stripAnsi(text(bundle[Mime.plain])))}</pre>`;
+}
+
+/** One MIME bundle as HTML. */
+export function bundleToHtml(bundle: TsnbMimeBundle): string {
+  const mime = pick(bundle);
+  if (mime === undefined) return '';
+  const data = bundle[mime];
+  if (CHART_MIME_TYPES.includes(mime)) {
+    return `<div class="tl-chart" data-mime="${escapeHtml(mime)}"><script type="application/json">${inlineJson(data)}</script><div class="tl-fallback">${fallback(bundle)}</div></div>`;
+  }
+  if (mime === Mime.svg) {
+    const b64 = Buffer.from(text(data), 'utf8').toString('base64');
+    return `<img class="tl-image" src="data:image/svg+xml;base64,${b64}" alt="">`;
+  }
+  if (IMAGE_MIME_TYPES.includes(mime)) {
+    return `<img class="tl-image" src="data:${mime};base64,${escapeHtml(text(data).replace(/\s+/g, ''))}" alt="">`;
+  }
+  if (mime === Mime.html) {
+    // Untrusted HTML in a sandbox: no scripts, no forms, no navigation of the report.
+    return `<iframe class="tl-html" sandbox="allow-same-origin" srcdoc="${escapeHtml(text(data))}"></iframe>`;
+  }
+  if (mime === Mime.markdown) return `<div class="tl-markdown">${markdownToHtml(text(data))}</div>`;
+  if (isJsonMime(mime)) return `<pre class="tl-text">${escapeHtml(JSON.stringify(data, null, 2))}</pre>`;
+  return `<pre class="tl-text">${escapeHtml(stripAnsi(text(data)))}</pre>`;
+}
+
+function outputToHtml(o: TsnbOutput): string {
+  switch (o.output_type) {
+    case 'stream':
+      return `<pre class="tl-stream tl-${o.name === 'stderr' ? 'stderr' : 'stdout'}">${escapeHtml(stripAnsi(o.text))}</pre>`;
+    case 'error': {
+      const body = o.traceback.length > 0 ? o.traceback.join('\n') : `${o.ename}: ${o.evalue}`;
+      return `<pre class="tl-error-output">${escapeHtml(stripAnsi(body))}</pre>`;
+    }
+    case 'display_data':
+    case 'execute_result':
+      return bundleToHtml(o.data);
+    default: {
+      const never: never = o;
+      return never;
+    }
+  }
+}
+
+function attachmentUrl(cell: TsnbCell, url: string): string | undefined {
+  if (!url.startsWith('attachment:') || cell.cell_type === 'code' || cell.attachments === undefined) return undefined;
+  const bundle = cell.attachments[decodeURIComponent(url.slice('attachment:'.length))];
+  if (bundle === undefined) return undefined;
+  const mime = IMAGE_MIME_TYPES.find((m) => m in bundle);
+  return mime === undefined ? undefined : `data:${mime};base64,${text(bundle[mime]).replace(/\s+/g, '')}`;
+}
+
+function cellToHtml(cell: TsnbCell, language: string): string {
+  switch (cell.cell_type) {
+    case 'markdown':
+      return `<section class="tl-cell tl-markdown">\n${markdownToHtml(cell.source, { resolveImage: (u) => attachmentUrl(cell, u) })}</section>`;
+    case 'raw':
+      return `<section class="tl-cell tl-raw"><pre>${escapeHtml(cell.source)}</pre></section>`;
+    case 'code': {
+      const prompt = cell.execution_count === null ? '[ ]' : `[${cell.execution_count}]`;
+      const outputs = cell.outputs.map(outputToHtml).filter((h) => h !== '');
+      return [
+        '<section class="tl-cell tl-code">',
+        `<div class="tl-prompt">${prompt}</div>`,
+        '<div class="tl-body">',
+        `<pre class="tl-source"><code class="language-${escapeHtml(language)}">${escapeHtml(cell.source)}</code></pre>`,
+        outputs.length > 0 ? `<div class="tl-outputs">\n${outputs.join('\n')}\n</div>` : '',
+        '</div>',
+        '</section>',
+      ]
+        .filter((l) => l !== '')
+        .join('\n');
+    }
+    default: {
+      const never: never = cell;
+      return never;
+    }
+  }
+}
+
+const CSS = `
+:root { color-scheme: light dark;
+  --vscode-editor-foreground: #1f2328; --vscode-editor-background: #ffffff; --vscode-descriptionForeground: #636c76;
+  --vscode-panel-border: #d1d9e0; --vscode-errorForeground: #b42318; --vscode-font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  --vscode-font-size: 13px; --vscode-editor-font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
+  --tl-code-background: #f6f8fa; }
+@media (prefers-color-scheme: dark) { :root {
+  --vscode-editor-foreground: #d1d7e0; --vscode-editor-background: #0d1117; --vscode-descriptionForeground: #9198a1;
+  --vscode-panel-border: #3d444d; --vscode-errorForeground: #f47067; --tl-code-background: #151b23; } }
+body { margin: 0; background: var(--vscode-editor-background); color: var(--vscode-editor-foreground);
+  font-family: var(--vscode-font-family); font-size: 15px; line-height: 1.5; }
+main { max-width: 1100px; margin: 0 auto; padding: 24px 24px 64px; }
+header.tl-header { border-bottom: 1px solid var(--vscode-panel-border); margin-bottom: 16px; }
+header.tl-header p { color: var(--vscode-descriptionForeground); margin: 0 0 12px; }
+.tl-cell { margin: 12px 0; }
+.tl-code { display: grid; grid-template-columns: 56px minmax(0, 1fr); gap: 8px; }
+.tl-prompt { font-family: var(--vscode-editor-font-family); color: var(--vscode-descriptionForeground); font-size: 12px; padding-top: 10px; text-align: right; }
+pre { font-family: var(--vscode-editor-font-family); font-size: 13px; white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; }
+.tl-source { background: var(--tl-code-background); border: 1px solid var(--vscode-panel-border); border-radius: 6px; padding: 8px 12px; }
+.tl-outputs { padding: 8px 4px 0; display: flex; flex-direction: column; gap: 8px; overflow-x: auto; }
+.tl-stderr { background: rgba(255, 170, 0, 0.10); }
+.tl-error-output { color: var(--vscode-errorForeground); border-left: 3px solid var(--vscode-errorForeground); padding-left: 8px; }
+.tl-image { max-width: 100%; align-self: flex-start; }
+.tl-html { width: 100%; min-height: 40px; border: 0; background: transparent; }
+.tl-chart.tl-drawn > .tl-fallback { display: none; }
+.tl-markdown code { font-family: var(--vscode-editor-font-family); background: var(--tl-code-background); padding: 0 4px; border-radius: 4px; font-size: 0.9em; }
+.tl-markdown pre { background: var(--tl-code-background); padding: 8px 12px; border-radius: 6px; }
+.tl-markdown pre code { background: none; padding: 0; }
+.tl-markdown table { border-collapse: collapse; } .tl-markdown th, .tl-markdown td { border: 1px solid var(--vscode-panel-border); padding: 4px 8px; }
+.tl-markdown blockquote { margin: 0; padding-left: 12px; border-left: 3px solid var(--vscode-panel-border); color: var(--vscode-descriptionForeground); }
+.tl-markdown img { max-width: 100%; }
+a { color: #0969da; } @media (prefers-color-scheme: dark) { a { color: #4493f8; } }
+`;
+
+/**
+ * The notebook as a standalone HTML page (deterministic: the same notebook gives the same bytes).
+ * @example
+ * const html = notebookToHtml(parseTsnb(text), { script: readFileSync('dist/renderers/report.js', 'utf8') });
+ */
+export function notebookToHtml(nb: TsnbNotebook, options: HtmlReportOptions): string {
+  const fromNotebook = options.title === undefined ? notebookTitle(nb) : undefined;
+  const title = options.title ?? fromNotebook ?? 'TransferLab notebook';
+  const kernel = nb.metadata.kernel;
+  const language = kernel?.language ?? 'typescript';
+  const meta = [options.source, kernel?.display_name ?? kernel?.name, nb.metadata.backend !== undefined ? `backend ${nb.metadata.backend}` : undefined]
+    .filter((s): s is string => s !== undefined && s !== '')
+    .map(escapeHtml)
+    .join(' · ');
+  return [
+    '<!doctype html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    '<meta name="generator" content="TransferLab">',
+    `<title>${escapeHtml(title)}</title>`,
+    `<style>${CSS}</style>`,
+    '</head>',
+    '<body>',
+    '<main>',
+    // A title taken from the notebook's own first heading is not repeated above it.
+    `<header class="tl-header">${fromNotebook === undefined ? `<h1>${escapeHtml(title)}</h1>` : ''}${meta !== '' ? `<p>${meta}</p>` : ''}</header>`,
+    ...nb.cells.map((c) => cellToHtml(c, language)),
+    '</main>',
+    `<script type="module">\n${inlineScript(options.script)}\n</script>`,
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,230 @@
+/**
+ * `transferlab import` and `transferlab export`: notebooks between .tsnb, .ipynb and a standalone
+ * HTML report.
+ *
+ *   transferlab import analysis.ipynb [--out analysis.tsnb]
+ *   transferlab export analysis.tsnb --to ipynb|html [--out FILE | --out -] [--no-outputs]
+ *
+ * Exit status: 0 done, 1 the input could not be read or converted (the message names the file and
+ * the position: line and column for JSON errors, the field path for schema errors), 2 bad usage.
+ * Output files are replaced atomically and only once everything converted: a failed run leaves an
+ * existing output untouched.
+ */
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { ipynbToTsnb, tsnbToIpynb } from '../kernel/protocol/ipynb';
+import { NotebookFileError, decodeNotebookBytes, parseTsnb, serializeTsnb, type TsnbNotebook } from '../kernel/protocol/tsnb';
+import { FileWriteError, writeFileAtomic } from './atomicWrite';
+import { notebookToHtml } from './htmlReport';
+
+/** Where the commands write; tests pass their own. */
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+const processIo: CliIo = {
+  stdout: (t) => void process.stdout.write(t),
+  stderr: (t) => void process.stderr.write(t),
+};
+
+/** Bad command-line usage (exit status 2): an unknown option, a missing argument. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/**
+ * The report bundle (dist/renderers/report.js) is missing: the package was not built. Raised by
+ * `export --to html`; exit status 1 with the command that builds it.
+ */
+export class MissingBuildError extends Error {
+  constructor(readonly searched: readonly string[]) {
+    super(`the chart script of the HTML report is missing (looked for ${searched.join(', ')}); run \`npm run build\` first`);
+    this.name = 'MissingBuildError';
+  }
+}
+
+export const IMPORT_USAGE = `usage: transferlab import NOTEBOOK.ipynb [--out NOTEBOOK.tsnb]
+
+Converts a Jupyter notebook (nbformat 4) to a TransferLab notebook, outputs included.
+  --out FILE   where to write (default: the input with .tsnb instead of .ipynb)
+`;
+
+export const EXPORT_USAGE = `usage: transferlab export NOTEBOOK.tsnb --to ipynb|html [--out FILE] [--no-outputs]
+
+Converts a TransferLab notebook to a Jupyter notebook (nbformat 4.5) or a standalone HTML report
+with its charts drawn (opens offline, no VS Code needed).
+  --to FORMAT    ipynb or html (default: from the --out extension)
+  --out FILE     where to write (default: the input with .ipynb or .html); - writes to stdout
+  --no-outputs   leave cell outputs out
+`;
+
+interface Parsed {
+  input: string | undefined;
+  options: Map<string, string | true>;
+}
+
+/** Parses `INPUT [--name value | --name=value | --flag]...`; `valued` names the options that take a value. */
+function parseArgs(args: readonly string[], valued: readonly string[], flags: readonly string[]): Parsed {
+  const options = new Map<string, string | true>();
+  let input: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '-h' || a === '--help') {
+      options.set('help', true);
+      continue;
+    }
+    if (a.startsWith('--') || (a.startsWith('-') && a !== '-' && a.length === 2)) {
+      const eq = a.indexOf('=');
+      let name = (eq > 0 ? a.slice(0, eq) : a).replace(/^--?/, '');
+      if (name === 'o') name = 'out';
+      if (valued.includes(name)) {
+        const value = eq > 0 ? a.slice(eq + 1) : args[++i];
+        if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
+        options.set(name, value);
+      } else if (flags.includes(name) && eq < 0) {
+        options.set(name, true);
+      } else {
+        throw new UsageError(`unknown option ${a}`);
+      }
+      continue;
+    }
+    if (input !== undefined) throw new UsageError(`unexpected argument ${a} (one notebook at a time)`);
+    input = a;
+  }
+  return { input, options };
+}
+
+function replaceExtension(file: string, ext: string): string {
+  const parsed = path.parse(file);
+  return path.join(parsed.dir, `${parsed.name}${ext}`);
+}
+
+async function readInput(file: string): Promise<string> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder' : (e as Error).message;
+    throw new InputError(file, why, e);
+  }
+  return decodeNotebookBytes(bytes, file);
+}
+
+/** The input file cannot be read (missing, a folder, no permission). Exit status 1. */
+export class InputError extends Error {
+  constructor(
+    readonly file: string,
+    why: string,
+    cause: unknown,
+  ) {
+    super(`cannot read ${file}: ${why}`, { cause });
+    this.name = 'InputError';
+  }
+}
+
+async function run(command: string, usage: string, io: CliIo, body: () => Promise<void>): Promise<number> {
+  try {
+    await body();
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(`transferlab ${command}: ${e.message}\n\n${usage}`);
+      return 2;
+    }
+    if (e instanceof NotebookFileError || e instanceof InputError || e instanceof FileWriteError || e instanceof MissingBuildError) {
+      io.stderr(`transferlab ${command}: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+function samePath(a: string, b: string): boolean {
+  return path.resolve(a) === path.resolve(b);
+}
+
+/**
+ * `transferlab import x.ipynb [--out y.tsnb]`: returns the exit status.
+ * @example
+ * process.exitCode = await runImport(['analysis.ipynb', '--out', 'analysis.tsnb']);
+ */
+export function runImport(args: string[], io: CliIo = processIo): Promise<number> {
+  return run('import', IMPORT_USAGE, io, async () => {
+    const { input, options } = parseArgs(args, ['out'], []);
+    if (options.has('help')) {
+      io.stdout(IMPORT_USAGE);
+      return;
+    }
+    if (input === undefined) throw new UsageError('which notebook? give an .ipynb file');
+    const out = (options.get('out') as string | undefined) ?? replaceExtension(input, '.tsnb');
+    if (samePath(input, out)) throw new UsageError(`--out ${out} is the input file; choose another name`);
+    const { notebook, warnings } = ipynbToTsnb(await readInput(input), input);
+    const text = serializeTsnb(notebook);
+    if (out === '-') io.stdout(text);
+    else await writeFileAtomic(out, text);
+    for (const w of warnings) io.stderr(`transferlab import: warning: ${w}\n`);
+    if (out !== '-') io.stdout(`wrote ${out} (${describe(notebook)})\n`);
+  });
+}
+
+function describe(nb: TsnbNotebook): string {
+  const outputs = nb.cells.reduce((n, c) => n + (c.cell_type === 'code' ? c.outputs.length : 0), 0);
+  return `${nb.cells.length} cell${nb.cells.length === 1 ? '' : 's'}, ${outputs} output${outputs === 1 ? '' : 's'}`;
+}
+
+/** Finds the HTML report's chart script next to the running code (dist/) or in the source tree. */
+export function findReportScript(): string {
+  const candidates = [path.join(__dirname, 'renderers', 'report.js'), path.join(__dirname, '..', 'dist', 'renderers', 'report.js')];
+  const found = candidates.find((c) => existsSync(c));
+  if (found === undefined) throw new MissingBuildError(candidates);
+  return found;
+}
+
+/**
+ * `transferlab export y.tsnb --to ipynb|html [--out file] [--no-outputs]`: returns the exit status.
+ * @example
+ * process.exitCode = await runExport(['analysis.tsnb', '--to', 'html']);
+ */
+export function runExport(args: string[], io: CliIo = processIo): Promise<number> {
+  return run('export', EXPORT_USAGE, io, async () => {
+    const { input, options } = parseArgs(args, ['out', 'to'], ['no-outputs']);
+    if (options.has('help')) {
+      io.stdout(EXPORT_USAGE);
+      return;
+    }
+    if (input === undefined) throw new UsageError('which notebook? give a .tsnb file');
+    const outOption = options.get('out') as string | undefined;
+    let to = options.get('to') as string | undefined;
+    if (to === undefined && outOption !== undefined) {
+      const ext = path.extname(outOption).toLowerCase();
+      to = ext === '.ipynb' ? 'ipynb' : ext === '.html' || ext === '.htm' ? 'html' : undefined;
+    }
+    if (to === undefined) throw new UsageError('--to is missing: ipynb or html');
+    if (to !== 'ipynb' && to !== 'html') throw new UsageError(`--to ${to}: expected ipynb or html`);
+    const out = outOption ?? replaceExtension(input, `.${to}`);
+    if (out !== '-' && samePath(input, out)) throw new UsageError(`--out ${out} is the input file; choose another name`);
+    const withOutputs = !options.has('no-outputs');
+    const notebook = parseTsnb(await readInput(input), { file: input });
+    let text: string;
+    if (to === 'ipynb') {
+      const converted = tsnbToIpynb(notebook, { outputs: withOutputs });
+      for (const w of converted.warnings) io.stderr(`transferlab export: warning: ${w}\n`);
+      text = converted.notebook;
+    } else {
+      const nb = withOutputs ? notebook : parseTsnb(serializeTsnb(notebook, { outputs: false }));
+      const script = await fs.readFile(findReportScript(), 'utf8');
+      text = notebookToHtml(nb, { script, source: path.basename(input) });
+    }
+    if (out === '-') {
+      io.stdout(text);
+      return;
+    }
+    await writeFileAtomic(out, text);
+    io.stdout(`wrote ${out} (${describe(notebook)})\n`);
+  });
+}

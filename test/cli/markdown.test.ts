@@ -1,0 +1,123 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { escapeHtml, markdownToHtml, renderInline, safeUrl } from '../../cli/markdown';
+
+test('blocks: headings, paragraphs, lists, code, quotes, rules, tables', () => {
+  const md = [
+    '# Title',
+    '',
+    'Some *text*',
+    'on two lines.',
+    '',
+    'Setext',
+    '------',
+    '',
+    '- one',
+    '- two',
+    '  - nested',
+    '',
+    '3. three',
+    '4. four',
+    '',
+    '```ts',
+    'const a = 1 < 2;',
+    '```',
+    '',
+    '> quoted **bold**',
+    '',
+    '***',
+    '',
+    '| module | CKA |',
+    '|:-------|----:|',
+    '| conv1  | 0.9 |',
+    '| fc     | `a|b` |',
+    '',
+    '    indented code',
+  ].join('\n');
+  assert.equal(
+    markdownToHtml(md),
+    [
+      '<h1 id="title">Title</h1>',
+      '<p>Some <em>text</em>',
+      'on two lines.</p>',
+      '<h2 id="setext">Setext</h2>',
+      '<ul>',
+      '<li>one</li>',
+      '<li>two',
+      '<ul>',
+      '<li>nested</li>',
+      '</ul></li>',
+      '</ul>',
+      '<ol start="3">',
+      '<li>three</li>',
+      '<li>four</li>',
+      '</ol>',
+      '<pre><code class="language-ts">const a = 1 &lt; 2;',
+      '</code></pre>',
+      '<blockquote>',
+      '<p>quoted <strong>bold</strong></p>',
+      '</blockquote>',
+      '<hr>',
+      '<table>',
+      '<thead>',
+      '<tr><th style="text-align:left">module</th><th style="text-align:right">CKA</th></tr>',
+      '</thead>',
+      '<tbody>',
+      '<tr><td style="text-align:left">conv1</td><td style="text-align:right">0.9</td></tr>',
+      '<tr><td style="text-align:left">fc</td><td style="text-align:right"><code>a|b</code></td></tr>',
+      '</tbody>',
+      '</table>',
+      '<pre><code>indented code',
+      '</code></pre>',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('inlines: code, emphasis, links, images, breaks, escapes', () => {
+  assert.equal(renderInline('a `x < y` b'), 'a <code>x &lt; y</code> b');
+  assert.equal(renderInline('**bold** and __also__, *em* and _em_, ~~gone~~'), '<strong>bold</strong> and <strong>also</strong>, <em>em</em> and <em>em</em>, <del>gone</del>');
+  assert.equal(renderInline('snake_case_name and 2 * 3 * 4'), 'snake_case_name and 2 * 3 * 4');
+  assert.equal(renderInline('\\*not em\\*'), '*not em*');
+  assert.equal(renderInline('[CKA](https://arxiv.org/abs/1905.00414 "paper")'), '<a href="https://arxiv.org/abs/1905.00414" title="paper" rel="noopener noreferrer">CKA</a>');
+  assert.equal(renderInline('see https://example.org/x.'), 'see <a href="https://example.org/x" rel="noopener noreferrer">https://example.org/x</a>.');
+  assert.equal(renderInline('![plot](data:image/png;base64,AAAA)'), '<img src="data:image/png;base64,AAAA" alt="plot">');
+  assert.equal(renderInline('line  \nbreak'), 'line<br>\nbreak');
+  assert.equal(renderInline('![a](attachment:a.png)', { resolveImage: (u) => (u === 'attachment:a.png' ? 'data:image/png;base64,QQ==' : undefined) }), '<img src="data:image/png;base64,QQ==" alt="a">');
+  assert.equal(markdownToHtml('## Same\n## Same'), '<h2 id="same">Same</h2>\n<h2 id="same-1">Same</h2>\n');
+  assert.equal(markdownToHtml('- [x] done\n- [ ] todo'), '<ul>\n<li><input type="checkbox" disabled checked> done</li>\n<li><input type="checkbox" disabled> todo</li>\n</ul>\n');
+  assert.equal(markdownToHtml('$$\n\\sum_i x_i\n$$'), '<div class="math">$$\n\\sum_i x_i\n$$</div>\n');
+});
+
+const ALLOWED_TAGS = new Set(['p', 'a', 'img', 'pre', 'code', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'em', 'strong', 'del', 'br', 'ul', 'ol', 'li', 'blockquote', 'hr', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'div', 'input']);
+
+test('nothing in the markdown becomes markup or script', () => {
+  const attacks: [string, RegExp][] = [
+    ['<script>alert(1)</script>', /^<p>&lt;script&gt;alert\(1\)&lt;\/script&gt;<\/p>\n$/],
+    ['<img src=x onerror=alert(1)>', /^<p>&lt;img src=x onerror=alert\(1\)&gt;<\/p>\n$/],
+    ['[click](javascript:alert(1))', /^<p>click<\/p>\n$/],
+    ['[click](JaVaScRiPt:alert(1))', /^<p>click<\/p>\n$/],
+    ['[click](java\tscript:alert(1))', /^<p>\[click\]\(java {4}script:alert\(1\)\)<\/p>\n$/],
+    ['![x](data:text/html;base64,PHNjcmlwdD4=)', /^<p>x<\/p>\n$/],
+    ['![x](javascript:alert(1))', /^<p>x<\/p>\n$/],
+    ['[x](<http://a" onmouseover="alert(1)>)', /^<p><a href="http:\/\/a&quot; onmouseover=&quot;alert\(1\)" rel="noopener noreferrer">x<\/a><\/p>\n$/],
+    ['<javascript:alert(1)>', /^<p>&lt;javascript:alert\(1\)&gt;<\/p>\n$/],
+    ['```"><script>\nx\n```', /^<pre><code class="language-&quot;&gt;&lt;script&gt;">x\n<\/code><\/pre>\n$/],
+    ['# <b>title</b>', /^<h1 id="btitleb">&lt;b&gt;title&lt;\/b&gt;<\/h1>\n$/],
+  ];
+  for (const [md, expected] of attacks) {
+    const html = markdownToHtml(md);
+    assert.match(html, expected, `${md} → ${html}`);
+    // Every tag is one the converter writes, with no event-handler attribute.
+    for (const m of html.matchAll(/<([a-zA-Z][a-zA-Z0-9]*)([^>]*)>/g)) {
+      assert.ok(ALLOWED_TAGS.has(m[1]!.toLowerCase()), `${m[0]} in ${html}`);
+      assert.doesNotMatch(m[2]!.replace(/"[^"]*"/g, '""'), /\son\w+\s*=/i, html);
+      assert.doesNotMatch(m[2]!, /(href|src)="\s*javascript:/i, html);
+    }
+  }
+  assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+  assert.deepEqual(
+    ['https://a', 'mailto:a@b', './x.png', '#sec', 'vbscript:x', 'data:image/png;base64,AA', 'file:///etc/passwd'].map((u) => safeUrl(u, 'link')),
+    ['https://a', 'mailto:a@b', './x.png', '#sec', undefined, undefined, undefined],
+  );
+});
