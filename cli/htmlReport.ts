@@ -88,7 +88,9 @@ export function bundleToHtml(bundle: TsnbMimeBundle): string {
   }
   if (mime === Mime.html) {
     // Untrusted HTML in a sandbox: no scripts, no forms, no navigation of the report.
-    return `<iframe class="tl-html" sandbox="allow-same-origin" srcdoc="${escapeHtml(text(data))}"></iframe>`;
+    // The frame follows the page's colour scheme instead of painting a white canvas in dark mode.
+    const doc = `<meta name="color-scheme" content="light dark">${text(data)}`;
+    return `<iframe class="tl-html" sandbox="allow-same-origin" srcdoc="${escapeHtml(doc)}"></iframe>`;
   }
   if (mime === Mime.markdown) return `<div class="tl-markdown">${markdownToHtml(text(data))}</div>`;
   if (isJsonMime(mime)) return `<pre class="tl-text">${escapeHtml(JSON.stringify(data, null, 2))}</pre>`;

@@ -114,6 +114,7 @@ export function vegaConfig(theme: Theme): Record<string, unknown> {
     title: { color: fg, subtitleColor: theme.mutedForeground, anchor: 'start', font, subtitleFont: font, fontSize: size + 3, subtitleFontSize: size },
     text: { color: fg, font },
     range: { category: [...theme.palette] },
+    mark: { color: theme.palette[0] },
     line: { strokeWidth: hc ? 3 : 2 },
     point: { size: hc ? 60 : 30, filled: true },
     rule: { color: fg },

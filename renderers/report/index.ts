@@ -28,8 +28,9 @@ const apis = new Map<string, RendererApi>(modules.map((m) => [m.mime, createRend
 function fitFrames(doc: Document): void {
   for (const frame of Array.from(doc.querySelectorAll<HTMLIFrameElement>('iframe.tl-html'))) {
     const fit = (): void => {
+      // The <html> element's box is its content's height (scrollHeight would be the frame's own).
       const inner = frame.contentDocument?.documentElement;
-      if (inner) frame.style.height = `${inner.scrollHeight + 4}px`;
+      if (inner) frame.style.height = `${Math.ceil(inner.getBoundingClientRect().height) + 2}px`;
     };
     frame.addEventListener('load', fit);
     fit();

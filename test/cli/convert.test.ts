@@ -156,7 +156,7 @@ test('export --to html: one deterministic, self-contained page with the chart sc
   assert.match(html, /<img src="data:image\/png;base64,[A-Za-z0-9+/=]+" alt="inline">/, 'markdown attachment inlined');
   assert.match(html, /<pre class="tl-stream tl-stdout">training\nepoch 1 &lt;done&gt;\n<\/pre>/);
   assert.match(html, /<pre class="tl-stream tl-stderr">warning: slow backend\n<\/pre>/, 'ANSI colours stripped');
-  assert.match(html, /<iframe class="tl-html" sandbox="allow-same-origin" srcdoc="&lt;b id=&quot;bold&quot;&gt;/);
+  assert.match(html, /<iframe class="tl-html" sandbox="allow-same-origin" srcdoc="&lt;meta name=&quot;color-scheme&quot; content=&quot;light dark&quot;&gt;&lt;b id=&quot;bold&quot;&gt;/);
   assert.ok(!html.includes('<script>parent'), 'HTML outputs stay inside the sandboxed frame');
   assert.ok(!/\bsrc="(https?:)?\/\//.test(html), 'nothing is loaded from the network');
   // only the module script and the JSON payloads are scripts
