@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import { installKernel, uninstallKernel, UsageError } from './kernelspec';
+import { runImport, runExport, IMPORT_USAGE, EXPORT_USAGE } from './notebookConvert';
 
 const USAGE = `usage:
   transferlab kernel install [--user | --prefix DIR | --sys-prefix]
@@ -27,11 +28,15 @@ export async function main(argv: string[]): Promise<number> {
         if (sub === 'uninstall') return uninstallKernel(args, out);
         throw new UsageError(`unknown kernel command ${JSON.stringify(sub ?? '')}`);
       }
+      case 'import':
+        return await runImport(rest);
+      case 'export':
+        return await runExport(rest);
       case undefined:
       case '--help':
       case '-h':
       case 'help':
-        out(USAGE);
+        out(`${USAGE}${IMPORT_USAGE.trimEnd()}\n${EXPORT_USAGE.trimEnd()}\n`);
         return command === undefined ? 2 : 0;
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);

@@ -51,7 +51,7 @@ export class CellChecker {
   private versionCounter = 0;
   private readonly cache = new Map<string, CellDiagnostic[]>();
 
-  constructor(private readonly opts: CheckerOptions) {
+  constructor(opts: CheckerOptions) {
     const nm = (root: string) => path.join(root, 'node_modules');
     const analysisTypes = path.join(opts.packageRoot, 'dist', 'types', 'kernel', 'analysis', 'index.d.ts');
     const paths: Record<string, string[]> = {

@@ -73,7 +73,7 @@ function base64(x: Uint8Array | string): string {
 }
 
 export function createDisplay(sink: () => DisplaySink): { display: DisplayFunction; clearOutput: (options?: { wait?: boolean }) => void } {
-  const show = (value: unknown, displayId = randomUUID(), update = false, metadata: Record<string, unknown> = {}): DisplayHandle => {
+  const show = (value: unknown, displayId: string = randomUUID(), update = false, metadata: Record<string, unknown> = {}): DisplayHandle => {
     const b = toBundle(value);
     sink().display({ data: b.data, metadata: { ...b.metadata, ...metadata }, transient: { display_id: displayId } }, update);
     return { displayId, update: (v: unknown) => void show(v, displayId, true), [NO_RESULT_SYMBOL]: true } as DisplayHandle;

@@ -55,6 +55,7 @@ export function typeErrorOutcome(source: string, diags: readonly CellDiagnostic[
 
 interface RunningCell {
   reject(e: Error): void;
+  cancelled: boolean;
 }
 
 export interface ExecutorOptions {
@@ -63,6 +64,11 @@ export interface ExecutorOptions {
   readonly runtime: Runtime;
   readonly sink: DisplaySink;
   readonly preludeDeclarations: string;
+  /**
+   * Runs the kernel's own synchronous work (type checking, loading modules) marked as such, so
+   * that an interrupt never terminates it halfway (see workerHost.ts).
+   */
+  readonly guard?: <T>(fn: () => T) => T;
 }
 
 export class Executor {
@@ -80,6 +86,7 @@ export class Executor {
     const r = this.running;
     if (!r) return false;
     this.running = undefined;
+    r.cancelled = true;
     r.reject(new InterruptError());
     return true;
   }
@@ -89,17 +96,19 @@ export class Executor {
    * An interrupt settles the returned promise at once, whatever the cell was doing.
    */
   async execute(code: string, executionCount: number, prepare?: () => Promise<unknown>): Promise<ExecuteOutcome> {
+    let token!: RunningCell;
     const interrupted = new Promise<never>((_, reject) => {
-      this.running = { reject };
+      token = { reject, cancelled: false };
+      this.running = token;
     });
     interrupted.catch(() => undefined);
     const state = { checked: false, committed: false };
     const commit = () => {
-      if (state.checked && !state.committed) this.checker.commit(code, executionCount);
+      if (state.checked && !state.committed) (this.opts.guard ?? ((f: () => void) => f()))(() => this.checker.commit(code, executionCount));
       state.committed = true;
     };
     try {
-      const outcome = await Promise.race([this.run(code, executionCount, state, prepare), interrupted]);
+      const outcome = await Promise.race([this.run(code, executionCount, state, token, prepare), interrupted]);
       commit();
       return outcome;
     } catch (e) {
@@ -110,8 +119,9 @@ export class Executor {
     }
   }
 
-  private async run(code: string, executionCount: number, state: { checked: boolean }, prepare?: () => Promise<unknown>): Promise<ExecuteOutcome> {
-    const diags = this.checker.check(code, executionCount);
+  private async run(code: string, executionCount: number, state: { checked: boolean }, token: RunningCell, prepare?: () => Promise<unknown>): Promise<ExecuteOutcome> {
+    const guard = this.opts.guard ?? (<T>(fn: () => T) => fn());
+    const diags = guard(() => this.checker.check(code, executionCount));
     if (diags.length > 0) return typeErrorOutcome(code, diags);
     const filename = `cell-${executionCount}.js`;
     const converted = convertCell(code, `cell-${executionCount}.ts`);
@@ -125,6 +135,10 @@ export class Executor {
     if (prepare) await prepare();
     state.checked = true;
     const script = new vm.Script(converted.js, { filename, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
+    // Run the cell from a microtask, never directly inside a message callback: V8's
+    // TerminateExecution (used to interrupt synchronous loops) is only safe there.
+    await null;
+    if (token.cancelled) throw new InterruptError();
     const value = await (script.runInThisContext() as Promise<unknown>);
     if (!converted.hasLastExpression || value === undefined) return { status: 'ok' };
     if (value !== null && typeof value === 'object' && (value as Record<symbol, unknown>)[NO_RESULT_SYMBOL]) return { status: 'ok' };

@@ -18,11 +18,23 @@ import type { FromWorker, ToWorker } from './workerProtocol';
 export interface WorkerData {
   readonly cwd: string;
   readonly packageRoot: string;
+  /** [0] is 1 while the worker does its own synchronous work (not a cell's code). */
+  readonly state: Int32Array;
 }
 
 const port = parentPort;
 if (!port) throw new Error('kernel/executor/worker.ts must run in a worker thread');
-const { cwd, packageRoot } = workerData as WorkerData;
+const { cwd, packageRoot, state } = workerData as WorkerData;
+/** Marks the kernel's own synchronous work, which an interrupt must not terminate halfway. */
+function guard<T>(fn: () => T): T {
+  const outer = Atomics.load(state, 0);
+  Atomics.store(state, 0, 1);
+  try {
+    return fn();
+  } finally {
+    Atomics.store(state, 0, outer);
+  }
+}
 const post = (m: FromWorker) => port.postMessage(m);
 const requireFromKernel = createRequire(path.join(packageRoot, 'package.json'));
 
@@ -68,7 +80,7 @@ let tfModule: Record<string, unknown> | undefined;
 let tlModule: Record<string, unknown> | undefined;
 function loadTf(): Record<string, unknown> {
   if (!tfModule) {
-    tfModule = requireFromKernel('@tensorflow/tfjs') as Record<string, unknown>;
+    tfModule = guard(() => requireFromKernel('@tensorflow/tfjs') as Record<string, unknown>);
     const Tensor = tfModule.Tensor as { prototype: Record<symbol, unknown> } | undefined;
     if (Tensor && !(Symbol.for('Jupyter.display') in Tensor.prototype)) {
       Tensor.prototype[Symbol.for('Jupyter.display')] = function (this: { dtype: string; shape: number[]; toString(verbose?: boolean): string }) {
@@ -81,7 +93,7 @@ function loadTf(): Record<string, unknown> {
 function loadTl(): Record<string, unknown> {
   if (!tlModule) {
     loadTf();
-    tlModule = existsSync(analysisPath) ? (requireFromKernel(analysisPath) as Record<string, unknown>) : {};
+    tlModule = existsSync(analysisPath) ? guard(() => requireFromKernel(analysisPath) as Record<string, unknown>) : {};
     const setProgressFactory = tlModule.setProgressFactory as ((f: (title: string) => unknown) => void) | undefined;
     if (typeof setProgressFactory === 'function') setProgressFactory(progressFactory);
   }
@@ -92,8 +104,8 @@ function progressFactory(title: string) {
   const handle = display.text(`${title}: starting…`);
   return {
     update(p: unknown) {
-      const v = p as { [Symbol.for]?: unknown } | undefined;
-      handle.update(v && typeof v === 'object' && Symbol.for('Jupyter.display') in v ? v : { [Symbol.for('Jupyter.display')]: () => ({ 'text/plain': `${title}: ${plainText(p)}` }) });
+      const displayKey = Symbol.for('Jupyter.display');
+      handle.update(p && typeof p === 'object' && displayKey in p ? p : { [displayKey]: () => ({ 'text/plain': `${title}: ${plainText(p)}` }) });
     },
     done() {
       /* the last update stays */
@@ -144,7 +156,7 @@ const runtime = createRuntime({
     ['@tensorflow/tfjs', loadTf],
   ]),
 });
-const executor = new Executor({ cwd, packageRoot, runtime, sink, preludeDeclarations });
+const executor = new Executor({ cwd, packageRoot, runtime, sink, preludeDeclarations, guard });
 
 // Errors thrown from timers and unhandled rejections are shown, and the kernel goes on.
 process.on('uncaughtException', (e) => {
@@ -168,17 +180,17 @@ port.on('message', (m: ToWorker) => {
       void executor.execute(m.code, m.executionCount, USES_COMPUTE.test(m.code) ? ensureBackend : undefined).then((outcome) => post({ type: 'executed', id: m.id, outcome }));
       break;
     case 'complete': {
-      const r = executor.complete(m.code, m.cursorPos);
+      const r = guard(() => executor.complete(m.code, m.cursorPos));
       post({ type: 'completed', id: m.id, matches: r.matches, cursorStart: r.cursorStart, cursorEnd: r.cursorEnd, metadata: r.metadata });
       break;
     }
     case 'inspect': {
-      const r = executor.inspect(m.code, m.cursorPos);
+      const r = guard(() => executor.inspect(m.code, m.cursorPos));
       post({ type: 'inspected', id: m.id, found: r.found, data: r.data });
       break;
     }
     case 'isComplete':
-      post({ type: 'isCompleteResult', id: m.id, reply: executor.isComplete(m.code) });
+      post({ type: 'isCompleteResult', id: m.id, reply: guard(() => executor.isComplete(m.code)) });
       break;
     case 'backend':
       ensureBackend().then(
@@ -196,6 +208,6 @@ port.on('message', (m: ToWorker) => {
 post({ type: 'ready' });
 // Warm up in the background: the checker's libraries, then the compute backend.
 setImmediate(() => {
-  executor.checker.warmUp();
+  guard(() => executor.checker.warmUp());
   setImmediate(() => void ensureBackend().catch(() => undefined));
 });

@@ -44,6 +44,9 @@ export class WorkerHost extends EventEmitter {
   private lastOutput: OutputListener | undefined;
   private backend: string | undefined;
   private readyPromise!: Promise<void>;
+  /** Shared with the worker: [0] is 1 while it does its own (not a cell's) synchronous work. */
+  private readonly state = new Int32Array(new SharedArrayBuffer(4));
+  private executing = 0;
 
   constructor(private readonly opts: WorkerHostOptions) {
     super();
@@ -67,8 +70,8 @@ export class WorkerHost extends EventEmitter {
   private start(): void {
     this.inspectorWorkerSession = undefined;
     this.worker = new Worker(this.opts.script, {
-      workerData: { cwd: this.opts.cwd, packageRoot: this.opts.packageRoot },
-      execArgv: this.opts.execArgv,
+      workerData: { cwd: this.opts.cwd, packageRoot: this.opts.packageRoot, state: this.state },
+      execArgv: [...(this.opts.execArgv ?? []), '--no-force-async-hooks-checks'],
       stdout: false,
       stderr: false,
     });
@@ -133,7 +136,7 @@ export class WorkerHost extends EventEmitter {
     }
   }
 
-  private request<T extends FromWorker>(m: Omit<Extract<ToWorker, { id: number }>, 'id'>): Promise<T> {
+  private request<T extends FromWorker>(m: DistributiveOmit<Extract<ToWorker, { id: number }>, 'id'>): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (m: FromWorker) => void, reject });
@@ -144,12 +147,14 @@ export class WorkerHost extends EventEmitter {
   async execute(code: string, executionCount: number, silent: boolean, storeHistory: boolean, output: OutputListener): Promise<ExecuteOutcome> {
     this.output = output;
     this.lastOutput = output;
+    this.executing++;
     try {
       const r = await this.request<Extract<FromWorker, { type: 'executed' }>>({ type: 'execute', code, executionCount, silent, storeHistory });
       return r.outcome;
     } catch (e) {
       return { status: 'error', ename: (e as Error).name, evalue: (e as Error).message, traceback: [`${(e as Error).name}: ${(e as Error).message}`] };
     } finally {
+      this.executing--;
       this.output = undefined;
     }
   }
@@ -183,18 +188,28 @@ export class WorkerHost extends EventEmitter {
     if (!quick) {
       // Busy in synchronous code: terminate the running JavaScript (not the worker).
       this.terminateWorkerJs();
-      for (let i = 0; i < 50; i++) {
-        const ok = await Promise.race([acked.then(() => true), sleep(20).then(() => false)]);
+      let ok = false;
+      for (let i = 0; i < 500 && !ok; i++) {
+        ok = await Promise.race([acked.then(() => true), sleep(20).then(() => false)]);
         if (ok) break;
         this.worker.postMessage({ type: 'interrupt', seq } satisfies ToWorker);
         if (i % 5 === 4) this.terminateWorkerJs();
+        if (i >= 50 && Atomics.load(this.state, 0) === 0) break;
+      }
+      if (!ok) {
+        // The worker could not be stopped in place (e.g. a loop inside a timer callback):
+        // end it; the exit handler starts a fresh one and reports the lost state.
+        this.emit('log', 'the running code did not stop; restarting the executor');
+        await this.worker.terminate();
       }
     }
     this.acks.delete(seq);
   }
 
   private terminateWorkerJs(): void {
-    if (!this.inspectorWorkerSession) return;
+    // Only a cell's own code is terminated; the kernel's work (type checking, module loading)
+    // finishes first, and the interrupt message is answered right after it.
+    if (!this.inspectorWorkerSession || this.executing === 0 || Atomics.load(this.state, 0) !== 0) return;
     this.session.post('NodeWorker.sendMessageToWorker', {
       sessionId: this.inspectorWorkerSession,
       message: JSON.stringify({ id: 1, method: 'Runtime.terminateExecution' }),
@@ -207,6 +222,8 @@ export class WorkerHost extends EventEmitter {
     this.session.disconnect();
   }
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
