@@ -18,8 +18,11 @@ export { cnn, resnet, modelFromConfig, isNetModel, NetModel, Norm, isNorm } from
 export type { CnnOptions, ResNetOptions, ModelConfig, CnnConfig, ResNetConfig } from './models';
 export { checkData, labelsOf } from './dataset';
 export type { DataLike } from './dataset';
-export { evaluate, lossAndCorrect } from './train';
-export type { EvaluateOptions, Evaluation } from './train';
+export { evaluate, lossAndCorrect, train, fineTune, trainFromScratch, compareTransfer, learningRate, TrainingRun, TransferComparison } from './train';
+export type { EvaluateOptions, Evaluation, TrainOptions, FineTuneOptions, CompareTransferOptions, Schedule, HistoryPoint } from './train';
+export { setProgressFactory, createProgress, progressLine, trainingBundle, StderrProgress } from './progress';
+export type { Progress, ProgressFactory, TrainingProgress } from './progress';
+export { Checkpoint, saveCheckpoint, loadCheckpoint, saveModel, loadModel } from './checkpoint';
 export * as data from './data';
 export { Dataset } from './dataset';
 export { showImages, ImagesResult, encodePng } from './preview';

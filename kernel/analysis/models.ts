@@ -123,6 +123,38 @@ const BN_EPSILON = 1e-5;
 
 type Mode = 'eval' | 'train' | 'calibrate';
 
+/**
+ * BatchNorm with batch statistics over N, H, W and a hand-written gradient
+ * (dx = γ·rstd/n · (n·dy − Σdy − x̂·Σ(dy·x̂)), dγ = Σ(dy·x̂), dβ = Σdy): three reductions and a few
+ * elementwise passes instead of the dozen passes (with tiles) that tfjs derives through
+ * `moments` and `batchNorm`. Also returns the batch mean and variance (not on the tape; the caller
+ * disposes them) for the running statistics.
+ */
+export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon = BN_EPSILON): { y: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+  let stats: [tf.Tensor1D, tf.Tensor1D] | undefined;
+  const f = tf.customGrad(((xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    const { mean, variance } = tf.moments(xi, [0, 1, 2]);
+    stats = [tf.keep(mean) as tf.Tensor1D, tf.keep(variance) as tf.Tensor1D];
+    const rstd = tf.rsqrt(tf.add(variance, epsilon));
+    const xhat = tf.mul(tf.sub(xi, mean), rstd);
+    save([xhat, rstd, g]);
+    return {
+      value: tf.add(tf.mul(xhat, g), b),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const d = dy as tf.Tensor;
+        const [xh, rs, gm] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const n = d.size / d.shape[d.rank - 1]!;
+        const sumDy = tf.sum(d, [0, 1, 2]);
+        const sumDyX = tf.sum(tf.mul(d, xh), [0, 1, 2]);
+        const dx = tf.mul(tf.sub(tf.sub(tf.mul(d, n), sumDy), tf.mul(xh, sumDyX)), tf.div(tf.mul(gm, rs), n));
+        return [dx, sumDyX, sumDy];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const y = f(x, gamma, beta) as tf.Tensor4D;
+  return { y, mean: stats![0], variance: stats![1] };
+}
+
 /** State of one forward pass: parameter access, BatchNorm behaviour, collected module outputs. */
 class Pass {
   readonly collected = new Map<string, tf.Tensor>();
@@ -150,7 +182,7 @@ class Pass {
     const runMean = this.model.buffers.get(`${prefix}/mean`)!;
     const runVar = this.model.buffers.get(`${prefix}/variance`)!;
     if (this.mode === 'eval') return tf.batchNorm(x, runMean as tf.Tensor1D, runVar as tf.Tensor1D, beta, gamma, BN_EPSILON);
-    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    const { y, mean, variance } = batchNormTrain(x, gamma, beta);
     const n = x.shape[0] * x.shape[1] * x.shape[2];
     if (this.mode === 'train') {
       const unbiased = n > 1 ? n / (n - 1) : 1;
@@ -173,7 +205,9 @@ class Pass {
         this.calibration.set(prefix, { sum: m, sumSq: sq, count: n });
       }
     }
-    return tf.batchNorm(x, mean as tf.Tensor1D, variance as tf.Tensor1D, beta, gamma, BN_EPSILON);
+    mean.dispose();
+    variance.dispose();
+    return y;
   }
 }
 

@@ -311,33 +311,122 @@ const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 /**
- * Sum or Mean over leading axes (e.g. the [N, H, W] of an NHWC tensor: bias gradients, BatchNorm
- * statistics) as one pass over memory. The backend's own transposes the whole tensor first.
- * Other reductions go to the original kernel.
+ * Sum or Mean over a contiguous block of axes (the [N, H, W] of an NHWC tensor for bias gradients
+ * and BatchNorm statistics, [H, W] for global average pooling) as one pass over memory, in
+ * float64. The backend's own kernel transposes the whole tensor first. Other reductions go to the
+ * original kernel.
  */
-function leadingReduce(original: KernelFunc, mean: boolean): KernelFunc {
+function blockReduce(original: KernelFunc, mean: boolean): KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args;
     const x = inputs['x']!;
     const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
     const rank = x.shape.length;
     const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
-    const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
-    if (!leading || x.dtype !== 'float32') return original(args);
-    const rows = x.shape.slice(0, axes.length).reduce((p, d) => p * d, 1);
-    const cols = x.shape.slice(axes.length).reduce((p, d) => p * d, 1);
-    const outShape = keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
+    const contiguous = axes.length > 0 && axes.every((a, i) => i === 0 || a === axes[i - 1]! + 1);
+    if (!contiguous || x.dtype !== 'float32' || axes.length === rank || tf.util.sizeFromShape(x.shape) === 0) return original(args);
+    const first = axes[0]!;
+    const last = axes[axes.length - 1]!;
+    const outer = x.shape.slice(0, first).reduce((p, d) => p * d, 1);
+    const red = x.shape.slice(first, last + 1).reduce((p, d) => p * d, 1);
+    const inner = x.shape.slice(last + 1).reduce((p, d) => p * d, 1);
+    const outShape = keepDims ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d)) : x.shape.filter((_, i) => i < first || i > last);
     const b = heap(backend);
     const out = b.makeOutput(outShape, 'float32');
     const o = b.typedArrayFromHeap(out) as Float32Array;
     const v = b.typedArrayFromHeap(x) as Float32Array;
-    const acc = new Float64Array(cols);
-    for (let r = 0; r < rows; r++) {
-      const base = r * cols;
-      for (let c = 0; c < cols; c++) acc[c]! += v[base + c]!;
+    const scale = mean ? 1 / red : 1;
+    if (inner === 1) {
+      for (let p = 0; p < outer; p++) {
+        let acc = 0;
+        const base = p * red;
+        for (let r = 0; r < red; r++) acc += v[base + r]!;
+        o[p] = acc * scale;
+      }
+    } else {
+      const acc = new Float64Array(inner);
+      for (let p = 0; p < outer; p++) {
+        acc.fill(0);
+        for (let r = 0; r < red; r++) {
+          const base = (p * red + r) * inner;
+          for (let c = 0; c < inner; c++) acc[c]! += v[base + c]!;
+        }
+        for (let c = 0; c < inner; c++) o[p * inner + c] = acc[c]! * scale;
+      }
     }
-    const scale = mean ? 1 / rows : 1;
-    for (let c = 0; c < cols; c++) o[c] = acc[c]! * scale;
+    return out;
+  };
+}
+
+/** Row-major strides of a shape. */
+function strides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length).fill(1);
+  for (let i = shape.length - 2; i >= 0; i--) s[i] = s[i + 1]! * shape[i + 1]!;
+  return s;
+}
+
+/**
+ * Tile in JavaScript with block copies (the backend's runs an index computation per element and
+ * is ~50× slower; tfjs's BatchNorm and mean gradients tile full activation tensors).
+ */
+const tile: KernelFunc = ({ inputs, backend, attrs }) => {
+  const x = inputs['x']!;
+  const { reps } = attrs as unknown as { reps: number[] };
+  const shape = x.shape;
+  const outShape = shape.map((d, i) => d * reps[i]!);
+  const b = heap(backend);
+  const out = b.makeOutput(outShape, x.dtype);
+  if (tf.util.sizeFromShape(outShape) === 0) return out;
+  const dst = b.typedArrayFromHeap(out);
+  const src = b.typedArrayFromHeap(x);
+  const ss = strides(shape);
+  const ds = strides(outShape);
+  const r = shape.length;
+  const write = (dim: number, so: number, dO: number): void => {
+    const n = shape[dim]!;
+    if (dim === r - 1) {
+      dst.set(src.subarray(so, so + n), dO);
+    } else {
+      for (let i = 0; i < n; i++) write(dim + 1, so + i * ss[dim]!, dO + i * ds[dim]!);
+    }
+    const block = n * ds[dim]!;
+    for (let k = 1; k < reps[dim]!; k++) dst.copyWithin(dO + k * block, dO, dO + block);
+  };
+  write(0, 0, 0);
+  return out;
+};
+
+/** Slice in JavaScript: contiguous runs of the innermost sliced dimensions copied at once. */
+function jsSlice(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs['x']!;
+    const { begin, size } = attrs as unknown as { begin: number | number[]; size: number | number[] };
+    if (x.dtype === 'string' || x.shape.length === 0) return original(args);
+    const [b0, s0] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, begin, size);
+    const shape = x.shape;
+    const r = shape.length;
+    const hb = heap(backend);
+    const out = hb.makeOutput(s0, x.dtype);
+    if (tf.util.sizeFromShape(s0) === 0) return out;
+    const dst = hb.typedArrayFromHeap(out);
+    const src = hb.typedArrayFromHeap(x);
+    // Merge trailing dimensions that are taken whole into one contiguous run.
+    let k = r - 1;
+    while (k > 0 && s0[k] === shape[k] && b0[k] === 0) k--;
+    const run = s0.slice(k).reduce((p, d) => p * d, 1) * 1;
+    const ss = strides(shape);
+    let di = 0;
+    const walk = (dim: number, so: number): void => {
+      if (dim === k) {
+        const start = so + b0[k]! * ss[k]!;
+        dst.set(src.subarray(start, start + run), di);
+        di += run;
+        return;
+      }
+      for (let i = 0; i < s0[dim]!; i++) walk(dim + 1, so + (b0[dim]! + i) * ss[dim]!);
+    };
+    walk(0, 0);
     return out;
   };
 }
@@ -443,7 +532,10 @@ export function registerWasmKernels(): void {
   replace('MaxPoolGrad', maxPoolGrad);
   const sum = tf.getKernel('Sum', backendName);
   const mean = tf.getKernel('Mean', backendName);
-  if (sum) replace('Sum', leadingReduce(sum.kernelFunc, false));
-  if (mean) replace('Mean', leadingReduce(mean.kernelFunc, true));
+  if (sum) replace('Sum', blockReduce(sum.kernelFunc, false));
+  if (mean) replace('Mean', blockReduce(mean.kernelFunc, true));
+  replace('Tile', tile);
+  const slice = tf.getKernel('Slice', backendName);
+  if (slice) replace('Slice', jsSlice(slice.kernelFunc));
   registered = true;
 }

@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../kernel/analysis/tfjs';
 import { initBackend } from '../../kernel/analysis/backends';
-import { cnn, resnet, modelFromConfig, NetModel } from '../../kernel/analysis/models';
+import { cnn, resnet, modelFromConfig, NetModel, batchNormTrain } from '../../kernel/analysis/models';
 import { InvalidArgumentError, ShapeMismatchError } from '../../kernel/analysis/errors';
 import { assertNoLeak } from './leak';
 
@@ -113,6 +113,33 @@ test('BatchNorm: training updates running statistics; recalibrate sets exact ave
   for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(got[i]! - expected[i]!) < 1e-4, `channel ${i}: ${got[i]} vs ${expected[i]}`);
   x.dispose();
   m.dispose();
+});
+
+test('the hand-written BatchNorm gradient equals the one tfjs derives through moments and batchNorm', () => {
+  const [x, g, b, r] = [tf.randomNormal([3, 4, 5, 6], 1, 2, 'float32', 1), tf.randomNormal([6], 1, 0.5, 'float32', 2), tf.randomNormal([6], 0, 1, 'float32', 3), tf.randomNormal([3, 4, 5, 6], 0, 1, 'float32', 4)];
+  const ours = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+    const { y, mean, variance } = batchNormTrain(xx as tf.Tensor4D, gg as tf.Tensor1D, bb as tf.Tensor1D);
+    mean.dispose();
+    variance.dispose();
+    return tf.sum(tf.mul(y, r));
+  };
+  const reference = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+    const m = tf.moments(xx, [0, 1, 2]);
+    return tf.sum(tf.mul(tf.batchNorm(xx, m.mean, m.variance, bb as tf.Tensor1D, gg as tf.Tensor1D, 1e-5), r));
+  };
+  const before = tf.memory().numTensors;
+  const got = tf.grads(ours)([x, g, b]);
+  assert.equal(tf.memory().numTensors, before + 3, 'only the three gradients remain');
+  const want = tf.grads(reference)([x, g, b]);
+  got.forEach((t, i) => {
+    const err = tf.tidy(() => tf.max(tf.abs(tf.sub(t, want[i]!))).dataSync()[0]! / tf.max(tf.abs(want[i]!)).dataSync()[0]!);
+    assert.ok(err < 1e-4, `gradient ${['x', 'gamma', 'beta'][i]} differs by ${err}`);
+  });
+  const { y, mean, variance } = batchNormTrain(x as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D);
+  const m = tf.moments(x, [0, 1, 2]);
+  assert.ok(tf.tidy(() => tf.max(tf.abs(tf.sub(mean, m.mean))).dataSync()[0]!) < 1e-5);
+  assert.ok(tf.tidy(() => tf.max(tf.abs(tf.sub(variance, m.variance))).dataSync()[0]!) < 1e-4);
+  tf.dispose([x, g, b, r, y, mean, variance, m.mean, m.variance, ...got, ...want]);
 });
 
 test('Fixup ResNet without normalisation starts with zero output and trains', () => {
