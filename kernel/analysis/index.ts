@@ -22,7 +22,8 @@ export { evaluate, lossAndCorrect, train, fineTune, trainFromScratch, compareTra
 export type { EvaluateOptions, Evaluation, TrainOptions, FineTuneOptions, CompareTransferOptions, Schedule, HistoryPoint } from './train';
 export { setProgressFactory, createProgress, progressLine, trainingBundle, StderrProgress } from './progress';
 export type { Progress, ProgressFactory, TrainingProgress } from './progress';
-export { Checkpoint, saveCheckpoint, loadCheckpoint, saveModel, loadModel } from './checkpoint';
+export { Checkpoint, saveCheckpoint, loadCheckpoint, saveModel, loadModel, checkpointSweep, CheckpointSweepResult } from './checkpoints';
+export type { CheckpointSweepOptions, SweepRow } from './checkpoints';
 export * as data from './data';
 export { Dataset } from './dataset';
 export { showImages, ImagesResult, encodePng } from './preview';

@@ -754,3 +754,42 @@ export async function compareTransfer(pretrained: Model | Checkpoint, target: Da
     group.done();
   }
 }
+
+/**
+ * Fine-tunes several starting points on one target under one progress display (used by the
+ * checkpoint sweep). Each item gives the starting model or checkpoint, the seed and the label.
+ */
+export async function fineTuneAll(
+  fn: string,
+  items: readonly { readonly pretrained: Model | Checkpoint; readonly seed: number; readonly label: string }[],
+  target: DataLike,
+  options: FineTuneOptions,
+  title: string,
+  extraKeys: readonly string[] = [],
+): Promise<TrainingRun[]> {
+  const o = resolveOptions(fn, options, ['reinitHead', ...extraKeys], title);
+  const reinit = options.reinitHead ?? 'auto';
+  if (reinit !== 'auto' && typeof reinit !== 'boolean') fail(fn, 'options.reinitHead', `must be true, false or 'auto', got ${describe(reinit)}`);
+  const numClasses = targetClasses(fn, target);
+  await ensureBackend();
+  const group = new ProgressGroup(o.label, o.progress);
+  const runs: TrainingRun[] = [];
+  try {
+    for (const item of items) {
+      const m = startingPoint(fn, item.pretrained, numClasses, reinit, item.seed);
+      try {
+        checkTrainInputs(fn, m, target, o);
+        runs.push(await runTraining(fn, m, target, { ...o, seed: item.seed, label: item.label }, group, true));
+      } catch (e) {
+        m.dispose();
+        throw e;
+      }
+    }
+    return runs;
+  } catch (e) {
+    for (const r of runs) r.dispose();
+    throw e;
+  } finally {
+    group.done();
+  }
+}
