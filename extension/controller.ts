@@ -1,0 +1,746 @@
+/**
+ * The notebook controller: runs TypeScript cells of .tsnb notebooks (and of .ipynb notebooks whose
+ * language is TypeScript) on a TransferLab kernel, one kernel process per notebook.
+ *
+ * Cells run one at a time through a per-notebook queue. Outputs arrive as Jupyter iopub messages
+ * and become VS Code outputs as they arrive: streams grow in place, `update_display_data` replaces
+ * the output carrying that display_id (live progress), `clear_output` (also with `wait`) clears.
+ * A failed or interrupted cell cancels the cells still queued (Jupyter's stop_on_error). Outputs use
+ * the same metadata as the .tsnb serializer ({@link TsnbOutputMetadata}), so what runs is what saves.
+ */
+import * as vscode from 'vscode';
+import type { KernelClient } from '../client/kernelClient';
+import type {
+  ClearOutputContent,
+  CompleteReply,
+  DisplayDataContent,
+  ErrorContent,
+  ExecuteInputContent,
+  ExecuteReply,
+  ExecuteResultContent,
+  InspectReply,
+  MimeBundle,
+  StreamContent,
+} from '../kernel/protocol/messages';
+import { isBinaryMime, isJsonMime } from '../kernel/protocol/tsnb';
+import { Mime, isTransferLabMime } from '../kernel/protocol/mime';
+import { TSNB_NOTEBOOK_TYPE, VscodeMime, type TsnbOutputMetadata } from './serializer';
+import { KernelDiedError, Messages, UntrustedWorkspaceError, describe } from './errors';
+import { KernelProcess, KernelState } from './kernelProcess';
+
+/** The notebook type of .ipynb files in VS Code (its built-in ipynb serializer). */
+export const JUPYTER_NOTEBOOK_TYPE = 'jupyter-notebook';
+/** Controller ids: `<extension id>/<id>` is what the `notebookKernel` context key holds. */
+export const CONTROLLER_IDS = { tsnb: 'transferlab-kernel', ipynb: 'transferlab-kernel-ipynb' } as const;
+const CONTROLLER_LABEL = 'TransferLab (TypeScript)';
+const SUPPORTED_LANGUAGES = ['typescript'];
+
+/** An iopub message as the controller reads it. */
+interface IOPubMessage {
+  readonly header: { readonly msg_type: string };
+  readonly parent_header: { readonly msg_id?: string };
+  readonly content: unknown;
+}
+
+/** A running kernel for a notebook, with its queue of cell executions. */
+export class NotebookSession implements vscode.Disposable {
+  readonly kernel: KernelProcess;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly pending: vscode.NotebookCellExecution[] = [];
+  private active: CellRun | undefined;
+  /** display_id → the outputs showing it (one display can be shown in several places). */
+  readonly displays = new Map<string, { cell: vscode.NotebookCell; output: vscode.NotebookCellOutput }[]>();
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly listening = new WeakSet<KernelClient>();
+
+  constructor(
+    readonly notebook: vscode.NotebookDocument,
+    extensionPath: string,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly onKernelDied: (session: NotebookSession, error: KernelDiedError) => void,
+  ) {
+    this.kernel = new KernelProcess(notebook, extensionPath, log);
+    this.disposables.push(
+      this.kernel.onDidDie((error) => {
+        this.active?.abort(error);
+        this.cancelPending();
+        this.onKernelDied(this, error);
+      }),
+    );
+  }
+
+  /** Whether a cell of this notebook is running or queued. */
+  get busy(): boolean {
+    return this.active !== undefined || this.pending.length > 0;
+  }
+
+  /** Queues cells; returns when they have run (or were cancelled). */
+  run(cells: readonly vscode.NotebookCell[], controller: vscode.NotebookController): Promise<void> {
+    const executions: vscode.NotebookCellExecution[] = [];
+    for (const cell of cells) {
+      if (cell.kind !== vscode.NotebookCellKind.Code) continue;
+      try {
+        executions.push(controller.createNotebookCellExecution(cell));
+      } catch (err) {
+        // Already queued or running: VS Code allows one execution per cell.
+        this.log.debug(`cell ${cell.index} not queued: ${describe(err)}`);
+      }
+    }
+    this.pending.push(...executions);
+    const batch = this.queue.then(() => this.runBatch(executions, controller));
+    this.queue = batch.catch((err) => this.log.error(`cell queue: ${describe(err)}`));
+    return this.queue;
+  }
+
+  private async runBatch(executions: readonly vscode.NotebookCellExecution[], controller: vscode.NotebookController): Promise<void> {
+    for (const execution of executions) {
+      const i = this.pending.indexOf(execution);
+      if (i < 0) continue; // cancelled while queued
+      this.pending.splice(i, 1);
+      const ok = await this.runOne(execution, controller);
+      if (!ok) this.cancelPending();
+    }
+  }
+
+  /** Runs one cell; false when it failed, was interrupted or could not run. */
+  private async runOne(execution: vscode.NotebookCellExecution, controller: vscode.NotebookController): Promise<boolean> {
+    let client: KernelClient;
+    try {
+      client = await this.kernel.start();
+    } catch (err) {
+      execution.start(Date.now());
+      await execution.replaceOutput(errorOutput(err));
+      execution.end(false, Date.now());
+      return false;
+    }
+    this.listenForBackgroundUpdates(client, controller);
+    const run = new CellRun(execution, this, controller, this.log);
+    this.active = run;
+    execution.start(Date.now());
+    try {
+      await execution.clearOutput();
+      this.forgetDisplays(execution.cell);
+      const code = execution.cell.document.getText();
+      const outcome = await Promise.race([
+        client.execute(code, { onIOPub: (msg: IOPubMessage) => run.handle(msg), stopOnError: false }) as Promise<ExecuteReply>,
+        run.aborted,
+      ]);
+      await run.settled();
+      if (outcome instanceof Error) {
+        execution.end(false, Date.now());
+        return false;
+      }
+      execution.executionOrder = outcome.execution_count;
+      if (outcome.status === 'error' && !run.sawError) await run.showError(outcome);
+      execution.end(outcome.status === 'ok', Date.now());
+      return outcome.status === 'ok';
+    } catch (err) {
+      await run.settled();
+      // A kernel that died is reported by a notification; the cell itself only shows it failed.
+      if (this.kernel.state !== KernelState.dead && !(err instanceof Error && err.name === 'KernelDiedError')) {
+        this.log.error(`cell ${execution.cell.index}: ${describe(err)}`);
+        await execution.appendOutput(errorOutput(err)).then(undefined, () => undefined);
+      }
+      execution.end(false, Date.now());
+      return false;
+    } finally {
+      this.active = undefined;
+    }
+  }
+
+  /**
+   * update_display_data sent outside the running cell's request (a display updated later, from a
+   * timer or a promise of an earlier cell) still replaces its output.
+   */
+  private listenForBackgroundUpdates(client: KernelClient, controller: vscode.NotebookController): void {
+    if (this.listening.has(client)) return;
+    this.listening.add(client);
+    client.on('iopub', (msg: IOPubMessage) => {
+      if (msg.header.msg_type !== 'update_display_data') return;
+      const active = this.active;
+      if (active && msg.parent_header.msg_id === active.parentMsgId) return; // the run handles its own
+      void updateDisplay(this, controller, msg.content as DisplayDataContent, active?.execution).catch((err) =>
+        this.log.warn(`update_display_data: ${describe(err)}`),
+      );
+    });
+  }
+
+  /** Ends the queued cells without running them. */
+  cancelPending(): void {
+    for (const execution of this.pending.splice(0)) execution.end(undefined);
+  }
+
+  /** Interrupts the running cell and drops the queue (toolbar Interrupt, Stop on a cell). */
+  async interrupt(): Promise<void> {
+    this.cancelPending();
+    if (this.active) await this.kernel.interrupt();
+  }
+
+  /** A fresh kernel: queued cells are dropped, the running one ends as failed. */
+  async restart(): Promise<void> {
+    this.cancelPending();
+    this.active?.abort(new Error(Messages.restarting));
+    this.displays.clear();
+    await this.kernel.restart();
+  }
+
+  /** The execution currently running in this notebook (it may write to other cells' outputs). */
+  get activeRun(): CellRun | undefined {
+    return this.active;
+  }
+
+  private forgetDisplays(cell: vscode.NotebookCell): void {
+    for (const [id, targets] of this.displays) {
+      const kept = targets.filter((t) => t.cell !== cell);
+      if (kept.length === 0) this.displays.delete(id);
+      else this.displays.set(id, kept);
+    }
+  }
+
+  dispose(): void {
+    this.cancelPending();
+    this.active?.abort(new Error('notebook closed'));
+    this.kernel.dispose();
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+/** One cell's execution: turns its iopub messages into outputs, in order. */
+export class CellRun {
+  private ops: Promise<void> = Promise.resolve();
+  private stream: { name: string; output: vscode.NotebookCellOutput; text: string } | undefined;
+  private clearOnNextOutput = false;
+  private abortWith!: (err: Error) => void;
+  /** Resolves (with the reason) when the run is abandoned: kernel died, restarted, notebook closed. */
+  readonly aborted: Promise<Error> = new Promise((resolve) => (this.abortWith = resolve));
+  /** Whether the kernel sent an error output for this cell. */
+  sawError = false;
+  /** msg_id of the execute_request, learned from the first iopub message. */
+  parentMsgId: string | undefined;
+
+  constructor(
+    readonly execution: vscode.NotebookCellExecution,
+    private readonly session: NotebookSession,
+    private readonly controller: vscode.NotebookController,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  abort(reason: Error): void {
+    this.abortWith(reason);
+  }
+
+  /** Waits until every output operation queued so far is applied. */
+  settled(): Promise<void> {
+    return this.ops;
+  }
+
+  private enqueue(op: () => Thenable<unknown> | void): void {
+    this.ops = this.ops.then(op).then(
+      () => undefined,
+      (err) => this.log.warn(`output of cell ${this.execution.cell.index}: ${describe(err)}`),
+    );
+  }
+
+  /** Handles one iopub message whose parent is this cell's execute_request. */
+  handle(msg: IOPubMessage): void {
+    this.parentMsgId ??= msg.parent_header.msg_id;
+    const type = msg.header.msg_type;
+    switch (type) {
+      case 'status':
+      case 'execute_input':
+        if (type === 'execute_input') {
+          const count = (msg.content as ExecuteInputContent).execution_count;
+          this.enqueue(() => void (this.execution.executionOrder = count));
+        }
+        return;
+      case 'stream':
+        this.beforeOutput();
+        this.enqueue(() => this.appendStream(msg.content as StreamContent));
+        return;
+      case 'display_data':
+      case 'execute_result': {
+        this.beforeOutput();
+        const content = msg.content as DisplayDataContent | ExecuteResultContent;
+        this.enqueue(() => this.appendDisplay(type, content));
+        return;
+      }
+      case 'update_display_data': {
+        const content = msg.content as DisplayDataContent;
+        this.enqueue(() => updateDisplay(this.session, this.controller, content, this.execution));
+        return;
+      }
+      case 'error':
+        this.beforeOutput();
+        this.sawError = true;
+        this.enqueue(() => this.appendOutput(errorOutput(msg.content as ErrorContent)));
+        return;
+      case 'clear_output':
+        if ((msg.content as ClearOutputContent).wait) {
+          this.clearOnNextOutput = true;
+        } else {
+          this.clearOnNextOutput = false;
+          this.enqueue(() => this.clear());
+        }
+        return;
+      default:
+        this.log.debug(`iopub ${type} ignored`);
+    }
+  }
+
+  /** Shows an error the kernel sent only in its execute_reply. */
+  showError(reply: ErrorContent): Promise<void> {
+    this.enqueue(() => this.appendOutput(errorOutput(reply)));
+    return this.ops;
+  }
+
+  private beforeOutput(): void {
+    if (this.clearOnNextOutput) {
+      this.clearOnNextOutput = false;
+      this.enqueue(() => this.clear());
+    }
+  }
+
+  private clear(): Thenable<void> {
+    this.stream = undefined;
+    return this.execution.clearOutput();
+  }
+
+  private appendOutput(output: vscode.NotebookCellOutput): Thenable<void> {
+    this.stream = undefined;
+    return this.execution.appendOutput(output);
+  }
+
+  private appendStream(content: StreamContent): Thenable<void> {
+    const name = content.name === 'stderr' ? 'stderr' : 'stdout';
+    if (this.stream && this.stream.name === name) {
+      this.stream.text = applyCarriageReturns(this.stream.text + content.text);
+      return this.execution.replaceOutputItems(streamItem(name, this.stream.text), this.stream.output);
+    }
+    const text = applyCarriageReturns(content.text);
+    const output = new vscode.NotebookCellOutput([streamItem(name, text)], { outputType: 'stream' } satisfies TsnbOutputMetadata);
+    const appended = this.execution.appendOutput(output);
+    this.stream = { name, output, text };
+    return appended;
+  }
+
+  private appendDisplay(type: 'display_data' | 'execute_result', content: DisplayDataContent | ExecuteResultContent): Thenable<void> {
+    const output = displayOutput(type, content);
+    const displayId = content.transient?.display_id;
+    if (displayId) {
+      const targets = this.session.displays.get(displayId) ?? [];
+      targets.push({ cell: this.execution.cell, output });
+      this.session.displays.set(displayId, targets);
+    }
+    return this.appendOutput(output);
+  }
+}
+
+/**
+ * Replaces every output showing `display_id` with the new bundle. Uses the running execution when
+ * there is one (VS Code finds the output in any cell of the notebook by its id), else a short
+ * execution on the target cell that keeps its execution order and timing.
+ */
+export async function updateDisplay(
+  session: NotebookSession,
+  controller: vscode.NotebookController,
+  content: DisplayDataContent,
+  running: vscode.NotebookCellExecution | undefined,
+): Promise<void> {
+  const displayId = content.transient?.display_id;
+  if (!displayId) return;
+  const targets = session.displays.get(displayId);
+  if (!targets) return;
+  for (const target of targets) {
+    const items = bundleItems(content.data);
+    if (running) {
+      await running.replaceOutputItems(items, target.output);
+      continue;
+    }
+    const summary = target.cell.executionSummary;
+    const execution = controller.createNotebookCellExecution(target.cell);
+    execution.executionOrder = summary?.executionOrder;
+    execution.start(summary?.timing?.startTime);
+    try {
+      await execution.replaceOutputItems(items, target.output);
+    } finally {
+      execution.end(summary?.success, summary?.timing?.endTime);
+    }
+  }
+}
+
+// ---- Jupyter content → VS Code outputs ------------------------------------------------------------
+
+/** Order in which a bundle's items are given to VS Code: richest first (it picks the first it can render). */
+function mimeRank(mime: string): number {
+  if (isTransferLabMime(mime)) return 0;
+  if (mime === Mime.vegaLite) return 1;
+  if (mime === Mime.html || mime === Mime.svg) return 2;
+  if (mime.startsWith('image/')) return 3;
+  if (mime === Mime.markdown) return 4;
+  if (mime === Mime.plain) return 9;
+  return 5;
+}
+
+/** The output items of a Jupyter MIME bundle (JSON as JSON text, binary decoded from base64). */
+export function bundleItems(bundle: MimeBundle): vscode.NotebookCellOutputItem[] {
+  return Object.entries(bundle)
+    .sort(([a], [b]) => mimeRank(a) - mimeRank(b))
+    .map(([mime, value]) => {
+      if (isJsonMime(mime)) return vscode.NotebookCellOutputItem.json(value, mime);
+      const text = Array.isArray(value) ? value.join('') : typeof value === 'string' ? value : JSON.stringify(value);
+      if (isBinaryMime(mime)) return new vscode.NotebookCellOutputItem(Buffer.from(text, 'base64'), mime);
+      return vscode.NotebookCellOutputItem.text(text, mime);
+    });
+}
+
+export function displayOutput(type: 'display_data' | 'execute_result', content: DisplayDataContent | ExecuteResultContent): vscode.NotebookCellOutput {
+  const metadata: TsnbOutputMetadata = { outputType: type, metadata: (content.metadata ?? {}) as TsnbOutputMetadata['metadata'] };
+  if (type === 'execute_result') metadata.executionCount = (content as ExecuteResultContent).execution_count;
+  return new vscode.NotebookCellOutput(bundleItems(content.data), metadata);
+}
+
+function streamItem(name: 'stdout' | 'stderr', text: string): vscode.NotebookCellOutputItem {
+  return vscode.NotebookCellOutputItem.text(text, name === 'stderr' ? VscodeMime.stderr : VscodeMime.stdout);
+}
+
+/** An error output: from the kernel's error content, or from an extension-side failure. */
+export function errorOutput(error: ErrorContent | unknown): vscode.NotebookCellOutput {
+  const content: ErrorContent = isErrorContent(error)
+    ? error
+    : {
+        ename: error instanceof Error ? error.name : 'Error',
+        evalue: describe(error),
+        traceback: [],
+      };
+  const stack = content.traceback.length > 0 ? content.traceback.join('\n') : `${content.ename}: ${content.evalue}`;
+  const metadata: TsnbOutputMetadata = {
+    outputType: 'error',
+    originalError: { ename: content.ename, evalue: content.evalue, traceback: [...content.traceback] },
+  };
+  return new vscode.NotebookCellOutput(
+    [vscode.NotebookCellOutputItem.error({ name: content.ename, message: content.evalue, stack })],
+    metadata,
+  );
+}
+
+function isErrorContent(x: unknown): x is ErrorContent {
+  return typeof x === 'object' && x !== null && typeof (x as ErrorContent).ename === 'string' && Array.isArray((x as ErrorContent).traceback);
+}
+
+/**
+ * Applies carriage returns the way a terminal shows them: text after a `\r` that is not part of
+ * `\r\n` overwrites its line (progress bars rewrite one line).
+ */
+export function applyCarriageReturns(text: string): string {
+  if (!text.includes('\r')) return text;
+  return text
+    .replace(/\r\n/g, '\n')
+    .split('\n')
+    .map((line) => {
+      if (!line.includes('\r')) return line;
+      let out = '';
+      for (const part of line.split('\r')) out = part + out.slice(part.length);
+      return out;
+    })
+    .join('\n');
+}
+
+// ---- the controllers ----------------------------------------------------------------------------
+
+/** Whether an .ipynb notebook declares TypeScript as its language (kernelspec or language_info). */
+export function isTypeScriptIpynb(notebook: vscode.NotebookDocument): boolean {
+  const m = notebook.metadata as Record<string, unknown>;
+  const inner = (m['metadata'] ?? m) as Record<string, unknown>;
+  const kernelspec = inner['kernelspec'] as { language?: unknown } | undefined;
+  const languageInfo = inner['language_info'] as { name?: unknown } | undefined;
+  const lang = String(kernelspec?.language ?? languageInfo?.name ?? '').toLowerCase();
+  return lang === 'typescript' || lang === 'ts';
+}
+
+/**
+ * The TransferLab notebook controllers (one for .tsnb, one offered for .ipynb) and the kernel
+ * sessions behind them. Owns the restart command's logic; the status item and the language
+ * features read sessions from it.
+ */
+export class TransferLabController implements vscode.Disposable {
+  private readonly controllers: vscode.NotebookController[] = [];
+  private readonly sessions = new Map<string, NotebookSession>();
+  private readonly selected = new Set<string>();
+  private readonly changeEmitter = new vscode.EventEmitter<vscode.NotebookDocument>();
+  private readonly disposables: vscode.Disposable[] = [];
+  /** Fires when a notebook's session starts, changes state or description, or ends. */
+  readonly onDidChangeSession = this.changeEmitter.event;
+
+  constructor(
+    private readonly extensionPath: string,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    for (const [id, type] of [
+      [CONTROLLER_IDS.tsnb, TSNB_NOTEBOOK_TYPE],
+      [CONTROLLER_IDS.ipynb, JUPYTER_NOTEBOOK_TYPE],
+    ] as const) {
+      const controller = vscode.notebooks.createNotebookController(id, type, CONTROLLER_LABEL);
+      controller.supportedLanguages = SUPPORTED_LANGUAGES;
+      controller.supportsExecutionOrder = true;
+      controller.description = 'TypeScript on TensorFlow.js';
+      controller.detail = 'Runs cells in a TransferLab kernel process (Node), with `tl` and `tf` preloaded.';
+      controller.executeHandler = (cells, notebook, c) => this.execute(cells, notebook, c);
+      controller.interruptHandler = (notebook) => this.sessions.get(key(notebook))?.interrupt();
+      this.disposables.push(
+        controller,
+        controller.onDidChangeSelectedNotebooks(({ notebook, selected }) => {
+          if (selected) this.selected.add(key(notebook));
+          else {
+            this.selected.delete(key(notebook));
+            this.closeSession(notebook);
+          }
+          this.changeEmitter.fire(notebook);
+        }),
+      );
+      this.controllers.push(controller);
+    }
+    const [tsnb, ipynb] = this.controllers as [vscode.NotebookController, vscode.NotebookController];
+    const setAffinity = (nb: vscode.NotebookDocument) => {
+      if (nb.notebookType === TSNB_NOTEBOOK_TYPE) tsnb.updateNotebookAffinity(nb, vscode.NotebookControllerAffinity.Preferred);
+      if (nb.notebookType === JUPYTER_NOTEBOOK_TYPE && isTypeScriptIpynb(nb)) ipynb.updateNotebookAffinity(nb, vscode.NotebookControllerAffinity.Preferred);
+    };
+    vscode.workspace.notebookDocuments.forEach(setAffinity);
+    this.disposables.push(
+      vscode.workspace.onDidOpenNotebookDocument(setAffinity),
+      vscode.workspace.onDidCloseNotebookDocument((nb) => {
+        this.closeSession(nb);
+        this.selected.delete(key(nb));
+      }),
+      this.changeEmitter,
+    );
+  }
+
+  /** The session of a notebook, if its kernel was started. */
+  session(notebook: vscode.NotebookDocument): NotebookSession | undefined {
+    return this.sessions.get(key(notebook));
+  }
+
+  /** Whether a notebook runs on a TransferLab controller (selected, or a .tsnb). */
+  isOurs(notebook: vscode.NotebookDocument): boolean {
+    return notebook.notebookType === TSNB_NOTEBOOK_TYPE || this.selected.has(key(notebook)) || this.sessions.has(key(notebook));
+  }
+
+  private async execute(cells: vscode.NotebookCell[], notebook: vscode.NotebookDocument, controller: vscode.NotebookController): Promise<void> {
+    if (!vscode.workspace.isTrusted) {
+      this.log.warn(new UntrustedWorkspaceError().message);
+      void vscode.window.showWarningMessage(Messages.untrusted, Messages.trustAction).then((choice) => {
+        if (choice === Messages.trustAction) void vscode.commands.executeCommand('workbench.trust.manage');
+      });
+      return;
+    }
+    await this.sessionFor(notebook).run(cells, controller);
+  }
+
+  private sessionFor(notebook: vscode.NotebookDocument): NotebookSession {
+    let session = this.sessions.get(key(notebook));
+    if (!session) {
+      session = new NotebookSession(notebook, this.extensionPath, this.log, (s, error) => this.kernelDied(s, error));
+      const s = session;
+      s.kernel.onDidChangeState(() => this.changeEmitter.fire(notebook));
+      s.kernel.onDidChangeDescription(() => this.changeEmitter.fire(notebook));
+      this.sessions.set(key(notebook), session);
+      this.changeEmitter.fire(notebook);
+    }
+    return session;
+  }
+
+  private kernelDied(session: NotebookSession, error: KernelDiedError): void {
+    this.changeEmitter.fire(session.notebook);
+    void vscode.window.showErrorMessage(error.message, Messages.restartAction).then((choice) => {
+      if (choice === Messages.restartAction) void this.restart(session.notebook);
+    });
+  }
+
+  /** Restarts (or starts) the kernel of a notebook. */
+  async restart(notebook: vscode.NotebookDocument): Promise<void> {
+    if (!vscode.workspace.isTrusted) {
+      void vscode.window.showWarningMessage(Messages.untrusted);
+      return;
+    }
+    const session = this.sessionFor(notebook);
+    try {
+      await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: Messages.restarting }, () => session.restart());
+      void vscode.window.showInformationMessage(Messages.restarted);
+    } catch (err) {
+      void vscode.window.showErrorMessage(describe(err));
+    }
+  }
+
+  /**
+   * `transferlab.restartKernel`: from the notebook toolbar (VS Code passes the editor's context),
+   * the command palette (the active notebook) or a caller passing a notebook URI.
+   */
+  registerCommands(): vscode.Disposable[] {
+    return [
+      vscode.commands.registerCommand(RESTART_COMMAND, async (arg?: unknown) => {
+        const notebook = notebookFromCommandArg(arg);
+        if (!notebook) {
+          void vscode.window.showWarningMessage(Messages.noNotebook);
+          return;
+        }
+        await this.restart(notebook);
+      }),
+    ];
+  }
+
+  private closeSession(notebook: vscode.NotebookDocument): void {
+    const session = this.sessions.get(key(notebook));
+    if (!session) return;
+    this.sessions.delete(key(notebook));
+    session.dispose();
+    this.changeEmitter.fire(notebook);
+  }
+
+  dispose(): void {
+    for (const s of this.sessions.values()) s.dispose();
+    this.sessions.clear();
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+/** Command id of Restart Kernel (package.json `contributes.commands`). */
+export const RESTART_COMMAND = 'transferlab.restartKernel';
+
+/** The notebook a command was invoked for: a URI, a toolbar context, or the active editor. */
+export function notebookFromCommandArg(arg: unknown): vscode.NotebookDocument | undefined {
+  let uri: vscode.Uri | undefined;
+  if (arg instanceof vscode.Uri) uri = arg;
+  else if (typeof arg === 'object' && arg !== null) {
+    const a = arg as { notebookEditor?: { notebookUri?: unknown }; notebookUri?: unknown; notebook?: { uri?: unknown } };
+    const candidate = a.notebookEditor?.notebookUri ?? a.notebookUri ?? a.notebook?.uri;
+    if (candidate instanceof vscode.Uri) uri = candidate;
+  }
+  if (uri) return vscode.workspace.notebookDocuments.find((nb) => nb.uri.toString() === uri!.toString());
+  return vscode.window.activeNotebookEditor?.notebook;
+}
+
+function key(notebook: vscode.NotebookDocument): string {
+  return notebook.uri.toString();
+}
+
+// ---- completion and hover from the kernel ----------------------------------------------------------
+
+/** How long the editor waits for the kernel (busy running a cell, it answers only after). */
+const LANGUAGE_REQUEST_TIMEOUT_MS = 1500;
+
+/** JS string offset (UTF-16) → Jupyter cursor position (Unicode code points, protocol 5.2+). */
+export function toCodePoints(text: string, offset: number): number {
+  return [...text.slice(0, offset)].length;
+}
+/** Jupyter cursor position (code points) → JS string offset. */
+export function fromCodePoints(text: string, codePoints: number): number {
+  let offset = 0;
+  let n = 0;
+  for (const ch of text) {
+    if (n === codePoints) break;
+    offset += ch.length;
+    n++;
+  }
+  return offset;
+}
+
+const COMPLETION_KINDS: Record<string, vscode.CompletionItemKind> = {
+  function: vscode.CompletionItemKind.Function,
+  method: vscode.CompletionItemKind.Method,
+  class: vscode.CompletionItemKind.Class,
+  interface: vscode.CompletionItemKind.Interface,
+  module: vscode.CompletionItemKind.Module,
+  keyword: vscode.CompletionItemKind.Keyword,
+  property: vscode.CompletionItemKind.Property,
+  variable: vscode.CompletionItemKind.Variable,
+  let: vscode.CompletionItemKind.Variable,
+  const: vscode.CompletionItemKind.Constant,
+  enum: vscode.CompletionItemKind.Enum,
+  type: vscode.CompletionItemKind.TypeParameter,
+  alias: vscode.CompletionItemKind.TypeParameter,
+};
+
+/**
+ * Completion and hover in TypeScript cells, answered by the notebook's kernel (complete_request,
+ * inspect_request), which knows the declarations of the cells run so far. Silent when the
+ * notebook has no running kernel.
+ */
+export class KernelLanguageFeatures implements vscode.CompletionItemProvider, vscode.HoverProvider {
+  constructor(private readonly controller: TransferLabController) {}
+
+  /** Registers both providers for TypeScript cells of .tsnb and .ipynb notebooks. */
+  register(): vscode.Disposable {
+    const selector: vscode.DocumentSelector = [
+      { notebookType: TSNB_NOTEBOOK_TYPE, language: 'typescript' },
+      { notebookType: JUPYTER_NOTEBOOK_TYPE, language: 'typescript' },
+    ];
+    return vscode.Disposable.from(
+      vscode.languages.registerCompletionItemProvider(selector, this, '.'),
+      vscode.languages.registerHoverProvider(selector, this),
+    );
+  }
+
+  private clientFor(document: vscode.TextDocument): KernelClient | undefined {
+    const notebook = vscode.workspace.notebookDocuments.find((nb) => nb.getCells().some((c) => c.document === document));
+    if (!notebook) return undefined;
+    const kernel = this.controller.session(notebook)?.kernel;
+    return kernel && kernel.state !== KernelState.starting ? kernel.client : undefined;
+  }
+
+  async provideCompletionItems(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.CompletionList | undefined> {
+    const client = this.clientFor(document);
+    if (!client) return undefined;
+    const code = document.getText();
+    const reply = (await withTimeout(client.complete(code, toCodePoints(code, document.offsetAt(position))), token)) as CompleteReply | undefined;
+    if (!reply || reply.status !== 'ok' || reply.matches.length === 0) return undefined;
+    const range = new vscode.Range(document.positionAt(fromCodePoints(code, reply.cursor_start)), document.positionAt(fromCodePoints(code, reply.cursor_end)));
+    const types = new Map<string, string>();
+    const experimental = reply.metadata['_jupyter_types_experimental'];
+    if (Array.isArray(experimental)) {
+      for (const t of experimental as { text?: unknown; type?: unknown }[]) {
+        if (typeof t.text === 'string' && typeof t.type === 'string') types.set(t.text, t.type);
+      }
+    }
+    const items = reply.matches.map((match, i) => {
+      const item = new vscode.CompletionItem(match, COMPLETION_KINDS[types.get(match) ?? ''] ?? vscode.CompletionItemKind.Text);
+      item.range = range;
+      item.sortText = String(i).padStart(5, '0');
+      return item;
+    });
+    return new vscode.CompletionList(items, false);
+  }
+
+  async provideHover(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
+    const client = this.clientFor(document);
+    if (!client) return undefined;
+    const code = document.getText();
+    const reply = (await withTimeout(client.inspect(code, toCodePoints(code, document.offsetAt(position)), 0), token)) as InspectReply | undefined;
+    if (!reply || reply.status !== 'ok' || !reply.found) return undefined;
+    const markdown = reply.data[Mime.markdown];
+    const plain = reply.data[Mime.plain];
+    const contents = new vscode.MarkdownString();
+    if (typeof markdown === 'string') contents.appendMarkdown(markdown);
+    else if (typeof plain === 'string') contents.appendCodeblock(stripAnsi(plain), 'typescript');
+    else return undefined;
+    return new vscode.Hover(contents, document.getWordRangeAtPosition(position));
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, token: vscode.CancellationToken): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), LANGUAGE_REQUEST_TIMEOUT_MS);
+    const sub = token.onCancellationRequested(() => resolve(undefined));
+    promise.then(
+      (v) => resolve(v),
+      () => resolve(undefined),
+    ).finally(() => {
+      clearTimeout(timer);
+      sub.dispose();
+    });
+  });
+}
+
+function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\u001b\[[0-9;]*m/g, '');
+}

@@ -1,0 +1,32 @@
+/**
+ * Entry point: creates each contribution as its own disposable and hands it to VS Code. No logic.
+ */
+import * as vscode from 'vscode';
+import { TSNB_NOTEBOOK_TYPE, TSNB_SERIALIZER_OPTIONS, TsnbSerializer } from './serializer';
+import { KernelLanguageFeatures, TransferLabController } from './controller';
+import { KernelStatusItem } from './status';
+
+/** What `activate` returns: the extension's API (`vscode.extensions.getExtension(id).exports`), used by tests. */
+export interface TransferLabApi {
+  readonly controller: TransferLabController;
+}
+
+export function activate(context: vscode.ExtensionContext): TransferLabApi {
+  const log = vscode.window.createOutputChannel('TransferLab', { log: true });
+  const controller = new TransferLabController(context.extensionPath, log);
+  const status = new KernelStatusItem(controller);
+  context.subscriptions.push(
+    log,
+    vscode.workspace.registerNotebookSerializer(TSNB_NOTEBOOK_TYPE, new TsnbSerializer(), TSNB_SERIALIZER_OPTIONS),
+    controller,
+    ...controller.registerCommands(),
+    new KernelLanguageFeatures(controller).register(),
+    status,
+    ...status.registerCommands(),
+  );
+  return { controller };
+}
+
+export function deactivate(): void {
+  // Everything is disposed through context.subscriptions.
+}

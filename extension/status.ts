@@ -1,0 +1,87 @@
+/**
+ * The status-bar item: which backend and device the active notebook's kernel computes on, and
+ * whether it is busy or dead. Shown while a notebook that runs on TransferLab is the active editor.
+ */
+import * as vscode from 'vscode';
+import { Messages } from './errors';
+import { KernelState } from './kernelProcess';
+import { RESTART_COMMAND, type TransferLabController } from './controller';
+
+/** Command the item runs on click. */
+export const SHOW_KERNEL_INFO_COMMAND = 'transferlab.showKernelInfo';
+
+export class KernelStatusItem implements vscode.Disposable {
+  private readonly item: vscode.StatusBarItem;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(private readonly controller: TransferLabController) {
+    this.item = vscode.window.createStatusBarItem('transferlab.kernel', vscode.StatusBarAlignment.Right, 100);
+    this.item.name = 'TransferLab Kernel';
+    this.item.command = SHOW_KERNEL_INFO_COMMAND;
+    this.disposables.push(
+      this.item,
+      vscode.window.onDidChangeActiveNotebookEditor(() => this.update()),
+      controller.onDidChangeSession(() => this.update()),
+    );
+    this.update();
+  }
+
+  /** `transferlab.showKernelInfo`: the kernel's banner, with Restart. */
+  registerCommands(): vscode.Disposable[] {
+    return [
+      vscode.commands.registerCommand(SHOW_KERNEL_INFO_COMMAND, async () => {
+        const notebook = vscode.window.activeNotebookEditor?.notebook;
+        const session = notebook ? this.controller.session(notebook) : undefined;
+        const kernel = session?.kernel;
+        const text =
+          kernel?.state === KernelState.dead
+            ? Messages.statusDead.replace(/^\$\([^)]*\)\s*/, '')
+            : (kernel?.description?.banner ?? Messages.noKernelToRestart);
+        const choice = await vscode.window.showInformationMessage(text, Messages.restartAction);
+        if (choice === Messages.restartAction && notebook) await vscode.commands.executeCommand(RESTART_COMMAND, notebook.uri);
+      }),
+    ];
+  }
+
+  /** Re-reads the active notebook's session. */
+  update(): void {
+    const notebook = vscode.window.activeNotebookEditor?.notebook;
+    if (!notebook || !this.controller.isOurs(notebook)) {
+      this.item.hide();
+      return;
+    }
+    const kernel = this.controller.session(notebook)?.kernel;
+    const d = kernel?.description;
+    const backend = d?.backend ?? 'not started';
+    const device = d?.device ?? 'starts on first run';
+    this.item.backgroundColor = undefined;
+    switch (kernel?.state) {
+      case undefined:
+        this.item.text = Messages.statusIdle(backend, device);
+        this.item.tooltip = 'TransferLab kernel: starts when a cell runs.';
+        break;
+      case KernelState.starting:
+        this.item.text = Messages.statusStarting;
+        this.item.tooltip = 'TransferLab kernel: starting';
+        break;
+      case KernelState.idle:
+      case KernelState.busy:
+        this.item.text = kernel.state === KernelState.busy ? Messages.statusBusy(backend, device) : Messages.statusIdle(backend, device);
+        this.item.tooltip = Messages.statusTooltip(d?.banner ?? '');
+        break;
+      case KernelState.dead:
+        this.item.text = Messages.statusDead;
+        this.item.tooltip = 'The TransferLab kernel died. Click to restart it.';
+        this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
+        break;
+      case KernelState.disposed:
+        this.item.hide();
+        return;
+    }
+    this.item.show();
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+  }
+}
