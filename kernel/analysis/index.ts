@@ -32,3 +32,13 @@ export { blockShuffle, pixelShuffle, blockPermutation, shufflePreview } from './
 export type { ShuffleOptions, ShufflePreviewOptions } from './shuffle';
 export { DISPLAY } from './display';
 export type { Displayable } from './display';
+export * as cka from './cka';
+export { CkaResult, MinibatchCka } from './cka';
+export type { Features, NamedFeatures, CkaKind, CkaAlgorithm, LinearOptions, RbfOptions, MatrixOptions, ModelMatrixOptions, MinibatchOptions } from './cka';
+export { SyncReadError } from './engine';
+export { distance, distances, DistanceResult } from './distance';
+export type { DistanceOptions, ModuleDistance, PairDistance, WeightsSource } from './distance';
+export { interpolate, interpolateAll, InterpolationResult } from './interpolate';
+export type { InterpolateOptions, InterpolationCurve, Recalibration } from './interpolate';
+export { criticality, CriticalityResult } from './criticality';
+export type { CriticalityOptions, ModuleCriticality, CriticalityPoint } from './criticality';
