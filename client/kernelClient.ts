@@ -39,6 +39,11 @@ export interface LaunchOptions {
   readonly nodePath?: string;
   /** The kernel script; default: dist/kernel.js of this package. */
   readonly kernelScript?: string;
+  /**
+   * Another kernel's command line, `{connection_file}` standing for the file (e.g. ipykernel's,
+   * for side-by-side benchmarks). Default: Node running the TransferLab kernel.
+   */
+  readonly argv?: readonly string[];
   /** Milliseconds to wait for kernel_info_reply. */
   readonly startTimeoutMs?: number;
   /** Called with each chunk the kernel process writes to its stderr (its log). */
@@ -134,7 +139,8 @@ export class KernelClient extends EventEmitter {
     const o = this.launchOptions!;
     const script = o.kernelScript ?? path.resolve(__dirname, '..', 'dist', 'kernel.js');
     const node = o.nodePath ?? (process.versions.electron ? 'node' : process.execPath);
-    const child = spawn(node, [script, this.connectionFile!], { cwd: o.cwd, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, ...args] = o.argv ? o.argv.map((a) => a.replace('{connection_file}', this.connectionFile!)) : [node, script, this.connectionFile!];
+    const child = spawn(cmd!, args, { cwd: o.cwd, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.process = child;
     this.stderrTail = '';
     child.stdout?.on('data', (d: Buffer) => o.onLog?.(d.toString()));
@@ -144,7 +150,7 @@ export class KernelClient extends EventEmitter {
       o.onLog?.(t);
     });
     const exited = new Promise<never>((_, reject) => {
-      child.once('error', (e) => reject(new KernelStartError(`could not start the kernel with ${node}: ${e.message}`)));
+      child.once('error', (e) => reject(new KernelStartError(`could not start the kernel with ${cmd}: ${e.message}`)));
       child.once('exit', (code, signal) => {
         const err = new KernelDiedError(code, signal, this.stderrTail.trim().split('\n').slice(-20).join('\n'));
         for (const p of this.pending.values()) p.reject(err);

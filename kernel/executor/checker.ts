@@ -34,6 +34,12 @@ export interface CheckerOptions {
   readonly packageRoot: string;
   /** Extra declarations visible in every cell (display API etc.), as a module body with `declare global`. */
   readonly preludeDeclarations: string;
+  /**
+   * A light checker: the ECMAScript library and the prelude only (no Node or TensorFlow.js
+   * types). It loads in a fraction of the time, so the first simple cells need not wait for
+   * the full one; a cell it rejects is checked again by the full checker.
+   */
+  readonly light?: boolean;
 }
 
 function cellFile(id: number): string {
@@ -63,7 +69,7 @@ export class CellChecker {
       module: ts.ModuleKind.ESNext,
       moduleResolution: ts.ModuleResolutionKind.Bundler,
       lib: ['lib.es2023.d.ts'],
-      types: ['node'],
+      types: opts.light ? [] : ['node'],
       typeRoots: [path.join(nm(opts.packageRoot), '@types')],
       strict: true,
       noImplicitAny: false,
@@ -105,6 +111,11 @@ export class CellChecker {
     const old = this.files.get(name);
     if (old && old.text === text) return;
     this.files.set(name, { text, version: ++this.versionCounter });
+  }
+
+  /** True once a cell has declared something (then only the full checker knows the globals). */
+  get hasDeclarations(): boolean {
+    return this.owners.size > 0;
   }
 
   /** Loads the libraries once, so the first real cell is checked quickly. */

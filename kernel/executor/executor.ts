@@ -69,15 +69,21 @@ export interface ExecutorOptions {
    * that an interrupt never terminates it halfway (see workerHost.ts).
    */
   readonly guard?: <T>(fn: () => T) => T;
+  /** Prelude for the light checker (no `tl`/`tf`); undefined: no light checker. */
+  readonly lightPreludeDeclarations?: string;
 }
 
 export class Executor {
   readonly checker: CellChecker;
+  /** For the first cells, while the full checker loads (see CheckerOptions.light). */
+  private readonly lightChecker: CellChecker | undefined;
+  private fullCheckerUsed = false;
   private running: RunningCell | undefined;
   private readonly sourceMaps = new Map<string, { map: SourceMap; source: string; jsLines: number }>();
 
   constructor(private readonly opts: ExecutorOptions) {
     this.checker = new CellChecker({ cwd: opts.cwd, packageRoot: opts.packageRoot, preludeDeclarations: opts.preludeDeclarations });
+    this.lightChecker = opts.lightPreludeDeclarations === undefined ? undefined : new CellChecker({ cwd: opts.cwd, packageRoot: opts.packageRoot, preludeDeclarations: opts.lightPreludeDeclarations, light: true });
     (globalThis as Record<string, unknown>)[RUNTIME_GLOBAL] = opts.runtime;
   }
 
@@ -121,7 +127,7 @@ export class Executor {
 
   private async run(code: string, executionCount: number, state: { checked: boolean }, token: RunningCell, prepare?: () => Promise<unknown>): Promise<ExecuteOutcome> {
     const guard = this.opts.guard ?? (<T>(fn: () => T) => fn());
-    const diags = guard(() => this.checker.check(code, executionCount));
+    const diags = guard(() => this.check(code, executionCount));
     if (diags.length > 0) return typeErrorOutcome(code, diags);
     const filename = `cell-${executionCount}.js`;
     const converted = convertCell(code, `cell-${executionCount}.ts`);
@@ -143,6 +149,35 @@ export class Executor {
     if (!converted.hasLastExpression || value === undefined) return { status: 'ok' };
     if (value !== null && typeof value === 'object' && (value as Record<symbol, unknown>)[NO_RESULT_SYMBOL]) return { status: 'ok' };
     return { status: 'ok', result: toBundle(value) };
+  }
+
+  /** Whether the full checker has loaded (or been asked to). */
+  get fullCheckerWarm(): boolean {
+    return this.fullCheckerUsed;
+  }
+
+  warmUpLight(): void {
+    this.lightChecker?.warmUp();
+  }
+
+  warmUpFull(): void {
+    this.fullCheckerUsed = true;
+    this.checker.warmUp();
+  }
+
+  /**
+   * Type errors of a cell. Until the full checker has loaded, a cell with no imports in a
+   * session with no declarations yet goes to the light checker first; only a cell it passes
+   * is accepted from it (adding Node's and TensorFlow.js's declarations adds no errors to a
+   * cell that referred to none of them).
+   */
+  private check(code: string, executionCount: number): CellDiagnostic[] {
+    if (this.lightChecker && !this.fullCheckerUsed && !this.checker.hasDeclarations && !/\bimport\b|\brequire\s*\(/.test(code)) {
+      const light = this.lightChecker.check(code, executionCount);
+      if (light.length === 0) return light;
+    }
+    this.fullCheckerUsed = true;
+    return this.checker.check(code, executionCount);
   }
 
   /** ename/evalue/traceback for a thrown value, with stack frames mapped to cell lines. */

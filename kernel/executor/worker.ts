@@ -156,7 +156,15 @@ const runtime = createRuntime({
     ['@tensorflow/tfjs', loadTf],
   ]),
 });
-const executor = new Executor({ cwd, packageRoot, runtime, sink, preludeDeclarations, guard });
+// The light checker knows console (a subset of Node's typing of it) and the display API.
+const lightPreludeDeclarations = [
+  'declare global {',
+  '  var console: { log(...data: any[]): void; info(...data: any[]): void; warn(...data: any[]): void; error(...data: any[]): void; debug(...data: any[]): void };',
+  DISPLAY_DECLARATIONS,
+  '}',
+  'export {};',
+].join('\n');
+const executor = new Executor({ cwd, packageRoot, runtime, sink, preludeDeclarations, lightPreludeDeclarations, guard });
 
 // Errors thrown from timers and unhandled rejections are shown, and the kernel goes on.
 process.on('uncaughtException', (e) => {
@@ -171,6 +179,7 @@ process.on('unhandledRejection', (e) => {
 const USES_COMPUTE = /\b(tf|tl)\b|@tensorflow|['"]transferlab['"]/;
 
 port.on('message', (m: ToWorker) => {
+  scheduleWarmUp();
   switch (m.type) {
     case 'interrupt':
       executor.interrupt();
@@ -206,8 +215,28 @@ port.on('message', (m: ToWorker) => {
 });
 
 post({ type: 'ready' });
-// Warm up in the background: the checker's libraries, then the compute backend.
+// Warm up in the background, in idle moments so that early requests do not wait behind it:
+// the light checker at once, then (after 300 ms without requests) the full checker, then the
+// compute backend.
+let warmTimer: NodeJS.Timeout | undefined;
+let warmStage = 0;
+function scheduleWarmUp(): void {
+  if (warmTimer) clearTimeout(warmTimer);
+  if (warmStage >= 2) return;
+  warmTimer = setTimeout(() => {
+    warmTimer = undefined;
+    if (warmStage === 0) {
+      if (!executor.fullCheckerWarm) guard(() => executor.warmUpFull());
+      warmStage = 1;
+      scheduleWarmUp();
+    } else {
+      warmStage = 2;
+      void ensureBackend().catch(() => undefined);
+    }
+  }, 300);
+  warmTimer.unref();
+}
 setImmediate(() => {
-  guard(() => executor.checker.warmUp());
-  setImmediate(() => void ensureBackend().catch(() => undefined));
+  guard(() => executor.warmUpLight());
+  scheduleWarmUp();
 });
