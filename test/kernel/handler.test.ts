@@ -1,0 +1,129 @@
+/**
+ * The message handler without sockets: every request type bracketed busy → idle with its
+ * request as parent, replies of the right type, execution counts, silent requests, unknown
+ * message types, shutdown. A fake executor stands in for the worker.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KernelHandler, type ExecutorPort, type KernelIO } from '../../kernel/jupyter/handler';
+import type { Header, Message } from '../../kernel/protocol/messages';
+import { makeHeader } from '../../kernel/protocol/wire';
+import type { OutputListener } from '../../kernel/executor/workerHost';
+
+interface Sent {
+  kind: 'reply' | 'publish';
+  channel?: string;
+  type: string;
+  content: Record<string, unknown>;
+  parent?: Header;
+}
+
+function setup() {
+  const sent: Sent[] = [];
+  const logs: string[] = [];
+  let shutdownWith: boolean | undefined;
+  const io: KernelIO = {
+    reply: (channel, request, type, content) => sent.push({ kind: 'reply', channel, type, content: content as Record<string, unknown>, parent: request.header }),
+    publish: (type, content, parent) => sent.push({ kind: 'publish', type, content: content as Record<string, unknown>, parent }),
+    log: (t) => logs.push(t),
+  };
+  const executor: ExecutorPort = {
+    async execute(code: string, count: number, _silent: boolean, _store: boolean, out: OutputListener) {
+      out.stream('stdout', `ran ${code}\n`);
+      if (code === 'fail') return { status: 'error', ename: 'Error', evalue: 'failed', traceback: ['Error: failed'] };
+      return { status: 'ok', result: { data: { 'text/plain': String(count) }, metadata: {} } };
+    },
+    complete: async () => ({ matches: ['alpha'], cursorStart: 0, cursorEnd: 2, metadata: {} }),
+    inspect: async () => ({ found: true, data: { 'text/plain': 'alpha: number' } }),
+    isComplete: async (code) => (code.endsWith('{') ? { status: 'incomplete', indent: '  ' } : { status: 'complete' }),
+    interrupt: async () => undefined,
+    backendDescription: 'wasm · 1 thread',
+  };
+  const handler = new KernelHandler(executor, io, { version: '9.9.9', backendChoice: 'auto', onShutdown: (r) => (shutdownWith = r) });
+  return { handler, sent, logs, shutdown: () => shutdownWith };
+}
+
+function request(type: string, content: Record<string, unknown> = {}): Message {
+  return { identities: [Buffer.from('client')], header: makeHeader(type, 'session-1', 'tester'), parent_header: {}, metadata: {}, content, buffers: [] };
+}
+
+const REQUESTS: [string, Record<string, unknown>, string][] = [
+  ['kernel_info_request', {}, 'kernel_info_reply'],
+  ['execute_request', { code: 'x', silent: false }, 'execute_reply'],
+  ['complete_request', { code: 'al', cursor_pos: 2 }, 'complete_reply'],
+  ['inspect_request', { code: 'alpha', cursor_pos: 2 }, 'inspect_reply'],
+  ['is_complete_request', { code: 'if (a) {' }, 'is_complete_reply'],
+  ['history_request', { hist_access_type: 'tail', n: 5, output: false, raw: true }, 'history_reply'],
+  ['comm_info_request', {}, 'comm_info_reply'],
+  ['interrupt_request', {}, 'interrupt_reply'],
+];
+
+for (const [type, content, replyType] of REQUESTS) {
+  test(`${type}: busy → reply → idle, all with the request as parent`, async () => {
+    const { handler, sent } = setup();
+    const msg = request(type, content);
+    await handler.handle(type === 'interrupt_request' ? 'control' : 'shell', msg);
+    const statuses = sent.filter((s) => s.type === 'status');
+    assert.deepEqual(statuses.map((s) => s.content.execution_state), ['busy', 'idle']);
+    assert.ok(sent.every((s) => s.parent?.msg_id === msg.header.msg_id), 'every message has the request as parent');
+    assert.equal(sent[0]!.type, 'status');
+    assert.equal(sent.at(-1)!.type, 'status');
+    const replies = sent.filter((s) => s.kind === 'reply');
+    assert.equal(replies.length, 1);
+    assert.equal(replies[0]!.type, replyType);
+    assert.notEqual(replies[0]!.content.status, 'error');
+  });
+}
+
+test('kernel_info names the language, the protocol and the backend', () => {
+  const { handler } = setup();
+  const info = handler.kernelInfo();
+  assert.equal(info.language_info.name, 'typescript');
+  assert.equal(info.protocol_version, '5.3');
+  assert.match(info.banner, /compute backend: wasm · 1 thread/);
+});
+
+test('execute: execute_input, stream, execute_result with counts; silent runs publish nothing and keep the count', async () => {
+  const { handler, sent } = setup();
+  await handler.handle('shell', request('execute_request', { code: 'a' }));
+  await handler.handle('shell', request('execute_request', { code: 'b', silent: true }));
+  await handler.handle('shell', request('execute_request', { code: 'c' }));
+  const pub = sent.filter((s) => s.kind === 'publish' && s.type !== 'status').map((s) => `${s.type}:${JSON.stringify(s.content.execution_count ?? s.content.text)}`);
+  assert.deepEqual(pub, ['execute_input:1', 'stream:"ran a\\n"', 'execute_result:1', 'execute_input:2', 'stream:"ran c\\n"', 'execute_result:2']);
+  const counts = sent.filter((s) => s.type === 'execute_reply').map((s) => s.content.execution_count);
+  assert.deepEqual(counts, [1, 1, 2]);
+});
+
+test('execute: an error publishes `error` and replies status error with ename/evalue/traceback', async () => {
+  const { handler, sent } = setup();
+  await handler.handle('shell', request('execute_request', { code: 'fail' }));
+  const err = sent.find((s) => s.type === 'error')!;
+  assert.equal(err.content.ename, 'Error');
+  const reply = sent.find((s) => s.type === 'execute_reply')!;
+  assert.equal(reply.content.status, 'error');
+  assert.deepEqual(reply.content.traceback, ['Error: failed']);
+});
+
+test('unknown message types are logged, not fatal, and get no reply', async () => {
+  const { handler, sent, logs } = setup();
+  await handler.handle('shell', request('comm_open', { comm_id: 'x', target_name: 't' }));
+  assert.equal(sent.length, 0);
+  assert.match(logs.join('\n'), /unsupported message type "comm_open"/);
+  await handler.handle('shell', request('kernel_info_request'));
+  assert.ok(sent.some((s) => s.type === 'kernel_info_reply'));
+});
+
+test('shutdown_request replies with the restart flag, then calls onShutdown', async () => {
+  const { handler, sent, shutdown } = setup();
+  await handler.handle('control', request('shutdown_request', { restart: true }));
+  assert.deepEqual(sent.find((s) => s.type === 'shutdown_reply')!.content, { status: 'ok', restart: true });
+  assert.equal(shutdown(), true);
+});
+
+test('history_request returns inputs (and outputs on request) of this session', async () => {
+  const { handler, sent } = setup();
+  await handler.handle('shell', request('execute_request', { code: 'first' }));
+  await handler.handle('shell', request('execute_request', { code: 'second' }));
+  await handler.handle('shell', request('history_request', { hist_access_type: 'tail', n: 1, output: true, raw: true }));
+  assert.deepEqual(sent.find((s) => s.type === 'history_reply')!.content.history, [[1, 2, ['second', '2']]]);
+});
