@@ -8,6 +8,8 @@
 import path from 'node:path';
 import { installKernel, uninstallKernel, UsageError } from './kernelspec';
 import { runImport, runExport, IMPORT_USAGE, EXPORT_USAGE } from './notebookConvert';
+import { runRun, stderrTerminal } from './run';
+import { runDemo } from './demo';
 
 const USAGE = `usage:
   transferlab kernel install [--user | --prefix DIR | --sys-prefix]
@@ -32,6 +34,10 @@ export async function main(argv: string[]): Promise<number> {
         return await runImport(rest);
       case 'export':
         return await runExport(rest);
+      case 'run':
+        return await runRun(rest, undefined, { terminal: stderrTerminal(), handleSigint: true });
+      case 'demo':
+        return await runDemo(rest, { stdout: out, stderr: err }, { terminal: stderrTerminal(), handleSigint: true });
       case undefined:
       case '--help':
       case '-h':

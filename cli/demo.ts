@@ -1,0 +1,74 @@
+/**
+ * `transferlab demo`: runs the flagship sample notebook (sample-notebooks/flagship.tsnb) with its
+ * default parameters on the CPU backend and writes the executed notebook and an HTML report.
+ *
+ *   transferlab demo [--out DIR] [--backend NAME] [--param name=value …]
+ *
+ * Writes DIR/flagship.executed.tsnb and DIR/flagship.html (DIR default: ./transferlab-demo). The
+ * kernel runs in DIR, so anything the notebook writes lands there, never in the package.
+ */
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { CliIo } from './notebookConvert';
+import { UsageError } from './notebookConvert';
+import { RUN_BACKENDS, parseParameters, runNotebookFile, withCliErrors, type RunCommandOptions } from './run';
+
+/** The compute backend of the demo unless `--backend` says otherwise: the embedded CPU backend. */
+export const DEMO_BACKEND = 'wasm';
+/** Where the demo writes unless `--out` says otherwise (relative to the current folder). */
+export const DEMO_DIR = 'transferlab-demo';
+
+export const DEMO_USAGE = `usage: transferlab demo [--out DIR] [--backend NAME] [--param name=value …]
+
+Runs the flagship notebook (pre-training, transfer P-T vs RI-T, block shuffling, CKA, parameter
+distances, interpolation, module criticality, checkpoints) with its default parameters and writes
+DIR/flagship.executed.tsnb and DIR/flagship.html (open it in a browser).
+  --out DIR          output folder (default: ./${DEMO_DIR})
+  --backend NAME     ${RUN_BACKENDS.join(', ')} (default: ${DEMO_BACKEND}, the CPU backend)
+  --param name=value override a parameter of the notebook (repeatable)
+`;
+
+/** The flagship notebook shipped with the package. */
+export function flagshipPath(): string {
+  const candidates = [path.resolve(__dirname, '..', 'sample-notebooks', 'flagship.tsnb'), path.resolve(__dirname, '..', '..', 'sample-notebooks', 'flagship.tsnb')];
+  return candidates.find((c) => existsSync(c)) ?? candidates[0]!;
+}
+
+/**
+ * `transferlab demo …`: returns the exit status.
+ * @example
+ * process.exitCode = await runDemo(['--out', 'demo']);
+ */
+export function runDemo(args: string[], io: CliIo, options: RunCommandOptions = {}): Promise<number> {
+  return withCliErrors('demo', DEMO_USAGE, io, async () => {
+    let out = DEMO_DIR;
+    let backend = DEMO_BACKEND;
+    const params: string[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      if (a === '-h' || a === '--help') {
+        io.stdout(DEMO_USAGE);
+        return 0;
+      }
+      const eq = a.indexOf('=');
+      const name = a.startsWith('--') ? (eq > 0 ? a.slice(2, eq) : a.slice(2)) : a === '-o' ? 'out' : a === '-p' ? 'param' : undefined;
+      if (name === undefined) throw new UsageError(`unexpected argument ${a}`);
+      if (!['out', 'backend', 'param'].includes(name)) throw new UsageError(`unknown option ${a}`);
+      const value = eq > 0 && a.startsWith('--') ? a.slice(eq + 1) : args[++i];
+      if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
+      if (name === 'out') out = value;
+      else if (name === 'backend') backend = value;
+      else params.push(value);
+    }
+    if (!RUN_BACKENDS.includes(backend)) throw new UsageError(`--backend ${backend}: expected one of ${RUN_BACKENDS.join(', ')}`);
+    const parameters = parseParameters(params);
+    const dir = path.resolve(out);
+    await fs.mkdir(dir, { recursive: true });
+    const notebook = path.join(dir, 'flagship.executed.tsnb');
+    const html = path.join(dir, 'flagship.html');
+    io.stderr(`transferlab demo: running the flagship notebook on ${backend} (a few minutes on 2 CPU cores)\n`);
+    const status = await runNotebookFile(io, 'demo', { input: flagshipPath(), out: notebook, html, backend, parameters, quiet: false, cwd: dir }, options);
+    if (status === 0) io.stdout(`open ${path.relative(process.cwd(), html) || html} in a browser, or ${path.relative(process.cwd(), notebook) || notebook} in VS Code\n`);
+    return status;
+  });
+}
