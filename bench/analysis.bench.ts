@@ -1,0 +1,128 @@
+/**
+ * The analysis API against PyTorch on the CPU, side by side in one run on the same data:
+ * a 1024² matmul, linear CKA of 2000×256 representations, and the all-module-pairs linear CKA
+ * heatmap of two models with 16 modules each (n = 5000, widths 64–2048). The TypeScript side
+ * writes the data (bench/out/analysis-data.bin); bench/analysis_torch.py times PyTorch on it
+ * (Debian's python3-torch: `apt-get install python3-torch`). CKA values are checked against a
+ * float64 PyTorch reference. Backend: TRANSFERLAB_BACKEND (default wasm; cpu works, slowly).
+ *
+ *   npm run bench -- analysis
+ */
+import { mkdirSync, openSync, writeSync, closeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { tf } from '../kernel/analysis/tfjs';
+import { initBackend, isBackendName } from '../kernel/analysis/backends';
+import * as cka from '../kernel/analysis/cka';
+import { machineLine, median, table, writeSection } from './report';
+
+const N = 5000;
+const WIDTHS = [2048, 2048, 2048, 1024, 1024, 1024, 1024, 512, 512, 512, 512, 256, 256, 128, 64, 64];
+const PYTHON = '/usr/bin/python3';
+
+async function timeIt<T>(reps: number, f: () => T | Promise<T>): Promise<{ ms: number; value: T }> {
+  const times: number[] = [];
+  let value: T | undefined;
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    value = await f();
+    times.push(performance.now() - t0);
+  }
+  return { ms: median(times), value: value! };
+}
+
+function ms(x: number): string {
+  return x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(1)} ms`;
+}
+
+async function main(): Promise<void> {
+  const requested = process.env['TRANSFERLAB_BACKEND'] ?? 'wasm';
+  if (!isBackendName(requested)) throw new Error(`TRANSFERLAB_BACKEND=${requested} is not a backend`);
+  const info = await initBackend(requested);
+  console.log(`backend: ${info.description}`);
+
+  const probe = spawnSync(PYTHON, ['-c', 'import torch, numpy; print(torch.__version__)'], { encoding: 'utf8' });
+  if (probe.status !== 0) throw new Error(`PyTorch is needed for the side-by-side figures: apt-get install python3-torch python3-numpy (${probe.stderr.trim()})`);
+
+  // ── Data, deterministic: representations of two related "models" from shared latent factors.
+  const arrays: [string, tf.Tensor][] = [];
+  arrays.push(['matmul', tf.randomNormal([1024, 1024], 0, 1, 'float32', 1)]);
+  arrays.push(['ckaX', tf.randomNormal([2000, 256], 0, 1, 'float32', 2)]);
+  arrays.push(['ckaY', tf.tidy(() => tf.relu(tf.add(tf.matMul(arrays[1]![1], tf.randomNormal([256, 256], 0, 0.1, 'float32', 3)), tf.randomNormal([2000, 256], 0, 0.5, 'float32', 4))))]);
+  tf.tidy(() => {
+    const z = tf.randomNormal([N, 128], 0, 1, 'float32', 5);
+    const zb = tf.add(z, tf.randomNormal([N, 128], 0, 0.7, 'float32', 6));
+    WIDTHS.forEach((p, i) => {
+      arrays.push([`a${i}`, tf.keep(tf.relu(tf.matMul(z, tf.randomNormal([128, p], 0, 1, 'float32', 100 + i))))]);
+      arrays.push([`b${i}`, tf.keep(tf.relu(tf.matMul(zb, tf.randomNormal([128, p], 0, 1, 'float32', 200 + i))))]);
+    });
+  });
+  const outDir = path.resolve(__dirname, 'out');
+  mkdirSync(outDir, { recursive: true });
+  const file = path.join(outDir, 'analysis-data.bin');
+  const fd = openSync(file, 'w');
+  writeSync(fd, `${JSON.stringify({ modules: WIDTHS.length, arrays: arrays.map(([k, t]) => [k, t.shape]) })}\n`);
+  for (const [, t] of arrays) writeSync(fd, new Uint8Array((t.dataSync() as Float32Array).buffer.slice(0)));
+  closeSync(fd);
+  const get = (k: string) => arrays.find(([n]) => n === k)![1];
+
+  // ── TransferLab.
+  const a = get('matmul');
+  const mm = await timeIt(7, async () => {
+    const c = tf.matMul(a, a);
+    await c.data();
+    c.dispose();
+  });
+  console.log(`matmul 1024²: ${ms(mm.ms)}`);
+  const pair = await timeIt(7, () => cka.linear(get('ckaX'), get('ckaY')));
+  console.log(`linear CKA 2000×256: ${ms(pair.ms)} (${pair.value})`);
+  const featsA = new Map(WIDTHS.map((_, i) => [`m${i}`, get(`a${i}`)]));
+  const featsB = new Map(WIDTHS.map((_, i) => [`m${i}`, get(`b${i}`)]));
+  const heat = await timeIt(1, () => cka.matrixFromFeatures(featsA, featsB));
+  console.log(`heatmap 16×16, n = ${N}: ${ms(heat.ms)}`);
+  tf.dispose(arrays.map(([, t]) => t));
+
+  // ── PyTorch on the same file.
+  const py = spawnSync(PYTHON, [path.join(__dirname, 'analysis_torch.py'), file], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (py.status !== 0) throw new Error(`bench/analysis_torch.py failed: ${py.stderr}`);
+  const t = JSON.parse(py.stdout) as Record<string, number & number[][]> & { torch: string };
+  console.log(`PyTorch ${t.torch} (${t['threads']} thread(s) by default)`);
+
+  // ── Correctness: against PyTorch's float64 values.
+  const f64 = t['heat_f64'] as unknown as number[][];
+  const maxDiff = (m: readonly (readonly number[])[]) => Math.max(...m.flatMap((r, i) => r.map((v, j) => Math.abs(v - f64[i]![j]!))));
+  const oursErr = maxDiff(heat.value.values);
+  const torchErr = maxDiff(t['heat_cached'] as unknown as number[][]);
+  const pairsErr = maxDiff(t['heat_pairs'] as unknown as number[][]);
+  const pairErr = Math.abs(pair.value - (t['cka_f64'] as unknown as number));
+  const torchPairErr = Math.abs((t['cka'] as unknown as number) - (t['cka_f64'] as unknown as number));
+  console.log(`max |CKA − float64|: heatmap ours ${oursErr.toExponential(2)}, PyTorch float32 cached ${torchErr.toExponential(2)}, per pair ${pairsErr.toExponential(2)}; pair ours ${pairErr.toExponential(2)}, PyTorch ${torchPairErr.toExponential(2)}`);
+  if (oursErr > 1e-5 || pairErr > 1e-5) throw new Error(`TransferLab CKA differs from the float64 reference by ${Math.max(oursErr, pairErr)}`);
+
+  const ratio = (ours: number, theirs: number) => `${(ours / theirs).toFixed(2)}×`;
+  const rows = [
+    ['matmul 1024² fp32', ms(mm.ms), ms(t['matmul_ms']!), ratio(mm.ms, t['matmul_ms']!), ms(t['matmul2_ms']!)],
+    ['linear CKA, 2000×256 vs 2000×256', ms(pair.ms), ms(t['cka_ms']!), ratio(pair.ms, t['cka_ms']!), '–'],
+    [`CKA heatmap 16×16 modules, n = ${N} (PyTorch: one CKA per pair)`, ms(heat.ms), ms(t['heat_pairs_ms']!), ratio(heat.ms, t['heat_pairs_ms']!), '–'],
+    [`CKA heatmap 16×16 modules, n = ${N} (PyTorch: Gram matrices cached)`, ms(heat.ms), ms(t['heat_cached_ms']!), ratio(heat.ms, t['heat_cached_ms']!), ms(t['heat_cached2_ms']!)],
+  ];
+  const md = [
+    '## Analysis API vs PyTorch (CPU)',
+    '',
+    `Command: \`npm run bench -- analysis\` · ${new Date().toISOString().slice(0, 10)} · ${machineLine()}`,
+    `TransferLab on ${info.description}; PyTorch ${t.torch} on the same data (${t['threads']} thread by default here; last column with ${t['threads2']} threads). Times are medians of 7 runs (heatmaps: one run). Ratio = TransferLab time ÷ PyTorch time (below 1: TransferLab faster).`,
+    '',
+    table(['measurement', 'TransferLab', `PyTorch (${t['threads']} thr.)`, 'ratio', `PyTorch (${t['threads2']} thr.)`], rows),
+    '',
+    `Heatmap module widths: ${WIDTHS.join(', ')} for each model (ReLU features of shared latent factors). TransferLab computes each module's centred Gram matrix once, upper triangle only, in row blocks (float32 products on the backend, float64 reductions); "one CKA per pair" is the feature-space formula of Kornblith et al.'s reference code called for each of the 256 pairs; "Gram matrices cached" is the same reuse written in PyTorch (full Gram matrices, float32).`,
+    '',
+    `Correctness (max |CKA − float64 PyTorch reference| over the 256 heatmap cells): TransferLab ${oursErr.toExponential(1)}, PyTorch float32 cached ${torchErr.toExponential(1)}, PyTorch float32 per pair ${pairsErr.toExponential(1)}; the 2000×256 pair: TransferLab ${pairErr.toExponential(1)}, PyTorch float32 ${torchPairErr.toExponential(1)}.`,
+  ].join('\n');
+  console.log(`\n${md}`);
+  writeSection('analysis', md);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
