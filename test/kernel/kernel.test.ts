@@ -55,6 +55,17 @@ describe('kernel', () => {
     await kernel?.shutdown();
   });
 
+  test('a killed kernel is detected at once: the pending request rejects', async () => {
+    const k = await KernelClient.launch({ cwd: dir });
+    const pending = k.execute('await new Promise((r) => setTimeout(r, 60_000))');
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = performance.now();
+    k.process!.kill('SIGKILL');
+    await assert.rejects(pending, (e: Error) => e.name === 'KernelDiedError' && /signal SIGKILL/.test(e.message));
+    assert.ok(performance.now() - t0 < 1000);
+    await k.shutdown();
+  });
+
   test('kernel_info answers with the TypeScript language and a banner naming the backend', () => {
     const info = kernel.kernelInfo!;
     assert.equal(info.language_info.name, 'typescript');
@@ -206,6 +217,17 @@ describe('kernel', () => {
     assert.match(log, /dropped a message on shell: unsigned message/);
     assert.match(log, /dropped a message on shell: bad signature/);
     assert.equal((await run('typeof (globalThis as any).hacked')).result, "'undefined'");
+  });
+
+  test('tl and tf are preloaded and typed; `import * as tl from "transferlab"` works too', async () => {
+    const r = await run('const info = tl.backend();\nconst t = tf.tensor([1, 2, 3]).sum().dataSync()[0];\n[info.name, t]');
+    assert.equal(r.reply.status, 'ok', JSON.stringify(r.reply));
+    assert.equal(r.result, "[ 'cpu', 6 ]");
+    assert.equal((await run('import * as tl2 from "transferlab";\ntl2.backend === tl.backend')).result, 'true');
+    const e = errorOf(await run('const wrong: string = tl.backend();'));
+    assert.equal(e.ename, 'TypeScriptError');
+    const info = (await kernel.request('shell', 'kernel_info_request', {})).content as { banner: string };
+    assert.match(info.banner, /compute backend: cpu/);
   });
 
   test('history: tail and search over this session', async () => {
