@@ -99,16 +99,17 @@ function loadTl(): Record<string, unknown> {
   }
   return tlModule;
 }
-/** Training progress as one output updated in place. */
+/** Training progress as one output, updated in place (update_display_data) as training goes. */
 function progressFactory(title: string) {
+  const displayKey = Symbol.for('Jupyter.display');
   const handle = display.text(`${title}: starting…`);
   return {
     update(p: unknown) {
-      const displayKey = Symbol.for('Jupyter.display');
-      handle.update(p && typeof p === 'object' && displayKey in p ? p : { [displayKey]: () => ({ 'text/plain': `${title}: ${plainText(p)}` }) });
+      const bundle = p && typeof p === 'object' && typeof (p as { bundle?: unknown }).bundle === 'function' ? (p as { bundle(): Record<string, unknown> }).bundle() : { 'text/plain': `${title}: ${plainText(p)}` };
+      handle.update({ [displayKey]: () => bundle });
     },
     done() {
-      /* the last update stays */
+      /* the last update stays as the output */
     },
   };
 }

@@ -230,6 +230,18 @@ describe('kernel', () => {
     assert.match(info.banner, /compute backend: cpu/);
   });
 
+  test('training progress is one output updated in place (update_display_data) with training curves', async () => {
+    const r = await run('const small = tl.data.synthetic({ n: 64, classes: 2, size: [8, 8], seed: 1 });\nconst net = tl.cnn({ inputShape: [8, 8, 1], numClasses: 2, seed: 0 });\nconst trained = await tl.train(net, small, { epochs: 2, batchSize: 16 });\n"trained"');
+    assert.equal(r.reply.status, 'ok', JSON.stringify(r.reply));
+    const displays = r.msgs.filter((m) => m.header.msg_type === 'display_data');
+    const updates = r.msgs.filter((m) => m.header.msg_type === 'update_display_data');
+    assert.ok(updates.length >= 2, `expected progress updates, got ${updates.length}`);
+    const id = (m: Message) => (m.content as { transient: { display_id: string } }).transient.display_id;
+    assert.ok(displays.some((d) => updates.every((u) => id(u) === id(d))), 'updates target the progress output');
+    const last = updates.at(-1)!.content as { data: Record<string, unknown> };
+    assert.ok(last.data['application/vnd.transferlab.training+json'], `no training payload in ${Object.keys(last.data)}`);
+  });
+
   test('history: tail and search over this session', async () => {
     await run('const historyMarker = 1;');
     const r = await kernel.request('shell', 'history_request', { hist_access_type: 'search', pattern: '*historyMarker*', output: false, raw: true });
