@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     await s.data();
     tf.dispose([c, s]);
   });
-  const pairs = [];
+  const pairs: { ms: number; value: number }[] = [];
   for (let k = 0; k < PAIRS.length; k++) pairs.push(await time(5, () => cka.linearAsync(get(`x${k}`), get(`y${k}`))));
   const featsA = new Map(WIDTHS.map((_, i) => [`m${i}`, get(`a${i}`)]));
   const featsB = new Map(WIDTHS.map((_, i) => [`m${i}`, get(`b${i}`)]));
