@@ -19,6 +19,12 @@ export interface MatrixF32 {
  * the rounded values (the exact diagonal of the Gram matrix the backend will see).
  */
 export function centreColumns(data: ArrayLike<number>, n: number, p: number): { centred: Float32Array; rowSq: Float64Array } {
+  return data instanceof Float32Array ? centreF32(data, n, p) : centreAny(data, n, p);
+}
+
+// Two monomorphic copies (the engine optimises each for its array type); the difference is
+// computed in float64 and rounded by the store into the Float32Array, then read back.
+function centreF32(data: Float32Array, n: number, p: number): { centred: Float32Array; rowSq: Float64Array } {
   const mean = new Float64Array(p);
   for (let i = 0; i < n; i++) {
     const o = i * p;
@@ -31,8 +37,30 @@ export function centreColumns(data: ArrayLike<number>, n: number, p: number): { 
     const o = i * p;
     let s = 0;
     for (let j = 0; j < p; j++) {
-      const v = Math.fround(data[o + j]! - mean[j]!);
-      centred[o + j] = v;
+      centred[o + j] = data[o + j]! - mean[j]!;
+      const v = centred[o + j]!;
+      s += v * v;
+    }
+    rowSq[i] = s;
+  }
+  return { centred, rowSq };
+}
+
+function centreAny(data: ArrayLike<number>, n: number, p: number): { centred: Float32Array; rowSq: Float64Array } {
+  const mean = new Float64Array(p);
+  for (let i = 0; i < n; i++) {
+    const o = i * p;
+    for (let j = 0; j < p; j++) mean[j]! += data[o + j]!;
+  }
+  for (let j = 0; j < p; j++) mean[j]! /= n;
+  const centred = new Float32Array(n * p);
+  const rowSq = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const o = i * p;
+    let s = 0;
+    for (let j = 0; j < p; j++) {
+      centred[o + j] = data[o + j]! - mean[j]!;
+      const v = centred[o + j]!;
       s += v * v;
     }
     rowSq[i] = s;

@@ -1,10 +1,12 @@
 import { test, before, after } from 'node:test';
+import { existsSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { tf } from '../../kernel/analysis/tfjs';
 import { initBackend } from '../../kernel/analysis/backends';
 import * as cka from '../../kernel/analysis/cka';
 import { cnn } from '../../kernel/analysis/models';
 import { InvalidArgumentError, ShapeMismatchError } from '../../kernel/analysis/errors';
+import { SyncReadError } from '../../kernel/analysis/engine';
 import { Mime } from '../../kernel/protocol/mime';
 import { assertNoLeak } from './leak';
 
@@ -386,4 +388,39 @@ test('errors name the function, the argument and the shapes', async () => {
     x.dispose();
   }
   assert.equal(tf.memory().numTensors >= 0, true);
+});
+
+// ─── WebGPU (lavapipe without a GPU): the device reduction path ─────────────────────────────
+
+const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
+
+test('on WebGPU: asynchronous CKA equals the float64 reference; synchronous calls say to await', async (t) => {
+  try {
+    const info = await initBackend('webgpu');
+    t.diagnostic(`webgpu device: ${info.device}`);
+  } catch (e) {
+    assert.fail(
+      `WebGPU could not start (${(e as Error).message}). Without a GPU the tests use lavapipe: install Mesa 25 from bookworm-backports ` +
+        `(apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1)${existsSync(LAVAPIPE_ICD) ? '' : `; ${LAVAPIPE_ICD} is missing`}.`,
+    );
+  }
+  try {
+    const X = randn(70, 90, 91, 1, 0.2);
+    const Y = related(X, 24, 92);
+    const Z = randn(70, 9, 93);
+    for (const debiased of [false, true]) {
+      for (const algorithm of ['gram', 'features'] as const) {
+        const got = await assertNoLeak('linearAsync on webgpu', () => cka.linearAsync(X, Y, { debiased, algorithm }));
+        assertClose(got, refLinear(X, Y, debiased), 1e-6, `webgpu linear ${algorithm} debiased=${debiased}`);
+      }
+    }
+    assertClose(await cka.rbfAsync(X, Y, { debiased: true }), refRbf(X, Y, 1, true), 1e-6, 'webgpu rbf');
+    const res = await assertNoLeak('matrixFromFeaturesAsync on webgpu', () => cka.matrixFromFeaturesAsync({ x: X, z: Z }, { y: Y, z: Z }, { algorithm: 'gram' }));
+    assertClose(res.get('x', 'y'), refLinear(X, Y), 1e-6, 'webgpu matrix x/y');
+    assertClose(res.get('z', 'z'), 1, 1e-9, 'webgpu matrix z/z');
+    assertClose(res.get('z', 'y'), refLinear(Z, Y), 1e-6, 'webgpu matrix z/y');
+    assert.throws(() => cka.linear(X, Y), (e: unknown) => e instanceof SyncReadError && /tl\.cka\.linear: the webgpu backend cannot read results synchronously; use `await tl\.cka\.linearAsync\(…\)`/.test(e.message));
+  } finally {
+    await initBackend('wasm');
+  }
 });
