@@ -251,6 +251,85 @@ interface WasmHeapBackend {
 const heap = (b: unknown) => b as WasmHeapBackend;
 
 /**
+ * 2×2 windows with stride 2 tiling the image exactly (the common CNN case): every input pixel
+ * belongs to one window, so each is written once (the window's first maximum gets dy, the others 0).
+ */
+function maxPoolGrad2x2(xs: Float32Array, dy: Float32Array, dx: Float32Array, n: number, OH: number, OW: number, C: number): void {
+  const rowStride = 2 * OW * C;
+  for (let bi = 0; bi < n; bi++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        const p00 = ((bi * 2 * OH + 2 * oh) * 2 * OW + 2 * ow) * C;
+        const p01 = p00 + C;
+        const p10 = p00 + rowStride;
+        const p11 = p10 + C;
+        const o = ((bi * OH + oh) * OW + ow) * C;
+        for (let c = 0; c < C; c++) {
+          const a = xs[p00 + c]!;
+          const b = xs[p01 + c]!;
+          const d = xs[p10 + c]!;
+          const e = xs[p11 + c]!;
+          const g = dy[o + c]!;
+          // First maximum in row-major order; NaN never wins (as in the general loop).
+          let k = a > -Infinity ? 0 : -1;
+          let best = k === 0 ? a : -Infinity;
+          if (b > best) { best = b; k = 1; }
+          if (d > best) { best = d; k = 2; }
+          if (e > best) { k = 3; }
+          dx[p00 + c] = k === 0 ? g : 0;
+          dx[p01 + c] = k === 1 ? g : 0;
+          dx[p10 + c] = k === 2 ? g : 0;
+          dx[p11 + c] = k === 3 ? g : 0;
+        }
+      }
+    }
+  }
+}
+
+/** The loop of {@link maxPoolGrad}, a plain function of typed arrays so that V8 optimises it well. */
+function maxPoolGradLoop(
+  xs: Float32Array, dy: Float32Array, dx: Float32Array,
+  n: number, H: number, W: number, C: number, OH: number, OW: number,
+  fh: number, fw: number, sh: number, sw: number, pt: number, pl: number,
+): void {
+  if (fh === 2 && fw === 2 && sh === 2 && sw === 2 && pt === 0 && pl === 0 && H === 2 * OH && W === 2 * OW) {
+    maxPoolGrad2x2(xs, dy, dx, n, OH, OW, C);
+    return;
+  }
+  dx.fill(0);
+  const offsets = new Int32Array(fh * fw);
+  for (let bi = 0; bi < n; bi++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        // Element offsets of the window's pixels inside the image, in row-major window order.
+        let count = 0;
+        for (let ky = 0; ky < fh; ky++) {
+          const ih = oh * sh - pt + ky;
+          if (ih < 0 || ih >= H) continue;
+          for (let kx = 0; kx < fw; kx++) {
+            const iw = ow * sw - pl + kx;
+            if (iw >= 0 && iw < W) offsets[count++] = ((bi * H + ih) * W + iw) * C;
+          }
+        }
+        const o = ((bi * OH + oh) * OW + ow) * C;
+        for (let c = 0; c < C; c++) {
+          let best = -Infinity;
+          let pos = -1;
+          for (let j = 0; j < count; j++) {
+            const v = xs[offsets[j]! + c]!;
+            if (v > best) {
+              best = v;
+              pos = offsets[j]! + c;
+            }
+          }
+          if (pos >= 0) dx[pos]! += dy[o + c]!;
+        }
+      }
+    }
+  }
+}
+
+/**
  * MaxPoolGrad on the wasm heap in plain JavaScript (the backend's own is ~30× slower than memory
  * speed). Same semantics as the cpu backend: each output cell routes its gradient to the first
  * maximum of its window in row-major order; padding never wins.
@@ -271,42 +350,7 @@ const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const dx = b.typedArrayFromHeap(out) as Float32Array;
   const xs = b.typedArrayFromHeap(x) as Float32Array;
   const dy = b.typedArrayFromHeap(dyInfo) as Float32Array;
-  dx.fill(0);
-  const { batchSize: n, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
-  const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
-  const best = new Float32Array(C);
-  const pos = new Int32Array(C);
-  for (let bi = 0; bi < n; bi++) {
-    for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow++) {
-        best.fill(-Infinity);
-        pos.fill(-1);
-        for (let ky = 0; ky < fh; ky++) {
-          const ih = oh * sh - pt + ky;
-          if (ih < 0 || ih >= H) continue;
-          for (let kx = 0; kx < fw; kx++) {
-            const iw = ow * sw - pl + kx;
-            if (iw < 0 || iw >= W) continue;
-            const base = ((bi * H + ih) * W + iw) * C;
-            for (let c = 0; c < C; c++) {
-              const v = xs[base + c]!;
-              if (v > best[c]!) {
-                best[c] = v;
-                pos[c] = base + c;
-              }
-            }
-          }
-        }
-        const o = ((bi * OH + oh) * OW + ow) * C;
-        for (let c = 0; c < C; c++) {
-          const p = pos[c]!;
-          if (p >= 0) dx[p]! += dy[o + c]!;
-        }
-      }
-    }
-  }
+  maxPoolGradLoop(xs, dy, dx, info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left);
   return out;
 };
 
@@ -355,6 +399,19 @@ function blockReduce(original: KernelFunc, mean: boolean): KernelFunc {
       }
     }
     return out;
+  };
+}
+
+/**
+ * Identity (tf.clone, and every tensor the gradient tape saves) shares the data instead of
+ * copying it, as the cpu backend does; tensor data is never written in place.
+ */
+function sharingIdentity(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const x = args.inputs['x']!;
+    if (x.dtype === 'string') return original(args);
+    (args.backend as unknown as Backend).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
   };
 }
 
@@ -445,13 +502,69 @@ function checkNhwc(kernel: string, attrs: ConvBackpropAttrs): void {
   if (attrs.dataFormat === 'NCHW') throw new Error(`${kernel} on wasm: only NHWC (channelsLast) is supported, got NCHW`);
 }
 
+/**
+ * The im2col matrix P [N·outH·outW, kh·kw·Ci] of x (row m: the receptive field of output pixel
+ * m), written in JavaScript straight into a new backend tensor (padding reads as 0).
+ */
+function im2col(backend: unknown, x: TensorInfo, info: tf.backend_util.Conv2DInfo): tf.Tensor2D {
+  const { batchSize: n, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
+  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  const { top: pt, left: pl } = info.padInfo;
+  const K = fh * fw * C;
+  const b = heap(backend);
+  const out = b.makeOutput([n * OH * OW, K], 'float32');
+  const P = b.typedArrayFromHeap(out) as Float32Array;
+  const X = b.typedArrayFromHeap(x) as Float32Array;
+  let o = 0;
+  for (let bi = 0; bi < n; bi++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        for (let ky = 0; ky < fh; ky++) {
+          const ih = oh * sh + ky * dh - pt;
+          for (let kx = 0; kx < fw; kx++, o += C) {
+            const iw = ow * sw + kx * dw - pl;
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
+              P.fill(0, o, o + C);
+            } else {
+              const src = ((bi * H + ih) * W + iw) * C;
+              for (let c = 0; c < C; c++) P[o + c] = X[src + c]!;
+            }
+          }
+        }
+      }
+    }
+  }
+  return tf.engine().makeTensorFromTensorInfo(out, backend as Backend) as tf.Tensor2D;
+}
+
+/**
+ * Filter gradients with kh·kw·Ci at most this and below Co use im2col + GEMM (few input channels,
+ * e.g. a first layer on grey images).
+ */
+const IM2COL_MAX_ROWS = 64;
+
 const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const a = attrs as unknown as ConvBackpropAttrs;
   checkNhwc('Conv2DBackpropFilter', a);
+  const x = inputs['x']!;
+  const [kh, kw, ci, co] = a.filterShape!;
+  const k = kh * kw * ci;
+  if (k <= IM2COL_MAX_ROWS && k < co && x.dtype === 'float32') {
+    // Few input channels (a first layer): the swapped convolution would have only kh·kw output
+    // pixels, which XNNPACK handles poorly. dWᵀ = dyᵀ · P as one GEMM instead; XNNPACK repacks
+    // its right operand on every call, so the small P [M, k] goes there, not dy [M, Co].
+    const info = convInfo(x.shape, a.filterShape!, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false);
+    return tf.tidy(() => {
+      const p = im2col(backend, x, info);
+      const dy = wrap(asBackend(backend), inputs['dy']!);
+      const dyT = tf.transpose(tf.reshape(dy, [-1, co]));
+      return tf.reshape(tf.transpose(tf.matMul(dyT, p)), [kh, kw, ci, co]);
+    }) as unknown as TensorInfo;
+  }
   return tf.tidy(() => {
-    const x = wrap(asBackend(backend), inputs['x']!) as tf.Tensor4D;
+    const xt = wrap(asBackend(backend), x) as tf.Tensor4D;
     const dy = wrap(asBackend(backend), inputs['dy']!) as tf.Tensor4D;
-    return conv2dBackpropFilterViaConv(x, dy, a.filterShape!, a.strides, a.pad, a.dimRoundingMode, a.dilations ?? 1);
+    return conv2dBackpropFilterViaConv(xt, dy, a.filterShape!, a.strides, a.pad, a.dimRoundingMode, a.dilations ?? 1);
   }) as unknown as TensorInfo;
 };
 
@@ -493,6 +606,18 @@ function gemmBatchMatMul(original: KernelFunc): KernelFunc {
     const batchA = a.shape.slice(0, -2).reduce((p, d) => p * d, 1);
     const batchB = b.shape.slice(0, -2).reduce((p, d) => p * d, 1);
     if ((!transposeA && !transposeB) || batchA !== 1 || batchB !== 1) return original(args);
+    const [m, k] = transposeA ? [a.shape[a.shape.length - 1]!, a.shape[a.shape.length - 2]!] : [a.shape[a.shape.length - 2]!, a.shape[a.shape.length - 1]!];
+    const n = transposeB ? b.shape[b.shape.length - 2]! : b.shape[b.shape.length - 1]!;
+    if (!transposeA && transposeB && m * (k + n) < k * n) {
+      // A·Bᵀ with B large (dx = dy·Wᵀ of a dense layer): XNNPACK repacks the right operand on
+      // every call, so compute (B·Aᵀ)ᵀ: B [n, k] is used as it is and only the small Aᵀ is packed.
+      return tf.tidy(() => {
+        const a2 = tf.reshape(wrap(asBackend(backend), a), [m, k]);
+        const b2 = tf.reshape(wrap(asBackend(backend), b), [n, k]);
+        const batchShape = (a.shape.length >= b.shape.length ? a.shape : b.shape).slice(0, -2);
+        return tf.reshape(tf.transpose(tf.matMul(b2, tf.transpose(a2))), [...batchShape, m, n]);
+      }) as unknown as TensorInfo;
+    }
     const a2 = transposeA ? tf.tidy(() => tf.transpose(tf.reshape(wrap(asBackend(backend), a), a.shape.slice(-2)))) : undefined;
     const b2 = transposeB ? tf.tidy(() => tf.transpose(tf.reshape(wrap(asBackend(backend), b), b.shape.slice(-2)))) : undefined;
     try {
@@ -535,6 +660,8 @@ export function registerWasmKernels(): void {
   if (sum) replace('Sum', blockReduce(sum.kernelFunc, false));
   if (mean) replace('Mean', blockReduce(mean.kernelFunc, true));
   replace('Tile', tile);
+  const identity = tf.getKernel('Identity', backendName);
+  if (identity) replace('Identity', sharingIdentity(identity.kernelFunc));
   const slice = tf.getKernel('Slice', backendName);
   if (slice) replace('Slice', jsSlice(slice.kernelFunc));
   registered = true;

@@ -54,6 +54,8 @@ const kernelCases: Case[] = [
   ['BatchNorm with batch statistics', (x, w) => { const m = tf.moments(x, [0, 1, 2]); return tf.batchNorm(x, m.mean, m.variance, tf.zeros([3]), tf.reshape(w, [3])); }, [2, 5, 4, 3], [1, 1, 3, 1]],
   ['MatMul transposeA transposeB', (x, w) => tf.matMul(tf.reshape(x, [6, 8]), tf.reshape(w, [5, 6]), true, true), [1, 2, 4, 6], [5, 6, 1, 1]],
   ['MatMul transposeB', (x, w) => tf.matMul(tf.reshape(x, [8, 6]), tf.reshape(w, [5, 6]), false, true), [1, 2, 4, 6], [5, 6, 1, 1]],
+  ['MatMul transposeB, B much larger than A (computed as (B·Aᵀ)ᵀ)', (x, w) => tf.matMul(tf.reshape(x, [2, 6]), tf.reshape(w, [40, 6]), false, true), [1, 1, 2, 6], [40, 6, 1, 1]],
+  ['MatMul transposeB, batch of one in 3-D', (x, w) => tf.matMul(tf.reshape(x, [1, 2, 6]), tf.reshape(w, [1, 40, 6]), false, true), [1, 1, 2, 6], [40, 6, 1, 1]],
 ];
 
 test('backend selection: argument, idempotence, description', async () => {
@@ -141,6 +143,23 @@ test('wasm Tile and Slice also handle int32 and bool tensors', async () => {
   const want = run();
   await initBackend('wasm');
   assert.deepEqual(run(), want);
+});
+
+test('wasm clone shares data safely: disposing either copy leaves the other intact', async () => {
+  await initBackend('wasm');
+  const a = tf.tensor1d([1, 2, 3]);
+  const b = tf.clone(a);
+  a.dispose();
+  assert.deepEqual([...b.dataSync()], [1, 2, 3]);
+  const c = tf.clone(b);
+  b.dispose();
+  assert.deepEqual([...(await c.data())], [1, 2, 3]);
+  c.dispose();
+  const v = tf.variable(tf.tensor1d([4, 5]));
+  const snapshot = tf.clone(v);
+  v.assign(tf.tensor1d([6, 7]));
+  assert.deepEqual([...snapshot.dataSync()], [4, 5], 'a clone keeps the value from before an assign');
+  tf.dispose([v, snapshot]);
 });
 
 test('wasm MaxPoolGrad breaks ties like the cpu backend (first maximum in the window)', async () => {
