@@ -7,6 +7,7 @@
  * WebGPU when Dawn finds a hardware adapter, else wasm, else cpu. A backend that was asked for by
  * name and cannot start throws {@link BackendUnavailableError} naming why: no silent fallback.
  */
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { tf } from './tfjs';
 import { BackendUnavailableError } from './errors';
@@ -266,7 +267,37 @@ interface GpuLike {
   requestAdapter(options?: unknown): Promise<GpuAdapterLike | null>;
 }
 
+/** On Linux, whether any GPU device node exists (automatic choice skips Dawn when none does). */
+function linuxHasGpuDevice(): boolean {
+  if (process.platform !== 'linux') return true;
+  try {
+    if (readdirSync('/dev/dri').some((f) => f.startsWith('render') || f.startsWith('card'))) return true;
+  } catch {
+    // no DRM devices
+  }
+  try {
+    return readdirSync('/dev').some((f) => /^nvidia\d+$/.test(f));
+  } catch {
+    return false;
+  }
+}
+
+/** The adapter the webgpu backend was started on (Dawn is set up once per process). */
+let webgpuStarted: { deviceName: string; software: boolean; adapterOption: string | undefined } | undefined;
+
 async function startWebGpu(options: InitBackendOptions, auto: boolean): Promise<Started> {
+  if (webgpuStarted && tf.engine().registry['webgpu'] !== undefined) {
+    const { deviceName, software, adapterOption } = webgpuStarted;
+    if (options.adapter !== undefined && options.adapter !== adapterOption) {
+      throw new BackendUnavailableError('webgpu', `already started on ${deviceName}; the adapter cannot be changed within a process`);
+    }
+    if (software && auto) throw new BackendUnavailableError('webgpu', `only a software adapter was found (${deviceName}); it is slower than wasm`);
+    await setOrThrow('webgpu', `the WebGPU device on ${deviceName} is no longer usable`);
+    return { name: 'webgpu', device: deviceName, threads: 0, description: `webgpu · ${deviceName}${software ? ' (software)' : ''}` };
+  }
+  if (auto && !linuxHasGpuDevice()) {
+    throw new BackendUnavailableError('webgpu', 'no GPU device (/dev/dri, /dev/nvidia*) on this machine');
+  }
   let dawn: { create: (flags: string[]) => GpuLike; globals: Record<string, unknown> };
   try {
     dawn = (await import('webgpu')) as unknown as typeof dawn;
@@ -333,6 +364,7 @@ async function startWebGpu(options: InitBackendOptions, auto: boolean): Promise<
     );
   }
   await setOrThrow('webgpu', `the WebGPU device on ${deviceName} failed to initialise`);
+  webgpuStarted = { deviceName, software, adapterOption: options.adapter };
   return { name: 'webgpu', device: deviceName, threads: 0, description: `webgpu · ${deviceName}${software ? ' (software)' : ''}` };
 }
 
