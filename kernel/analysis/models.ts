@@ -12,6 +12,7 @@
  */
 import { tf } from './tfjs';
 import { DISPLAY } from './display';
+import { convReluPool } from './fusedOps';
 import type { ForwardOptions, ForwardResult, Model, NamedWeights } from './model';
 import { moduleOf } from './model';
 import { InvalidArgumentError, ShapeMismatchError } from './errors';
@@ -511,8 +512,8 @@ function cnnForward(c: CnnConfig, pass: Pass, x: tf.Tensor4D): tf.Tensor2D {
   let h: tf.Tensor4D = x;
   c.channels.forEach((_, i) => {
     const m = `conv${i + 1}`;
-    const y = tf.fused.conv2d({ x: h, filter: pass.p(`${m}/kernel`) as tf.Tensor4D, strides: 1, pad: 'same', bias: pass.p(`${m}/bias`), activation: 'relu' });
-    h = tf.maxPool(y, 2, 2, 'same');
+    // The first block's input is data: no gradient is computed for it.
+    h = convReluPool(h, pass.p(`${m}/kernel`) as tf.Tensor4D, pass.p(`${m}/bias`) as tf.Tensor1D, i > 0);
     pass.out(m, h);
   });
   let f: tf.Tensor2D = tf.reshape(h, [h.shape[0], -1]);

@@ -5,6 +5,7 @@ import { initBackend } from '../../kernel/analysis/backends';
 import { cnn, resnet, modelFromConfig, NetModel, batchNormTrain } from '../../kernel/analysis/models';
 import { InvalidArgumentError, ShapeMismatchError } from '../../kernel/analysis/errors';
 import { assertNoLeak } from './leak';
+import { convReluPool } from '../../kernel/analysis/fusedOps';
 
 before(async () => {
   await initBackend('wasm');
@@ -140,6 +141,33 @@ test('the hand-written BatchNorm gradient equals the one tfjs derives through mo
   assert.ok(tf.tidy(() => tf.max(tf.abs(tf.sub(mean, m.mean))).dataSync()[0]!) < 1e-5);
   assert.ok(tf.tidy(() => tf.max(tf.abs(tf.sub(variance, m.variance))).dataSync()[0]!) < 1e-4);
   tf.dispose([x, g, b, r, y, mean, variance, m.mean, m.variance, ...got, ...want]);
+});
+
+test('the fused conv–ReLU–pool block has tfjs\'s gradients (wasm kernel and composite path), and skips dx when asked', async () => {
+  const run = (fused: boolean, inputGrad = true) =>
+    tf.tidy(() => {
+      const x = tf.randomNormal([2, 6, 8, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+      const w = tf.randomNormal([3, 3, 3, 4], 0, 0.5, 'float32', 2) as tf.Tensor4D;
+      const b = tf.randomNormal([4], 0, 0.5, 'float32', 3) as tf.Tensor1D;
+      const r = tf.randomNormal([2, 3, 4, 4], 0, 1, 'float32', 4);
+      const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+        tf.sum(tf.mul(r, fused ? convReluPool(xx as tf.Tensor4D, ww as tf.Tensor4D, bb as tf.Tensor1D, inputGrad) : tf.maxPool(tf.relu(tf.add(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, 'same'), bb)), 2, 2, 'same')));
+      return tf.grads(f)([x, w, b]).map((g) => g.arraySync() as unknown);
+    });
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await initBackend(backend);
+    const want = run(false) as number[][];
+    const got = run(true) as number[][];
+    const flat = (a: unknown) => (a as number[]).flat(4) as number[];
+    for (let i = 0; i < 3; i++) {
+      const [g, e] = [flat(got[i]), flat(want[i])];
+      const err = Math.max(...g.map((v, j) => Math.abs(v - e[j]!)));
+      assert.ok(err < 1e-4, `${backend}: gradient ${['x', 'w', 'b'][i]} differs by ${err}`);
+    }
+    const noDx = run(true, false) as number[][];
+    assert.ok(flat(noDx[0]).every((v) => v === 0), 'inputGrad false gives a zero input gradient');
+  }
+  await initBackend('wasm');
 });
 
 test('Fixup ResNet without normalisation starts with zero output and trains', () => {
