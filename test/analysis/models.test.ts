@@ -144,16 +144,19 @@ test('the hand-written BatchNorm gradient equals the one tfjs derives through mo
 });
 
 test('the fused conv–ReLU–pool block has tfjs\'s gradients (wasm kernel and composite path), and skips dx when asked', async () => {
-  const run = (fused: boolean, inputGrad = true) =>
+  const run = (fused: boolean, inputGrad = true): unknown[] => {
+    const out: unknown[] = [];
     tf.tidy(() => {
       const x = tf.randomNormal([2, 6, 8, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
       const w = tf.randomNormal([3, 3, 3, 4], 0, 0.5, 'float32', 2) as tf.Tensor4D;
       const b = tf.randomNormal([4], 0, 0.5, 'float32', 3) as tf.Tensor1D;
       const r = tf.randomNormal([2, 3, 4, 4], 0, 1, 'float32', 4);
       const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
-        tf.sum(tf.mul(r, fused ? convReluPool(xx as tf.Tensor4D, ww as tf.Tensor4D, bb as tf.Tensor1D, inputGrad) : tf.maxPool(tf.relu(tf.add(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, 'same'), bb)), 2, 2, 'same')));
-      return tf.grads(f)([x, w, b]).map((g) => g.arraySync() as unknown);
+        tf.sum(tf.mul(r, fused ? convReluPool(xx as tf.Tensor4D, ww as tf.Tensor4D, bb as tf.Tensor1D, inputGrad) : tf.maxPool(tf.relu(tf.add(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, 'same'), bb)) as tf.Tensor4D, 2, 2, 'same')));
+      for (const g of tf.grads(f)([x, w, b])) out.push(g.arraySync());
     });
+    return out;
+  };
   for (const backend of ['cpu', 'wasm'] as const) {
     await initBackend(backend);
     const want = run(false) as number[][];
