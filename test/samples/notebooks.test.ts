@@ -1,0 +1,214 @@
+/**
+ * Every sample notebook runs headlessly through `transferlab run` with small parameters, and the
+ * flagship's outputs show the paper's qualitative findings (PAPER.md, "What a small-scale
+ * reproduction should show", items 1–3), read from the analysis results' JSON payloads.
+ * Two notebooks run at a time (one kernel per core).
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { runRun } from '../../cli/run';
+import type { CliIo } from '../../cli/notebookConvert';
+import { Mime, type CkaPayload, type InterpolationPayload } from '../../kernel/protocol/mime';
+import { parseTsnb, type JsonValue, type TsnbCodeCell, type TsnbMimeBundle, type TsnbNotebook, type TsnbOutput } from '../../kernel/protocol/tsnb';
+import { repoRoot } from '../helpers/tools';
+
+const SAMPLES_DIR = path.join(repoRoot, 'sample-notebooks');
+
+function capture(): CliIo & { out: string; err: string } {
+  const r = {
+    out: '',
+    err: '',
+    stdout(t: string) {
+      r.out += t;
+    },
+    stderr(t: string) {
+      r.err += t;
+    },
+  };
+  return r;
+}
+
+const codeCells = (nb: TsnbNotebook): TsnbCodeCell[] => nb.cells.filter((c): c is TsnbCodeCell => c.cell_type === 'code');
+const outputs = (nb: TsnbNotebook): TsnbOutput[] => codeCells(nb).flatMap((c) => c.outputs);
+const bundles = (nb: TsnbNotebook): TsnbMimeBundle[] => outputs(nb).flatMap((o) => (o.output_type === 'display_data' || o.output_type === 'execute_result' ? [o.data] : []));
+const payloads = <T>(nb: TsnbNotebook, mime: string): T[] => bundles(nb).flatMap((b) => (mime in b ? [b[mime] as unknown as T] : []));
+const texts = (nb: TsnbNotebook): string =>
+  outputs(nb)
+    .map((o) => (o.output_type === 'stream' ? o.text : o.output_type === 'error' ? `${o.ename}: ${o.evalue}` : String(o.data[Mime.markdown] ?? o.data[Mime.plain] ?? '')))
+    .join('\n');
+
+/** Runs a sample with parameters (`name=value` strings); returns the executed notebook. */
+async function runSample(name: string, params: readonly string[], extra: readonly string[] = []): Promise<{ nb: TsnbNotebook; dir: string }> {
+  const dir = mkdtempSync(path.join(tmpdir(), `tl-sample-${name}-`));
+  const out = path.join(dir, `${name}.executed.tsnb`);
+  const io = capture();
+  const args = [path.join(SAMPLES_DIR, `${name}.tsnb`), '--out', out, '--backend', 'wasm', '--quiet', ...params.flatMap((p) => ['--param', p]), ...extra.map((e) => e.replace('DIR', dir))];
+  const status = await runRun(args, io);
+  assert.equal(status, 0, `${name} failed:\n${io.err}`);
+  const nb = parseTsnb(readFileSync(out, 'utf8'));
+  // Every cell ran; errors only where a cell is tagged to raise one.
+  for (const [i, c] of codeCells(nb).entries()) {
+    if (c.source.trim() === '') continue;
+    assert.notEqual(c.execution_count, null, `${name}: code cell ${i + 1} did not run`);
+    const tags = (c.metadata['tags'] as JsonValue[] | undefined) ?? [];
+    const errors = c.outputs.filter((o) => o.output_type === 'error');
+    if (tags.includes('raises-exception')) assert.equal(errors.length, 1, `${name}: code cell ${i + 1} should raise`);
+    else assert.deepEqual(errors, [], `${name}: code cell ${i + 1} raised`);
+  }
+  assert.ok(codeCells(nb).some((c) => (c.metadata['tags'] as JsonValue[] | undefined)?.includes('injected-parameters')), `${name}: no injected parameters cell`);
+  return { nb, dir };
+}
+
+/** Small parameters for each sample: seconds of CPU each. */
+const SMALL: Record<string, readonly string[]> = {
+  pretraining: ['sourceSize=500', 'epochs=2', 'checkpointEpochs=[0,1,2]'],
+  transfer: ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=[5,10]', 'fineTuneEpochs=3', 'seeds=[1]'],
+  'block-shuffle': ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=2', 'blockSizes=[28,7,1]'],
+  'feature-similarity': ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=3', 'probeSize=200'],
+  'parameter-distance': ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=3', 'seeds=[1,2]'],
+  interpolation: ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=3', 'points=5', 'probeSize=200'],
+  criticality: ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=2', 'alphas=3', 'sigmas=[0.05]', 'samples=1'],
+  checkpoints: ['sourceSize=500', 'preEpochs=2', 'checkpointEpochs=[0,1,2]', 'labelsPerClass=10', 'fineTuneEpochs=2', 'seeds=[1]'],
+};
+
+/** The flagship with the smallest parameters at which its story still holds. */
+const FLAGSHIP = ['sourceSize=1500', 'preEpochs=2', 'labelsPerClass=20', 'fineTuneEpochs=6', 'seeds=[1,2]', 'blockSizes=[28,1]', 'probeSize=300', 'interpolationPoints=5'];
+
+const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
+  pretraining(nb) {
+    const t = texts(nb);
+    assert.match(t, /\| epoch \| accuracy \| loss \|/);
+    const m = /accuracy ([\d.]+)% before saving, ([\d.]+)% after loading/.exec(t);
+    assert.ok(m, t);
+    assert.equal(m[1], m[2], 'a checkpoint loaded from disk predicts as before');
+    assert.equal(payloads(nb, Mime.images).length, 1);
+  },
+  transfer(nb) {
+    const t = texts(nb);
+    assert.match(t, /\| 5 \| [\d.]+% \| [\d.]+% \| -?[\d.]+ points \|/);
+    assert.match(t, /\| 10 \| [\d.]+% \| [\d.]+% \| -?[\d.]+ points \|/);
+    assert.ok(payloads(nb, Mime.training).length >= 2, 'training curves');
+  },
+  'block-shuffle'(nb) {
+    const t = texts(nb);
+    assert.match(t, /InvalidArgumentError: tl\.blockShuffle: blockSize 5 does not divide the image size 28×28/);
+    const grids = payloads<{ rows: { label: string }[] }>(nb, Mime.images);
+    assert.deepEqual(grids[0]!.rows.map((r) => r.label), ['original', 'block 7', 'block 1']);
+    assert.match(t, /block 28: P-T [\d.]+%, RI-T [\d.]+%\nblock 7: .*\nblock 1: /);
+  },
+  'feature-similarity'(nb) {
+    const t = texts(nb);
+    assert.match(t, /\| CKA\(X, X\) \| 1\.0000 \|/);
+    assert.match(t, /\| CKA\(X, 3·X·R\), R a rotation \| 1\.0000 \|/);
+    const heatmaps = payloads<CkaPayload>(nb, Mime.cka);
+    assert.deepEqual(heatmaps.map((h) => `${h.modelA}/${h.modelB}`), ['P-T₁/P-T₂', 'P-T₁/P', 'P-T₁/RI-T₁', 'RI-T₁/RI-T₂']);
+    assert.match(t, /\| linear, minibatch \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/);
+  },
+  'parameter-distance'(nb) {
+    const charts = bundles(nb).filter((b) => String(b[Mime.plain] ?? '').startsWith('Distance in parameter space'));
+    assert.equal(charts.length, 2);
+    assert.match(texts(nb), /RI-T₁ − RI-T₂‖ = \*\*[\d.]+\*\* \([\d.]+× farther apart\)/);
+  },
+  interpolation(nb) {
+    const curves = payloads<InterpolationPayload>(nb, Mime.interpolation);
+    assert.equal(curves.length, 3);
+    assert.deepEqual(curves[1]!.pairs.map((p) => p.label), ['P-T₁ – P-T₂', 'RI-T₁ – RI-T₂', 'P-T₁ – RI-T₁']);
+    assert.ok(curves[2]!.pairs[0]!.lambdas.some((l) => l < 0), 'a grid beyond [0, 1]');
+  },
+  criticality(nb) {
+    const tables = payloads<{ label: string; modules: { module: string }[] }>(nb, Mime.json);
+    assert.deepEqual(tables.map((t) => t.label), ['P-T rewound to P', 'RI-T rewound to its initialisation', 'P-T rewound to epoch 1']);
+    assert.deepEqual(tables[0]!.modules.map((m) => m.module), ['conv1', 'conv2', 'fc1', 'fc']);
+  },
+  checkpoints(nb) {
+    const t = texts(nb);
+    assert.match(t, /Target accuracy after fine-tuning from each pre-training checkpoint\nepoch  accuracy  loss\n\s+0 .*\n\s+1 .*\n\s+2 /);
+    assert.match(t, /Best checkpoint: epoch \*\*\d\*\*/);
+  },
+};
+
+test('every sample notebook has small test parameters and checks', () => {
+  const samples = readdirSync(SAMPLES_DIR)
+    .filter((f) => f.endsWith('.tsnb'))
+    .map((f) => f.replace(/\.tsnb$/, ''))
+    .sort();
+  assert.deepEqual(samples, [...Object.keys(SMALL), 'flagship'].sort());
+  for (const name of samples) {
+    const nb = parseTsnb(readFileSync(path.join(SAMPLES_DIR, `${name}.tsnb`), 'utf8'));
+    const params = codeCells(nb).filter((c) => (c.metadata['tags'] as JsonValue[] | undefined)?.includes('parameters'));
+    assert.equal(params.length, 1, `${name}: one cell tagged parameters`);
+    assert.ok(nb.cells[0]!.cell_type === 'markdown' && nb.cells[0]!.source.startsWith('# '), `${name}: starts with a title`);
+    assert.ok(codeCells(nb).every((c) => c.outputs.length === 0 && c.execution_count === null), `${name}: committed without outputs`);
+  }
+});
+
+describe('sample notebooks run headlessly with small parameters', { concurrency: 2 }, () => {
+  for (const [name, params] of Object.entries(SMALL)) {
+    test(name, async () => CHECKS[name]!((await runSample(name, params)).nb));
+  }
+
+  test('flagship: the paper\'s findings 1–3 in its outputs, and an HTML report', async () => {
+    const { nb, dir } = await runSample('flagship', FLAGSHIP, ['--html', 'DIR/flagship.html']);
+    const summary = texts(nb).split('\n').filter((l) => l.startsWith('| '));
+    console.log(summary.join('\n'));
+
+    // 1. CKA per module (diagonal of each heatmap): P-T/P-T above P-T/RI-T and RI-T/RI-T in every
+    //    module, P-T/P above P-T/RI-T in the low modules.
+    const heat = new Map(payloads<CkaPayload>(nb, Mime.cka).map((p) => [`${p.modelA}/${p.modelB}`, p]));
+    const diagonal = (pair: string): Map<string, number> => {
+      const p = heat.get(pair);
+      assert.ok(p, `no CKA heatmap ${pair}; found ${[...heat.keys()].join(', ')}`);
+      return new Map(p.rows.map((r, i) => [r, p.values[i]![p.columns.indexOf(r)]!]));
+    };
+    const ptpt = diagonal('P-T₁/P-T₂');
+    const ptp = diagonal('P-T₁/P');
+    const ptri = diagonal('P-T₁/RI-T₁');
+    const riri = diagonal('RI-T₁/RI-T₂');
+    const modules = [...ptpt.keys()];
+    assert.deepEqual(modules, ['conv1', 'conv2', 'fc1']);
+    const report = [ptpt, ptp, ptri, riri].map((d, i) => `${['P-T/P-T', 'P-T/P', 'P-T/RI-T', 'RI-T/RI-T'][i]}: ${modules.map((m) => d.get(m)!.toFixed(3)).join(' ')}`).join('\n');
+    for (const m of modules) {
+      assert.ok(ptpt.get(m)! > ptri.get(m)!, `${m}: CKA P-T/P-T > P-T/RI-T\n${report}`);
+      assert.ok(ptpt.get(m)! > riri.get(m)!, `${m}: CKA P-T/P-T > RI-T/RI-T\n${report}`);
+    }
+    for (const m of modules.slice(0, -1)) assert.ok(ptp.get(m)! > ptri.get(m)!, `${m}: CKA P-T/P > P-T/RI-T\n${report}`);
+    const mean = (d: Map<string, number>) => modules.reduce((s, m) => s + d.get(m)!, 0) / modules.length;
+    assert.ok(mean(ptpt) > mean(ptri) + 0.02, `mean CKA P-T/P-T clearly above P-T/RI-T\n${report}`);
+
+    // 2. ‖P-T₁ − P-T₂‖ ≪ ‖RI-T₁ − RI-T₂‖, from the distance chart's data (head excluded).
+    const distance = bundles(nb).find((b) => String(b[Mime.plain] ?? '').startsWith('Distance in parameter space'));
+    assert.ok(distance, 'a distance result');
+    const rows = (distance[Mime.vegaLite] as { data: { values: { pair: string; module: string; distance: number }[] } }).data.values;
+    const total = (pair: string) => Math.sqrt(rows.filter((r) => r.pair === pair && !r.module.endsWith('(head)')).reduce((s, r) => s + r.distance ** 2, 0));
+    const dPt = total('P-T₁ vs P-T₂');
+    const dRi = total('RI-T₁ vs RI-T₂');
+    assert.ok(dPt > 0 && dPt < 0.5 * dRi, `‖P-T₁ − P-T₂‖ = ${dPt} should be far below ‖RI-T₁ − RI-T₂‖ = ${dRi}`);
+    for (const m of modules) {
+      const at = (pair: string) => rows.find((r) => r.pair === pair && r.module === m)!.distance;
+      assert.ok(at('P-T₁ vs P-T₂') < at('RI-T₁ vs RI-T₂'), `${m}: P-T instances closer than RI-T instances`);
+    }
+
+    // 3. Interpolation: no barrier between P-T solutions; clear ones for RI-T/RI-T and P-T/RI-T.
+    const [curves] = payloads<InterpolationPayload>(nb, Mime.interpolation);
+    const barrier = new Map(curves!.pairs.map((p) => [p.label, p.barrier]));
+    const b = (label: string) => {
+      assert.ok(barrier.has(label), `no interpolation curve ${label}`);
+      return barrier.get(label)!;
+    };
+    const bars = [...barrier].map(([k, v]) => `${k}: ${v.toFixed(4)}`).join(', ');
+    assert.ok(b('P-T₁ – P-T₂') < 0.1, `P-T/P-T barrier ≈ 0: ${bars}`);
+    assert.ok(b('RI-T₁ – RI-T₂') > 0.2 && b('RI-T₁ – RI-T₂') > 4 * Math.max(b('P-T₁ – P-T₂'), 0), `RI-T/RI-T barrier clearly positive: ${bars}`);
+    assert.ok(b('P-T₁ – RI-T₁') > 0.2, `P-T/RI-T barrier clearly positive: ${bars}`);
+
+    // The summary table names each finding, and the HTML report was written with the charts.
+    assert.equal(summary[0], '| finding (PAPER) | this run | |');
+    assert.equal(summary.filter((l) => / [✓✗] \|$/.test(l)).length, 7, 'seven findings, each marked');
+    const html = readFileSync(path.join(dir, 'flagship.html'), 'utf8');
+    assert.match(html, /<title>What is being transferred in transfer learning\?<\/title>/);
+    assert.match(html, /data-mime="application\/vnd\.transferlab\.cka\+json"/);
+    assert.match(html, /data-mime="application\/vnd\.transferlab\.interpolation\+json"/);
+  });
+});
