@@ -4,6 +4,8 @@
  * The analysis API (`tl`) and TensorFlow.js (`tf`) are preloaded as globals, lazily: the first
  * access loads them, and a background preload starts once the type checker is warm.
  */
+// First: load the TypeScript compiler through the V8 code cache (before anything imports it).
+import { saveTypeScriptCodeCache } from './codeCache';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Writable } from 'node:stream';
 import { Console } from 'node:console';
@@ -228,6 +230,7 @@ function scheduleWarmUp(): void {
     warmTimer = undefined;
     if (warmStage === 0) {
       if (!executor.fullCheckerWarm) guard(() => executor.warmUpFull());
+      saveTypeScriptCodeCache();
       warmStage = 1;
       scheduleWarmUp();
     } else {
