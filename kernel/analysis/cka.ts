@@ -29,6 +29,7 @@ import type { DataLike } from './dataset';
 import { type Analysis, reduceOnHost, runAsync, runSync } from './engine';
 import { centreColumns, dot, dot4, fromRows, select, subBlock, sumSquares, transposeBlock } from './float64';
 import { VEGA_LITE_SCHEMA, fmt, textTable } from './results';
+import { gramOffDiagonalParallel, gramThreads } from './gramWorkers';
 
 
 /** A representation: [n, p] (or higher rank, flattened per example) tensor, or n rows of p numbers. */
@@ -69,6 +70,12 @@ export const ckaInternals = {
   kChunk: 1024,
   /** Examples per cross-product in the features form (the length of each float32 sum). */
   rowChunk: 1024,
+  /**
+   * Worker threads for the Gram form on the wasm backend: a number forces it (1 = none);
+   * undefined = one per core when the products exceed `parallelMinWork` multiply-adds.
+   */
+  threads: undefined as number | undefined,
+  parallelMinWork: 2e10,
 };
 
 // ─── Representations ────────────────────────────────────────────────────────────────────────
@@ -240,6 +247,11 @@ function gramColumns(r: Rep, chunks: readonly { c0: number; c1: number; t: tf.Te
 function* gramOffDiagonal(reps: readonly Rep[], pairs: readonly Pair[], host: boolean): Analysis<Float64Array> {
   const n = reps[0]!.n;
   const used = uniqueOf(pairs);
+  const threads = host ? parallelThreads(n, used.map((u) => reps[u]!.p)) : 1;
+  if (threads > 1) {
+    const local = pairs.map(([i, j]) => [used.indexOf(i), used.indexOf(j)] as const);
+    return gramOffDiagonalParallel(n, used.map((u) => reps[u]!), local, Math.min(n, ckaInternals.hostBlockRows), ckaInternals.kChunk, threads);
+  }
   const out = new Float64Array(pairs.length);
   const bb = host ? Math.min(n, ckaInternals.hostBlockRows) : Math.max(256, Math.min(n, Math.floor(2 ** 28 / (n * used.length))));
   const uploaded = new Map<number, { c0: number; c1: number; t: tf.Tensor2D }[]>();
@@ -269,6 +281,14 @@ function* gramOffDiagonal(reps: readonly Rep[], pairs: readonly Pair[], host: bo
     for (const chunks of uploaded.values()) tf.dispose(chunks.map((c) => c.t));
   }
   return out;
+}
+
+/** Worker threads for a Gram computation on the host (1: the single-thread path). */
+function parallelThreads(n: number, widths: readonly number[]): number {
+  if (ckaInternals.threads !== undefined) return ckaInternals.threads;
+  if (tf.getBackend() !== 'wasm') return 1;
+  const work = (n * n * widths.reduce((a, b) => a + b, 0)) / 2;
+  return work >= ckaInternals.parallelMinWork ? gramThreads() : 1;
 }
 
 /**

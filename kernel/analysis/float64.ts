@@ -22,6 +22,11 @@ export function centreColumns(data: ArrayLike<number>, n: number, p: number): { 
   return data instanceof Float32Array ? centreF32(data, n, p) : centreAny(data, n, p);
 }
 
+/** Large arrays go to shared memory, so that worker threads can read them without a copy. */
+function allocateF32(length: number): Float32Array {
+  return length >= 1 << 20 ? new Float32Array(new SharedArrayBuffer(4 * length)) : new Float32Array(length);
+}
+
 // Two monomorphic copies (the engine optimises each for its array type); the difference is
 // computed in float64 and rounded by the store into the Float32Array, then read back.
 function centreF32(data: Float32Array, n: number, p: number): { centred: Float32Array; rowSq: Float64Array } {
@@ -31,7 +36,7 @@ function centreF32(data: Float32Array, n: number, p: number): { centred: Float32
     for (let j = 0; j < p; j++) mean[j]! += data[o + j]!;
   }
   for (let j = 0; j < p; j++) mean[j]! /= n;
-  const centred = new Float32Array(n * p);
+  const centred = allocateF32(n * p);
   const rowSq = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const o = i * p;
@@ -53,7 +58,7 @@ function centreAny(data: ArrayLike<number>, n: number, p: number): { centred: Fl
     for (let j = 0; j < p; j++) mean[j]! += data[o + j]!;
   }
   for (let j = 0; j < p; j++) mean[j]! /= n;
-  const centred = new Float32Array(n * p);
+  const centred = allocateF32(n * p);
   const rowSq = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const o = i * p;

@@ -7,14 +7,17 @@ import * as cka from '../../kernel/analysis/cka';
 import { cnn } from '../../kernel/analysis/models';
 import { InvalidArgumentError, ShapeMismatchError } from '../../kernel/analysis/errors';
 import { SyncReadError } from '../../kernel/analysis/engine';
+import { stopGramWorkers } from '../../kernel/analysis/gramWorkers';
 import { Mime } from '../../kernel/protocol/mime';
 import { assertNoLeak } from './leak';
 
 before(async () => {
   await initBackend('wasm');
 });
-after(() => {
+after(async () => {
   cka.ckaInternals.reducer = undefined;
+  cka.ckaInternals.threads = undefined;
+  await stopGramWorkers();
 });
 
 // ─── Independent float64 references (plain number[][] arithmetic) ──────────────────────────
@@ -216,6 +219,28 @@ test('minibatch CKA equals the mean of per-batch unbiased HSIC (reference), line
       }
       assertClose(res.get(name, 'y'), kl / Math.sqrt(kk * ll), 1e-6, `minibatch ${kind} ${name}`);
     }
+  }
+});
+
+test('the Gram form on worker threads gives the single-thread values', async () => {
+  const X = randn(200, 150, 201, 1, 0.5);
+  const A = { a: X, b: related(X, 40, 202), c: randn(200, 7, 203) };
+  const B = { d: related(X, 90, 204), e: randn(200, 30, 205) };
+  const saved = { ...cka.ckaInternals };
+  try {
+    cka.ckaInternals.hostBlockRows = 48; // several blocks per thread
+    cka.ckaInternals.threads = 1;
+    const one = cka.matrixFromFeatures(A, B, { algorithm: 'gram' });
+    const oneDeb = cka.linear(A.a, B.d, { algorithm: 'gram', debiased: true });
+    cka.ckaInternals.threads = 2;
+    const two = await assertNoLeak('parallel matrix', () => cka.matrixFromFeatures(A, B, { algorithm: 'gram' }));
+    one.values.forEach((r, i) => r.forEach((v, j) => assertClose(two.values[i]![j]!, v, 1e-12, `threads ${one.rows[i]}/${one.columns[j]}`)));
+    assertClose(two.get('a', 'd'), refLinear(A.a, B.d), 1e-6, 'parallel vs reference');
+    assertClose(cka.linear(A.a, B.d, { algorithm: 'gram', debiased: true }), oneDeb, 1e-12, 'parallel debiased');
+    cka.ckaInternals.threads = 3;
+    assertClose(cka.matrixFromFeatures(A, B, { algorithm: 'gram' }).get('c', 'e'), one.get('c', 'e'), 1e-12, 'three threads');
+  } finally {
+    Object.assign(cka.ckaInternals, saved);
   }
 });
 
