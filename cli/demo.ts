@@ -68,7 +68,11 @@ export function runDemo(args: string[], io: CliIo, options: RunCommandOptions = 
     const html = path.join(dir, 'flagship.html');
     io.stderr(`transferlab demo: running the flagship notebook on ${backend} (a few minutes on 2 CPU cores)\n`);
     const status = await runNotebookFile(io, 'demo', { input: flagshipPath(), out: notebook, html, backend, parameters, quiet: false, cwd: dir }, options);
-    if (status === 0) io.stdout(`open ${path.relative(process.cwd(), html) || html} in a browser, or ${path.relative(process.cwd(), notebook) || notebook} in VS Code\n`);
+    const shown = (f: string) => {
+      const r = path.relative(process.cwd(), f);
+      return r !== '' && !r.startsWith('..') && !path.isAbsolute(r) ? r : f;
+    };
+    if (status === 0) io.stdout(`open ${shown(html)} in a browser, or ${shown(notebook)} in VS Code\n`);
     return status;
   });
 }

@@ -205,7 +205,7 @@ describe('sample notebooks run headlessly with small parameters', { concurrency:
 
     // The summary table names each finding, and the HTML report was written with the charts.
     assert.equal(summary[0], '| finding (PAPER) | this run | |');
-    assert.equal(summary.filter((l) => / [✓✗] \|$/.test(l)).length, 7, 'seven findings, each marked');
+    assert.equal(summary.filter((l) => / [✓✗] \|$/.test(l)).length, 8, 'eight findings, each marked');
     const html = readFileSync(path.join(dir, 'flagship.html'), 'utf8');
     assert.match(html, /<title>What is being transferred in transfer learning\?<\/title>/);
     assert.match(html, /data-mime="application\/vnd\.transferlab\.cka\+json"/);
