@@ -17,7 +17,7 @@ import { checkDataFitsModel, checkModel } from './train';
 import { checkInteger, checkKeys, checkNumber, checkObject, checkOneOf, checkSeed, describe, fail } from './validate';
 import { checkSameParameters, evaluateSettings } from './evalGrid';
 import { VEGA_LITE_SCHEMA, fmt, fmtShort, jsonNumber, textTable } from './results';
-import type { WeightsSource } from './distance';
+import { weightsOf, type WeightsSource } from './distance';
 
 export interface CriticalityOptions {
   /** Modules to rewind, one at a time. Default: every module of the model. */
@@ -87,13 +87,6 @@ function sigmasOf(fn: string, v: unknown): number[] {
     if (typeof s !== 'number' || !(s >= 0 && s <= 1)) fail(fn, 'options.sigmas', `has ${describe(s)} at position ${i}; σ must be in [0, 1]`);
   });
   return [...new Set([0, ...(v as number[])])].sort((a, b) => a - b);
-}
-
-function weightsOf(fn: string, arg: string, src: unknown): ReadonlyMap<string, tf.Tensor> {
-  if (src instanceof Map) return src as NamedWeights;
-  const m = src as Partial<Model> | null;
-  if (m !== null && typeof m === 'object' && m.variables instanceof Map) return m.variables;
-  return fail(fn, arg, `must be a model or a Map of weights by parameter name (a checkpoint), got ${describe(src)}`);
 }
 
 /** A 32-bit seed for one noise draw. */

@@ -12,8 +12,8 @@ import { checkKeys, checkObject, describe, fail } from './validate';
 import { checkSameParameters } from './evalGrid';
 import { VEGA_LITE_SCHEMA, fmt, fmtShort, textTable } from './results';
 
-/** A model, or weights by parameter name (e.g. a checkpoint). */
-export type WeightsSource = Model | NamedWeights;
+/** A model, weights by parameter name, or anything holding them as `weights` (a checkpoint). */
+export type WeightsSource = Model | NamedWeights | { readonly weights: ReadonlyMap<string, tf.Tensor> };
 
 export interface DistanceOptions {
   /** Modules flagged as the re-initialised head. Default `['fc']`. */
@@ -44,7 +44,11 @@ export interface PairDistance {
   readonly totalWithoutHead: number;
 }
 
-function weightsOf(fn: string, arg: string, src: unknown): ReadonlyMap<string, tf.Tensor> {
+/** The weights of a {@link WeightsSource}, checked. */
+export function weightsOf(fn: string, arg: string, src: unknown): ReadonlyMap<string, tf.Tensor> {
+  if (src !== null && typeof src === 'object' && !(src instanceof Map) && (src as { weights?: unknown }).weights instanceof Map && !((src as Partial<Model>).variables instanceof Map)) {
+    return weightsOf(fn, `${arg}.weights`, (src as { weights: unknown }).weights);
+  }
   if (src instanceof Map) {
     for (const [k, v] of src) {
       if (typeof k !== 'string' || !(v instanceof tf.Tensor)) fail(fn, arg, `must map parameter names to tensors, got an entry ${describe(k)} → ${describe(v)}`);
@@ -58,7 +62,7 @@ function weightsOf(fn: string, arg: string, src: unknown): ReadonlyMap<string, t
     if ((m as { isDisposed?: boolean }).isDisposed) fail(fn, arg, 'is a disposed model');
     return m.variables;
   }
-  return fail(fn, arg, `must be a model or a Map of weights by parameter name, got ${describe(src)}`);
+  return fail(fn, arg, `must be a model, a checkpoint or a Map of weights by parameter name, got ${describe(src)}`);
 }
 
 function checkNames(fn: string, arg: string, v: unknown, fallback: readonly string[]): string[] {

@@ -69,6 +69,11 @@ test('rewinding one module: curves at σ = 0 match direct evaluation; μ from th
     const moved2 = other.modules[0]!.grid.filter((g, i) => g.sigma > 0 && Math.abs(g.loss - r.modules[0]!.grid[i]!.loss) > 1e-4);
     assert.ok(moved2.length > 0, 'another seed draws other noise');
     other.modules[0]!.grid.forEach((g, i) => g.sigma === 0 && assert.equal(g.loss, r.modules[0]!.grid[i]!.loss));
+    // A checkpoint-like {weights} rewinds the same way as the model it was taken from.
+    const w = init.getWeights();
+    const viaCheckpoint = await criticality(final, { weights: w }, d, { modules: ['conv2'], alphas: 3, sigmas: [0.05, 0.5], samples: 2, seed: 4, batchSize: 16, group: 3 });
+    tf.dispose([...w.values()]);
+    assert.deepEqual(viaCheckpoint.modules[0]!.grid, r.modules[0]!.grid);
     // A generous ε makes α = 0 feasible: μ = 0 (the module is not critical).
     const easy = await criticality(final, init, d, { modules: ['fc'], alphas: 2, sigmas: [0.01], epsilon: 1 });
     assert.equal(easy.modules[0]!.criticality, 0);
@@ -98,7 +103,7 @@ test('criticality errors name the function and the argument', async () => {
     await assert.rejects(criticality(m, m, d, { modules: ['layer9'] }), /options\.modules names the string "layer9", which has no parameters/);
     await assert.rejects(criticality(m, m, d, { alphas: [0, 2] }), /options\.alphas has the number 2 at position 1; α must be in \[0, 1\]/);
     await assert.rejects(criticality(m, m, d, { sigmas: [-1] }), /options\.sigmas has the number -1 at position 0/);
-    await assert.rejects(criticality(m, 'x' as never, d), /tl\.criticality: initial must be a model or a Map of weights/);
+    await assert.rejects(criticality(m, 'x' as never, d), /tl\.criticality: initial must be a model, a checkpoint or a Map of weights/);
     await assert.rejects(criticality(m, m, d, { metric: 'auc' } as never), /options\.metric must be one of 'error', 'loss'/);
   } finally {
     m.dispose();

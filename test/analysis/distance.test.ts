@@ -52,6 +52,8 @@ test('per-module and total distances equal a float64 reference; fc flagged and e
     const w = a.getWeights();
     const self = await distance(a, w);
     assert.equal(self.pairs[0]!.total, 0);
+    const viaCheckpoint = await distance({ weights: w }, b);
+    assert.equal(viaCheckpoint.pairs[0]!.total, p.total);
     tf.dispose([...w.values()]);
 
     const many = await distances([{ label: 'A/B', a, b }, { label: 'A/A', a, b: a }], { head: ['fc', 'fc1'] });
@@ -77,7 +79,7 @@ test('distance errors name the function, the argument and the parameter', async 
   try {
     await assert.rejects(distance(a, wider), (e: unknown) => e instanceof ShapeMismatchError && /^tl\.distance: b has 'conv2\/kernel' of shape \[3, 3, 4, 7\] but a has \[3, 3, 4, 6\]/.test(e.message));
     await assert.rejects(distance(a, r), /tl\.distance: b has no parameter '[a-z0-9/]+' \(which a has\); both must be the same architecture/);
-    await assert.rejects(distance(a, 3 as never), /tl\.distance: b must be a model or a Map of weights/);
+    await assert.rejects(distance(a, 3 as never), /tl\.distance: b must be a model, a checkpoint or a Map of weights/);
     await assert.rejects(distance(a, a, { exclude: ['conv9'] }), /options\.exclude names unknown module 'conv9'/);
     await assert.rejects(distance(a, a, { hed: [] } as never), /options\.hed is not a known option/);
     await assert.rejects(distances([]), /tl\.distances: pairs must be a non-empty array/);
