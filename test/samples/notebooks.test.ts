@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runRun } from '../../cli/run';
+import { runDemo } from '../../cli/demo';
 import type { CliIo } from '../../cli/notebookConvert';
 import { Mime, type CkaPayload, type InterpolationPayload } from '../../kernel/protocol/mime';
 import { parseTsnb, type JsonValue, type TsnbCodeCell, type TsnbMimeBundle, type TsnbNotebook, type TsnbOutput } from '../../kernel/protocol/tsnb';
@@ -40,16 +41,8 @@ const texts = (nb: TsnbNotebook): string =>
     .map((o) => (o.output_type === 'stream' ? o.text : o.output_type === 'error' ? `${o.ename}: ${o.evalue}` : String(o.data[Mime.markdown] ?? o.data[Mime.plain] ?? '')))
     .join('\n');
 
-/** Runs a sample with parameters (`name=value` strings); returns the executed notebook. */
-async function runSample(name: string, params: readonly string[], extra: readonly string[] = []): Promise<{ nb: TsnbNotebook; dir: string }> {
-  const dir = mkdtempSync(path.join(tmpdir(), `tl-sample-${name}-`));
-  const out = path.join(dir, `${name}.executed.tsnb`);
-  const io = capture();
-  const args = [path.join(SAMPLES_DIR, `${name}.tsnb`), '--out', out, '--backend', 'wasm', '--quiet', ...params.flatMap((p) => ['--param', p]), ...extra.map((e) => e.replace('DIR', dir))];
-  const status = await runRun(args, io);
-  assert.equal(status, 0, `${name} failed:\n${io.err}`);
-  const nb = parseTsnb(readFileSync(out, 'utf8'));
-  // Every cell ran; errors only where a cell is tagged to raise one.
+/** Checks that every cell ran, with errors only where a cell is tagged to raise one. */
+function checkExecuted(name: string, nb: TsnbNotebook): void {
   for (const [i, c] of codeCells(nb).entries()) {
     if (c.source.trim() === '') continue;
     assert.notEqual(c.execution_count, null, `${name}: code cell ${i + 1} did not run`);
@@ -59,7 +52,19 @@ async function runSample(name: string, params: readonly string[], extra: readonl
     else assert.deepEqual(errors, [], `${name}: code cell ${i + 1} raised`);
   }
   assert.ok(codeCells(nb).some((c) => (c.metadata['tags'] as JsonValue[] | undefined)?.includes('injected-parameters')), `${name}: no injected parameters cell`);
-  return { nb, dir };
+}
+
+/** Runs a sample with parameters (`name=value` strings) through `transferlab run`. */
+async function runSample(name: string, params: readonly string[]): Promise<TsnbNotebook> {
+  const dir = mkdtempSync(path.join(tmpdir(), `tl-sample-${name}-`));
+  const out = path.join(dir, `${name}.executed.tsnb`);
+  const io = capture();
+  const args = [path.join(SAMPLES_DIR, `${name}.tsnb`), '--out', out, '--backend', 'wasm', '--quiet', ...params.flatMap((p) => ['--param', p])];
+  const status = await runRun(args, io);
+  assert.equal(status, 0, `${name} failed:\n${io.err}`);
+  const nb = parseTsnb(readFileSync(out, 'utf8'));
+  checkExecuted(name, nb);
+  return nb;
 }
 
 /** Small parameters for each sample: seconds of CPU each. */
@@ -130,6 +135,15 @@ const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
   },
 };
 
+test('transferlab demo: bad usage exits 2 before starting anything', async () => {
+  const io = capture();
+  assert.equal(await runDemo(['--backend', 'gpu'], io), 2);
+  assert.match(io.err, /transferlab demo: --backend gpu: expected one of auto, wasm, cpu, webgpu, tensorflow\n\nusage: transferlab demo/);
+  const io2 = capture();
+  assert.equal(await runDemo(['--param', 'x'], io2), 2);
+  assert.match(io2.err, /--param "x": expected name=value/);
+});
+
 test('every sample notebook has small test parameters and checks', () => {
   const samples = readdirSync(SAMPLES_DIR)
     .filter((f) => f.endsWith('.tsnb'))
@@ -147,11 +161,21 @@ test('every sample notebook has small test parameters and checks', () => {
 
 describe('sample notebooks run headlessly with small parameters', { concurrency: 2 }, () => {
   for (const [name, params] of Object.entries(SMALL)) {
-    test(name, async () => CHECKS[name]!((await runSample(name, params)).nb));
+    test(name, async () => CHECKS[name]!(await runSample(name, params)));
   }
 
-  test('flagship: the paper\'s findings 1–3 in its outputs, and an HTML report', async () => {
-    const { nb, dir } = await runSample('flagship', FLAGSHIP, ['--html', 'DIR/flagship.html']);
+  test('transferlab demo runs the flagship; the paper\'s findings 1–3 are in its outputs', async () => {
+    const dir = path.join(mkdtempSync(path.join(tmpdir(), 'tl-demo-')), 'out');
+    const io = capture();
+    let progress = '';
+    const status = await runDemo(['--out', dir, ...FLAGSHIP.flatMap((p) => ['--param', p])], io, { terminal: { write: (t) => (progress += t), isTTY: false } });
+    assert.equal(status, 0, `demo failed:\n${io.err}${progress}`);
+    assert.match(io.err, /running the flagship notebook on wasm/);
+    assert.match(progress, /cell 1\/\d+ ok/);
+    assert.match(io.out, /wrote .*flagship\.executed\.tsnb and .*flagship\.html\nopen .*flagship\.html in a browser/);
+    const nb = parseTsnb(readFileSync(path.join(dir, 'flagship.executed.tsnb'), 'utf8'));
+    checkExecuted('flagship', nb);
+    assert.equal(nb.metadata.backend, 'wasm');
     const summary = texts(nb).split('\n').filter((l) => l.startsWith('| '));
     console.log(summary.join('\n'));
 
@@ -203,8 +227,8 @@ describe('sample notebooks run headlessly with small parameters', { concurrency:
     assert.ok(b('RI-T₁ – RI-T₂') > 0.2 && b('RI-T₁ – RI-T₂') > 4 * Math.max(b('P-T₁ – P-T₂'), 0), `RI-T/RI-T barrier clearly positive: ${bars}`);
     assert.ok(b('P-T₁ – RI-T₁') > 0.2, `P-T/RI-T barrier clearly positive: ${bars}`);
 
-    // The summary table names each finding, and the HTML report was written with the charts.
-    assert.equal(summary[0], '| finding (PAPER) | this run | |');
+    // The summary table names each finding, and the HTML report has the charts.
+    assert.equal(summary[0], "| the paper's finding | this run | |");
     assert.equal(summary.filter((l) => / [✓✗] \|$/.test(l)).length, 8, 'eight findings, each marked');
     const html = readFileSync(path.join(dir, 'flagship.html'), 'utf8');
     assert.match(html, /<title>What is being transferred in transfer learning\?<\/title>/);
