@@ -177,7 +177,9 @@ export async function idx(options: IdxOptions): Promise<Dataset> {
 async function loadIdx(fn: string, imagesPath: string, labelsPath: string, classes: readonly string[] | undefined, name: string, limitArg: unknown, seedArg: unknown): Promise<Dataset> {
   const limit = limitArg === undefined ? undefined : checkInteger(fn, 'options.limit', limitArg, 1);
   const seed = checkSeed(fn, 'options.seed', seedArg ?? 0);
-  const [ib, lb] = await Promise.all([readMaybeGzip(fn, imagesPath), readMaybeGzip(fn, labelsPath)]);
+  // One after the other, so that a missing pair always reports the images file first.
+  const ib = await readMaybeGzip(fn, imagesPath);
+  const lb = await readMaybeGzip(fn, labelsPath);
   const images = parseIdx(fn, imagesPath, ib);
   const labels = parseIdx(fn, labelsPath, lb);
   if (images.dims.length !== 3 && images.dims.length !== 4) throw new DatasetError(fn, imagesPath, `has shape [${images.dims.join(', ')}]; expected [N, H, W] or [N, H, W, C]`);

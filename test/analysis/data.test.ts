@@ -164,10 +164,25 @@ test('splits: few labels per class, stratified split, subsets, all leak-free', (
   assert.deepEqual(tr.counts(), [15, 15, 15]);
   assert.deepEqual(va.counts(), [5, 5, 5]);
   assert.throws(() => d.fewShot(21), /Dataset.fewShot: perClass 21 exceeds the 20 examples of class/);
+  const mapped = d.map((x) => tf.sub(1, x) as tf.Tensor4D, 'inverted');
+  assert.equal(mapped.name, 'inverted');
+  assert.throws(() => d.map((x) => tf.slice(x, [0, 0, 0, 0], [5, -1, -1, -1])), /Dataset.map: f\(x\) has 5 images, expected 60/);
+  mapped.dispose();
   assert.throws(() => d.subset([0, 60]), /Dataset.subset: indices has 60 at position 1, outside \[0, 60\)/);
   for (const t of [labelled, rest, again.labelled, again.rest, tr, va]) t.dispose();
   assert.equal(tf.memory().numTensors, before, 'splits disposed cleanly');
   d.dispose();
+});
+
+test('a dataset previews its first images per class without leaking', async () => {
+  const d = synthetic({ kind: 'shapes', n: 24, classes: 3, size: [16, 16], seed: 2 });
+  const before = tf.memory().numTensors;
+  const p = await d.preview(2);
+  assert.equal(tf.memory().numTensors, before);
+  assert.deepEqual(p.rows.map((r) => [r.label, r.images.length]), [['disc', 2], ['square', 2], ['triangle', 2]]);
+  assert.match(String(d), /^synthetic shapes: 24 images 16×16×1 \(disc: 8, square: 8, triangle: 8\)$/);
+  d.dispose();
+  await assert.rejects(d.preview(), /Dataset.preview: this is a disposed dataset/);
 });
 
 test('data checks name the function, argument and shapes', () => {
