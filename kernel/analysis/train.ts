@@ -564,7 +564,7 @@ function targetClasses(fn: string, target: DataLike): number {
 }
 
 /**
- * P-T: fine-tunes a copy of a pre-trained model (or a checkpoint) on the target. The classifier
+ * P-T: fine-tunes a copy of a pre-trained model (a model, a checkpoint, or a training run) on the target. The classifier
  * is re-initialised (seeded) when the class counts differ, or always with `reinitHead: true`.
  * The pre-trained model is not modified.
  *
@@ -573,7 +573,7 @@ function targetClasses(fn: string, target: DataLike): number {
  * const pt = await tl.fineTune(pre.checkpoint(10), target.labelled, {epochs: 5, seed: 1, validation: target.rest});
  * ```
  */
-export async function fineTune(pretrained: Model | Checkpoint, target: DataLike, options: FineTuneOptions = {}): Promise<TrainingRun> {
+export async function fineTune(pretrained: Model | Checkpoint | TrainingRun, target: DataLike, options: FineTuneOptions = {}): Promise<TrainingRun> {
   const fn = 'tl.fineTune';
   const o = resolveOptions(fn, options, ['reinitHead'], `P-T seed ${options.seed ?? 0}`);
   const reinit = options.reinitHead ?? 'auto';
@@ -598,6 +598,7 @@ export async function fineTune(pretrained: Model | Checkpoint, target: DataLike,
 }
 
 function startingPoint(fn: string, pretrained: unknown, numClasses: number, reinit: boolean | 'auto', seed: number): Model {
+  if (pretrained instanceof TrainingRun) return startingPoint(fn, pretrained.model, numClasses, reinit, seed);
   if (pretrained instanceof Checkpoint) {
     if (pretrained.isDisposed) fail(fn, 'pretrained', 'is a disposed checkpoint');
     const m = pretrained.toModel();
@@ -628,7 +629,7 @@ function startingPoint(fn: string, pretrained: unknown, numClasses: number, rein
  * const rit = await tl.trainFromScratch(pre.model, target.labelled, {epochs: 5, seed: 1});
  * ```
  */
-export async function trainFromScratch(architecture: Model | Checkpoint | ModelConfig, target: DataLike, options: TrainOptions = {}): Promise<TrainingRun> {
+export async function trainFromScratch(architecture: Model | Checkpoint | TrainingRun | ModelConfig, target: DataLike, options: TrainOptions = {}): Promise<TrainingRun> {
   const fn = 'tl.trainFromScratch';
   const o = resolveOptions(fn, options, [], `RI-T seed ${options.seed ?? 0}`);
   const config = configOf(fn, architecture);
@@ -652,6 +653,7 @@ export async function trainFromScratch(architecture: Model | Checkpoint | ModelC
 }
 
 function configOf(fn: string, a: unknown): ModelConfig {
+  if (a instanceof TrainingRun) return configOf(fn, a.model);
   if (a instanceof Checkpoint) {
     if (!a.config) fail(fn, 'architecture', `checkpoint of ${a.arch} has no config (only tl.resnet / tl.cnn models can be rebuilt)`);
     return a.config;
@@ -710,7 +712,7 @@ export class TransferComparison {
  * cmp.pt[0].model; cmp.rit[1].model; // for CKA, distances, interpolation
  * ```
  */
-export async function compareTransfer(pretrained: Model | Checkpoint, target: DataLike, options: CompareTransferOptions = {}): Promise<TransferComparison> {
+export async function compareTransfer(pretrained: Model | Checkpoint | TrainingRun, target: DataLike, options: CompareTransferOptions = {}): Promise<TransferComparison> {
   const fn = 'tl.compareTransfer';
   const o = resolveOptions(fn, options, ['seeds', 'reinitHead', 'test'], 'P-T vs RI-T');
   const seeds = (options.seeds ?? [0, 1]) as number[];

@@ -102,6 +102,9 @@ test('fineTune (P-T): copies the pre-trained body, re-initialises fc when classe
   assert.equal(maxDiff(same.initial.weights.get('fc/kernel')!, pre.variables.get('fc/kernel')!), 0);
   const fresh = await fineTune(pre, source, { epochs: 1, batchSize: 64, reinitHead: true, ...quiet });
   assert.ok(maxDiff(fresh.initial.weights.get('fc/kernel')!, pre.variables.get('fc/kernel')!) > 0);
+  const viaRun = await fineTune(preRun, target, { epochs: 1, batchSize: 32, seed: 3, ...quiet });
+  assert.equal(maxDiff(viaRun.initial.weights.get('conv1/kernel')!, pre.variables.get('conv1/kernel')!), 0, 'a run stands for its model');
+  viaRun.dispose();
   await assert.rejects(fineTune(pre, target, { reinitHead: false, ...quiet }), (e: Error) => e instanceof ShapeMismatchError && /target has 3 classes but the model has 4 outputs/.test(e.message));
   const before = tf.memory().numTensors;
   const nModel = pt.model.variables.size + (pt.model.buffers?.size ?? 0);
