@@ -356,10 +356,10 @@ const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 /**
- * Sum or Mean over a contiguous block of axes (the [N, H, W] of an NHWC tensor for bias gradients
- * and BatchNorm statistics, [H, W] for global average pooling) as one pass over memory, in
- * float64. The backend's own kernel transposes the whole tensor first. Other reductions go to the
- * original kernel.
+ * Sum or Mean over a contiguous block of axes that is not innermost (the [N, H, W] of an NHWC
+ * tensor for bias gradients and BatchNorm statistics, [H, W] for global average pooling) as one
+ * XNNPACK average pooling. The backend's own kernel transposes the whole tensor first. Other
+ * reductions go to the original kernel.
  */
 function blockReduce(original: KernelFunc, mean: boolean): KernelFunc {
   return (args) => {
@@ -376,30 +376,15 @@ function blockReduce(original: KernelFunc, mean: boolean): KernelFunc {
     const red = x.shape.slice(first, last + 1).reduce((p, d) => p * d, 1);
     const inner = x.shape.slice(last + 1).reduce((p, d) => p * d, 1);
     const outShape = keepDims ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d)) : x.shape.filter((_, i) => i < first || i > last);
-    const b = heap(backend);
-    const out = b.makeOutput(outShape, 'float32');
-    const o = b.typedArrayFromHeap(out) as Float32Array;
-    const v = b.typedArrayFromHeap(x) as Float32Array;
-    const scale = mean ? 1 / red : 1;
-    if (inner === 1) {
-      for (let p = 0; p < outer; p++) {
-        let acc = 0;
-        const base = p * red;
-        for (let r = 0; r < red; r++) acc += v[base + r]!;
-        o[p] = acc * scale;
-      }
-    } else {
-      const acc = new Float64Array(inner);
-      for (let p = 0; p < outer; p++) {
-        acc.fill(0);
-        for (let r = 0; r < red; r++) {
-          const base = (p * red + r) * inner;
-          for (let c = 0; c < inner; c++) acc[c]! += v[base + c]!;
-        }
-        for (let c = 0; c < inner; c++) o[p * inner + c] = acc[c]! * scale;
-      }
-    }
-    return out;
+    if (inner === 1) return original(args); // innermost reductions are native to the backend
+    // XNNPACK's average pooling over an [outer, red, 1, inner] "image" with a red×1 window: SIMD
+    // across the inner (channel) axis, ~20× faster than a JavaScript loop and than the backend's
+    // transpose-then-reduce, with float32 accumulation like the other backends.
+    return tf.tidy(() => {
+      const xt = tf.reshape(wrap(asBackend(backend), x), [outer, red, 1, inner]) as tf.Tensor4D;
+      const m = tf.avgPool(xt, [red, 1], 1, 'valid');
+      return tf.reshape(mean ? m : tf.mul(m, red), outShape);
+    }) as unknown as TensorInfo;
   };
 }
 
