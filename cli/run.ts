@@ -905,7 +905,6 @@ export async function runNotebookFile(
     controller.abort();
   };
   if (options.handleSigint) process.on('SIGINT', onSigint);
-  let kernelLog = '';
   let result: RunNotebookResult;
   try {
     result = await runNotebook(notebook, {
@@ -915,7 +914,6 @@ export async function runNotebookFile(
       ...(spec.timeout !== undefined ? { timeoutSeconds: spec.timeout } : {}),
       signal: controller.signal,
       onWarning: warn,
-      onKernelLog: (t) => (kernelLog = (kernelLog + t).slice(-4000)),
       ...(reporter ? { onEvent: reporter.onEvent } : {}),
     });
   } catch (e) {
@@ -933,7 +931,6 @@ export async function runNotebookFile(
   const wrote = [spec.out, spec.html].filter((f): f is string => f !== undefined).join(' and ');
   if (result.error) {
     io.stderr(`transferlab ${command}: ${result.error.report()}`);
-    if (result.error.kind === FailureKind.died && kernelLog.trim() !== '') io.stderr(`kernel log:\n${kernelLog.trim().split('\n').slice(-20).join('\n')}\n`);
     io.stderr(`transferlab ${command}: ran ${result.executed} of ${result.total} code cells in ${formatSeconds(result.seconds)}; wrote the partial notebook to ${wrote}\n`);
     return result.error.kind === FailureKind.interrupted ? 130 : 1;
   }

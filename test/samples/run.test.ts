@@ -348,6 +348,20 @@ describe('transferlab run, end to end', () => {
     assert.equal(e.output_type === 'error' && e.ename, 'CellTimeoutError');
   });
 
+  test('a kernel that dies in a cell fails the run at once, with the partial notebook written', async () => {
+    const dir = fresh();
+    const input = path.join(dir, 'dies.tsnb');
+    writeFileSync(input, serializeTsnb(notebook([code("console.log('a')"), code("process.kill(process.pid, 'SIGKILL')"), code("console.log('b')")])));
+    const io = capture();
+    assert.equal(await runRun([input, '--backend', 'cpu', '--quiet'], io), 1);
+    assert.match(io.err, /cell 2 of 3 \(notebook cell 2, execution count 2\) lost its kernel:\nKernelDiedError: The kernel exited \(signal SIGKILL\)/);
+    const cells = codeCells(parseTsnb(readFileSync(defaultOutput(input), 'utf8')));
+    assert.deepEqual(cells.map((c) => c.execution_count), [1, 2, null]);
+    assert.deepEqual(cells[0]!.outputs, [{ output_type: 'stream', name: 'stdout', text: 'a\n' }]);
+    const e = cells[1]!.outputs.at(-1)!;
+    assert.equal(e.output_type === 'error' && e.ename, 'KernelDiedError');
+  });
+
   test('.ipynb in, .ipynb out; --out may name the input on purpose', async () => {
     const dir = fresh();
     const input = path.join(dir, 'nb.ipynb');
