@@ -250,7 +250,7 @@ const SMALL = (): TsnbNotebook =>
     code('epochs * 10'),
   ]);
 
-describe('transferlab run, end to end', () => {
+describe('transferlab run, end to end', { concurrency: 2 }, () => {
   test('runs every cell, injects parameters, writes outputs and counts; the input stays as it was', async () => {
     const dir = fresh();
     const input = path.join(dir, 'small.tsnb');
@@ -338,9 +338,9 @@ describe('transferlab run, end to end', () => {
     const io = capture();
     const t0 = Date.now();
     // Generous: the first cell of a fresh kernel also waits for its type checker.
-    assert.equal(await runRun([input, '--timeout', '4', '--backend', 'cpu', '--quiet'], io), 1);
+    assert.equal(await runRun([input, '--timeout', '6', '--backend', 'cpu', '--quiet'], io), 1);
     assert.ok(Date.now() - t0 < 30_000, 'the run ends soon after the timeout');
-    assert.match(io.err, /cell 2 of 3 \(notebook cell 2, execution count 2\) timed out:\nCellTimeoutError: the cell ran longer than 4 s \(--timeout\) and was interrupted/);
+    assert.match(io.err, /cell 2 of 3 \(notebook cell 2, execution count 2\) timed out:\nCellTimeoutError: the cell ran longer than 6 s \(--timeout\) and was interrupted/);
     const cells = codeCells(parseTsnb(readFileSync(defaultOutput(input), 'utf8')));
     assert.deepEqual(cells.map((c) => c.execution_count), [1, 2, null]);
     assert.deepEqual(cells[1]!.outputs.map((o) => o.output_type), ['stream', 'error'], 'what the cell printed before it was stopped is kept');
