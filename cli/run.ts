@@ -22,7 +22,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import ts from 'typescript';
+import type * as TS from 'typescript';
 import { KernelClient, KernelDiedError, KernelStartError } from '../client/kernelClient';
 import type { Message } from '../kernel/protocol/messages';
 import { Mime, type TrainingPayload } from '../kernel/protocol/mime';
@@ -31,7 +31,6 @@ import {
   NotebookFileError,
   decodeNotebookBytes,
   isJsonMime,
-  isTextMime,
   parseTsnb,
   serializeTsnb,
   type JsonObject,
@@ -45,9 +44,8 @@ import {
   type TsnbOutput,
 } from '../kernel/protocol/tsnb';
 import { FileWriteError, writeFileAtomic } from './atomicWrite';
-import { stripAnsi } from './htmlReport';
+import { notebookToHtml, stripAnsi } from './htmlReport';
 import { InputError, MissingBuildError, UsageError, findReportScript, type CliIo } from './notebookConvert';
-import { notebookToHtml } from './htmlReport';
 
 // ---- errors --------------------------------------------------------------------------------------
 
@@ -171,6 +169,8 @@ export interface ParameterDeclaration {
  * comments, destructuring and odd spacing do not fool it; destructured names are left out).
  */
 export function parameterDeclarations(source: string): ParameterDeclaration[] {
+  // Loaded only here: the other commands should not pay for the compiler.
+  const ts = require('typescript') as typeof TS;
   const file = ts.createSourceFile('parameters.ts', source, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
   const out: ParameterDeclaration[] = [];
   for (const statement of file.statements) {
@@ -274,7 +274,8 @@ export function toTsnbBundle(data: unknown): TsnbMimeBundle {
     if (value === undefined) continue;
     if (isJsonMime(mime)) out[mime] = value as JsonValue;
     else if (typeof value === 'string') out[mime] = value;
-    else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) out[mime] = isTextMime(mime) ? value.join('') : value.join('');
+    // Text split into lines (as nbformat stores it) or base64 in pieces: joined back.
+    else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) out[mime] = value.join('');
     else out[mime] = JSON.stringify(value);
   }
   return out;
@@ -428,8 +429,7 @@ export type RunEvent =
   | { readonly type: 'cell-started'; readonly position: number; readonly total: number; readonly cellIndex: number; readonly source: string }
   | { readonly type: 'progress'; readonly position: number; readonly text: string }
   | { readonly type: 'output'; readonly position: number; readonly output: TsnbOutput }
-  | { readonly type: 'cell-finished'; readonly position: number; readonly total: number; readonly cellIndex: number; readonly seconds: number; readonly status: 'ok' | 'error' | 'expected-error' }
-  | { readonly type: 'cell-skipped'; readonly cellIndex: number };
+  | { readonly type: 'cell-finished'; readonly position: number; readonly total: number; readonly cellIndex: number; readonly seconds: number; readonly status: 'ok' | 'error' | 'expected-error' };
 
 export interface RunNotebookOptions {
   /** The kernel's working directory (the notebook's folder). */
@@ -710,7 +710,6 @@ export class ProgressReporter {
         break;
       }
       case 'output':
-      case 'cell-skipped':
         break;
       default: {
         const never: never = e;
