@@ -10,25 +10,32 @@
  */
 import { mkdirSync, openSync, writeSync, closeSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { tf } from '../kernel/analysis/tfjs';
 import { initBackend, isBackendName } from '../kernel/analysis/backends';
 import * as cka from '../kernel/analysis/cka';
+import { gramThreads } from '../kernel/analysis/gramWorkers';
 import { machineLine, median, table, writeSection } from './report';
 
 const N = 5000;
 const WIDTHS = [2048, 2048, 2048, 1024, 1024, 1024, 1024, 512, 512, 512, 512, 256, 256, 128, 64, 64];
 const PYTHON = '/usr/bin/python3';
 
-async function timeIt<T>(reps: number, f: () => T | Promise<T>): Promise<{ ms: number; value: T }> {
+/** Median wall time and the median CPU time of the whole process (all threads), in ms. */
+async function timeIt<T>(reps: number, f: () => T | Promise<T>): Promise<{ ms: number; cpu: number; value: T }> {
   const times: number[] = [];
+  const cpus: number[] = [];
   let value: T | undefined;
   for (let i = 0; i < reps; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     value = await f();
     times.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpus.push((c.user + c.system) / 1000);
   }
-  return { ms: median(times), value: value! };
+  return { ms: median(times), cpu: median(cpus), value: value! };
 }
 
 function ms(x: number): string {
@@ -38,6 +45,7 @@ function ms(x: number): string {
 async function main(): Promise<void> {
   const requested = process.env['TRANSFERLAB_BACKEND'] ?? 'wasm';
   if (!isBackendName(requested)) throw new Error(`TRANSFERLAB_BACKEND=${requested} is not a backend`);
+  const load = os.loadavg()[0]!;
   const info = await initBackend(requested);
   console.log(`backend: ${info.description}`);
 
@@ -100,21 +108,22 @@ async function main(): Promise<void> {
   if (oursErr > 1e-5 || pairErr > 1e-5) throw new Error(`TransferLab CKA differs from the float64 reference by ${Math.max(oursErr, pairErr)}`);
 
   const ratio = (ours: number, theirs: number) => `${(ours / theirs).toFixed(2)}×`;
+  const both = (wall: number, cpu: number) => `${ms(wall)} (cpu ${ms(cpu)})`;
   const rows = [
-    ['matmul 1024² fp32', ms(mm.ms), ms(t['matmul_ms']!), ratio(mm.ms, t['matmul_ms']!), ms(t['matmul2_ms']!)],
-    ['linear CKA, 2000×256 vs 2000×256', ms(pair.ms), ms(t['cka_ms']!), ratio(pair.ms, t['cka_ms']!), '–'],
-    [`CKA heatmap 16×16 modules, n = ${N} (PyTorch: one CKA per pair)`, ms(heat.ms), ms(t['heat_pairs_ms']!), ratio(heat.ms, t['heat_pairs_ms']!), '–'],
-    [`CKA heatmap 16×16 modules, n = ${N} (PyTorch: Gram matrices cached)`, ms(heat.ms), ms(t['heat_cached_ms']!), ratio(heat.ms, t['heat_cached_ms']!), ms(t['heat_cached2_ms']!)],
+    ['matmul 1024² fp32', both(mm.ms, mm.cpu), both(t['matmul_ms']!, t['matmul_cpu']!), ratio(mm.ms, t['matmul_ms']!), ratio(mm.cpu, t['matmul_cpu']!), ms(t['matmul2_ms']!)],
+    ['linear CKA, 2000×256 vs 2000×256', both(pair.ms, pair.cpu), both(t['cka_ms']!, t['cka_cpu']!), ratio(pair.ms, t['cka_ms']!), ratio(pair.cpu, t['cka_cpu']!), '–'],
+    [`CKA heatmap 16×16 modules, n = ${N} (PyTorch: one CKA per pair)`, both(heat.ms, heat.cpu), both(t['heat_pairs_ms']!, t['heat_pairs_cpu']!), ratio(heat.ms, t['heat_pairs_ms']!), ratio(heat.cpu, t['heat_pairs_cpu']!), '–'],
+    [`CKA heatmap 16×16 modules, n = ${N} (PyTorch: Gram matrices cached)`, both(heat.ms, heat.cpu), both(t['heat_cached_ms']!, t['heat_cached_cpu']!), ratio(heat.ms, t['heat_cached_ms']!), ratio(heat.cpu, t['heat_cached_cpu']!), ms(t['heat_cached2_ms']!)],
   ];
   const md = [
     '## Analysis API vs PyTorch (CPU)',
     '',
     `Command: \`npm run bench -- analysis\` · ${new Date().toISOString().slice(0, 10)} · ${machineLine()}`,
-    `TransferLab on ${info.description}; PyTorch ${t.torch} on the same data (${t['threads']} thread by default here; last column with ${t['threads2']} threads). Times are medians of 7 runs (heatmaps: one run). Ratio = TransferLab time ÷ PyTorch time (below 1: TransferLab faster).`,
+    `TransferLab on ${info.description} (the Gram form of the heatmap on ${gramThreads()} worker threads); PyTorch ${t.torch} on the same data (${t['threads']} thread by default here; last column with ${t['threads2']} threads). Wall times are medians of 7 runs (heatmaps: one run); "cpu" is the CPU time of the whole process over the same runs, which other work on the machine disturbs less than wall time. Ratio = TransferLab ÷ PyTorch (below 1: TransferLab faster). Load average when the run started: ${load.toFixed(1)} (other work shared the 2 cores; both sides ran one after the other).`,
     '',
-    table(['measurement', 'TransferLab', `PyTorch (${t['threads']} thr.)`, 'ratio', `PyTorch (${t['threads2']} thr.)`], rows),
+    table(['measurement', 'TransferLab', `PyTorch (${t['threads']} thr.)`, 'ratio (wall)', 'ratio (cpu)', `PyTorch (${t['threads2']} thr., wall)`], rows),
     '',
-    `Heatmap module widths: ${WIDTHS.join(', ')} for each model (ReLU features of shared latent factors). TransferLab computes each module's centred Gram matrix once, upper triangle only, in row blocks (float32 products on the backend, float64 reductions); "one CKA per pair" is the feature-space formula of Kornblith et al.'s reference code called for each of the 256 pairs; "Gram matrices cached" is the same reuse written in PyTorch (full Gram matrices, float32).`,
+    `Heatmap module widths: ${WIDTHS.join(', ')} for each model (ReLU features of shared latent factors). TransferLab computes each module's centred Gram matrix once, upper triangle only, in row blocks shared among worker threads (float32 products on the wasm backend, float64 reductions); "one CKA per pair" is the feature-space formula of Kornblith et al.'s reference code called for each of the 256 pairs; "Gram matrices cached" is the same reuse written in PyTorch (full Gram matrices, float32).`,
     '',
     `Correctness (max |CKA − float64 PyTorch reference| over the 256 heatmap cells): TransferLab ${oursErr.toExponential(1)}, PyTorch float32 cached ${torchErr.toExponential(1)}, PyTorch float32 per pair ${pairsErr.toExponential(1)}; the 2000×256 pair: TransferLab ${pairErr.toExponential(1)}, PyTorch float32 ${torchPairErr.toExponential(1)}.`,
   ].join('\n');

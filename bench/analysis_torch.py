@@ -23,11 +23,15 @@ def load(path):
 
 
 def timed(f, reps):
-    times, out = [], None
+    """Median wall time (ms), the result, and the median CPU time of the process (ms)."""
+    times, cpus, out = [], [], None
     for _ in range(reps):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         out = f()
         times.append((time.perf_counter() - t0) * 1000)
+        cpus.append((time.process_time() - c0) * 1000)
+    timed.cpu = float(np.median(cpus))
     return float(np.median(times)), out
 
 
@@ -61,13 +65,17 @@ def main():
     with torch.no_grad():
         a = arr['matmul']
         out['matmul_ms'], _ = timed(lambda: a @ a, 7)
+        out['matmul_cpu'] = timed.cpu
         x, y = arr['ckaX'], arr['ckaY']
         out['cka_ms'], out['cka'] = timed(lambda: linear_cka_features(x, y), 7)
+        out['cka_cpu'] = timed.cpu
         out['cka_f64'] = linear_cka_features(x.double(), y.double())
         mods_a = [arr[f'a{i}'] for i in range(header['modules'])]
         mods_b = [arr[f'b{i}'] for i in range(header['modules'])]
         out['heat_cached_ms'], out['heat_cached'] = timed(lambda: heatmap_cached(mods_a, mods_b), 1)
+        out['heat_cached_cpu'] = timed.cpu
         out['heat_pairs_ms'], out['heat_pairs'] = timed(lambda: heatmap_per_pair(mods_a, mods_b), 1)
+        out['heat_pairs_cpu'] = timed.cpu
         out['heat_f64'] = heatmap_cached([m.double() for m in mods_a], [m.double() for m in mods_b])
         torch.set_num_threads(2)
         out['threads2'] = torch.get_num_threads()
