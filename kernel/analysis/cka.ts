@@ -250,7 +250,14 @@ function* gramOffDiagonal(reps: readonly Rep[], pairs: readonly Pair[], host: bo
   const threads = host ? parallelThreads(n, used.map((u) => reps[u]!.p)) : 1;
   if (threads > 1) {
     const local = pairs.map(([i, j]) => [used.indexOf(i), used.indexOf(j)] as const);
-    return gramOffDiagonalParallel(n, used.map((u) => reps[u]!), local, Math.min(n, ckaInternals.hostBlockRows), ckaInternals.kChunk, threads);
+    try {
+      return gramOffDiagonalParallel(n, used.map((u) => reps[u]!), local, Math.min(n, ckaInternals.hostBlockRows), ckaInternals.kChunk, threads);
+    } catch (e) {
+      // Worker threads are an optimisation: if they cannot run here, compute on this thread.
+      workersBroken = true;
+      if (ckaInternals.threads !== undefined) throw e;
+      console.warn(`tl.cka: worker threads unavailable, computing on one thread (${(e as Error).message.split('\n')[0]})`);
+    }
   }
   const out = new Float64Array(pairs.length);
   const bb = host ? Math.min(n, ckaInternals.hostBlockRows) : Math.max(256, Math.min(n, Math.floor(2 ** 28 / (n * used.length))));
@@ -284,9 +291,11 @@ function* gramOffDiagonal(reps: readonly Rep[], pairs: readonly Pair[], host: bo
 }
 
 /** Worker threads for a Gram computation on the host (1: the single-thread path). */
+let workersBroken = false;
+
 function parallelThreads(n: number, widths: readonly number[]): number {
   if (ckaInternals.threads !== undefined) return ckaInternals.threads;
-  if (tf.getBackend() !== 'wasm') return 1;
+  if (workersBroken || tf.getBackend() !== 'wasm') return 1;
   const work = (n * n * widths.reduce((a, b) => a + b, 0)) / 2;
   return work >= ckaInternals.parallelMinWork ? gramThreads() : 1;
 }
