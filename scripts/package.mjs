@@ -118,7 +118,7 @@ for (const dir of depDirs) linkTree(dir, path.join(stage, path.relative(root, di
 
 // 5. vsce, in the staging folder (it asks npm for the dependency list itself).
 const vsce = path.join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
-const common = ['--allow-missing-repository', ...(existsSync(path.join(stage, 'LICENSE')) || existsSync(path.join(stage, 'LICENSE.md')) ? [] : ['--skip-license'])];
+const common = ['--allow-missing-repository', '--no-rewrite-relative-links', ...(existsSync(path.join(stage, 'LICENSE')) || existsSync(path.join(stage, 'LICENSE.md')) ? [] : ['--skip-license'])];
 if (args.includes('--ls')) {
   process.stdout.write(run(process.execPath, [vsce, 'ls', ...common.filter((a) => a !== '--skip-license')], stage));
 } else {

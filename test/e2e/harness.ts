@@ -7,7 +7,7 @@
  * stopped by killing that group, so nothing lingers after a test file.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,6 +58,16 @@ function freePort(): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Editor and webview text with non-breaking spaces (Monaco renders spaces as such) made plain. */
+export function normalize(text: string): string {
+  return text.replace(/\u00a0/g, ' ');
+}
+
+/** A pattern matching `text` with any whitespace (also non-breaking spaces) where it has spaces. */
+export function textPattern(text: string): RegExp {
+  return new RegExp(text.split(/\s+/).map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[\\s\\u00a0]+'));
+}
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
 export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 30_000, intervalMs = 100): Promise<NonNullable<T>> {
@@ -211,6 +221,20 @@ export class CodeServer {
     return this.processes(`${path.sep}dist${path.sep}kernel.js`);
   }
 
+  /** Copies the extension host's log and the extension's output channel next to the screenshots. */
+  private keepLogs(): void {
+    const logs = path.join(this.tmp, 'user-data', 'logs');
+    if (!existsSync(logs)) return;
+    const walk = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+    for (const file of walk(logs)) {
+      const base = path.basename(file);
+      if (base === 'exthost.log' || /TransferLab\.log$/.test(base)) {
+        copyFileSync(file, path.join(path.dirname(this.logFile), `${this.options.name}.${base.replace(/^\d+-/, '')}`));
+      }
+    }
+  }
+
   /** Kills the whole process group (code-server, extension host, kernels) and removes temp files. */
   async stop(): Promise<void> {
     const alive = () => {
@@ -238,6 +262,7 @@ export class CodeServer {
       }
     }
     running.delete(this.pgid);
+    this.keepLogs();
     rmSync(this.tmp, { recursive: true, force: true });
   }
 }
@@ -331,10 +356,24 @@ export class Workbench {
     await row.dblclick();
   }
 
+  /** The notebook editor on screen (VS Code keeps editors of other tabs in the page, hidden). */
+  notebookEditor(): Locator {
+    return this.page.locator('.notebookOverlay.notebook-editor').filter({ visible: true });
+  }
+
   /** Opens a notebook and waits for its code cells. */
   async openNotebook(name: string): Promise<void> {
     await this.openFromExplorer(name);
-    await this.page.locator('.notebook-editor .monaco-list-row.code-cell-row').first().waitFor({ timeout: 30_000 });
+    await this.page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 30_000 });
+    await this.codeCells().first().waitFor({ timeout: 30_000 });
+  }
+
+  /** Closes the active editor tab. */
+  async closeActiveEditor(): Promise<void> {
+    const tab = this.page.locator('.tabs-container .tab.active');
+    if ((await tab.count()) === 0) return;
+    await tab.hover();
+    await tab.locator('.tab-actions a.codicon-close').click();
   }
 
   /** Runs a command from the palette (F1), by its title as shown there. */
@@ -350,7 +389,7 @@ export class Workbench {
 
   /** The notebook editor's code cells (list rows), in order. */
   codeCells(): Locator {
-    return this.page.locator('.notebook-editor .monaco-list-row.code-cell-row');
+    return this.notebookEditor().locator('.monaco-list-row.code-cell-row');
   }
 
   /** Clicks into a cell's editor (so that cell-scoped commands act on it). */
@@ -360,9 +399,92 @@ export class Workbench {
     await cell.locator('.monaco-editor .view-lines').click();
   }
 
-  /** The frame of the notebook's output webview (all outputs share it). */
-  outputFrame(): FrameLocator {
-    return this.page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+  /** Runs one cell with the run button left of it. */
+  async runCell(index: number): Promise<void> {
+    const cell = this.codeCells().nth(index);
+    await cell.scrollIntoViewIfNeeded();
+    await cell.hover();
+    await cell.locator('.run-button-container a.action-label.codicon-notebook-execute').click();
+  }
+
+  /** Clicks a notebook toolbar action by its codicon (e.g. `notebook-execute-all`, `notebook-stop`, `debug-restart`). */
+  async toolbar(codicon: string): Promise<void> {
+    await this.notebookToolbarAction(codicon).click();
+  }
+
+  /** A notebook toolbar action of the notebook on screen. */
+  notebookToolbarAction(codicon: string): Locator {
+    return this.notebookEditor().locator('.notebook-toolbar-container').locator(`a.action-label.codicon-${codicon}`).first();
+  }
+
+  /**
+   * Brings the code cell whose source contains `snippet` on screen near the top, with room for
+   * its outputs, so that the webview renders them (the cell list and the webview both render only
+   * what is on screen). Walks the cells with the keyboard from the first one, as a user would.
+   */
+  async revealCell(snippet: string): Promise<void> {
+    const pattern = textPattern(snippet);
+    const editor = await this.notebookEditor().boundingBox();
+    if (!editor) throw new Error('no notebook editor on screen');
+    // Into a cell on screen, then command mode, then the first cell.
+    const rows = this.codeCells();
+    let clicked = false;
+    for (let i = 0; i < (await rows.count()) && !clicked; i++) {
+      const box = await rows.nth(i).locator('.monaco-editor').first().boundingBox();
+      if (box && box.y > editor.y + 40 && box.y + 20 < editor.y + editor.height) {
+        await this.page.mouse.click(box.x + box.width / 2, box.y + Math.min(10, box.height / 2));
+        clicked = true;
+      }
+    }
+    if (!clicked) throw new Error('no code cell on screen to start from');
+    await this.page.keyboard.press('Escape');
+    await this.page.keyboard.press('Control+Home');
+    const focused = this.notebookEditor().locator('.monaco-list-row.focused');
+    for (let i = 0; i < 100; i++) {
+      if (pattern.test(normalize(await focused.innerText().catch(() => '')))) break;
+      await this.page.keyboard.press('ArrowDown');
+      await sleep(80);
+      if (i === 99) throw new Error(`no cell contains ${JSON.stringify(snippet)}`);
+    }
+    // Scroll so that the cell sits near the top and its outputs below it are on screen.
+    await this.page.mouse.move(editor.x + editor.width / 2, editor.y + editor.height / 2);
+    for (let i = 0; i < 20; i++) {
+      const box = await focused.boundingBox();
+      if (!box) break;
+      const delta = box.y - (editor.y + 60);
+      if (Math.abs(delta) < 40) break;
+      await this.page.mouse.wheel(0, Math.sign(delta) * Math.min(Math.abs(delta), 400));
+      await sleep(100);
+    }
+    await sleep(300);
+  }
+
+  /** Text of the output webview: rendered markdown and the outputs of the cells on screen. */
+  async outputText(): Promise<string> {
+    return normalize(await (await this.outputFrame()).locator('body').innerText());
+  }
+
+  /**
+   * The frame of the output webview of the notebook on screen (all its outputs share it). VS Code
+   * keeps the webviews of other open notebooks in the page, moved out of the way, so the one
+   * overlapping the visible notebook editor is picked.
+   */
+  async outputFrame(): Promise<FrameLocator> {
+    const editor = await this.notebookEditor().boundingBox();
+    const frames = this.page.locator('iframe.webview.ready');
+    let best: { name: string; overlap: number } | undefined;
+    for (let i = 0; i < (await frames.count()); i++) {
+      const f = frames.nth(i);
+      const box = await f.boundingBox();
+      const name = await f.getAttribute('name');
+      if (!box || !editor || !name) continue;
+      const w = Math.min(box.x + box.width, editor.x + editor.width) - Math.max(box.x, editor.x);
+      const h = Math.min(box.y + box.height, editor.y + editor.height) - Math.max(box.y, editor.y);
+      const overlap = Math.max(0, w) * Math.max(0, h);
+      if (overlap > (best?.overlap ?? 0)) best = { name, overlap };
+    }
+    if (!best) throw new Error('no output webview over the notebook editor');
+    return this.page.frameLocator(`iframe.webview.ready[name="${best.name}"]`).frameLocator('iframe#active-frame');
   }
 
   /** Visible notification toasts' text. */
