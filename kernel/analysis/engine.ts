@@ -31,14 +31,20 @@ export class SyncReadError extends TransferLabError {
 /** Backends whose tensors can be read with `dataSync`. */
 const SYNC_BACKENDS = new Set(['cpu', 'wasm', 'tensorflow']);
 
+/** The current backend's name, starting tfjs's default backend if none has started yet. */
+export function backendName(): string {
+  if (!tf.getBackend()) tf.backend();
+  return tf.getBackend();
+}
+
 /** Whether the current backend reads synchronously. */
 export function canReadSync(): boolean {
-  return SYNC_BACKENDS.has(tf.getBackend());
+  return SYNC_BACKENDS.has(backendName());
 }
 
 /** Whether the analyses should reduce large intermediate results in JavaScript (CPU backends). */
 export function reduceOnHost(): boolean {
-  const b = tf.getBackend();
+  const b = backendName();
   return b === 'cpu' || b === 'wasm';
 }
 
@@ -51,7 +57,7 @@ function toFloat32(values: ArrayLike<number>): Float32Array {
 export function runSync<R>(fn: string, asyncFn: string, analysis: Analysis<R>): R {
   if (!canReadSync()) {
     analysis.return(undefined as never);
-    throw new SyncReadError(fn, asyncFn, tf.getBackend());
+    throw new SyncReadError(fn, asyncFn, backendName());
   }
   let step = analysis.next(undefined as never);
   try {

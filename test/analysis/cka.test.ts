@@ -9,6 +9,7 @@ import { InvalidArgumentError, ShapeMismatchError } from '../../kernel/analysis/
 import { SyncReadError } from '../../kernel/analysis/engine';
 import { stopGramWorkers } from '../../kernel/analysis/gramWorkers';
 import { Mime } from '../../kernel/protocol/mime';
+import { compile as compileVegaLite } from 'vega-lite';
 import { assertNoLeak } from './leak';
 
 before(async () => {
@@ -326,6 +327,7 @@ test('matrixFromFeatures equals pairwise CKA and displays itself', async () => {
   const spec = mime[Mime.vegaLite] as { data: { values: unknown[] }; $schema: string };
   assert.equal(spec.data.values.length, 6);
   assert.match(spec.$schema, /vega-lite\/v5/);
+  compileVegaLite(spec as never); // a valid vega-lite spec
   const text = mime[Mime.plain] as string;
   assert.match(text, /P-T \\ RI-T/);
   assert.ok(text.includes(res.get('conv1', 'conv1').toFixed(3)));

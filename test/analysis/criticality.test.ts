@@ -6,6 +6,7 @@ import { criticality } from '../../kernel/analysis/criticality';
 import { cnn } from '../../kernel/analysis/models';
 import { evaluate } from '../../kernel/analysis/train';
 import { Mime } from '../../kernel/protocol/mime';
+import { compile as compileVegaLite } from 'vega-lite';
 import { assertNoLeak } from './leak';
 
 before(async () => {
@@ -86,6 +87,7 @@ test('rewinding one module: curves at σ = 0 match direct evaluation; μ from th
     assert.match(bundle[Mime.plain] as string, /Module criticality, rewinding to init/);
     assert.match(bundle[Mime.plain] as string, /conv2/);
     JSON.stringify(bundle[Mime.json]);
+    compileVegaLite(bundle[Mime.vegaLite] as never);
     assert.match(hard.toString(), /∞ \(no σ meets ε\)/);
   } finally {
     init.dispose();

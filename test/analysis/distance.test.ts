@@ -6,6 +6,7 @@ import { distance, distances } from '../../kernel/analysis/distance';
 import { cnn, resnet } from '../../kernel/analysis/models';
 import { ShapeMismatchError } from '../../kernel/analysis/errors';
 import { Mime } from '../../kernel/protocol/mime';
+import { compile as compileVegaLite } from 'vega-lite';
 import { assertNoLeak } from './leak';
 
 before(async () => {
@@ -66,6 +67,7 @@ test('per-module and total distances equal a float64 reference; fc flagged and e
     assert.match(text, /total without head/);
     assert.ok(text.includes(p.total.toFixed(4)));
     assert.equal((bundle[Mime.vegaLite] as { data: { values: unknown[] } }).data.values.length, 8);
+    compileVegaLite(bundle[Mime.vegaLite] as never);
   } finally {
     a.dispose();
     b.dispose();

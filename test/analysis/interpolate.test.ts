@@ -8,6 +8,7 @@ import { evaluate } from '../../kernel/analysis/train';
 import type { NamedWeights } from '../../kernel/analysis/model';
 import { ShapeMismatchError } from '../../kernel/analysis/errors';
 import { Mime } from '../../kernel/protocol/mime';
+import { compile as compileVegaLite } from 'vega-lite';
 import { assertNoLeak } from './leak';
 
 before(async () => {
@@ -131,6 +132,7 @@ test('several pairs in one result; display bundle; errors', async () => {
     assert.equal(payload.pairs[1]!.barrier, ba.barrier);
     assert.match(bundle[Mime.plain] as string, /A\/B .* B\/A|A\/B[\s\S]*B\/A/);
     assert.equal((bundle[Mime.vegaLite] as { data: { values: unknown[] } }).data.values.length, 20);
+    compileVegaLite(bundle[Mime.vegaLite] as never);
 
     await assert.rejects(interpolate(a, other, d), (e: unknown) => e instanceof ShapeMismatchError && /^tl\.interpolate: b has 'fc1\/kernel' of shape \[24, 12\] but a has \[24, 10\]/.test(e.message));
     await assert.rejects(interpolate(a, b, d, { lambdas: [0, NaN] }), /options\.lambdas has the number NaN at position 1/);
