@@ -8,8 +8,8 @@
 import path from 'node:path';
 import { installKernel, uninstallKernel, UsageError } from './kernelspec';
 import { runImport, runExport, IMPORT_USAGE, EXPORT_USAGE } from './notebookConvert';
-import { runRun, stderrTerminal } from './run';
-import { runDemo } from './demo';
+import { runRun, stderrTerminal, RUN_USAGE } from './run';
+import { runDemo, DEMO_USAGE } from './demo';
 
 const USAGE = `usage:
   transferlab kernel install [--user | --prefix DIR | --sys-prefix]
@@ -42,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
       case '--help':
       case '-h':
       case 'help':
-        out(`${USAGE}${IMPORT_USAGE.trimEnd()}\n${EXPORT_USAGE.trimEnd()}\n`);
+        out([USAGE, RUN_USAGE, DEMO_USAGE, IMPORT_USAGE, EXPORT_USAGE].map((u) => u.trimEnd()).join('\n\n') + '\n');
         return command === undefined ? 2 : 0;
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
