@@ -92,6 +92,7 @@ async function main(): Promise<void> {
   writeFileSync(script, PY);
   const load0 = os.loadavg()[0]!;
 
+  const wasmInfo = await tl.initBackend('wasm');
   const labels = Int32Array.from({ length: N }, (_, i) => (i * 7919) % 10);
   const x = tl.tf.randomUniform([N, 28, 28, 1], 0, 1, 'float32', 1) as tl.tf.Tensor4D;
   const data = new tl.Dataset('random', x, tl.tf.tensor1d(labels, 'int32'), tl.data.DIGIT_CLASSES, labels);
@@ -100,7 +101,6 @@ async function main(): Promise<void> {
   const py1: number[] = [];
   const py2: number[] = [];
   let version = '';
-  const wasmInfo = await tl.initBackend('wasm');
   for (let r = 0; r < ROUNDS; r++) {
     await tl.initBackend('wasm');
     wasm.push(await transferlab(data, EPOCHS));
