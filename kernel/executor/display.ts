@@ -73,16 +73,25 @@ function base64(x: Uint8Array | string): string {
 }
 
 export function createDisplay(sink: () => DisplaySink): { display: DisplayFunction; clearOutput: (options?: { wait?: boolean }) => void } {
-  const show = (value: unknown, displayId: string = randomUUID(), update = false, metadata: Record<string, unknown> = {}): DisplayHandle => {
+  /**
+   * Shows `value`; `kind` turns a string given to `update` into the same kind of output as the
+   * first one (display.html(…).update('<i>…</i>') stays HTML, display.text(…).update('…') text).
+   */
+  const show = (value: unknown, displayId: string = randomUUID(), update = false, metadata: Record<string, unknown> = {}, kind?: (s: string) => unknown): DisplayHandle => {
     const b = toBundle(value);
     sink().display({ data: b.data, metadata: { ...b.metadata, ...metadata }, transient: { display_id: displayId } }, update);
-    return { displayId, update: (v: unknown) => void show(v, displayId, true), [NO_RESULT_SYMBOL]: true } as DisplayHandle;
+    const handle = { displayId, update: (v: unknown) => void show(typeof v === 'string' && kind ? kind(v) : v, displayId, true, {}, kind), [NO_RESULT_SYMBOL]: true };
+    return handle as DisplayHandle;
   };
+  const html = (h: string) => new Bundled({ 'text/html': h, 'text/plain': '<HTML output>' });
+  const markdown = (md: string) => new Bundled({ 'text/markdown': md, 'text/plain': md });
+  const text = (t: string) => new Bundled({ 'text/plain': t });
+  const svg = (x: string) => new Bundled({ 'image/svg+xml': x, 'text/plain': '<SVG image>' });
   const display = ((value: unknown, options?: { displayId?: string }) => show(value, options?.displayId)) as DisplayFunction;
-  display.html = (html) => show(new Bundled({ 'text/html': html, 'text/plain': '<HTML output>' }));
-  display.markdown = (md) => show(new Bundled({ 'text/markdown': md, 'text/plain': md }));
-  display.text = (text) => show(new Bundled({ 'text/plain': text }));
-  display.svg = (svg) => show(new Bundled({ 'image/svg+xml': svg, 'text/plain': '<SVG image>' }));
+  display.html = (h) => show(html(h), undefined, false, {}, html);
+  display.markdown = (md) => show(markdown(md), undefined, false, {}, markdown);
+  display.text = (t) => show(text(t), undefined, false, {}, text);
+  display.svg = (x) => show(svg(x), undefined, false, {}, svg);
   display.png = (png) => show(new Bundled({ 'image/png': base64(png), 'text/plain': '<PNG image>' }));
   display.jpeg = (jpeg) => show(new Bundled({ 'image/jpeg': base64(jpeg), 'text/plain': '<JPEG image>' }));
   display.json = (value) => show(new Bundled({ 'application/json': value, 'text/plain': plainText(value) }));
@@ -97,7 +106,10 @@ export const DISPLAY_DECLARATIONS = `
   interface TransferLabDisplayHandle {
     /** The display_id that update() targets. */
     readonly displayId: string;
-    /** Replaces this output in place (progress bars use it). */
+    /**
+     * Replaces this output in place (progress bars use it). A string keeps the kind of the
+     * first output: display.text(…).update('50%') shows text, display.html(…).update(…) HTML.
+     */
     update(value: unknown): void;
   }
   interface TransferLabDisplay {

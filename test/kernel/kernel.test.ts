@@ -137,6 +137,13 @@ describe('kernel', () => {
     assert.match(e.traceback, /> 3 \| obj\.field;/);
   });
 
+  test('a handle from display.text or display.html keeps its kind when updated with a string', async () => {
+    const r = await run('const t = display.text("10%");\nt.update("50%");\nconst h = display.html("<i>a</i>");\nh.update("<b>b</b>");');
+    const updates = r.msgs.filter((m) => m.header.msg_type === 'update_display_data').map((m) => (m.content as { data: Record<string, string> }).data);
+    assert.equal(updates[0]!['text/plain'], '50%');
+    assert.equal(updates[1]!['text/html'], '<b>b</b>');
+  });
+
   test('display, update_display_data, clear_output and self-describing values', async () => {
     const r = await run('const h = display("one");\nh.update("two");\nclearOutput({ wait: true });\nconst custom = { [Symbol.for("Jupyter.display")]() { return { "text/html": "<b>c</b>" }; } };\ncustom');
     const types = r.msgs.map((m) => m.header.msg_type).filter((t) => !['status', 'execute_input'].includes(t));
