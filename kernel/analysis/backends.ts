@@ -58,7 +58,7 @@ let current: BackendInfo = {
   name: 'none',
   device: 'none',
   threads: 0,
-  description: 'no backend started (call tl.initBackend())',
+  description: 'no backend started: tensors use the cpu backend until tl.initBackend()',
   source: 'none',
   skipped: [],
 };
@@ -214,10 +214,6 @@ async function moveVariablesFrom(from: string): Promise<void> {
 
 async function startCpu(): Promise<Started> {
   await setOrThrow('cpu', 'tf.setBackend("cpu") failed');
-  // The cpu backend greets its first write under Node with a banner recommending tfjs-node, which
-  // users cannot act on here (the description already says cpu is slow). Mark it as greeted.
-  const cpu = tf.backend() as unknown as { firstUse?: boolean };
-  if ('firstUse' in cpu) cpu.firstUse = false;
   return { name: 'cpu', device: 'JavaScript', threads: 1, description: 'cpu · JavaScript (slow: last resort)' };
 }
 

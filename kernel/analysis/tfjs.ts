@@ -10,4 +10,14 @@ import * as tf from '@tensorflow/tfjs-core';
 
 if (tf.findBackendFactory('webgl') !== null) tf.removeBackend('webgl');
 
+// Until tl.initBackend() picks one, tensors live on the cpu backend (what tfjs would choose here
+// anyway). It greets its first tensor under Node with a banner recommending tfjs-node, which users
+// cannot act on (tl.backend() says what runs, and why): start it now, synchronously (its
+// initialisation has no asynchronous step), and mark it greeted.
+if (tf.engine().backendName == null) {
+  void tf.setBackend('cpu');
+  const cpu = tf.engine().findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+  if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
+}
+
 export { tf };
