@@ -116,6 +116,7 @@ export class NotebookSession implements vscode.Disposable {
     this.listenForBackgroundUpdates(client, controller);
     const run = new CellRun(execution, this, controller, this.log);
     this.active = run;
+    this.kernel.markBusy(true);
     execution.start(Date.now());
     try {
       await execution.clearOutput();
@@ -145,6 +146,7 @@ export class NotebookSession implements vscode.Disposable {
       return false;
     } finally {
       this.active = undefined;
+      this.kernel.markBusy(false);
     }
   }
 
@@ -625,8 +627,12 @@ function key(notebook: vscode.NotebookDocument): string {
 
 // ---- completion and hover from the kernel ----------------------------------------------------------
 
-/** How long the editor waits for the kernel (busy running a cell, it answers only after). */
-const LANGUAGE_REQUEST_TIMEOUT_MS = 1500;
+/**
+ * How long the editor waits for the kernel's answer. The first completion of a fresh kernel loads
+ * its full type checker (about 2 s here); while a cell runs the kernel is not asked at all, as it
+ * would answer only after the cell.
+ */
+const LANGUAGE_REQUEST_TIMEOUT_MS = 5000;
 
 /** JS string offset (UTF-16) → Jupyter cursor position (Unicode code points, protocol 5.2+). */
 export function toCodePoints(text: string, offset: number): number {
@@ -683,8 +689,9 @@ export class KernelLanguageFeatures implements vscode.CompletionItemProvider, vs
   private clientFor(document: vscode.TextDocument): KernelClient | undefined {
     const notebook = vscode.workspace.notebookDocuments.find((nb) => nb.getCells().some((c) => c.document === document));
     if (!notebook) return undefined;
-    const kernel = this.controller.session(notebook)?.kernel;
-    return kernel && kernel.state !== KernelState.starting ? kernel.client : undefined;
+    const session = this.controller.session(notebook);
+    if (!session || session.busy) return undefined;
+    return session.kernel.state === KernelState.idle ? session.kernel.client : undefined;
   }
 
   async provideCompletionItems(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.CompletionList | undefined> {

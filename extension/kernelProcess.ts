@@ -144,11 +144,6 @@ export class KernelProcess implements vscode.Disposable {
   }
 
   private watch(client: KernelClient): void {
-    client.on('status', (state: string) => {
-      if (client !== this.current || this.stateValue === KernelState.dead || this.stateValue === KernelState.disposed) return;
-      if (state === 'busy') this.setState(KernelState.busy);
-      else if (state === 'idle') this.setState(KernelState.idle);
-    });
     const onExit = (code: number | null, signal: string | null) => {
       if (client !== this.current) return;
       this.stopExitWatch();
@@ -223,6 +218,14 @@ export class KernelProcess implements vscode.Disposable {
     this.descriptionValue = undefined;
     this.setState(KernelState.starting);
     return this.start();
+  }
+
+  /**
+   * Marks the kernel busy while a cell of the notebook runs. (The kernel's own execution_state is
+   * per request: its `idle` after a kernel_info or completion says nothing about a running cell.)
+   */
+  markBusy(busy: boolean): void {
+    if (this.stateValue === KernelState.idle || this.stateValue === KernelState.busy) this.setState(busy ? KernelState.busy : KernelState.idle);
   }
 
   private setState(state: KernelState): void {

@@ -9,7 +9,7 @@
 // Screenshots and code-server logs go to test-results/e2e/. Exit code: the test runner's.
 //
 // Usage: node scripts/e2e.mjs [--no-package] [substring …]
-//   --no-package  reuse .cache/e2e/transferlab-e2e.vsix (fails if missing)
+//   --no-package  reuse .cache/e2e/transferlab-e2e.vsix (fails if missing); only rebuild dist/
 //   substring     run only the e2e files whose name contains one
 // Needs the Debian packages chromium and libkrb5-dev (apt-get install -y libkrb5-dev chromium).
 import { spawnSync } from 'node:child_process';
@@ -51,6 +51,8 @@ if (!found.TRANSFERLAB_E2E_NODE || !found.TRANSFERLAB_E2E_CODE_SERVER) fail(`set
 const vsix = path.join(cache, 'transferlab-e2e.vsix');
 if (args.includes('--no-package')) {
   if (!existsSync(vsix)) fail(`--no-package: ${vsix} does not exist`);
+  // The extension-host tests load the repository's build.
+  step('build', () => run(process.execPath, ['esbuild.mjs']));
 } else {
   step('package', () => process.stdout.write(run(process.execPath, [path.join(root, 'scripts', 'package.mjs'), '--out', vsix])));
 }

@@ -9,8 +9,8 @@ import * as path from 'node:path';
 
 /** What the report file holds. */
 export interface ExtHostReport {
-  readonly passed: string[];
-  readonly failed: { title: string; error: string }[];
+  readonly passed: { title: string; durationMs: number }[];
+  readonly failed: { title: string; error: string; durationMs: number }[];
   readonly durationMs: number;
 }
 
@@ -28,7 +28,7 @@ export function run(): Promise<void> {
       if (failures > 0) reject(new Error(`${failures} extension-host test(s) failed`));
       else resolve();
     });
-    runner.on('pass', (test) => report.passed.push(test.fullTitle()));
-    runner.on('fail', (test, err: Error) => report.failed.push({ title: test.fullTitle(), error: err.stack ?? String(err) }));
+    runner.on('pass', (test) => report.passed.push({ title: test.fullTitle(), durationMs: test.duration ?? 0 }));
+    runner.on('fail', (test, err: Error) => report.failed.push({ title: test.fullTitle(), error: err.stack ?? String(err), durationMs: test.duration ?? 0 }));
   });
 }
