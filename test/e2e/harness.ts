@@ -134,7 +134,8 @@ export class CodeServer {
         'cert: false',
         'disable-telemetry: true',
         'disable-update-check: true',
-        `disable-workspace-trust: ${options.trust ? 'false' : 'true'}`,
+        // Present at all (even `false`), the key turns trust off: leave it out to keep trust on.
+        ...(options.trust ? [] : ['disable-workspace-trust: true']),
       ].join('\n') + '\n',
     );
     const settings = {
