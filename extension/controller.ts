@@ -748,6 +748,5 @@ function withTimeout<T>(promise: Promise<T>, token: vscode.CancellationToken): P
 }
 
 function stripAnsi(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/\u001b\[[0-9;]*m/g, '');
 }
