@@ -220,6 +220,8 @@ async function startCpu(): Promise<Started> {
 async function startWasm(): Promise<Started> {
   let wasm: typeof import('@tensorflow/tfjs-backend-wasm');
   try {
+    // Loaded on demand: the package registers its kernels when loaded and is not needed otherwise.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     wasm = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
   } catch (e) {
     throw new BackendUnavailableError('wasm', 'the package @tensorflow/tfjs-backend-wasm cannot be loaded (npm install @tensorflow/tfjs-backend-wasm)', { cause: e });
@@ -330,6 +332,8 @@ async function startWebGpu(options: InitBackendOptions, auto: boolean): Promise<
   }
   let webgpu: { WebGPUBackend: new (device: unknown, adapterInfo: unknown) => tf.KernelBackend };
   try {
+    // Loaded only after navigator.gpu exists (see above).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     webgpu = require('@tensorflow/tfjs-backend-webgpu') as typeof webgpu;
   } catch (e) {
     throw new BackendUnavailableError('webgpu', 'the package @tensorflow/tfjs-backend-webgpu cannot be loaded', { cause: e });
@@ -375,6 +379,8 @@ async function startTensorflow(auto: boolean): Promise<Started> {
       continue;
     }
     try {
+      // An optional peer the user may have installed: a guarded, synchronous require.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       require(resolved);
     } catch (e) {
       const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
