@@ -13,7 +13,8 @@
 //   substring     run only the e2e files whose name contains one
 // Needs the Debian packages chromium and libkrb5-dev (apt-get install -y libkrb5-dev chromium).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 
@@ -57,11 +58,11 @@ if (args.includes('--no-package')) {
   step('package', () => process.stdout.write(run(process.execPath, [path.join(root, 'scripts', 'package.mjs'), '--out', vsix])));
 }
 
-// 3. Install it the way users do.
-const extensionsDir = path.join(cache, 'extensions');
+// 3. Install it the way users do, outside the repository: from in here, anything missing from
+// the .vsix would still resolve from the repository's node_modules.
+const extensionsDir = mkdtempSync(path.join(os.tmpdir(), 'transferlab-e2e-extensions-'));
+process.on('exit', () => rmSync(extensionsDir, { recursive: true, force: true }));
 step('install', () => {
-  rmSync(extensionsDir, { recursive: true, force: true });
-  mkdirSync(extensionsDir, { recursive: true });
   const install = spawnSync(
     process.execPath,
     ['--import', 'tsx', '-e', `require(${JSON.stringify(path.join(root, 'test', 'e2e', 'harness.ts'))}).installExtension({ codeServer: ${JSON.stringify(found.TRANSFERLAB_E2E_CODE_SERVER)}, node: ${JSON.stringify(found.TRANSFERLAB_E2E_NODE)} }, ${JSON.stringify(vsix)}, ${JSON.stringify(extensionsDir)})`],
