@@ -152,11 +152,19 @@ export interface TrainOptions {
   readonly pointsPerEpoch?: number;
   /** Batch size for validation, default 256. */
   readonly evalBatchSize?: number;
+  /**
+   * Normalisation statistics at the end of every epoch ("precise BatchNorm"): the number of
+   * training examples over which BatchNorm running statistics are recomputed exactly (default
+   * 2048), or false to keep the running averages. Running averages lag behind weights that move
+   * fast (large learning rates, few steps), which makes evaluation far worse than training;
+   * training itself is unaffected (it uses batch statistics). Models without BatchNorm ignore it.
+   */
+  readonly recalibrateNorm?: number | false;
 }
 
 const TRAIN_KEYS = [
   'epochs', 'batchSize', 'lr', 'optimizer', 'momentum', 'weightDecay', 'schedule', 'seed', 'validation',
-  'checkpoints', 'checkpointDir', 'label', 'progress', 'pointsPerEpoch', 'evalBatchSize',
+  'checkpoints', 'checkpointDir', 'label', 'progress', 'pointsPerEpoch', 'evalBatchSize', 'recalibrateNorm',
 ] as const;
 
 interface Resolved {
@@ -175,6 +183,7 @@ interface Resolved {
   progress: boolean | Progress;
   pointsPerEpoch: number;
   evalBatchSize: number;
+  recalibrateNorm: number | false;
 }
 
 function resolveOptions(fn: string, options: unknown, extraKeys: readonly string[], defaultLabel: string): Resolved {
@@ -217,6 +226,7 @@ function resolveOptions(fn: string, options: unknown, extraKeys: readonly string
     progress: progress as boolean | Progress,
     pointsPerEpoch: checkInteger(fn, 'options.pointsPerEpoch', o['pointsPerEpoch'] ?? 4, 1, 1000),
     evalBatchSize: checkInteger(fn, 'options.evalBatchSize', o['evalBatchSize'] ?? 256, 1),
+    recalibrateNorm: o['recalibrateNorm'] === false ? false : checkInteger(fn, 'options.recalibrateNorm', o['recalibrateNorm'] ?? 2048, 1),
   };
 }
 
@@ -485,6 +495,15 @@ async function runTraining(fn: string, model: Model, data: DataLike, o: Resolved
           lossAcc = tf.scalar(0);
           correctAcc = tf.scalar(0);
           seen = 0;
+          if (endOfEpoch && o.recalibrateNorm !== false && model.recalibrate && (model.buffers?.size ?? 0) > 0) {
+            const m = Math.min(n, o.recalibrateNorm);
+            const sample = tf.tidy(() => tf.gather(data.x, tf.tensor1d(order.subarray(0, m), 'int32')) as tf.Tensor4D);
+            try {
+              model.recalibrate(sample, { batchSize: o.evalBatchSize });
+            } finally {
+              sample.dispose();
+            }
+          }
           if (endOfEpoch && o.validation) {
             validation = await evaluate(model, o.validation, { batchSize: o.evalBatchSize });
             point.valLoss = validation.loss;

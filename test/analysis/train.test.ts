@@ -234,3 +234,30 @@ test('a run whose loss becomes NaN stops with TrainingDivergedError and frees wh
   m.dispose();
   data.dispose();
 });
+
+test('BatchNorm statistics are recomputed exactly at the end of each epoch (recalibrateNorm)', async () => {
+  const data = synthetic({ n: 96, classes: 3, size: [12, 12], seed: 4 });
+  const stats = (m: ReturnType<typeof resnet>) => {
+    const b = m.getBuffers();
+    const out = new Map([...b].map(([k, v]) => [k, Array.from(v.dataSync())]));
+    for (const v of b.values()) v.dispose();
+    return out;
+  };
+  const statDiff = (a: Map<string, number[]>, b: Map<string, number[]>) => Math.max(...[...a].map(([k, v]) => Math.max(...v.map((x, i) => Math.abs(x - b.get(k)![i]!)))));
+  for (const recalibrateNorm of [undefined, false] as const) {
+    const model = resnet({ inputShape: [12, 12, 1], numClasses: 3, seed: 1, width: 4, blocks: [1, 1] });
+    const run = await train(model, data, { epochs: 1, lr: 0.1, batchSize: 16, progress: false, ...(recalibrateNorm === false ? { recalibrateNorm } : {}) });
+    const after = stats(model);
+    model.recalibrate(data.x);
+    const exact = stats(model);
+    const d = statDiff(after, exact);
+    if (recalibrateNorm === undefined) assert.ok(d < 1e-4, `statistics after training differ from exact averages by ${d}`);
+    else assert.ok(d > 1e-3, `running averages should lag behind exact averages (difference ${d})`);
+    run.dispose();
+    model.dispose();
+  }
+  const plain = cnn({ inputShape: [12, 12, 1], numClasses: 3 });
+  await assert.rejects(train(plain, data, { recalibrateNorm: -1 }), /options\.recalibrateNorm/);
+  plain.dispose();
+  data.dispose();
+});
