@@ -518,6 +518,9 @@ async function runTraining(fn: string, model: Model, data: DataLike, o: Resolved
       }
     }
     run.done = true;
+    // One more update, so the live display ends showing this run as finished, not running.
+    const last = run.points.at(-1);
+    if (last) group.update(o.label, last, o.epochs, steps);
     const totalExamples = n * o.epochs;
     return new TrainingRun(o.label, model, run.points, initial, checkpoints, validation, (performance.now() - started) / 1000, totalExamples / trainedSeconds, ownsModel);
   } catch (e) {

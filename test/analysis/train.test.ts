@@ -153,9 +153,10 @@ test('compareTransfer runs P-T and RI-T per seed under one progress and displays
     assert.deepEqual(cmp.pt.map((r) => r.label), ['P-T seed 1', 'P-T seed 2']);
     assert.deepEqual(cmp.rit.map((r) => r.label), ['RI-T seed 1', 'RI-T seed 2']);
     assert.equal(cmp.test!.pt.length, 2);
-    assert.equal(updates.length, 8, '4 runs × 2 epochs × 1 point');
+    assert.equal(updates.length, 12, '4 runs × (2 epochs × 1 point + one update when the run ends)');
     const last = updates[updates.length - 1]!;
     assert.equal(last.payload.runs.length, 4);
+    assert.ok(last.payload.runs.every((r) => r.done), 'the live display ends with every run finished');
     assert.equal(last.run, 'RI-T seed 2');
     const bundle = last.bundle();
     assert.ok(bundle[Mime.training] && bundle[Mime.vegaLite] && typeof bundle[Mime.plain] === 'string');
