@@ -120,7 +120,7 @@ for (const dir of depDirs) linkTree(dir, path.join(stage, path.relative(root, di
 const vsce = path.join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
 const common = ['--allow-missing-repository', '--no-rewrite-relative-links', ...(existsSync(path.join(stage, 'LICENSE')) || existsSync(path.join(stage, 'LICENSE.md')) ? [] : ['--skip-license'])];
 if (args.includes('--ls')) {
-  process.stdout.write(run(process.execPath, [vsce, 'ls', ...common.filter((a) => a !== '--skip-license')], stage));
+  process.stdout.write(run(process.execPath, [vsce, 'ls'], stage));
 } else {
   rmSync(out, { force: true });
   const log = run(process.execPath, [vsce, 'package', '--target', target, '--out', out, ...common], stage);
