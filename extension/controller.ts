@@ -27,6 +27,7 @@ import { Mime, isTransferLabMime } from '../kernel/protocol/mime';
 import { TSNB_NOTEBOOK_TYPE, VscodeMime, type TsnbOutputMetadata } from './serializer';
 import { KernelDiedError, Messages, UntrustedWorkspaceError, describe } from './errors';
 import { KernelProcess, KernelState } from './kernelProcess';
+import { onDidChangeSettings } from './settings';
 
 /** The notebook type of .ipynb files in VS Code (its built-in ipynb serializer). */
 export const JUPYTER_NOTEBOOK_TYPE = 'jupyter-notebook';
@@ -509,6 +510,7 @@ export class TransferLabController implements vscode.Disposable {
     vscode.workspace.notebookDocuments.forEach(setAffinity);
     this.disposables.push(
       vscode.workspace.onDidOpenNotebookDocument(setAffinity),
+      onDidChangeSettings(() => this.settingsChanged(), ['nodePath', 'backend']),
       vscode.workspace.onDidCloseNotebookDocument((nb) => {
         this.closeSession(nb);
         this.selected.delete(key(nb));
@@ -555,6 +557,16 @@ export class TransferLabController implements vscode.Disposable {
     this.changeEmitter.fire(session.notebook);
     void vscode.window.showErrorMessage(error.message, Messages.restartAction).then((choice) => {
       if (choice === Messages.restartAction) void this.restart(session.notebook);
+    });
+  }
+
+  /** Running kernels keep the Node and backend they started with: offer a restart. */
+  private settingsChanged(): void {
+    const running = [...this.sessions.values()].filter((s) => s.kernel.state === KernelState.idle || s.kernel.state === KernelState.busy);
+    if (running.length === 0) return;
+    void vscode.window.showInformationMessage(Messages.settingsChanged, Messages.restartAction).then(async (choice) => {
+      if (choice !== Messages.restartAction) return;
+      for (const s of running) await this.restart(s.notebook);
     });
   }
 

@@ -93,6 +93,7 @@ export const Messages = {
   },
   kernelStopsResponding: 'The TransferLab kernel stopped answering heartbeats.',
   restartAction: 'Restart Kernel',
+  settingsChanged: 'TransferLab settings changed. Running kernels keep their Node and backend until they restart.',
   restarting: 'Restarting the TransferLab kernel…',
   restarted: 'TransferLab kernel restarted.',
   noKernelToRestart: 'No TransferLab kernel runs for this notebook; it will start when a cell runs.',

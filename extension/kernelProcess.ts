@@ -9,10 +9,12 @@ import * as path from 'node:path';
 import { KernelClient } from '../client/kernelClient';
 import type { KernelInfoReply } from '../kernel/protocol/messages';
 import { KernelDiedError, KernelStartError } from './errors';
-import { kernelEnvironment, readSettings, type Settings } from './settings';
+import { Backend, isBackend, kernelEnvironment, readSettings, type Settings } from './settings';
 
 /** Where a kernel process is in its life. */
 export const KernelState = {
+  /** Not started yet, or its start failed (the next run tries again). */
+  stopped: 'stopped',
   starting: 'starting',
   idle: 'idle',
   busy: 'busy',
@@ -42,7 +44,7 @@ const DESCRIPTION_POLL_LIMIT_MS = 120_000;
 export class KernelProcess implements vscode.Disposable {
   private clientPromise: Promise<KernelClient> | undefined;
   private current: KernelClient | undefined;
-  private stateValue: KernelState = KernelState.starting;
+  private stateValue: KernelState = KernelState.stopped;
   private stoppingOnPurpose = false;
   private exitWatch: ReturnType<typeof setInterval> | undefined;
   private readonly stateEmitter = new vscode.EventEmitter<KernelState>();
@@ -89,13 +91,21 @@ export class KernelProcess implements vscode.Disposable {
    */
   start(): Promise<KernelClient> {
     if (this.stateValue === KernelState.disposed) return Promise.reject(new Error('KernelProcess.start: the kernel was disposed'));
-    if (this.stateValue === KernelState.dead) this.clientPromise = undefined;
+    if (this.stateValue === KernelState.dead || this.stateValue === KernelState.stopped) this.clientPromise = undefined;
     this.clientPromise ??= this.launch();
     return this.clientPromise;
   }
 
   private async launch(): Promise<KernelClient> {
-    const settings: Settings = readSettings(this.notebook.uri);
+    this.setState(KernelState.starting);
+    this.stoppingOnPurpose = false;
+    let settings: Settings;
+    try {
+      settings = readSettings(this.notebook.uri);
+    } catch (err) {
+      this.setState(KernelState.stopped);
+      throw err;
+    }
     const kernelScript = path.join(this.extensionPath, 'dist', 'kernel.js');
     // Empty setting: the runtime of the extension host itself (in desktop VS Code an Electron binary,
     // which behaves as Node with ELECTRON_RUN_AS_NODE; the kernel's native parts are N-API).
@@ -104,16 +114,16 @@ export class KernelProcess implements vscode.Disposable {
       this.notebook.uri.scheme === 'file'
         ? path.dirname(this.notebook.uri.fsPath)
         : (vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir());
-    const env: Record<string, string> = { ELECTRON_RUN_AS_NODE: '1', ...kernelEnvironment(settings) };
-    this.setState(KernelState.starting);
-    this.stoppingOnPurpose = false;
+    // A backend chosen in the settings wins; with `auto` the notebook's own `metadata.backend` applies.
+    const backend = settings.backend !== Backend.auto ? settings.backend : (notebookBackend(this.notebook) ?? Backend.auto);
+    const env: Record<string, string> = { ELECTRON_RUN_AS_NODE: '1', ...kernelEnvironment({ ...settings, backend }) };
     const t0 = Date.now();
-    this.log.info(`starting kernel: ${nodePath} ${kernelScript} (cwd ${cwd ?? '.'}, backend ${settings.backend})`);
+    this.log.info(`starting kernel: ${nodePath} ${kernelScript} (cwd ${cwd}, backend ${backend})`);
     let client: KernelClient;
     try {
       client = await KernelClient.launch({ cwd, env, nodePath, kernelScript, onLog: (text) => this.log.info(`[kernel] ${text.trimEnd()}`) });
     } catch (err) {
-      this.setState(KernelState.dead);
+      this.setState(KernelState.stopped);
       throw new KernelStartError(nodePath, kernelScript, err);
     }
     if (this.stateValue === KernelState.disposed) {
@@ -251,6 +261,12 @@ export class KernelProcess implements vscode.Disposable {
     this.diedEmitter.dispose();
     this.descriptionEmitter.dispose();
   }
+}
+
+/** The backend a notebook asks for in its metadata (`.tsnb`: `metadata.backend`), if a valid one. */
+export function notebookBackend(notebook: { readonly metadata: Record<string, unknown> }): Backend | undefined {
+  const b = notebook.metadata['backend'];
+  return isBackend(b) && b !== Backend.auto ? b : undefined;
 }
 
 /**

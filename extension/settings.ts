@@ -57,9 +57,9 @@ export function kernelEnvironment(settings: Settings): Record<string, string> {
   return settings.backend === Backend.auto ? {} : { TRANSFERLAB_BACKEND: settings.backend };
 }
 
-/** Fires when a `transferlab.*` setting changes. */
-export function onDidChangeSettings(listener: () => void): vscode.Disposable {
+/** Fires when one of `keys` (default: any `transferlab.*` setting) changes. */
+export function onDidChangeSettings(listener: () => void, keys?: readonly (keyof Settings)[]): vscode.Disposable {
   return vscode.workspace.onDidChangeConfiguration((e) => {
-    if (e.affectsConfiguration(SECTION)) listener();
+    if (keys ? keys.some((k) => e.affectsConfiguration(`${SECTION}.${k}`)) : e.affectsConfiguration(SECTION)) listener();
   });
 }

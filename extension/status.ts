@@ -57,6 +57,7 @@ export class KernelStatusItem implements vscode.Disposable {
     this.item.backgroundColor = undefined;
     switch (kernel?.state) {
       case undefined:
+      case KernelState.stopped:
         this.item.text = Messages.statusIdle(backend, device);
         this.item.tooltip = 'TransferLab kernel: starts when a cell runs.';
         break;

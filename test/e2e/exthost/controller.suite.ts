@@ -11,6 +11,8 @@ import { EXTENSION_ID, workspaceFile } from './util';
 const TSNB = 'transferlab-notebook';
 const CONTROLLER = `${EXTENSION_ID}/transferlab-kernel`;
 const decoder = new TextDecoder();
+/** A cell that shows the backend the kernel was asked for and the one it started. */
+const PROBE = "[process.env.TRANSFERLAB_BACKEND, (await tl.initBackend()).name].join(' ')";
 
 let api: TransferLabApi;
 
@@ -260,6 +262,50 @@ describe('controller', function () {
     await run(nb);
     assert.equal(nb.cellAt(0).executionSummary?.success, true);
     assert.equal(text(nb.cellAt(0).outputs[0]?.items.find((i) => i.mime === 'text/plain')), '9');
+  });
+
+  it('uses transferlab.nodePath: a wrong one fails the cell with a message naming the setting', async () => {
+    const config = vscode.workspace.getConfiguration('transferlab');
+    await config.update('nodePath', '/nonexistent/node', vscode.ConfigurationTarget.Global);
+    try {
+      const nb = await notebook(['1 + 1']);
+      opened.push(nb);
+      await run(nb);
+      const cell = nb.cellAt(0);
+      assert.equal(cell.executionSummary?.success, false);
+      const shown = JSON.parse(text(cell.outputs[0]?.items[0])) as { name: string; message: string };
+      assert.equal(shown.name, 'KernelStartError');
+      assert.match(shown.message, /\/nonexistent\/node/);
+      assert.match(shown.message, /transferlab\.nodePath/);
+      // Fixed setting: the next run starts the kernel.
+      await config.update('nodePath', undefined, vscode.ConfigurationTarget.Global);
+      await run(nb);
+      assert.equal(cell.executionSummary?.success, true);
+    } finally {
+      await config.update('nodePath', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  it('passes transferlab.backend to the kernel; with auto, the notebook metadata backend applies', async () => {
+    const config = vscode.workspace.getConfiguration('transferlab');
+    await config.update('backend', 'cpu', vscode.ConfigurationTarget.Global);
+    try {
+      const nb = await notebook([PROBE]);
+      opened.push(nb);
+      await run(nb);
+      assert.equal(text(nb.cellAt(0).outputs[0]?.items.find((i) => i.mime === 'text/plain')), "'cpu cpu'");
+      await until('the status description to name cpu', () => kernelOf(nb).description?.backend === 'cpu', 20_000);
+    } finally {
+      await config.update('backend', undefined, vscode.ConfigurationTarget.Global);
+    }
+    const data = new vscode.NotebookData([new vscode.NotebookCellData(vscode.NotebookCellKind.Code, PROBE, 'typescript')]);
+    data.metadata = { format_version: 1, backend: 'cpu' };
+    const fromMetadata = await vscode.workspace.openNotebookDocument(TSNB, data);
+    await vscode.window.showNotebookDocument(fromMetadata);
+    opened.push(fromMetadata);
+    await vscode.commands.executeCommand('notebook.selectKernel', { id: CONTROLLER, extension: EXTENSION_ID });
+    await run(fromMetadata);
+    assert.equal(text(fromMetadata.cellAt(0).outputs[0]?.items.find((i) => i.mime === 'text/plain')), "'cpu cpu'");
   });
 
   it('opens the workspace notebook and runs it with the saved outputs replaced', async () => {
