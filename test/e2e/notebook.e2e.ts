@@ -123,6 +123,27 @@ describe('TransferLab notebooks in code-server', () => {
     await grid.screenshot({ path: path.join(path.dirname(server.logFile), 'run-all images.png') });
     assert.match((await wb.statusBar()).join('\n'), /TransferLab: (wasm|cpu|webgpu|tensorflow)/);
   });
+  it('shows training progress live: one chart redrawn in place as updates arrive', async (t) => {
+    await wb.openNotebook('training.tsnb');
+    await wb.revealCell('const curves');
+    await wb.runCell(0);
+    const frame = await wb.outputFrame();
+    const states = new Set<string>();
+    await waitFor('the finished training run', async () => {
+      const s = (await wb.outputText()).match(/P-T: epoch (\d), .*\((running|done)\)/);
+      if (s) states.add(`${s[1]} ${s[2]}`);
+      return states.has('6 done');
+    }, 60_000, 50);
+    const intermediate = [...states].filter((s) => s.endsWith('running'));
+    t.diagnostic(`training states seen: ${[...states].join(', ')}`);
+    assert.ok(intermediate.length >= 2, `the chart was not updated live (states seen: ${[...states].join(', ')})`);
+    const chart = frame.locator('.output', { hasText: 'P-T: epoch 6' });
+    assert.equal(await chart.count(), 1);
+    await chart.locator('svg, canvas').first().waitFor({ timeout: 20_000 });
+    assert.equal(await frame.locator('.output', { hasText: /P-T: epoch/ }).count(), 1, 'updates added outputs instead of replacing one');
+    await chart.screenshot({ path: path.join(path.dirname(server.logFile), 'training live.png') });
+  });
+
   it('interrupts `while (true) {}` from the toolbar; a later cell still sees earlier state', async (t) => {
     const others = server.kernelPids();
     await wb.openNotebook('interrupt.tsnb');
