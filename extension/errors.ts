@@ -7,12 +7,12 @@
  * catches them.
  */
 
-/** Base class: lets a caller tell the extension's own failures from bugs. */
+/**
+ * Base class: lets a caller tell the extension's own failures from bugs. Each subclass spells out
+ * its `name` (shown in cell error outputs): the production bundle is minified, class names are not.
+ */
 export abstract class TransferLabExtensionError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
+  abstract override readonly name: string;
 }
 
 /**
@@ -21,6 +21,7 @@ export abstract class TransferLabExtensionError extends Error {
  * cell that was about to run, and the kernel is not started.
  */
 export class InvalidSettingError extends TransferLabExtensionError {
+  override readonly name = 'InvalidSettingError';
   constructor(
     readonly setting: string,
     readonly value: unknown,
@@ -36,6 +37,7 @@ export class InvalidSettingError extends TransferLabExtensionError {
  * to trust the workspace.
  */
 export class UntrustedWorkspaceError extends TransferLabExtensionError {
+  override readonly name = 'UntrustedWorkspaceError';
   constructor() {
     super(Messages.untrusted);
   }
@@ -47,6 +49,7 @@ export class UntrustedWorkspaceError extends TransferLabExtensionError {
  * `KernelProcess.start`; the controller fails the cell with it and offers the Node setting.
  */
 export class KernelStartError extends TransferLabExtensionError {
+  override readonly name = 'KernelStartError';
   constructor(
     readonly nodePath: string,
     readonly kernelScript: string,
@@ -67,6 +70,7 @@ export class KernelStartError extends TransferLabExtensionError {
  * restart.
  */
 export class KernelDiedError extends TransferLabExtensionError {
+  override readonly name = 'KernelDiedError';
   constructor(
     readonly exitCode: number | null,
     readonly signal: string | null,
