@@ -45,11 +45,13 @@ interface Figures {
   start: number[];
   first: number[];
   roundTrip: number[];
+  /** `1+i` with a different i each time: no cached type check. */
+  newCell: number[];
   interrupt: number[];
 }
 
 async function measure(peer: Peer, cwd: string): Promise<Figures> {
-  const f: Figures = { start: [], first: [], roundTrip: [], interrupt: [] };
+  const f: Figures = { start: [], first: [], roundTrip: [], newCell: [], interrupt: [] };
   for (let i = 0; i < REPEATS; i++) {
     const t0 = performance.now();
     const k = await KernelClient.launch({ cwd, argv: peer.argv, env: { TRANSFERLAB_BACKEND: 'wasm' }, startTimeoutMs: 60_000 });
@@ -63,6 +65,11 @@ async function measure(peer: Peer, cwd: string): Promise<Figures> {
         const t = performance.now();
         await k.execute(peer.code);
         f.roundTrip.push(performance.now() - t);
+      }
+      for (let j = 0; j < ROUND_TRIPS; j++) {
+        const t = performance.now();
+        await k.execute(`1+${j + 2}`);
+        f.newCell.push(performance.now() - t);
       }
       if (peer.name === 'TransferLab') {
         for (let j = 0; j < 5; j++) {
@@ -80,8 +87,11 @@ async function measure(peer: Peer, cwd: string): Promise<Figures> {
   return f;
 }
 
+let loadAtStart = 0;
+
 async function main() {
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'transferlab-bench-'));
+  loadAtStart = os.loadavg()[0]!;
   const results: [Peer, Figures][] = [];
   for (const peer of peers) {
     const missing = peer.available();
@@ -96,14 +106,17 @@ async function main() {
     fmt(median(f.start)),
     fmt(median(f.first)),
     fmt(median(f.roundTrip)),
-    p.name === 'TransferLab' ? '1' : `${(median(f.start) / median(ours.start)).toFixed(2)} / ${(median(f.first) / median(ours.first)).toFixed(2)} / ${(median(f.roundTrip) / median(ours.roundTrip)).toFixed(2)}`,
+    fmt(median(f.newCell)),
+    p.name === 'TransferLab'
+      ? '1'
+      : [f.start, f.first, f.roundTrip, f.newCell].map((xs, i) => (median(xs) / median([ours.start, ours.first, ours.roundTrip, ours.newCell][i]!)).toFixed(2)).join(' / '),
   ]);
   const md = [
     '## Kernel: start-up and round trip (`npm run bench -- kernel`)',
     '',
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${machineLine()}. Medians: start and first result over ${REPEATS} cold starts, round trip over ${ROUND_TRIPS} runs of \`1+1\` (execute_request → execute_reply and status idle, the same client for every kernel). Ratio = peer ÷ TransferLab (above 1: TransferLab is faster).`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${machineLine()}, load average ${loadAtStart.toFixed(1)} when the run started (other work shared the 2 cores; the kernels ran one after the other in the same conditions). Medians: start and first result over ${REPEATS} cold starts; round trips over ${ROUND_TRIPS} runs (execute_request → execute_reply and status idle, the same client for every kernel). "Same cell" repeats \`1+1\` (TransferLab reuses the type check of an unchanged cell in an unchanged session); "new cell" sends \`1+2\`, \`1+3\`, … so every run is type-checked. Ratio = peer ÷ TransferLab (above 1: TransferLab is faster).`,
     '',
-    table(['kernel', 'cold start → kernel_info_reply', 'start → first `1+1` result', '`1+1` round trip', 'ratio start / first / round trip'], rows),
+    table(['kernel', 'cold start → kernel_info_reply', 'start → first `1+1` result', 'round trip, same cell', 'round trip, new cell', 'ratio (same order)'], rows),
     '',
     `Interrupt of \`while (true) {}\` (SIGINT → execute_reply), TransferLab: median ${fmt(median(ours.interrupt))} over ${ours.interrupt.length} runs (max ${fmt(Math.max(...ours.interrupt))}).`,
   ].join('\n');

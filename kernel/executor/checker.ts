@@ -84,6 +84,28 @@ export class CellChecker {
     };
     this.setFile(PRELUDE, opts.preludeDeclarations);
     this.setFile(GLOBALS, 'export {};\n');
+    this.setFile(SCRATCH, 'export {};\n');
+    // The files on disk (libraries, node_modules) do not change while a session checks cells,
+    // and every new cell makes a new program that looks them all up again: remember the answers.
+    const memo = <T>(fn: (p: string) => T) => {
+      const cache = new Map<string, T>();
+      return (p: string): T => {
+        let v = cache.get(p);
+        if (v === undefined && !cache.has(p)) {
+          v = fn(p);
+          cache.set(p, v);
+        }
+        return v as T;
+      };
+    };
+    const diskFileExists = memo((f) => ts.sys.fileExists(f));
+    const diskDirectoryExists = memo((d) => ts.sys.directoryExists(d));
+    const diskRealpath = memo((f) => (ts.sys.realpath ? ts.sys.realpath(f) : f));
+    const moduleCache = ts.createModuleResolutionCache(opts.cwd, (f) => f, undefined);
+    const diskSnapshot = memo((f) => {
+      const text = ts.sys.readFile(f);
+      return text === undefined ? undefined : ts.ScriptSnapshot.fromString(text);
+    });
     const host: ts.LanguageServiceHost = {
       getCompilationSettings: () => this.options,
       getScriptFileNames: () => [...this.files.keys()],
@@ -91,17 +113,18 @@ export class CellChecker {
       getScriptSnapshot: (f) => {
         const mem = this.files.get(f);
         if (mem) return ts.ScriptSnapshot.fromString(mem.text);
-        const text = ts.sys.readFile(f);
-        return text === undefined ? undefined : ts.ScriptSnapshot.fromString(text);
+        return f.startsWith(`${DIR}/`) ? undefined : diskSnapshot(f);
       },
       getCurrentDirectory: () => opts.cwd,
       getDefaultLibFileName: (o) => ts.getDefaultLibFilePath(o),
-      fileExists: (f) => this.files.has(f) || ts.sys.fileExists(f),
+      fileExists: (f) => this.files.has(f) || (!f.startsWith(`${DIR}/`) && diskFileExists(f)),
       readFile: (f) => this.files.get(f)?.text ?? ts.sys.readFile(f),
-      directoryExists: (d) => d === DIR || d.startsWith(`${DIR}/`) || ts.sys.directoryExists(d),
+      directoryExists: (d) => d === DIR || d.startsWith(`${DIR}/`) || diskDirectoryExists(d),
       getDirectories: (d) => (d === DIR ? [] : ts.sys.getDirectories(d)),
       readDirectory: ts.sys.readDirectory,
-      realpath: ts.sys.realpath,
+      realpath: (f) => (f.startsWith(`${DIR}/`) ? f : diskRealpath(f)),
+      resolveModuleNameLiterals: (literals, containingFile, redirected, options) =>
+        literals.map((l) => ts.resolveModuleName(l.text, containingFile, options, host, moduleCache, redirected)),
       useCaseSensitiveFileNames: () => true,
     };
     this.service = ts.createLanguageService(host, ts.createDocumentRegistry());
@@ -128,7 +151,10 @@ export class CellChecker {
     const key = `${this.environmentVersion}\u0000${source}`;
     const hit = this.cache.get(key);
     if (hit) return hit;
-    const file = id < 0 ? SCRATCH : cellFile(id);
+    // Always the same file: when only its text changes (and not its imports), TypeScript reuses
+    // the whole program structure instead of walking every library file again.
+    void id;
+    const file = SCRATCH;
     this.setFile(file, `${source}\nexport {};\n`);
     const sf = this.service.getProgram()?.getSourceFile(file);
     const diags = [...this.service.getSyntacticDiagnostics(file), ...(sf ? this.service.getSemanticDiagnostics(file) : [])];
@@ -138,7 +164,6 @@ export class CellChecker {
         const { line, character } = d.file!.getLineAndCharacterOfPosition(d.start!);
         return { line: line + 1, column: character + 1, code: d.code, message: ts.flattenDiagnosticMessageText(d.messageText, '\n'), category: 'error' as const };
       });
-    if (id >= 0) this.files.delete(file);
     if (this.cache.size > 500) this.cache.clear();
     this.cache.set(key, result);
     return result;
