@@ -56,6 +56,8 @@ export class CellChecker {
   /** Versions only grow, also across deleted and re-added files (the document registry remembers). */
   private versionCounter = 0;
   private readonly cache = new Map<string, CellDiagnostic[]>();
+  /** Forgets what was learnt about the disk (after `npm install` in a running session). */
+  private readonly forgetDisk: () => void;
 
   constructor(opts: CheckerOptions) {
     const nm = (root: string) => path.join(root, 'node_modules');
@@ -87,8 +89,10 @@ export class CellChecker {
     this.setFile(SCRATCH, 'export {};\n');
     // The files on disk (libraries, node_modules) do not change while a session checks cells,
     // and every new cell makes a new program that looks them all up again: remember the answers.
+    const caches: Map<string, unknown>[] = [];
     const memo = <T>(fn: (p: string) => T) => {
       const cache = new Map<string, T>();
+      caches.push(cache);
       return (p: string): T => {
         let v = cache.get(p);
         if (v === undefined && !cache.has(p)) {
@@ -102,6 +106,10 @@ export class CellChecker {
     const diskDirectoryExists = memo((d) => ts.sys.directoryExists(d));
     const diskRealpath = memo((f) => (ts.sys.realpath ? ts.sys.realpath(f) : f));
     const moduleCache = ts.createModuleResolutionCache(opts.cwd, (f) => f, undefined);
+    this.forgetDisk = () => {
+      for (const c of caches) c.clear();
+      moduleCache.clear();
+    };
     const diskSnapshot = memo((f) => {
       const text = ts.sys.readFile(f);
       return text === undefined ? undefined : ts.ScriptSnapshot.fromString(text);
@@ -156,8 +164,17 @@ export class CellChecker {
     void id;
     const file = SCRATCH;
     this.setFile(file, `${source}\nexport {};\n`);
-    const sf = this.service.getProgram()?.getSourceFile(file);
-    const diags = [...this.service.getSyntacticDiagnostics(file), ...(sf ? this.service.getSemanticDiagnostics(file) : [])];
+    const diagnose = () => {
+      const sf = this.service.getProgram()?.getSourceFile(file);
+      return [...this.service.getSyntacticDiagnostics(file), ...(sf ? this.service.getSemanticDiagnostics(file) : [])];
+    };
+    let diags = diagnose();
+    if (diags.some((d) => d.code === 2307 || d.code === 2792)) {
+      // "Cannot find module": the package may have been installed since we last looked.
+      this.forgetDisk();
+      this.setFile(file, `${source}\n\nexport {};\n`);
+      diags = diagnose();
+    }
     const result = diags
       .filter((d) => d.category === ts.DiagnosticCategory.Error && d.file && d.start !== undefined && d.start <= source.length)
       .map((d) => {

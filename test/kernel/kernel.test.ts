@@ -116,6 +116,13 @@ describe('kernel', () => {
     assert.equal((await run('[path.basename("/a/b.txt"), answer, greet("you")]')).result, "[ 'b.txt', 42, 'hello you' ]");
     const e = errorOf(await run('import { nope } from "no-such-package-anywhere";'));
     assert.match(e.evalue, /no-such-package-anywhere/);
+    // Installed while the kernel runs: found on the next try, no restart needed.
+    const late = path.join(dir, 'node_modules', 'installed-later');
+    mkdirSync(late, { recursive: true });
+    writeFileSync(path.join(late, 'package.json'), JSON.stringify({ name: 'installed-later', main: 'index.js', types: 'index.d.ts' }));
+    writeFileSync(path.join(late, 'index.js'), 'exports.late = 5;\n');
+    writeFileSync(path.join(late, 'index.d.ts'), 'export declare const late: number;\n');
+    assert.equal((await run('import { late } from "installed-later";\nlate + 1')).result, '6');
   });
 
   test('stdout and stderr stream as they are written', async () => {
