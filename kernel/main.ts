@@ -54,6 +54,21 @@ export async function main(argv: string[]): Promise<void> {
   process.on('SIGINT', () => void executor.interrupt());
   process.on('SIGTERM', () => void shutdown(0));
   process.on('disconnect', () => void shutdown(0));
+  // A kernel whose client process is gone (JPY_PARENT_PID, as Jupyter and the extension set it)
+  // shuts down instead of lingering.
+  const parent = Number(process.env.JPY_PARENT_PID);
+  if (Number.isInteger(parent) && parent > 1) {
+    setInterval(() => {
+      try {
+        process.kill(parent, 0);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ESRCH') {
+          log(`parent process ${parent} is gone; shutting down`);
+          void shutdown(0);
+        }
+      }
+    }, 1000).unref();
+  }
   log(`listening (pid ${process.pid}, cwd ${process.cwd()})`);
 }
 

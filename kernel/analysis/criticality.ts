@@ -144,9 +144,8 @@ export async function criticality(model: Model, initial: WeightsSource, data: Da
   }));
 
   const results: ModuleCriticality[] = [];
-  let base: { error: number; loss: number } | undefined;
   const baseEval = await evaluateSettings(model, 1, () => ({ weights: new Map([...model.variables].map(([k, v]) => [k, tf.clone(v)])) }), data, { batchSize, group: 1 });
-  base = { error: 1 - baseEval[0]!.accuracy, loss: baseEval[0]!.loss };
+  const base = { error: 1 - baseEval[0]!.accuracy, loss: baseEval[0]!.loss };
   const epsilon = (o['epsilon'] as number | undefined) ?? (metric === 'error' ? Math.min(1, base.error + 0.05) : base.loss * 1.1);
 
   for (let mi = 0; mi < modules.length; mi++) {

@@ -7,7 +7,7 @@
  */
 import vm from 'node:vm';
 import Module, { createRequire } from 'node:module';
-import { mkdirSync, readFileSync, writeFile, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFile, existsSync, rename } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -62,7 +62,7 @@ export function saveTypeScriptCodeCache(): void {
     mkdirSync(path.dirname(cacheFile), { recursive: true });
     const tmp = `${cacheFile}.${process.pid}.tmp`;
     writeFile(tmp, data, (e) => {
-      if (!e) require('node:fs').rename(tmp, cacheFile!, () => undefined);
+      if (!e) rename(tmp, cacheFile!, () => undefined);
     });
   } catch {
     // a cache we cannot write costs only start-up time

@@ -130,17 +130,17 @@ export class Executor {
     const diags = guard(() => this.check(code, executionCount));
     if (diags.length > 0) return typeErrorOutcome(code, diags);
     const filename = `cell-${executionCount}.js`;
-    const converted = convertCell(code, `cell-${executionCount}.ts`);
+    const converted = guard(() => convertCell(code, `cell-${executionCount}.ts`));
     if (converted.sourceMap) {
       try {
-        this.sourceMaps.set(filename, { map: new SourceMap(JSON.parse(converted.sourceMap)), source: code, jsLines: converted.js.split('\n').length });
+        this.sourceMaps.set(filename, guard(() => ({ map: new SourceMap(JSON.parse(converted.sourceMap)), source: code, jsLines: converted.js.split('\n').length })));
       } catch {
         // a missing map only costs line numbers in tracebacks
       }
     }
     if (prepare) await prepare();
     state.checked = true;
-    const script = new vm.Script(converted.js, { filename, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
+    const script = guard(() => new vm.Script(converted.js, { filename, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER }));
     // Run the cell from a microtask, never directly inside a message callback: V8's
     // TerminateExecution (used to interrupt synchronous loops) is only safe there.
     await null;

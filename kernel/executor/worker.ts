@@ -181,7 +181,11 @@ process.on('unhandledRejection', (e) => {
 
 const USES_COMPUTE = /\b(tf|tl)\b|@tensorflow|['"]transferlab['"]/;
 
-port.on('message', (m: ToWorker) => {
+// The handler is the kernel's own code: an interrupt must never terminate it halfway (the
+// cells it starts run later, from microtasks, outside this guard).
+port.on('message', (m: ToWorker) => guard(() => handle(m)));
+
+function handle(m: ToWorker): void {
   scheduleWarmUp();
   switch (m.type) {
     case 'interrupt':
@@ -215,7 +219,7 @@ port.on('message', (m: ToWorker) => {
       post({ type: 'log', text: `unknown message to the executor: ${JSON.stringify(never)}` });
     }
   }
-});
+}
 
 post({ type: 'ready' });
 // Warm up in the background, in idle moments so that early requests do not wait behind it:

@@ -188,13 +188,22 @@ export class WorkerHost extends EventEmitter {
     if (!quick) {
       // Busy in synchronous code: terminate the running JavaScript (not the worker).
       this.terminateWorkerJs();
+      // Keep asking; terminate the running JavaScript only while the worker runs a cell's code
+      // (its flag is 0), never while it type-checks or loads modules (that can take seconds on
+      // a fresh kernel), and give up (restart the worker) only after a second of cell code that
+      // termination did not stop.
       let ok = false;
-      for (let i = 0; i < 500 && !ok; i++) {
+      let cellRounds = 0;
+      for (let i = 0; i < 1500 && !ok; i++) {
         ok = await Promise.race([acked.then(() => true), sleep(20).then(() => false)]);
         if (ok) break;
         this.worker.postMessage({ type: 'interrupt', seq } satisfies ToWorker);
-        if (i % 5 === 4) this.terminateWorkerJs();
-        if (i >= 50 && Atomics.load(this.state, 0) === 0) break;
+        if (Atomics.load(this.state, 0) === 0) {
+          if (cellRounds++ % 3 === 0) this.terminateWorkerJs();
+          if (cellRounds > 50) break;
+        } else {
+          cellRounds = 0;
+        }
       }
       if (!ok) {
         // The worker could not be stopped in place (e.g. a loop inside a timer callback):

@@ -9,7 +9,7 @@ g[RUNTIME_GLOBAL] = {
   declare(names: string[]) {
     for (const n of names) if (!(n in g)) g[n] = undefined;
   },
-  import: async (s: string) => require(s),
+  import: async (s: string) => import(s),
   defaultOf: (m: unknown) => m,
   namedOf: (m: unknown) => m,
 };

@@ -55,6 +55,39 @@ describe('kernel', () => {
     await kernel?.shutdown();
   });
 
+  test('an interrupt right after a fresh kernel starts (while it loads its type checker) keeps the state', async () => {
+    const k = await KernelClient.launch({ cwd: dir, env: { TRANSFERLAB_BACKEND: 'cpu' } });
+    try {
+      assert.equal((await k.execute('let counter = 7;')).status, 'ok');
+      for (const delay of [100, 400]) {
+        const looping = k.execute('while (true) {}');
+        await new Promise((r) => setTimeout(r, delay));
+        await k.interrupt();
+        const r = await looping;
+        assert.equal(r.status, 'error');
+        assert.equal((r as { ename: string }).ename, 'InterruptError', JSON.stringify(r));
+      }
+      const msgs: Message[] = [];
+      await k.execute('counter', { onIOPub: (m) => msgs.push(m) });
+      const res = msgs.find((m) => m.header.msg_type === 'execute_result')!.content as { data: Record<string, string> };
+      assert.equal(res.data['text/plain'], '7');
+    } finally {
+      await k.shutdown();
+    }
+  });
+
+  test('a kernel whose parent process (JPY_PARENT_PID) is gone shuts down', async () => {
+    const { spawn } = await import('node:child_process');
+    const parent = spawn('sleep', ['30']);
+    const k = await KernelClient.launch({ cwd: dir, env: { JPY_PARENT_PID: String(parent.pid) } });
+    const exited = new Promise<number | null>((r) => k.process!.once('exit', (code) => r(code)));
+    parent.kill('SIGKILL');
+    const t0 = performance.now();
+    assert.equal(await exited, 0);
+    assert.ok(performance.now() - t0 < 5000);
+    await k.shutdown();
+  });
+
   test('a killed kernel is detected at once: the pending request rejects', async () => {
     const k = await KernelClient.launch({ cwd: dir });
     const pending = k.execute('await new Promise((r) => setTimeout(r, 60_000))');

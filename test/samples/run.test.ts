@@ -300,7 +300,8 @@ describe('transferlab run, end to end', { concurrency: 2 }, () => {
       code("function inner() {\n  throw new Error(`boom ${n}`);\n}\ninner();"),
       code("console.log('after');"),
     ]);
-    nb.cells[3]!.cell_type === 'code' && nb.cells[3]!.outputs.push({ output_type: 'stream', name: 'stdout', text: 'stale output\n' });
+    const staleCell = nb.cells[3]!;
+    if (staleCell.cell_type === 'code') staleCell.outputs.push({ output_type: 'stream', name: 'stdout', text: 'stale output\n' });
     const original = serializeTsnb(nb);
     writeFileSync(input, original);
     const out = path.join(dir, 'out.tsnb');
