@@ -54,11 +54,15 @@ else
   echo "setup-e2e: installing code-server@$CODE_SERVER_VERSION into $cs_dir (about 2 minutes, 630 MiB)"
   rm -rf "$cs_dir"
   mkdir -p "$cs_dir"
+  # The npm that came with the system Node (found before Node 24 goes first on PATH).
+  npm_cli="$(npm root -g)/npm/bin/npm-cli.js"
+  [ -f "$npm_cli" ] || die "npm's CLI is not at $npm_cli"
   (
     export PATH="$node_pkg/bin:$PATH"
     export npm_config_nodedir="$node_pkg"
-    # npm from the Node 20 install runs the scripts with the node first on PATH (Node 24).
-    npm install -g --prefix "$cs_dir" --no-audit --no-fund "code-server@$CODE_SERVER_VERSION"
+    # npm itself must run on Node 24: code-server's postinstall checks the Node that runs npm's
+    # scripts, and npm puts its own Node first on their PATH.
+    "$node_bin" "$npm_cli" install -g --prefix "$cs_dir" --no-audit --no-fund "code-server@$CODE_SERVER_VERSION"
   ) || die "npm install code-server@$CODE_SERVER_VERSION failed (see above)"
   [ -x "$cs_bin" ] || die "code-server installed no executable at $cs_bin"
 fi
