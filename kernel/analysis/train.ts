@@ -601,6 +601,11 @@ export async function fineTune(pretrained: Model | Checkpoint | TrainingRun, tar
   const reinit = options.reinitHead ?? 'auto';
   if (reinit !== 'auto' && typeof reinit !== 'boolean') fail(fn, 'options.reinitHead', `must be true, false or 'auto', got ${describe(reinit)}`);
   const model = startingPoint(fn, pretrained, targetClasses(fn, target), reinit, o.seed);
+  return trainOwnedModel(fn, model, target, o);
+}
+
+/** Trains a model this call created (P-T's copy, RI-T's fresh one); disposes it on failure. */
+async function trainOwnedModel(fn: string, model: Model, target: DataLike, o: Resolved): Promise<TrainingRun> {
   try {
     checkTrainInputs(fn, model, target, o);
     await ensureBackend();
@@ -656,22 +661,7 @@ export async function trainFromScratch(architecture: Model | Checkpoint | Traini
   const o = resolveOptions(fn, options, [], `RI-T seed ${options.seed ?? 0}`);
   const config = configOf(fn, architecture);
   const model = modelFromConfig({ ...config, numClasses: targetClasses(fn, target), seed: o.seed } as ModelConfig);
-  try {
-    checkTrainInputs(fn, model, target, o);
-    await ensureBackend();
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  const group = new ProgressGroup(o.label, o.progress);
-  try {
-    return await runTraining(fn, model, target, o, group, true);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  } finally {
-    group.done();
-  }
+  return trainOwnedModel(fn, model, target, o);
 }
 
 function configOf(fn: string, a: unknown): ModelConfig {
