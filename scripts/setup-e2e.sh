@@ -58,6 +58,12 @@ else
   npm_cli="$(npm root -g)/npm/bin/npm-cli.js"
   [ -f "$npm_cli" ] || die "npm's CLI is not at $npm_cli"
   (
+    # Under `npm run`, the outer npm (on the system Node) exports its user agent as
+    # npm_config_user_agent ("npm/11 node/v20 ..."), and the inner npm takes npm_config_* as its
+    # own configuration: code-server's postinstall reads the Node version from that user agent and
+    # would refuse. Drop what describes the outer npm and its Node; keep the rest of npm_config_*
+    # (a registry or proxy set in the environment must still apply).
+    unset npm_config_user_agent npm_node_execpath npm_execpath NODE
     export PATH="$node_pkg/bin:$PATH"
     export npm_config_nodedir="$node_pkg"
     # npm itself must run on Node 24: code-server's postinstall checks the Node that runs npm's
