@@ -23,7 +23,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type * as TS from 'typescript';
-import { KernelClient, KernelDiedError, KernelStartError } from '../client/kernelClient';
+import { KernelClient, KernelDiedError, KernelStartError, KernelUnresponsiveError, type HeartbeatOptions } from '../client/kernelClient';
 import type { Message } from '../kernel/protocol/messages';
 import { Mime, type TrainingPayload } from '../kernel/protocol/mime';
 import { ipynbToTsnb, tsnbToIpynb } from '../kernel/protocol/ipynb';
@@ -57,7 +57,7 @@ export const FailureKind = {
   timeout: 'timeout',
   /** The run was interrupted (Ctrl-C). */
   interrupted: 'interrupted',
-  /** The kernel process exited while the cell ran. */
+  /** The kernel process exited while the cell ran, or stopped answering its heartbeat. */
   died: 'died',
 } as const;
 export type FailureKind = (typeof FailureKind)[keyof typeof FailureKind];
@@ -451,7 +451,15 @@ export interface RunNotebookOptions {
   readonly kernelScript?: string;
   /** Extra environment for the kernel. */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Heartbeat monitoring: a kernel silent this long is taken as lost, and the run fails (default:
+   * a ping every 5 s, lost after 6 pings of 10 s without an echo, about a minute and a half).
+   */
+  readonly heartbeat?: HeartbeatOptions;
 }
+
+/** A headless run waits longer than the editor before it gives a silent kernel up. */
+const RUN_HEARTBEAT: HeartbeatOptions = { intervalMs: 5000, timeoutMs: 10_000, misses: 6 };
 
 export interface RunNotebookResult {
   /** The executed notebook (up to and including the failing cell when one failed). */
@@ -506,6 +514,7 @@ export async function runNotebook(notebook: TsnbNotebook, options: RunNotebookOp
     env: { ...options.env, TRANSFERLAB_BACKEND: backend },
     ...(options.onKernelLog ? { onLog: options.onKernelLog } : {}),
     ...(options.kernelScript ? { kernelScript: options.kernelScript } : {}),
+    heartbeat: options.heartbeat ?? RUN_HEARTBEAT,
   });
   emit({ type: 'kernel-started', banner: client.kernelInfo?.banner ?? '', total });
   const collector = new OutputCollector();
@@ -596,11 +605,23 @@ async function executeCell(
     markStopping();
     interruptions.push(client.interrupt().catch(() => undefined));
   };
+  // A kernel that stops answering its heartbeat (stopped, hung in native code) would never reply.
+  let onUnresponsive: (silentMs: number) => void = () => undefined;
+  const unresponsive = new Promise<KernelUnresponsiveError>((resolve) => {
+    onUnresponsive = (silentMs) => resolve(new KernelUnresponsiveError(silentMs));
+  });
+  client.once('unresponsive', onUnresponsive);
   const onAbort = () => interrupt('interrupted');
   options.signal?.addEventListener('abort', onAbort);
   if (options.timeoutSeconds !== undefined) timer = setTimeout(() => interrupt('timeout'), options.timeoutSeconds * 1000);
   try {
-    const reply = await Promise.race([client.execute(cell.source, { onIOPub, stopOnError: true }), stuck]);
+    const reply = await Promise.race([client.execute(cell.source, { onIOPub, stopOnError: true }), stuck, unresponsive]);
+    if (reply instanceof KernelUnresponsiveError) {
+      const evalue = `${reply.message}; its process was killed`;
+      client.process?.kill('SIGKILL');
+      collector.handle({ header: { msg_type: 'error' } as Message['header'], content: { ename: reply.name, evalue, traceback: [] } });
+      return { kind: FailureKind.died, ename: reply.name, evalue, traceback: [] };
+    }
     await Promise.all(interruptions);
     if (reply !== 'stuck' && typeof reply.execution_count === 'number') cell.execution_count = reply.execution_count;
     if (stop !== undefined) {
@@ -631,6 +652,7 @@ async function executeCell(
   } finally {
     if (timer !== undefined) clearTimeout(timer);
     if (stuckTimer !== undefined) clearTimeout(stuckTimer);
+    client.off('unresponsive', onUnresponsive);
     options.signal?.removeEventListener('abort', onAbort);
   }
 }

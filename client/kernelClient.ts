@@ -19,6 +19,31 @@ import { Signer, decode, encode } from '../kernel/protocol/wire';
 export class KernelStartError extends Error {
   override readonly name = 'KernelStartError';
 }
+/**
+ * The kernel stopped answering on its heartbeat socket: the process may be alive but hung
+ * (stopped, deadlocked, swapping), or a remote kernel's network is gone.
+ */
+export class KernelUnresponsiveError extends Error {
+  override readonly name = 'KernelUnresponsiveError';
+  constructor(readonly silentMs: number) {
+    super(`The kernel has not answered its heartbeat for ${(silentMs / 1000).toFixed(1)} s`);
+  }
+}
+
+/**
+ * Heartbeat monitoring, as Jupyter clients do it: a ping on the kernel's hb socket every
+ * `intervalMs`; a ping without an echo within `timeoutMs` is a miss, and `misses` misses in a row
+ * make the client emit 'unresponsive' (silent milliseconds). The next echo emits 'responsive'.
+ */
+export interface HeartbeatOptions {
+  /** Between pings (default 3000 ms). */
+  readonly intervalMs?: number;
+  /** How long one ping waits for its echo (default 5000 ms). */
+  readonly timeoutMs?: number;
+  /** Missed pings in a row before 'unresponsive' (default 3). */
+  readonly misses?: number;
+}
+
 /** The kernel process exited while a request was waiting for its reply. */
 export class KernelDiedError extends Error {
   override readonly name = 'KernelDiedError';
@@ -48,6 +73,8 @@ export interface LaunchOptions {
   readonly startTimeoutMs?: number;
   /** Called with each chunk the kernel process writes to its stderr (its log). */
   readonly onLog?: (text: string) => void;
+  /** Heartbeat monitoring (default on, with the defaults of {@link HeartbeatOptions}); false: off. */
+  readonly heartbeat?: HeartbeatOptions | false;
 }
 
 export interface ExecuteOptions {
@@ -79,6 +106,11 @@ interface PendingRequest {
   markIdle(): void;
 }
 
+/**
+ * Events: 'exit' (code, signal) when a launched process exits; 'status' (execution_state);
+ * 'iopub' (every iopub message); 'log' (text); 'unresponsive' (silent ms) and 'responsive' from
+ * the heartbeat.
+ */
 export class KernelClient extends EventEmitter {
   private readonly signer: Signer;
   private readonly session = randomUUID();
@@ -93,12 +125,19 @@ export class KernelClient extends EventEmitter {
   kernelInfo: KernelInfoReply | undefined;
   /** Last execution_state seen on iopub. */
   executionState: string = 'starting';
+  /** False while the heartbeat is missing (see {@link HeartbeatOptions}). */
+  responsive = true;
+  private heartbeatSocket: zmq.Request | undefined;
+  private heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Bumped when heartbeat monitoring stops or restarts, so that a loop of an older run ends. */
+  private heartbeatRun = 0;
 
   private constructor(
     readonly connection: ConnectionInfo,
     public process: ChildProcess | undefined,
     private readonly launchOptions: LaunchOptions | undefined,
     private readonly connectionFile: string | undefined,
+    private readonly heartbeatOptions: HeartbeatOptions | false = {},
   ) {
     super();
     this.signer = new Signer(connection.key, connection.signature_scheme);
@@ -122,16 +161,20 @@ export class KernelClient extends EventEmitter {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'transferlab-'));
     const file = path.join(dir, 'connection.json');
     writeFileSync(file, JSON.stringify(connection), { mode: 0o600 });
-    const client = new KernelClient(connection, undefined, options, file);
+    const client = new KernelClient(connection, undefined, options, file, options.heartbeat ?? {});
     await client.spawnAndConnect();
     return client;
   }
 
-  /** Connects to a kernel someone else started (no process to watch; heartbeat not monitored). */
-  static async connect(connection: ConnectionInfo): Promise<KernelClient> {
-    const client = new KernelClient(connection, undefined, undefined, undefined);
+  /**
+   * Connects to a kernel someone else started. There is no process to watch: the heartbeat is
+   * what tells that it is gone ('unresponsive').
+   */
+  static async connect(connection: ConnectionInfo, options: { heartbeat?: HeartbeatOptions | false } = {}): Promise<KernelClient> {
+    const client = new KernelClient(connection, undefined, undefined, undefined, options.heartbeat ?? {});
     client.openSockets();
     await client.waitForKernelInfo(30_000);
+    client.startHeartbeat();
     return client;
   }
 
@@ -155,18 +198,88 @@ export class KernelClient extends EventEmitter {
         const err = new KernelDiedError(code, signal, this.stderrTail.trim().split('\n').slice(-20).join('\n'));
         for (const p of this.pending.values()) p.reject(err);
         this.pending.clear();
-        if (this.process === child) this.emit('exit', code, signal);
+        if (this.process === child) {
+          this.stopHeartbeat();
+          this.emit('exit', code, signal);
+        }
         reject(new KernelStartError(err.message));
       });
     });
     exited.catch(() => undefined);
     this.openSockets();
     await Promise.race([this.waitForKernelInfo(o.startTimeoutMs ?? 30_000), exited]);
+    this.startHeartbeat();
+  }
+
+  private address(port: number): string {
+    const c = this.connection;
+    return c.transport === 'ipc' ? `ipc://${c.ip}-${port}` : `tcp://${c.ip}:${port}`;
+  }
+
+  /** Pings the hb socket until the client closes (see {@link HeartbeatOptions}). */
+  private startHeartbeat(): void {
+    this.stopHeartbeat();
+    if (this.heartbeatOptions === false) return;
+    const intervalMs = this.heartbeatOptions.intervalMs ?? 3000;
+    const timeoutMs = this.heartbeatOptions.timeoutMs ?? 5000;
+    const misses = this.heartbeatOptions.misses ?? 3;
+    const run = ++this.heartbeatRun;
+    let missed = 0;
+    let lastEcho = Date.now();
+    this.responsive = true;
+    const beat = async (): Promise<void> => {
+      if (run !== this.heartbeatRun || this.closed) return;
+      // A REQ socket whose request went unanswered cannot send again: each miss gets a new one.
+      if (!this.heartbeatSocket) {
+        this.heartbeatSocket = new zmq.Request({ linger: 0, receiveTimeout: timeoutMs, sendTimeout: timeoutMs });
+        this.heartbeatSocket.connect(this.address(this.connection.hb_port));
+      }
+      const socket = this.heartbeatSocket;
+      let ok = false;
+      try {
+        const ping = Buffer.from(randomUUID());
+        await socket.send(ping);
+        const [echo] = await socket.receive();
+        ok = echo !== undefined && echo.equals(ping);
+      } catch {
+        ok = false;
+      }
+      if (run !== this.heartbeatRun || this.closed) return;
+      if (ok) {
+        missed = 0;
+        lastEcho = Date.now();
+        if (!this.responsive) {
+          this.responsive = true;
+          this.emit('responsive');
+        }
+      } else {
+        socket.close();
+        if (this.heartbeatSocket === socket) this.heartbeatSocket = undefined;
+        missed++;
+        if (missed >= misses && this.responsive) {
+          this.responsive = false;
+          const error = new KernelUnresponsiveError(Date.now() - lastEcho);
+          this.emit('unresponsive', error.silentMs);
+        }
+      }
+      this.heartbeatTimer = setTimeout(() => void beat(), intervalMs);
+      this.heartbeatTimer.unref();
+    };
+    this.heartbeatTimer = setTimeout(() => void beat(), intervalMs);
+    this.heartbeatTimer.unref();
+  }
+
+  private stopHeartbeat(): void {
+    this.heartbeatRun++;
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    this.heartbeatSocket?.close();
+    this.heartbeatSocket = undefined;
   }
 
   private openSockets(): void {
     const c = this.connection;
-    const addr = (p: number) => (c.transport === 'ipc' ? `ipc://${c.ip}-${p}` : `tcp://${c.ip}:${p}`);
+    const addr = (p: number) => this.address(p);
     this.shell = new zmq.Dealer({ routingId: this.session, linger: 0 });
     this.control = new zmq.Dealer({ routingId: `${this.session}-control`, linger: 0 });
     this.iopub = new zmq.Subscriber({ linger: 0 });
@@ -338,6 +451,7 @@ export class KernelClient extends EventEmitter {
 
   private closeSockets(): void {
     this.closed = true;
+    this.stopHeartbeat();
     for (const s of [this.shell, this.control, this.iopub]) s?.close();
   }
 

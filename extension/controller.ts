@@ -547,6 +547,11 @@ export class TransferLabController implements vscode.Disposable {
       const s = session;
       s.kernel.onDidChangeState(() => this.changeEmitter.fire(notebook));
       s.kernel.onDidChangeDescription(() => this.changeEmitter.fire(notebook));
+      s.kernel.onDidStopResponding((seconds) => {
+        void vscode.window.showWarningMessage(Messages.kernelStopsResponding(seconds), Messages.restartAction).then((choice) => {
+          if (choice === Messages.restartAction) void this.restart(notebook);
+        });
+      });
       this.sessions.set(key(notebook), session);
       this.changeEmitter.fire(notebook);
     }
@@ -562,7 +567,7 @@ export class TransferLabController implements vscode.Disposable {
 
   /** Running kernels keep the Node and backend they started with: offer a restart. */
   private settingsChanged(): void {
-    const running = [...this.sessions.values()].filter((s) => s.kernel.state === KernelState.idle || s.kernel.state === KernelState.busy);
+    const running = [...this.sessions.values()].filter((s) => s.kernel.state === KernelState.idle || s.kernel.state === KernelState.busy || s.kernel.state === KernelState.unresponsive);
     if (running.length === 0) return;
     void vscode.window.showInformationMessage(Messages.settingsChanged, Messages.restartAction).then(async (choice) => {
       if (choice !== Messages.restartAction) return;

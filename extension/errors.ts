@@ -95,7 +95,8 @@ export const Messages = {
     const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode ?? 'unknown'}`;
     return `The TransferLab kernel ${how}. Variables are lost; the notebook is unchanged.`;
   },
-  kernelStopsResponding: 'The TransferLab kernel stopped answering heartbeats.',
+  kernelStopsResponding: (seconds: number) =>
+    `The TransferLab kernel has not answered its heartbeat for ${seconds.toFixed(0)} s (is the machine overloaded, or the process stopped?). Wait, or restart it (variables are lost).`,
   restartAction: 'Restart Kernel',
   settingsChanged: 'TransferLab settings changed. Running kernels keep their Node and backend until they restart.',
   restarting: 'Restarting the TransferLab kernel…',
@@ -107,5 +108,6 @@ export const Messages = {
   statusIdle: (backend: string, device: string) => `$(circuit-board) TransferLab: ${backend} · ${device}`,
   statusBusy: (backend: string, device: string) => `$(sync~spin) TransferLab: ${backend} · ${device}`,
   statusDead: '$(error) TransferLab: kernel died',
+  statusUnresponsive: '$(warning) TransferLab: kernel not responding',
   statusTooltip: (banner: string) => `TransferLab kernel\n${banner}\nClick to restart.`,
 } as const;

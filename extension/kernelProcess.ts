@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { KernelClient } from '../client/kernelClient';
+import { KernelClient, type HeartbeatOptions } from '../client/kernelClient';
 import type { KernelInfoReply } from '../kernel/protocol/messages';
 import { KernelDiedError, KernelStartError } from './errors';
 import { Backend, isBackend, kernelEnvironment, readSettings, type Settings } from './settings';
@@ -18,6 +18,8 @@ export const KernelState = {
   starting: 'starting',
   idle: 'idle',
   busy: 'busy',
+  /** Alive as far as we know, but not answering its heartbeat (hung, stopped, overloaded). */
+  unresponsive: 'unresponsive',
   dead: 'dead',
   disposed: 'disposed',
 } as const;
@@ -46,10 +48,13 @@ export class KernelProcess implements vscode.Disposable {
   private current: KernelClient | undefined;
   private stateValue: KernelState = KernelState.stopped;
   private stoppingOnPurpose = false;
+  /** A cell of the notebook is running (the state to go back to when the heartbeat returns). */
+  private busy = false;
   private exitWatch: ReturnType<typeof setInterval> | undefined;
   private readonly stateEmitter = new vscode.EventEmitter<KernelState>();
   private readonly diedEmitter = new vscode.EventEmitter<KernelDiedError>();
   private readonly descriptionEmitter = new vscode.EventEmitter<KernelDescription>();
+  private readonly unresponsiveEmitter = new vscode.EventEmitter<number>();
   private descriptionValue: KernelDescription | undefined;
 
   /** Fires on every state change. */
@@ -58,6 +63,8 @@ export class KernelProcess implements vscode.Disposable {
   readonly onDidDie = this.diedEmitter.event;
   /** Fires when the kernel reports its backend and device. */
   readonly onDidChangeDescription = this.descriptionEmitter.event;
+  /** Fires with the silent seconds when the kernel stops answering its heartbeat. */
+  readonly onDidStopResponding = this.unresponsiveEmitter.event;
 
   constructor(
     /** The notebook this kernel serves (its folder is the kernel's working directory). */
@@ -65,6 +72,8 @@ export class KernelProcess implements vscode.Disposable {
     /** The extension's root: dist/kernel.js lives there. */
     private readonly extensionPath: string,
     private readonly log: vscode.LogOutputChannel,
+    /** Heartbeat monitoring of the kernel (the client's defaults: a miss after 5 s, three misses). */
+    private readonly heartbeat: HeartbeatOptions = {},
   ) {}
 
   get state(): KernelState {
@@ -122,7 +131,7 @@ export class KernelProcess implements vscode.Disposable {
     this.log.info(`starting kernel: ${nodePath} ${kernelScript} (cwd ${cwd}, backend ${backend})`);
     let client: KernelClient;
     try {
-      client = await KernelClient.launch({ cwd, env, nodePath, kernelScript, onLog: (text) => this.log.info(`[kernel] ${text.trimEnd()}`) });
+      client = await KernelClient.launch({ cwd, env, nodePath, kernelScript, heartbeat: this.heartbeat, onLog: (text) => this.log.info(`[kernel] ${text.trimEnd()}`) });
     } catch (err) {
       this.setState(KernelState.stopped);
       throw new KernelStartError(nodePath, kernelScript, err);
@@ -165,6 +174,17 @@ export class KernelProcess implements vscode.Disposable {
       this.diedEmitter.fire(error);
     };
     client.on('exit', onExit);
+    client.on('unresponsive', (silentMs: number) => {
+      if (client !== this.current || this.stateValue === KernelState.dead || this.stateValue === KernelState.disposed) return;
+      this.log.warn(`kernel (pid ${client.process?.pid}) has not answered its heartbeat for ${silentMs} ms`);
+      this.setState(KernelState.unresponsive);
+      this.unresponsiveEmitter.fire(silentMs / 1000);
+    });
+    client.on('responsive', () => {
+      if (client !== this.current || this.stateValue !== KernelState.unresponsive) return;
+      this.log.info('kernel answers its heartbeat again');
+      this.setState(this.busy ? KernelState.busy : KernelState.idle);
+    });
     // The 'exit' event is the fast path; this catches a process that vanished without the event
     // reaching us (e.g. the client's pipes were already torn down).
     this.stopExitWatch();
@@ -236,6 +256,7 @@ export class KernelProcess implements vscode.Disposable {
    * per request: its `idle` after a kernel_info or completion says nothing about a running cell.)
    */
   markBusy(busy: boolean): void {
+    this.busy = busy;
     if (this.stateValue === KernelState.idle || this.stateValue === KernelState.busy) this.setState(busy ? KernelState.busy : KernelState.idle);
   }
 
@@ -261,6 +282,7 @@ export class KernelProcess implements vscode.Disposable {
     this.stateEmitter.dispose();
     this.diedEmitter.dispose();
     this.descriptionEmitter.dispose();
+    this.unresponsiveEmitter.dispose();
   }
 }
 

@@ -70,6 +70,11 @@ export class KernelStatusItem implements vscode.Disposable {
         this.item.text = kernel.state === KernelState.busy ? Messages.statusBusy(backend, device) : Messages.statusIdle(backend, device);
         this.item.tooltip = Messages.statusTooltip(d?.banner ?? '');
         break;
+      case KernelState.unresponsive:
+        this.item.text = Messages.statusUnresponsive;
+        this.item.tooltip = 'The TransferLab kernel is not answering its heartbeat. Click to restart it, or wait.';
+        this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
+        break;
       case KernelState.dead:
         this.item.text = Messages.statusDead;
         this.item.tooltip = 'The TransferLab kernel died. Click to restart it.';

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   CellExecutionError,
+  FailureKind,
+  runNotebook,
   OutputCollector,
   collapseCarriageReturns,
   defaultOutput,
@@ -361,6 +363,20 @@ describe('transferlab run, end to end', { concurrency: 2 }, () => {
     assert.deepEqual(cells[0]!.outputs, [{ output_type: 'stream', name: 'stdout', text: 'a\n' }]);
     const e = cells[1]!.outputs.at(-1)!;
     assert.equal(e.output_type === 'error' && e.ename, 'KernelDiedError');
+  });
+
+  test('a kernel that stops answering its heartbeat fails the run, is killed, and the partial notebook is kept', async () => {
+    const nb = notebook([code("console.log('a')"), code("process.kill(process.pid, 'SIGSTOP')"), code("console.log('b')")]);
+    const t0 = Date.now();
+    const result = await runNotebook(nb, { cwd: fresh(), backend: 'cpu', heartbeat: { intervalMs: 100, timeoutMs: 300, misses: 3 } });
+    const ms = Date.now() - t0;
+    assert.equal(result.error?.kind, FailureKind.died);
+    assert.equal(result.error?.ename, 'KernelUnresponsiveError');
+    assert.match(result.error!.evalue, /has not answered its heartbeat for \d+\.\d s; its process was killed/);
+    assert.ok(ms < 30_000, `the run ended after ${ms} ms`);
+    const cells = codeCells(result.notebook);
+    assert.deepEqual(cells.map((c) => c.execution_count), [1, 2, null]);
+    assert.deepEqual(cells[0]!.outputs, [{ output_type: 'stream', name: 'stdout', text: 'a\n' }]);
   });
 
   test('.ipynb in, .ipynb out; --out may name the input on purpose', async () => {
