@@ -611,6 +611,7 @@ async function executeCell(
     onUnresponsive = (silentMs) => resolve(new KernelUnresponsiveError(silentMs));
   });
   client.once('unresponsive', onUnresponsive);
+  if (!client.responsive) onUnresponsive(client.silentMs);
   const onAbort = () => interrupt('interrupted');
   options.signal?.addEventListener('abort', onAbort);
   if (options.timeoutSeconds !== undefined) timer = setTimeout(() => interrupt('timeout'), options.timeoutSeconds * 1000);

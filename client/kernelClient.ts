@@ -127,6 +127,8 @@ export class KernelClient extends EventEmitter {
   executionState: string = 'starting';
   /** False while the heartbeat is missing (see {@link HeartbeatOptions}). */
   responsive = true;
+  /** When the last heartbeat echo arrived (epoch ms). */
+  private lastEcho = Date.now();
   private heartbeatSocket: zmq.Request | undefined;
   private heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   /** Bumped when heartbeat monitoring stops or restarts, so that a loop of an older run ends. */
@@ -225,7 +227,7 @@ export class KernelClient extends EventEmitter {
     const misses = this.heartbeatOptions.misses ?? 3;
     const run = ++this.heartbeatRun;
     let missed = 0;
-    let lastEcho = Date.now();
+    this.lastEcho = Date.now();
     this.responsive = true;
     const beat = async (): Promise<void> => {
       if (run !== this.heartbeatRun || this.closed) return;
@@ -247,7 +249,7 @@ export class KernelClient extends EventEmitter {
       if (run !== this.heartbeatRun || this.closed) return;
       if (ok) {
         missed = 0;
-        lastEcho = Date.now();
+        this.lastEcho = Date.now();
         if (!this.responsive) {
           this.responsive = true;
           this.emit('responsive');
@@ -258,8 +260,7 @@ export class KernelClient extends EventEmitter {
         missed++;
         if (missed >= misses && this.responsive) {
           this.responsive = false;
-          const error = new KernelUnresponsiveError(Date.now() - lastEcho);
-          this.emit('unresponsive', error.silentMs);
+          this.emit('unresponsive', this.silentMs);
         }
       }
       this.heartbeatTimer = setTimeout(() => void beat(), intervalMs);
@@ -267,6 +268,11 @@ export class KernelClient extends EventEmitter {
     };
     this.heartbeatTimer = setTimeout(() => void beat(), intervalMs);
     this.heartbeatTimer.unref();
+  }
+
+  /** Milliseconds since the last heartbeat echo (0 while the kernel is responsive). */
+  get silentMs(): number {
+    return this.responsive ? 0 : Date.now() - this.lastEcho;
   }
 
   private stopHeartbeat(): void {
@@ -440,6 +446,7 @@ export class KernelClient extends EventEmitter {
 
   private async stopProcess(restart: boolean): Promise<void> {
     const child = this.process;
+    this.stopHeartbeat();
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     this.process = undefined;
