@@ -27,9 +27,9 @@ import { checkInteger, checkKeys, checkNumber, checkObject, checkOneOf, describe
 import { checkModel } from './train';
 import type { DataLike } from './dataset';
 import { type Analysis, reduceOnHost, runAsync, runSync } from './engine';
-import { centreColumns, dot, dot4, fromRows, select, subBlock, sumSquares, transposeBlock } from './float64';
+import { centreColumns, dot, fromRows, select, subBlock, sumSquares, transposeBlock } from './float64';
 import { VEGA_LITE_SCHEMA, fmt, textTable } from './results';
-import { gramOffDiagonalParallel, gramThreads } from './gramWorkers';
+import { addOffDiagonalProducts, gramOffDiagonalParallel, gramThreads } from './gramWorkers';
 
 
 /** A representation: [n, p] (or higher rank, flattened per example) tensor, or n rows of p numbers. */
@@ -270,7 +270,7 @@ function* gramOffDiagonal(reps: readonly Rep[], pairs: readonly Pair[], host: bo
       if (host) {
         const blocks = new Map<number, Float32Array>();
         for (const u of used) blocks.set(u, yield gramColumns(reps[u]!, uploaded.get(u)!, r0, r0, r1));
-        reduceBlocksOnHost(blocks, pairs, w, n - r0, out);
+        addOffDiagonalProducts(blocks, pairs, w, n - r0, out);
       } else {
         const values = yield reduceBlocksOnDevice(reps, uploaded, pairs, r0, r1);
         const lefts = [...new Set(pairs.map(([i]) => i))];
@@ -298,39 +298,6 @@ function parallelThreads(n: number, widths: readonly number[]): number {
   if (workersBroken || tf.getBackend() !== 'wasm') return 1;
   const work = (n * n * widths.reduce((a, b) => a + b, 0)) / 2;
   return work >= ckaInternals.parallelMinWork ? gramThreads() : 1;
-}
-
-/**
- * Adds this block's share of Σ_{a≠b} K_ab L_ab to out[pair]: the w×w diagonal sub-block once
- * (without its diagonal), the strip below it twice (it stands for its mirror image too).
- */
-function reduceBlocksOnHost(blocks: ReadonlyMap<number, Float32Array>, pairs: readonly Pair[], w: number, C: number, out: Float64Array): void {
-  const byLeft = new Map<number, number[]>();
-  pairs.forEach(([i], k) => byLeft.set(i, [...(byLeft.get(i) ?? []), k]));
-  const diagEnd = w * w;
-  const end = C * w;
-  const tmp = new Float64Array(4);
-  for (const [i, ks] of byLeft) {
-    const a = blocks.get(i)!;
-    let g = 0;
-    for (; g + 3 < ks.length; g += 4) {
-      const bs = [0, 1, 2, 3].map((t) => blocks.get(pairs[ks[g + t]!]![1])!) as [Float32Array, Float32Array, Float32Array, Float32Array];
-      tmp.fill(0);
-      dot4(a, bs[0], bs[1], bs[2], bs[3], 0, diagEnd, tmp, 0, 1);
-      dot4(a, bs[0], bs[1], bs[2], bs[3], diagEnd, end, tmp, 0, 2);
-      for (let t = 0; t < 4; t++) out[ks[g + t]!]! += tmp[t]! - diagonalProducts(a, bs[t]!, w);
-    }
-    for (; g < ks.length; g++) {
-      const b = blocks.get(pairs[ks[g]!]![1])!;
-      out[ks[g]!]! += dot(a, b, 0, diagEnd) + 2 * dot(a, b, diagEnd, end) - diagonalProducts(a, b, w);
-    }
-  }
-}
-
-function diagonalProducts(a: Float32Array, b: Float32Array, w: number): number {
-  let s = 0;
-  for (let k = 0; k < w; k++) s += a[k * w + k]! * b[k * w + k]!;
-  return s;
 }
 
 /**

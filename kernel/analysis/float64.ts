@@ -131,28 +131,6 @@ export function dot(a: ArrayLike<number>, b: ArrayLike<number>, from = 0, to = a
   return s0 + s1 + s2 + s3;
 }
 
-/**
- * Four inner products at once, ⟨a, bₖ⟩ over [from, to) for k = 0..3, accumulated in float64 and
- * added to out[o..o+3] (reads `a` once for four partners).
- */
-export function dot4(a: Float32Array, b0: Float32Array, b1: Float32Array, b2: Float32Array, b3: Float32Array, from: number, to: number, out: Float64Array, o: number, scale: number): void {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  for (let i = from; i < to; i++) {
-    const x = a[i]!;
-    s0 += x * b0[i]!;
-    s1 += x * b1[i]!;
-    s2 += x * b2[i]!;
-    s3 += x * b3[i]!;
-  }
-  out[o] += scale * s0;
-  out[o + 1] += scale * s1;
-  out[o + 2] += scale * s2;
-  out[o + 3] += scale * s3;
-}
-
 /** Σ a[i]² in float64. */
 export function sumSquares(a: ArrayLike<number>): number {
   return dot(a, a);

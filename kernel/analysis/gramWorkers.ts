@@ -35,7 +35,80 @@ interface Job {
   readonly started: SharedArrayBuffer;
 }
 
-/** The worker: everything it needs is inside this function (it is sent as source text). */
+/**
+ * Adds one row block's share of Σ_{a≠b} Kᵢ_ab Kⱼ_ab to out[k] for each pair k = (i, j). Each block
+ * is C × w, row-major: its first w rows are the w × w square on the diagonal (counted once, less
+ * its diagonal), the rest is the strip below it (counted twice: it stands for its mirror image).
+ *
+ * The products are summed in float64 over tiles of 2048 elements, so that the tiles of all the
+ * modules stay in cache while every pair is reduced over them (the whole blocks, ~5 MB each at
+ * n = 5000, would be read from memory once per pair), and each left module's tile is read once
+ * for four partners at a time. Self-contained: the Gram workers run its source text too.
+ */
+export function addOffDiagonalProducts(blocks: ReadonlyMap<number, Float32Array>, pairs: readonly (readonly [number, number])[], w: number, C: number, out: Float64Array): void {
+  const TILE = 2048;
+  const diagEnd = w * w;
+  const end = C * w;
+  const byLeft = new Map<number, number[]>();
+  for (let k = 0; k < pairs.length; k++) {
+    const i = pairs[k]![0];
+    const ks = byLeft.get(i);
+    if (ks) ks.push(k);
+    else byLeft.set(i, [k]);
+  }
+  const acc = new Float64Array(pairs.length);
+  for (let part = 0; part < 2; part++) {
+    const lo = part === 0 ? 0 : diagEnd;
+    const hi = part === 0 ? diagEnd : end;
+    const scale = part === 0 ? 1 : 2;
+    for (let from = lo; from < hi; from += TILE) {
+      const to = Math.min(hi, from + TILE);
+      for (const [i, ks] of byLeft) {
+        const a = blocks.get(i)!;
+        let g = 0;
+        for (; g + 3 < ks.length; g += 4) {
+          const b0 = blocks.get(pairs[ks[g]!]![1])!;
+          const b1 = blocks.get(pairs[ks[g + 1]!]![1])!;
+          const b2 = blocks.get(pairs[ks[g + 2]!]![1])!;
+          const b3 = blocks.get(pairs[ks[g + 3]!]![1])!;
+          let s0 = 0;
+          let s1 = 0;
+          let s2 = 0;
+          let s3 = 0;
+          for (let t = from; t < to; t++) {
+            const x = a[t]!;
+            s0 += x * b0[t]!;
+            s1 += x * b1[t]!;
+            s2 += x * b2[t]!;
+            s3 += x * b3[t]!;
+          }
+          acc[ks[g]!]! += scale * s0;
+          acc[ks[g + 1]!]! += scale * s1;
+          acc[ks[g + 2]!]! += scale * s2;
+          acc[ks[g + 3]!]! += scale * s3;
+        }
+        for (; g < ks.length; g++) {
+          const b = blocks.get(pairs[ks[g]!]![1])!;
+          let s0 = 0;
+          for (let t = from; t < to; t++) s0 += a[t]! * b[t]!;
+          acc[ks[g]!]! += scale * s0;
+        }
+      }
+    }
+  }
+  for (let k = 0; k < pairs.length; k++) {
+    const a = blocks.get(pairs[k]![0])!;
+    const b = blocks.get(pairs[k]![1])!;
+    let diag = 0;
+    for (let t = 0; t < w; t++) diag += a[t * w + t]! * b[t * w + t]!;
+    out[k]! += acc[k]! - diag;
+  }
+}
+
+/**
+ * The worker: everything it needs is inside this function and {@link addOffDiagonalProducts}
+ * (both are sent as source text).
+ */
 function workerMain(): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { parentPort, workerData } = require('node:worker_threads');
@@ -62,17 +135,6 @@ function workerMain(): void {
       for (let j = c0; j < c1; j++) out[(j - c0) * rows + k] = data[o + j]!;
     }
     return out;
-  }
-  function dot(a: Float32Array, b: Float32Array, from: number, to: number): number {
-    let s0 = 0;
-    let s1 = 0;
-    let i = from;
-    for (; i + 1 < to; i += 2) {
-      s0 += a[i]! * b[i]!;
-      s1 += a[i + 1]! * b[i + 1]!;
-    }
-    for (; i < to; i++) s0 += a[i]! * b[i]!;
-    return s0 + s1;
   }
   function run(job: Job): void {
     const flag = new Int32Array(job.flag);
@@ -114,15 +176,7 @@ function workerMain(): void {
             blocks.set(u, g.dataSync() as Float32Array);
             g.dispose();
           }
-          const diagEnd = w * w;
-          const end = C * w;
-          job.pairs.forEach(([i, j], k) => {
-            const a = blocks.get(i)!;
-            const b = blocks.get(j)!;
-            let diag = 0;
-            for (let t = 0; t < w; t++) diag += a[t * w + t]! * b[t * w + t]!;
-            out[k]! += dot(a, b, 0, diagEnd) + 2 * dot(a, b, diagEnd, end) - diag;
-          });
+          addOffDiagonalProducts(blocks, job.pairs, w, C, out);
         }
       } finally {
         for (const list of chunks.values()) for (const c of list) c.t.dispose();
@@ -162,7 +216,7 @@ function workers(count: number): Worker[] {
   const wasm = require.resolve('@tensorflow/tfjs-backend-wasm');
   const wasmDir = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
   // Transpilers that keep function names insert calls to a `__name` helper; give the worker one.
-  const source = `var __name = (f) => f;\n(${workerMain.toString()})();`;
+  const source = `var __name = (f) => f;\n${addOffDiagonalProducts.toString()}\n(${workerMain.toString()})();`;
   pool = pool ?? [];
   while (pool.length < count) {
     const w = new Worker(source, { eval: true, workerData: { core, wasm, wasmDir }, execArgv: [] });
