@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   const py = spawnSync(PYTHON, [path.join(__dirname, 'analysis_torch.py'), file], { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (py.status !== 0) throw new Error(`bench/analysis_torch.py failed: ${py.stderr}`);
   const t = JSON.parse(py.stdout) as Record<string, number & number[][]> & { torch: string };
-  console.log(`PyTorch ${t.torch} (${t['threads']} thread(s) by default)`);
+  console.log(`PyTorch ${t.torch} (torch.get_num_threads() = ${t['threads']})`);
 
   // ── Correctness: against PyTorch's float64 values.
   const f64 = t['heat_f64'] as unknown as number[][];
@@ -108,6 +108,9 @@ async function main(): Promise<void> {
   if (oursErr > 1e-5 || pairErr > 1e-5) throw new Error(`TransferLab CKA differs from the float64 reference by ${Math.max(oursErr, pairErr)}`);
 
   const ratio = (ours: number, theirs: number) => `${(ours / theirs).toFixed(2)}×`;
+  // torch.get_num_threads() says how many threads PyTorch's own loops use; the BLAS under it may
+  // run on more. CPU time over wall time says how many cores each side really kept busy.
+  const cores = (cpu: number, wall: number) => (cpu / wall).toFixed(1);
   const both = (wall: number, cpu: number) => `${ms(wall)} (cpu ${ms(cpu)})`;
   const rows = [
     ['matmul 1024² fp32', both(mm.ms, mm.cpu), both(t['matmul_ms']!, t['matmul_cpu']!), ratio(mm.ms, t['matmul_ms']!), ratio(mm.cpu, t['matmul_cpu']!), ms(t['matmul2_ms']!)],
@@ -119,9 +122,9 @@ async function main(): Promise<void> {
     '## Analysis API vs PyTorch (CPU)',
     '',
     `Command: \`npm run bench -- analysis\` · ${new Date().toISOString().slice(0, 10)} · ${machineLine()}`,
-    `TransferLab on ${info.description} (the Gram form of the heatmap on ${gramThreads()} worker threads); PyTorch ${t.torch} on the same data (${t['threads']} thread by default here; last column with ${t['threads2']} threads). Wall times are medians of 7 runs (heatmaps: one run); "cpu" is the CPU time of the whole process over the same runs, which other work on the machine disturbs less than wall time. Ratio = TransferLab ÷ PyTorch (below 1: TransferLab faster). Load average when the run started: ${load.toFixed(1)} (other work shared the 2 cores; both sides ran one after the other).`,
+    `TransferLab on ${info.description} (the Gram form of the heatmap on ${gramThreads()} worker threads); PyTorch ${t.torch} on the same data at its defaults (\`torch.get_num_threads()\` = ${t['threads']} here, yet its BLAS kept ${cores(t['matmul_cpu']!, t['matmul_ms']!)} cores busy in the matmul and ${cores(t['heat_cached_cpu']!, t['heat_cached_ms']!)} in the cached heatmap, against TransferLab's ${cores(heat.cpu, heat.ms)} in the heatmap: both sides used the 2 cores); last column after \`torch.set_num_threads(${t['threads2']})\`. Wall times are medians of 7 runs (heatmaps: one run); "cpu" is the CPU time of the whole process over the same runs, which other work on the machine disturbs less than wall time. Ratio = TransferLab ÷ PyTorch (below 1: TransferLab faster). Load average when the run started: ${load.toFixed(1)} (other work shared the 2 cores; both sides ran one after the other).`,
     '',
-    table(['measurement', 'TransferLab', `PyTorch (${t['threads']} thr.)`, 'ratio (wall)', 'ratio (cpu)', `PyTorch (${t['threads2']} thr., wall)`], rows),
+    table(['measurement', 'TransferLab', 'PyTorch (defaults)', 'ratio (wall)', 'ratio (cpu)', `PyTorch (set_num_threads(${t['threads2']}), wall)`], rows),
     '',
     `Heatmap module widths: ${WIDTHS.join(', ')} for each model (ReLU features of shared latent factors). TransferLab computes each module's centred Gram matrix once, upper triangle only, in row blocks shared among worker threads (float32 products on the wasm backend, float64 reductions); "one CKA per pair" is the feature-space formula of Kornblith et al.'s reference code called for each of the 256 pairs; "Gram matrices cached" is the same reuse written in PyTorch (full Gram matrices, float32).`,
     '',
