@@ -1,7 +1,8 @@
 /**
  * The extension as users get it (the packaged .vsix installed into code-server), driven through
  * the VS Code UI in Chromium: open .tsnb notebooks, run cells on the kernel, see outputs and
- * renderers, interrupt, restart, and a killed kernel reported. Run by `npm run test:e2e`.
+ * renderers, interrupt, restart, a killed kernel reported, a stopped one shown as not responding.
+ * Run by `npm run test:e2e`.
  * Screenshots: test-results/e2e/<test name>.png.
  */
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -200,9 +201,36 @@ describe('TransferLab notebooks in code-server', () => {
     // The notification's Restart starts a fresh kernel.
     const survivors = server.kernelPids();
     await wb.page.locator('.notifications-toasts .notification-toast', { hasText: 'killed by SIGKILL' }).locator('a.monaco-button', { hasText: 'Restart Kernel' }).click();
-    await waitFor('a new kernel process', () => server.kernelPids().some((p) => !survivors.includes(p)), 30_000);
+    kernelPid = await waitFor('a new kernel process', () => server.kernelPids().find((p) => !survivors.includes(p)), 30_000);
     await wb.runCell(0);
     await wb.runCell(2);
     await waitFor('counter + 1 = 8 on the new kernel', async () => /^8$/m.test(await wb.outputText()), 30_000);
+  });
+
+  it('shows a stopped kernel as not responding, with Restart, and back to normal when it continues', async (t) => {
+    const pid = kernelPid;
+    assert.ok(pid, 'no kernel process to stop');
+    const t0 = Date.now();
+    process.kill(pid, 'SIGSTOP');
+    try {
+      // The client's defaults: a ping every 3 s, a miss after 5 s without an echo, three misses.
+      await waitFor('the status bar to say the kernel is not responding', async () => /kernel not responding/.test((await wb.statusBar()).join('\n')), 60_000, 200);
+      t.diagnostic(`SIGSTOP → "not responding" in ${Date.now() - t0} ms`);
+      const toast = await waitFor('the not-responding notification', async () => (await wb.notifications()).find((n) => /has not answered its heartbeat/.test(n)), 10_000, 100);
+      assert.match(toast, /Restart Kernel/);
+      await wb.screenshot(t.name);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await waitFor('the status bar back to the backend', async () => {
+      const bar = (await wb.statusBar()).join('\n');
+      return /TransferLab/.test(bar) && !/not responding/.test(bar);
+    }, 30_000, 200);
+    assert.ok(server.kernelPids().includes(pid), 'the kernel was replaced; it should have been kept');
+    // The same kernel, with its state, runs the next cell (outputs cleared first so the 8 is new).
+    await wb.command('Clear All Outputs');
+    await waitFor('the outputs cleared', async () => !/^8$/m.test(await wb.outputText()), 10_000);
+    await wb.runCell(2);
+    await waitFor('counter + 1 = 8 on the same kernel', async () => /^8$/m.test(await wb.outputText()), 30_000);
   });
 });

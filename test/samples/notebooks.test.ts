@@ -79,8 +79,13 @@ const SMALL: Record<string, readonly string[]> = {
   checkpoints: ['sourceSize=500', 'preEpochs=2', 'checkpointEpochs=[0,1,2]', 'labelsPerClass=10', 'fineTuneEpochs=2', 'seeds=[1]'],
 };
 
-/** The flagship with the smallest parameters at which its story still holds. */
-const FLAGSHIP = ['sourceSize=1500', 'preEpochs=2', 'labelsPerClass=20', 'fineTuneEpochs=6', 'seeds=[1,2]', 'blockSizes=[28,1]', 'probeSize=300', 'interpolationPoints=5'];
+/**
+ * The flagship with the smallest parameters at which its story still holds. The plain CNN: at this
+ * scale the default ResNet takes 4× as long (83 s against 22 s here) and its RI-T/RI-T barrier is
+ * too shallow (0.13) for the checks below; `npm run demo` runs the ResNet at full size, and the
+ * end-to-end test runs it through VS Code.
+ */
+const FLAGSHIP = ['arch=cnn', 'sourceSize=1500', 'preEpochs=2', 'labelsPerClass=20', 'fineTuneEpochs=6', 'seeds=[1,2]', 'blockSizes=[28,1]', 'probeSize=300', 'interpolationPoints=5'];
 
 const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
   pretraining(nb) {
