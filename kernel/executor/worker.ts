@@ -20,7 +20,10 @@ import type { FromWorker, ToWorker } from './workerProtocol';
 export interface WorkerData {
   readonly cwd: string;
   readonly packageRoot: string;
-  /** [0] is 1 while the worker does its own synchronous work (not a cell's code). */
+  /**
+   * [0] is 1 while the worker does its own synchronous work (not a cell's code); [1] is the
+   * sequence number of the last interrupt the worker has handled.
+   */
   readonly state: Int32Array;
 }
 
@@ -183,12 +186,21 @@ const USES_COMPUTE = /\b(tf|tl)\b|@tensorflow|['"]transferlab['"]/;
 
 // The handler is the kernel's own code: an interrupt must never terminate it halfway (the
 // cells it starts run later, from microtasks, outside this guard).
-port.on('message', (m: ToWorker) => guard(() => handle(m)));
+port.on('message', (m: ToWorker) => {
+  // A message callback starts on an empty stack: no kernel work can be in progress. Clearing the
+  // flag here also heals it if a TerminateExecution ever cut a guarded section short (its
+  // finally block never ran), which would otherwise leave every later loop unstoppable.
+  Atomics.store(state, 0, 0);
+  guard(() => handle(m));
+});
 
 function handle(m: ToWorker): void {
   scheduleWarmUp();
   switch (m.type) {
     case 'interrupt':
+      // Seen by the main thread at once (before the ack message arrives): from now on it must not
+      // terminate anything, since what runs next is the kernel finishing the interrupted cell.
+      Atomics.store(state, 1, m.seq);
       executor.interrupt();
       post({ type: 'interruptAck', seq: m.seq });
       break;

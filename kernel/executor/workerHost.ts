@@ -44,9 +44,14 @@ export class WorkerHost extends EventEmitter {
   private lastOutput: OutputListener | undefined;
   private backend: string | undefined;
   private readyPromise!: Promise<void>;
-  /** Shared with the worker: [0] is 1 while it does its own (not a cell's) synchronous work. */
-  private readonly state = new Int32Array(new SharedArrayBuffer(4));
+  /**
+   * Shared with the worker: [0] is 1 while it does its own (not a cell's) synchronous work; [1]
+   * is the last interrupt it has handled.
+   */
+  private readonly state = new Int32Array(new SharedArrayBuffer(8));
   private executing = 0;
+  /** The request id of the running execute, if any. */
+  private executeId: number | undefined;
 
   constructor(private readonly opts: WorkerHostOptions) {
     super();
@@ -138,6 +143,7 @@ export class WorkerHost extends EventEmitter {
 
   private request<T extends FromWorker>(m: DistributiveOmit<Extract<ToWorker, { id: number }>, 'id'>): Promise<T> {
     const id = this.nextId++;
+    if (m.type === 'execute') this.executeId = id;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (m: FromWorker) => void, reject });
       this.worker.postMessage({ ...m, id } as ToWorker);
@@ -155,6 +161,7 @@ export class WorkerHost extends EventEmitter {
       return { status: 'error', ename: (e as Error).name, evalue: (e as Error).message, traceback: [`${(e as Error).name}: ${(e as Error).message}`] };
     } finally {
       this.executing--;
+      this.executeId = undefined;
       this.output = undefined;
     }
   }
@@ -187,7 +194,7 @@ export class WorkerHost extends EventEmitter {
     const quick = await Promise.race([acked.then(() => true), sleep(40).then(() => false)]);
     if (!quick) {
       // Busy in synchronous code: terminate the running JavaScript (not the worker).
-      this.terminateWorkerJs();
+      this.terminateWorkerJs(seq);
       // Keep asking; terminate the running JavaScript only while the worker runs a cell's code
       // (its flag is 0), never while it type-checks or loads modules (that can take seconds on
       // a fresh kernel), and give up (restart the worker) only after a second of cell code that
@@ -199,7 +206,7 @@ export class WorkerHost extends EventEmitter {
         if (ok) break;
         this.worker.postMessage({ type: 'interrupt', seq } satisfies ToWorker);
         if (Atomics.load(this.state, 0) === 0) {
-          if (cellRounds++ % 3 === 0) this.terminateWorkerJs();
+          if (cellRounds++ % 3 === 0) this.terminateWorkerJs(seq);
           if (cellRounds > 50) break;
         } else {
           cellRounds = 0;
@@ -213,12 +220,35 @@ export class WorkerHost extends EventEmitter {
       }
     }
     this.acks.delete(seq);
+    await this.settleInterruptedCell();
   }
 
-  private terminateWorkerJs(): void {
+  /**
+   * Once the worker has handled an interrupt, the interrupted cell's reply follows within
+   * microseconds. A TerminateExecution already on its way when the worker handled the interrupt
+   * can still land in that last step and drop the reply, which would leave the cell running
+   * forever. If the reply has not come after a second while the worker answers other requests,
+   * the cell is answered here as interrupted.
+   */
+  private async settleInterruptedCell(): Promise<void> {
+    const id = this.executeId;
+    if (id === undefined) return;
+    for (let i = 0; i < 50 && this.pending.has(id); i++) await sleep(20);
+    if (!this.pending.has(id)) return;
+    const alive = await Promise.race([this.isComplete('').then(() => true, () => false), sleep(2000).then(() => false)]);
+    const p = this.pending.get(id);
+    if (!alive || !p) return;
+    this.pending.delete(id);
+    this.emit('log', 'the interrupted cell sent no reply; answering it as interrupted');
+    const evalue = 'The cell was interrupted.';
+    p.resolve({ type: 'executed', id, outcome: { status: 'error', ename: 'InterruptError', evalue, traceback: [`\u001b[31m\u001b[1mInterruptError\u001b[0m: ${evalue}`] } });
+  }
+
+  private terminateWorkerJs(seq: number): void {
     // Only a cell's own code is terminated; the kernel's work (type checking, module loading)
-    // finishes first, and the interrupt message is answered right after it.
-    if (!this.inspectorWorkerSession || this.executing === 0 || Atomics.load(this.state, 0) !== 0) return;
+    // finishes first, and the interrupt message is answered right after it. Once the worker has
+    // handled this interrupt, what runs is the kernel finishing the cell: leave it alone.
+    if (!this.inspectorWorkerSession || this.executing === 0 || Atomics.load(this.state, 0) !== 0 || Atomics.load(this.state, 1) >= seq) return;
     this.session.post('NodeWorker.sendMessageToWorker', {
       sessionId: this.inspectorWorkerSession,
       message: JSON.stringify({ id: 1, method: 'Runtime.terminateExecution' }),
