@@ -41,6 +41,7 @@ function guard<T>(fn: () => T): T {
   }
 }
 const post = (m: FromWorker) => port.postMessage(m);
+const DROP_INTERRUPTED_REPLIES = process.env['TRANSFERLAB_TEST_DROP_INTERRUPTED_REPLIES'] === '1';
 const requireFromKernel = createRequire(path.join(packageRoot, 'package.json'));
 
 // ---- output capture ---------------------------------------------------------------------
@@ -205,7 +206,12 @@ function handle(m: ToWorker): void {
       post({ type: 'interruptAck', seq: m.seq });
       break;
     case 'execute':
-      void executor.execute(m.code, m.executionCount, USES_COMPUTE.test(m.code) ? ensureBackend : undefined).then((outcome) => post({ type: 'executed', id: m.id, outcome }));
+      void executor.execute(m.code, m.executionCount, USES_COMPUTE.test(m.code) ? ensureBackend : undefined).then((outcome) => {
+        // Fault injection for the kernel's tests: lose an interrupted cell's reply, as a late
+        // TerminateExecution can (workerHost.ts answers such a cell itself).
+        if (DROP_INTERRUPTED_REPLIES && outcome.status === 'error' && outcome.ename === 'InterruptError') return;
+        post({ type: 'executed', id: m.id, outcome });
+      });
       break;
     case 'complete': {
       const r = guard(() => executor.complete(m.code, m.cursorPos));

@@ -76,6 +76,29 @@ describe('kernel', () => {
     }
   });
 
+  test('an interrupted cell whose reply is lost in the executor is still answered, as interrupted', async () => {
+    let kernelLog = '';
+    const k = await KernelClient.launch({ cwd: dir, env: { TRANSFERLAB_BACKEND: 'cpu', TRANSFERLAB_TEST_DROP_INTERRUPTED_REPLIES: '1' }, onLog: (s) => (kernelLog += s) });
+    try {
+      assert.equal((await k.execute('let kept = 3;')).status, 'ok');
+      for (const cell of ['await new Promise(() => {})', 'while (true) {}']) {
+        const running = k.execute(cell);
+        await new Promise((r) => setTimeout(r, 300));
+        await k.interrupt();
+        const r = await Promise.race([running, new Promise<'hung'>((res) => setTimeout(() => res('hung'), 20_000))]);
+        assert.notEqual(r, 'hung', `${cell}: no execute_reply within 20 s`);
+        assert.equal((r as { ename: string }).ename, 'InterruptError', JSON.stringify(r));
+      }
+      assert.match(kernelLog, /the interrupted cell sent no reply; answering it as interrupted/);
+      const msgs: Message[] = [];
+      await k.execute('kept', { onIOPub: (m) => msgs.push(m) });
+      const res = msgs.find((m) => m.header.msg_type === 'execute_result')!.content as { data: Record<string, string> };
+      assert.equal(res.data['text/plain'], '3');
+    } finally {
+      await k.shutdown();
+    }
+  });
+
   test('a kernel whose parent process (JPY_PARENT_PID) is gone shuts down', async () => {
     const { spawn } = await import('node:child_process');
     const parent = spawn('sleep', ['30']);
