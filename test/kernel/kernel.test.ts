@@ -34,6 +34,14 @@ async function run(code: string, opts: { stopOnError?: boolean } = {}): Promise<
   return { reply, msgs, stdout: text('stdout'), stderr: text('stderr'), result: res ? ((res.content as { data: Record<string, string> }).data['text/plain'] as string) : undefined, ms: performance.now() - t0 };
 }
 
+/** The text/plain of a cell's execute_result on kernel `k`. */
+async function plainResult(k: KernelClient, code: string): Promise<string | undefined> {
+  const msgs: Message[] = [];
+  await k.execute(code, { onIOPub: (m) => msgs.push(m) });
+  const res = msgs.find((m) => m.header.msg_type === 'execute_result')?.content as { data: Record<string, string> } | undefined;
+  return res?.data['text/plain'];
+}
+
 function errorOf(r: Run): { ename: string; evalue: string; traceback: string } {
   assert.equal(r.reply.status, 'error', `expected an error, got ${JSON.stringify(r.reply)}`);
   const e = r.reply as { ename: string; evalue: string; traceback: string[] };
@@ -67,10 +75,7 @@ describe('kernel', () => {
         assert.equal(r.status, 'error');
         assert.equal((r as { ename: string }).ename, 'InterruptError', JSON.stringify(r));
       }
-      const msgs: Message[] = [];
-      await k.execute('counter', { onIOPub: (m) => msgs.push(m) });
-      const res = msgs.find((m) => m.header.msg_type === 'execute_result')!.content as { data: Record<string, string> };
-      assert.equal(res.data['text/plain'], '7');
+      assert.equal(await plainResult(k, 'counter'), '7');
     } finally {
       await k.shutdown();
     }
@@ -90,10 +95,7 @@ describe('kernel', () => {
         assert.equal((r as { ename: string }).ename, 'InterruptError', JSON.stringify(r));
       }
       assert.match(kernelLog, /the interrupted cell sent no reply; answering it as interrupted/);
-      const msgs: Message[] = [];
-      await k.execute('kept', { onIOPub: (m) => msgs.push(m) });
-      const res = msgs.find((m) => m.header.msg_type === 'execute_result')!.content as { data: Record<string, string> };
-      assert.equal(res.data['text/plain'], '3');
+      assert.equal(await plainResult(k, 'kept'), '3');
     } finally {
       await k.shutdown();
     }
