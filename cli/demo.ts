@@ -10,8 +10,8 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { CliIo } from './notebookConvert';
-import { UsageError } from './notebookConvert';
-import { RUN_BACKENDS, parseParameters, runNotebookFile, withCliErrors, type RunCommandOptions } from './run';
+import { UsageError, withCliErrors } from './notebookConvert';
+import { RUN_BACKENDS, parseParameters, runNotebookFile, type RunCommandOptions } from './run';
 
 /** The compute backend of the demo unless `--backend` says otherwise: the embedded CPU backend. */
 export const DEMO_BACKEND = 'wasm';

@@ -127,10 +127,10 @@ export class InputError extends Error {
   }
 }
 
-async function run(command: string, usage: string, io: CliIo, body: () => Promise<void>): Promise<number> {
+/** Exit status of a command body, with usage and file errors printed (import, export, run, demo). */
+export async function withCliErrors(command: string, usage: string, io: CliIo, body: () => Promise<number>): Promise<number> {
   try {
-    await body();
-    return 0;
+    return await body();
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr(`transferlab ${command}: ${e.message}\n\n${usage}`);
@@ -154,11 +154,11 @@ function samePath(a: string, b: string): boolean {
  * process.exitCode = await runImport(['analysis.ipynb', '--out', 'analysis.tsnb']);
  */
 export function runImport(args: string[], io: CliIo = processIo): Promise<number> {
-  return run('import', IMPORT_USAGE, io, async () => {
+  return withCliErrors('import', IMPORT_USAGE, io, async () => {
     const { input, options } = parseArgs(args, ['out'], []);
     if (options.has('help')) {
       io.stdout(IMPORT_USAGE);
-      return;
+      return 0;
     }
     if (input === undefined) throw new UsageError('which notebook? give an .ipynb file');
     const out = (options.get('out') as string | undefined) ?? replaceExtension(input, '.tsnb');
@@ -169,6 +169,7 @@ export function runImport(args: string[], io: CliIo = processIo): Promise<number
     else await writeFileAtomic(out, text);
     for (const w of warnings) io.stderr(`transferlab import: warning: ${w}\n`);
     if (out !== '-') io.stdout(`wrote ${out} (${describe(notebook)})\n`);
+    return 0;
   });
 }
 
@@ -191,11 +192,11 @@ export function findReportScript(): string {
  * process.exitCode = await runExport(['analysis.tsnb', '--to', 'html']);
  */
 export function runExport(args: string[], io: CliIo = processIo): Promise<number> {
-  return run('export', EXPORT_USAGE, io, async () => {
+  return withCliErrors('export', EXPORT_USAGE, io, async () => {
     const { input, options } = parseArgs(args, ['out', 'to'], ['no-outputs']);
     if (options.has('help')) {
       io.stdout(EXPORT_USAGE);
-      return;
+      return 0;
     }
     if (input === undefined) throw new UsageError('which notebook? give a .tsnb file');
     const outOption = options.get('out') as string | undefined;
@@ -222,9 +223,10 @@ export function runExport(args: string[], io: CliIo = processIo): Promise<number
     }
     if (out === '-') {
       io.stdout(text);
-      return;
+      return 0;
     }
     await writeFileAtomic(out, text);
     io.stdout(`wrote ${out} (${describe(notebook)})\n`);
+    return 0;
   });
 }

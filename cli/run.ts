@@ -28,7 +28,6 @@ import type { Message } from '../kernel/protocol/messages';
 import { Mime, type TrainingPayload } from '../kernel/protocol/mime';
 import { ipynbToTsnb, tsnbToIpynb } from '../kernel/protocol/ipynb';
 import {
-  NotebookFileError,
   decodeNotebookBytes,
   isJsonMime,
   parseTsnb,
@@ -43,9 +42,9 @@ import {
   type TsnbNotebook,
   type TsnbOutput,
 } from '../kernel/protocol/tsnb';
-import { FileWriteError, writeFileAtomic } from './atomicWrite';
+import { writeFileAtomic } from './atomicWrite';
 import { notebookToHtml, stripAnsi } from './htmlReport';
-import { InputError, MissingBuildError, UsageError, findReportScript, type CliIo } from './notebookConvert';
+import { InputError, UsageError, findReportScript, withCliErrors, type CliIo } from './notebookConvert';
 
 // ---- errors --------------------------------------------------------------------------------------
 
@@ -964,23 +963,6 @@ const processIo: CliIo = {
   stdout: (t) => void process.stdout.write(t),
   stderr: (t) => void process.stderr.write(t),
 };
-
-/** Exit status of a command body, with usage and file errors printed (shared with `demo`). */
-export async function withCliErrors(command: string, usage: string, io: CliIo, body: () => Promise<number>): Promise<number> {
-  try {
-    return await body();
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr(`transferlab ${command}: ${e.message}\n\n${usage}`);
-      return 2;
-    }
-    if (e instanceof NotebookFileError || e instanceof InputError || e instanceof FileWriteError || e instanceof MissingBuildError) {
-      io.stderr(`transferlab ${command}: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
-  }
-}
 
 /**
  * `transferlab run …`: returns the exit status.

@@ -3,24 +3,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runExport, runImport, type CliIo } from '../../cli/notebookConvert';
+import { runExport, runImport } from '../../cli/notebookConvert';
 import { parseTsnb, serializeTsnb } from '../../kernel/protocol/tsnb';
 import { CANONICAL } from '../protocol/fixtures';
 import { richNotebook } from './fixtures';
-
-function io(): CliIo & { out: string; err: string } {
-  const r = {
-    out: '',
-    err: '',
-    stdout(t: string) {
-      r.out += t;
-    },
-    stderr(t: string) {
-      r.err += t;
-    },
-  };
-  return r;
-}
+import { captureIo } from '../helpers/tools';
 
 const fresh = (): string => mkdtempSync(path.join(tmpdir(), 'tl-convert-'));
 
@@ -42,7 +29,7 @@ test('import writes a .tsnb next to the .ipynb (or to --out), outputs kept', asy
   const dir = fresh();
   const input = path.join(dir, 'analysis.ipynb');
   writeFileSync(input, IPYNB);
-  const a = io();
+  const a = captureIo();
   assert.equal(await runImport([input], a), 0, a.err);
   const out = path.join(dir, 'analysis.tsnb');
   assert.equal(a.out, `wrote ${out} (2 cells, 1 output)\n`);
@@ -52,10 +39,10 @@ test('import writes a .tsnb next to the .ipynb (or to --out), outputs kept', asy
   assert.ok(code.cell_type === 'code');
   assert.equal(code.outputs[0]!.output_type, 'execute_result');
   assert.equal(nb.metadata.kernel?.name, 'transferlab');
-  const b = io();
+  const b = captureIo();
   assert.equal(await runImport([input, '--out', path.join(dir, 'other.tsnb')], b), 0);
   assert.equal(readFileSync(path.join(dir, 'other.tsnb'), 'utf8'), readFileSync(out, 'utf8'));
-  const c = io();
+  const c = captureIo();
   assert.equal(await runImport([input, '--out=-'], c), 0);
   assert.equal(c.out, readFileSync(out, 'utf8'));
 });
@@ -67,7 +54,7 @@ test('import of a bad file: exit 1, the file and position named, the existing ou
   const out = path.join(dir, 'broken.tsnb');
   writeFileSync(out, 'previous content');
   const before = statSync(out).mtimeMs;
-  const r = io();
+  const r = captureIo();
   assert.equal(await runImport([input, '--out', out], r), 1);
   assert.match(r.err, new RegExp(`^transferlab import: ${input.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not valid JSON at line \\d+, column \\d+: `));
   assert.equal(readFileSync(out, 'utf8'), 'previous content');
@@ -77,19 +64,19 @@ test('import of a bad file: exit 1, the file and position named, the existing ou
   const bad = JSON.parse(IPYNB);
   bad.cells[1].outputs[0].execution_count = 'one';
   writeFileSync(input, JSON.stringify(bad));
-  const s = io();
+  const s = captureIo();
   assert.equal(await runImport([input, '--out', out], s), 1);
   assert.match(s.err, /broken\.ipynb: cells\[1\]\.outputs\[0\]\.execution_count must be a non-negative integer or null, found a string \("one"\)/);
 
-  const m = io();
+  const m = captureIo();
   assert.equal(await runImport([path.join(dir, 'nope.ipynb')], m), 1);
   assert.match(m.err, /cannot read .*nope\.ipynb: no such file/);
 });
 
 test('usage errors: exit 2 with the usage text', async () => {
-  const cases: [Promise<number>, ReturnType<typeof io>, RegExp][] = [];
-  const add = (run: (r: ReturnType<typeof io>) => Promise<number>, msg: RegExp): void => {
-    const r = io();
+  const cases: [Promise<number>, ReturnType<typeof captureIo>, RegExp][] = [];
+  const add = (run: (r: ReturnType<typeof captureIo>) => Promise<number>, msg: RegExp): void => {
+    const r = captureIo();
     cases.push([run(r), r, msg]);
   };
   add((r) => runImport([], r), /which notebook\?/);
@@ -104,7 +91,7 @@ test('usage errors: exit 2 with the usage text', async () => {
     assert.match(r.err, msg);
     assert.match(r.err, /usage: transferlab (import|export)/);
   }
-  const h = io();
+  const h = captureIo();
   assert.equal(await runExport(['--help'], h), 0);
   assert.match(h.out, /--to FORMAT/);
 });
@@ -113,15 +100,15 @@ test('export --to ipynb (and --to inferred from --out, --out -, --no-outputs)', 
   const dir = fresh();
   const input = path.join(dir, 'nb.tsnb');
   writeFileSync(input, CANONICAL);
-  const a = io();
+  const a = captureIo();
   assert.equal(await runExport([input, '--to', 'ipynb'], a), 0, a.err);
   const written = JSON.parse(readFileSync(path.join(dir, 'nb.ipynb'), 'utf8'));
   assert.equal(written.nbformat, 4);
   assert.equal(written.cells[1].outputs.length, 3);
-  const b = io();
+  const b = captureIo();
   assert.equal(await runExport([input, '--out', path.join(dir, 'copy.ipynb')], b), 0);
   assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'copy.ipynb'), 'utf8')), written);
-  const c = io();
+  const c = captureIo();
   assert.equal(await runExport([input, '--to', 'ipynb', '--out', '-', '--no-outputs'], c), 0);
   assert.deepEqual(JSON.parse(c.out).cells[1].outputs, []);
   assert.equal(readFileSync(input, 'utf8'), CANONICAL, 'the input is never touched');
@@ -133,11 +120,11 @@ test('export of a newer or malformed .tsnb fails without touching the output', a
   const out = path.join(dir, 'nb.html');
   writeFileSync(out, 'old report');
   writeFileSync(input, CANONICAL.replace('"format_version": 1', '"format_version": 7'));
-  const a = io();
+  const a = captureIo();
   assert.equal(await runExport([input, '--to', 'html'], a), 1);
   assert.match(a.err, /nb\.tsnb: written in \.tsnb format version 7 by a newer TransferLab/);
   writeFileSync(input, CANONICAL.replace('"cell_type": "code"', '"cell_type": 3'));
-  const b = io();
+  const b = captureIo();
   assert.equal(await runExport([input, '--to', 'html'], b), 1);
   assert.match(b.err, /nb\.tsnb: cells\[1\]\.cell_type must be "code", "markdown" or "raw", found number 3/);
   assert.equal(readFileSync(out, 'utf8'), 'old report');
@@ -147,7 +134,7 @@ test('export --to html: one deterministic, self-contained page with the chart sc
   const dir = fresh();
   const input = path.join(dir, 'rich.tsnb');
   writeFileSync(input, serializeTsnb(richNotebook()));
-  const a = io();
+  const a = captureIo();
   assert.equal(await runExport([input, '--to', 'html'], a), 0, a.err);
   const html = readFileSync(path.join(dir, 'rich.html'), 'utf8');
   assert.match(html, /^<!doctype html>\n<html lang="en">/);
@@ -162,7 +149,7 @@ test('export --to html: one deterministic, self-contained page with the chart sc
   // only the module script and the JSON payloads are scripts
   const scripts = [...html.matchAll(/<script([^>]*)>/g)].map((m) => m[1]);
   assert.deepEqual(scripts, [...Array(5).fill(' type="application/json"'), ' type="module"']);
-  const again = io();
+  const again = captureIo();
   assert.equal(await runExport([input, '--to', 'html', '--out', path.join(dir, 'again.html')], again), 0);
   assert.equal(readFileSync(path.join(dir, 'again.html'), 'utf8'), html);
   assert.ok(!existsSync(path.join(dir, 'rich.ipynb')));

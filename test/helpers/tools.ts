@@ -5,6 +5,21 @@ import os from 'node:os';
 import path from 'node:path';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
+
+/** A command-line io that collects what a command writes to stdout and stderr. */
+export function captureIo(): { out: string; err: string; stdout(t: string): void; stderr(t: string): void } {
+  const r = {
+    out: '',
+    err: '',
+    stdout(t: string) {
+      r.out += t;
+    },
+    stderr(t: string) {
+      r.err += t;
+    },
+  };
+  return r;
+}
 export const PYTHON = '/usr/bin/python3';
 
 /** Throws an error naming the Debian package when a Python module is missing. */

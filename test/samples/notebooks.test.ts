@@ -11,26 +11,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runRun } from '../../cli/run';
 import { runDemo } from '../../cli/demo';
-import type { CliIo } from '../../cli/notebookConvert';
 import { Mime, type CkaPayload, type InterpolationPayload } from '../../kernel/protocol/mime';
 import { parseTsnb, type JsonValue, type TsnbCodeCell, type TsnbMimeBundle, type TsnbNotebook, type TsnbOutput } from '../../kernel/protocol/tsnb';
-import { repoRoot } from '../helpers/tools';
+import { captureIo, repoRoot } from '../helpers/tools';
 
 const SAMPLES_DIR = path.join(repoRoot, 'sample-notebooks');
-
-function capture(): CliIo & { out: string; err: string } {
-  const r = {
-    out: '',
-    err: '',
-    stdout(t: string) {
-      r.out += t;
-    },
-    stderr(t: string) {
-      r.err += t;
-    },
-  };
-  return r;
-}
 
 const codeCells = (nb: TsnbNotebook): TsnbCodeCell[] => nb.cells.filter((c): c is TsnbCodeCell => c.cell_type === 'code');
 const outputs = (nb: TsnbNotebook): TsnbOutput[] => codeCells(nb).flatMap((c) => c.outputs);
@@ -58,7 +43,7 @@ function checkExecuted(name: string, nb: TsnbNotebook): void {
 async function runSample(name: string, params: readonly string[]): Promise<TsnbNotebook> {
   const dir = mkdtempSync(path.join(tmpdir(), `tl-sample-${name}-`));
   const out = path.join(dir, `${name}.executed.tsnb`);
-  const io = capture();
+  const io = captureIo();
   const args = [path.join(SAMPLES_DIR, `${name}.tsnb`), '--out', out, '--backend', 'wasm', '--quiet', ...params.flatMap((p) => ['--param', p])];
   const status = await runRun(args, io);
   assert.equal(status, 0, `${name} failed:\n${io.err}`);
@@ -141,10 +126,10 @@ const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
 };
 
 test('transferlab demo: bad usage exits 2 before starting anything', async () => {
-  const io = capture();
+  const io = captureIo();
   assert.equal(await runDemo(['--backend', 'gpu'], io), 2);
   assert.match(io.err, /transferlab demo: --backend gpu: expected one of auto, wasm, cpu, webgpu, tensorflow\n\nusage: transferlab demo/);
-  const io2 = capture();
+  const io2 = captureIo();
   assert.equal(await runDemo(['--param', 'x'], io2), 2);
   assert.match(io2.err, /--param "x": expected name=value/);
 });
@@ -171,7 +156,7 @@ describe('sample notebooks run headlessly with small parameters', { concurrency:
 
   test('transferlab demo runs the flagship; the paper\'s findings 1–3 are in its outputs', async () => {
     const dir = path.join(mkdtempSync(path.join(tmpdir(), 'tl-demo-')), 'out');
-    const io = capture();
+    const io = captureIo();
     let progress = '';
     const status = await runDemo(['--out', dir, ...FLAGSHIP.flatMap((p) => ['--param', p])], io, { terminal: { write: (t) => (progress += t), isTTY: false } });
     assert.equal(status, 0, `demo failed:\n${io.err}${progress}`);

@@ -25,25 +25,10 @@ import {
   ProgressReporter,
   type RunEvent,
 } from '../../cli/run';
-import type { CliIo } from '../../cli/notebookConvert';
 import type { Message } from '../../kernel/protocol/messages';
 import { Mime } from '../../kernel/protocol/mime';
 import { createTsnbNotebook, parseTsnb, serializeTsnb, type TsnbCell, type TsnbCodeCell, type TsnbNotebook, type TsnbOutput } from '../../kernel/protocol/tsnb';
-import { repoRoot } from '../helpers/tools';
-
-function capture(): CliIo & { out: string; err: string } {
-  const r = {
-    out: '',
-    err: '',
-    stdout(t: string) {
-      r.out += t;
-    },
-    stderr(t: string) {
-      r.err += t;
-    },
-  };
-  return r;
-}
+import { captureIo, repoRoot } from '../helpers/tools';
 
 const fresh = (): string => mkdtempSync(path.join(tmpdir(), 'tl-run-'));
 
@@ -224,17 +209,17 @@ describe('command line', () => {
   });
 
   test('usage errors exit 2 without starting a kernel; unreadable notebooks exit 1', async () => {
-    const io = capture();
+    const io = captureIo();
     assert.equal(await runRun(['a.tsnb', '--param', 'nope'], io), 2);
     assert.match(io.err, /transferlab run: --param "nope": expected name=value[\s\S]*usage: transferlab run/);
     const dir = fresh();
     const bad = path.join(dir, 'bad.tsnb');
     writeFileSync(bad, '{"cells": [}');
-    const io2 = capture();
+    const io2 = captureIo();
     assert.equal(await runRun([bad], io2), 1);
     assert.match(io2.err, /bad\.tsnb: not valid JSON at line 1, column 12/);
     assert.equal(existsSync(defaultOutput(bad)), false);
-    const io3 = capture();
+    const io3 = captureIo();
     assert.equal(await runRun([path.join(dir, 'missing.tsnb')], io3), 1);
     assert.match(io3.err, /cannot read .*missing\.tsnb: no such file/);
   });
@@ -258,7 +243,7 @@ describe('transferlab run, end to end', { concurrency: 2 }, () => {
     const input = path.join(dir, 'small.tsnb');
     const original = serializeTsnb(SMALL());
     writeFileSync(input, original);
-    const io = capture();
+    const io = captureIo();
     const html = path.join(dir, 'small.html');
     const status = await runRun([input, '--param', 'epochs=5', '--param', 'mode=slow', '--html', html, '--backend', 'cpu'], io);
     assert.equal(status, 0, io.err);
@@ -289,7 +274,7 @@ describe('transferlab run, end to end', { concurrency: 2 }, () => {
 
     // The same run again gives the same bytes.
     const again = path.join(dir, 'again.tsnb');
-    assert.equal(await runRun([input, '--param', 'epochs=5', '--param', 'mode=slow', '--backend', 'cpu', '--out', again, '--quiet'], capture()), 0);
+    assert.equal(await runRun([input, '--param', 'epochs=5', '--param', 'mode=slow', '--backend', 'cpu', '--out', again, '--quiet'], captureIo()), 0);
     assert.equal(readFileSync(again, 'utf8'), text, 'outputs are written deterministically');
   });
 
@@ -329,7 +314,7 @@ describe('transferlab run, end to end', { concurrency: 2 }, () => {
     const dir = fresh();
     const input = path.join(dir, 'typed.tsnb');
     writeFileSync(input, serializeTsnb(notebook([code('const epochs: number = 1;', ['parameters']), code('epochs + 1')])));
-    const io = capture();
+    const io = captureIo();
     assert.equal(await runRun([input, '--param', 'epochs=many', '--backend', 'cpu', '--quiet'], io), 1);
     assert.match(io.err, /cell 2 of 3 \(notebook cell 2, execution count 2\) failed:\nTypeScriptError: .*TS2322/);
   });
@@ -338,7 +323,7 @@ describe('transferlab run, end to end', { concurrency: 2 }, () => {
     const dir = fresh();
     const input = path.join(dir, 'slow.tsnb');
     writeFileSync(input, serializeTsnb(notebook([code("'warm up'"), code("console.log('start');\nawait new Promise(() => {});"), code('1')])));
-    const io = capture();
+    const io = captureIo();
     const t0 = Date.now();
     // Generous: the first cell of a fresh kernel also waits for its type checker.
     assert.equal(await runRun([input, '--timeout', '6', '--backend', 'cpu', '--quiet'], io), 1);
@@ -355,7 +340,7 @@ describe('transferlab run, end to end', { concurrency: 2 }, () => {
     const dir = fresh();
     const input = path.join(dir, 'dies.tsnb');
     writeFileSync(input, serializeTsnb(notebook([code("console.log('a')"), code("process.kill(process.pid, 'SIGKILL')"), code("console.log('b')")])));
-    const io = capture();
+    const io = captureIo();
     assert.equal(await runRun([input, '--backend', 'cpu', '--quiet'], io), 1);
     assert.match(io.err, /cell 2 of 3 \(notebook cell 2, execution count 2\) lost its kernel:\nKernelDiedError: The kernel exited \(signal SIGKILL\)/);
     const cells = codeCells(parseTsnb(readFileSync(defaultOutput(input), 'utf8')));
@@ -389,7 +374,7 @@ describe('transferlab run, end to end', { concurrency: 2 }, () => {
       nbformat_minor: 5,
     };
     writeFileSync(input, JSON.stringify(ipynb));
-    assert.equal(await runRun([input, '--param', 'who=you', '--out', input, '--backend', 'cpu', '--quiet'], capture()), 0);
+    assert.equal(await runRun([input, '--param', 'who=you', '--out', input, '--backend', 'cpu', '--quiet'], captureIo()), 0);
     const out = JSON.parse(readFileSync(input, 'utf8')) as { nbformat: number; cells: { id: string; execution_count: number | null; outputs: { data?: Record<string, string[]> }[] }[] };
     assert.equal(out.nbformat, 4);
     assert.deepEqual(out.cells.map((c) => c.id), ['c1', 'injected-parameters', 'c2']);
