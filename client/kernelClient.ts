@@ -145,27 +145,41 @@ export class KernelClient extends EventEmitter {
     this.signer = new Signer(connection.key, connection.signature_scheme);
   }
 
-  /** Starts a kernel process and connects to it. */
+  /**
+   * Starts a kernel process and connects to it. The ports are found free here and bound by the
+   * kernel a moment later; another process can take one in between (tests and CI start many
+   * kernels at once), so a kernel that fails with "address already in use" is started again on
+   * fresh ports, up to three times in all.
+   */
   static async launch(options: LaunchOptions): Promise<KernelClient> {
-    const ports = await freePorts(5);
-    const connection: ConnectionInfo = {
-      transport: 'tcp',
-      ip: '127.0.0.1',
-      shell_port: ports[0]!,
-      control_port: ports[1]!,
-      stdin_port: ports[2]!,
-      iopub_port: ports[3]!,
-      hb_port: ports[4]!,
-      key: randomBytes(32).toString('hex'),
-      signature_scheme: 'hmac-sha256',
-      kernel_name: 'transferlab',
-    };
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'transferlab-'));
-    const file = path.join(dir, 'connection.json');
-    writeFileSync(file, JSON.stringify(connection), { mode: 0o600 });
-    const client = new KernelClient(connection, undefined, options, file, options.heartbeat ?? {});
-    await client.spawnAndConnect();
-    return client;
+    for (let attempt = 1; ; attempt++) {
+      const ports = await freePorts(5);
+      const connection: ConnectionInfo = {
+        transport: 'tcp',
+        ip: '127.0.0.1',
+        shell_port: ports[0]!,
+        control_port: ports[1]!,
+        stdin_port: ports[2]!,
+        iopub_port: ports[3]!,
+        hb_port: ports[4]!,
+        key: randomBytes(32).toString('hex'),
+        signature_scheme: 'hmac-sha256',
+        kernel_name: 'transferlab',
+      };
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'transferlab-'));
+      const file = path.join(dir, 'connection.json');
+      writeFileSync(file, JSON.stringify(connection), { mode: 0o600 });
+      const client = new KernelClient(connection, undefined, options, file, options.heartbeat ?? {});
+      try {
+        await client.spawnAndConnect();
+        return client;
+      } catch (e) {
+        client.closeSockets();
+        rmSync(dir, { recursive: true, force: true });
+        if (attempt >= 3 || !(e instanceof KernelStartError) || !/address already in use|EADDRINUSE/i.test(e.message)) throw e;
+        options.onLog?.(`kernel start: a port was taken (${e.message.split('\n').find((l) => /in use/i.test(l))?.trim()}); starting again on fresh ports\n`);
+      }
+    }
   }
 
   /**
