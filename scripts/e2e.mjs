@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // `npm run test:e2e`: the end-to-end tests in a real VS Code (code-server from npm, driven by
 // playwright-core with Debian's Chromium).
+//   0. the Debian packages they need (scripts/systemPackages.mjs --e2e: installed as root with
+//      apt-get, else a stop naming the one command to run)
 //   1. scripts/setup-e2e.sh: Node 24 and code-server into .cache/e2e (once; idempotent)
 //   2. scripts/package.mjs: production build and the .vsix, as users get it
 //   3. `code-server --install-extension` of that .vsix into a fresh extensions folder
@@ -11,12 +13,12 @@
 // Usage: node scripts/e2e.mjs [--no-package] [substring …]
 //   --no-package  reuse .cache/e2e/transferlab-e2e.vsix (fails if missing); only rebuild dist/
 //   substring     run only the e2e files whose name contains one
-// Needs the Debian packages chromium and libkrb5-dev (apt-get install -y libkrb5-dev chromium).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
+import { ensureSystemPackages } from './systemPackages.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const cache = process.env.TRANSFERLAB_E2E_CACHE ?? path.join(root, '.cache', 'e2e');
@@ -41,6 +43,13 @@ function run(cmd, cmdArgs, options = {}) {
   if (r.error) fail(`${cmd}: ${r.error.message}`);
   if (r.status !== 0) fail(`${cmd} ${cmdArgs.join(' ')} exited with ${r.status}\n${r.stdout ?? ''}`);
   return r.stdout ?? '';
+}
+
+// 0. Debian packages (Chromium, gssapi headers).
+try {
+  if (!ensureSystemPackages({ who: 'test:e2e', filters: ['e2e'], e2e: true })) process.exit(1);
+} catch (e) {
+  fail(e.message);
 }
 
 // 1. code-server and Node 24.

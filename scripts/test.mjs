@@ -2,9 +2,13 @@
 // `npm test`: build, then run every test/**/*.test.ts (except the end-to-end tests in test/e2e,
 // which `npm run test:e2e` runs in a real VS Code) with Node's test runner.
 // Usage: node scripts/test.mjs [substring …]   runs only test files whose path contains a substring.
+// First it makes sure the Debian packages the selected tests need are there (scripts/systemPackages.mjs):
+// as root with apt-get it installs what is missing, one line per package group; otherwise it stops
+// before any test, naming the one command to run.
 import { readdirSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { ensureSystemPackages } from './systemPackages.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const filters = process.argv.slice(2);
@@ -21,6 +25,13 @@ function collect(dir) {
     }
   }
   return out;
+}
+
+try {
+  if (!ensureSystemPackages({ who: 'npm test', filters })) process.exit(1);
+} catch (e) {
+  console.error(e.message);
+  process.exit(1);
 }
 
 const build = spawnSync(process.execPath, ['esbuild.mjs'], { cwd: root, stdio: 'inherit' });
