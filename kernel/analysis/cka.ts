@@ -29,7 +29,8 @@ import type { DataLike } from './dataset';
 import { type Analysis, reduceOnHost, runAsync, runSync } from './engine';
 import { centreColumns, dot, fromRows, select, subBlock, sumSquares, transposeBlock } from './float64';
 import { VEGA_LITE_SCHEMA, fmt, textTable } from './results';
-import { addOffDiagonalProducts, gramOffDiagonalParallel, gramThreads } from './gramWorkers';
+import { addOffDiagonalProducts } from './gram/offDiagonal';
+import { gramOffDiagonalParallel, gramThreads } from './gram/pool';
 
 
 /** A representation: [n, p] (or higher rank, flattened per example) tensor, or n rows of p numbers. */
