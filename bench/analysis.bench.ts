@@ -15,7 +15,7 @@ import path from 'node:path';
 import { tf } from '../kernel/analysis/tfjs';
 import { initBackend, isBackendName } from '../kernel/analysis/backends';
 import * as cka from '../kernel/analysis/cka';
-import { gramThreads } from '../kernel/analysis/gramWorkers';
+import { gramThreads } from '../kernel/analysis/gram/pool';
 import { machineLine, median, table, writeSection } from './report';
 
 const N = 5000;

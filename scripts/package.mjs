@@ -57,7 +57,7 @@ function run(cmd, cmdArgs, cwd = root) {
 
 const t0 = Date.now();
 if (!args.includes('--no-build')) run(process.execPath, ['esbuild.mjs', '--production']);
-for (const entry of ['dist/extension.js', 'dist/kernel.js']) {
+for (const entry of ['dist/extension.js', 'dist/kernel.js', 'dist/kernelWorker.js', 'dist/analysis.js', 'dist/gramWorker.js']) {
   if (!existsSync(path.join(root, entry))) fail(`${entry} is missing after the build`);
 }
 

@@ -7,7 +7,7 @@ import * as cka from '../../kernel/analysis/cka';
 import { cnn } from '../../kernel/analysis/models';
 import { InvalidArgumentError, ShapeMismatchError } from '../../kernel/analysis/errors';
 import { SyncReadError } from '../../kernel/analysis/engine';
-import { stopGramWorkers } from '../../kernel/analysis/gramWorkers';
+import { stopGramWorkers } from '../../kernel/analysis/gram/pool';
 import { Mime } from '../../kernel/protocol/mime';
 import { compile as compileVegaLite } from 'vega-lite';
 import { assertNoLeak } from './leak';

@@ -1,0 +1,34 @@
+/**
+ * Centered kernel alignment (Kornblith et al. 2019; PAPER.md §2): linear and RBF CKA, debiased
+ * (unbiased HSIC), minibatch CKA (Nguyen, Raghu, Kornblith 2021), and module×module heatmaps
+ * between two models, `tl.cka` in notebooks.
+ *
+ * Precision and speed. Representations are centred in float64 and rounded once to float32. The
+ * products that cost O(n²p) or O(np²) run as float32 matrix products on the backend, blocked so
+ * that each float32 sum is short; everything after them runs in float64: Gram diagonals (exact,
+ * from the rounded features), traces, inner products of Gram blocks, sums of partial products.
+ * Results match a float64 reference to ~1e-7 relative.
+ *
+ * Two exact forms for the linear kernel, chosen by cost (`algorithm: 'auto'`; ./linear.ts):
+ * cross-products of features, or each module's centred Gram matrix once. With centred features,
+ * ⟨HKH, HLH⟩ = ⟨K, L⟩, and the unbiased HSIC needs only the off-diagonal sum Σ_{a≠b} K_ab L_ab,
+ * the diagonals d = diag K and the traces, which is what both forms return.
+ *
+ * The rooms: ../representations.ts (features and module outputs, shared with other measures),
+ * ./rep.ts (a centred representation), ./linear.ts and ./rbf.ts (the kernels, over
+ * ./gramBlocks.ts), ./hsic.ts (from HSIC to CKA), and one module per public entry: ./pair.ts
+ * (two representations), ./matrix.ts (module × module from features), ./minibatch.ts,
+ * ./modelMatrix.ts (two models), ./result.ts (the heatmap). This file only re-exports.
+ */
+export type { Features, NamedFeatures } from '../representations';
+export { CkaKind, isCkaKind, CkaAlgorithm } from './options';
+export type { LinearOptions, RbfOptions, MatrixOptions } from './options';
+export { ckaInternals } from './internals';
+export { linear, linearAsync, rbf, rbfAsync } from './pair';
+export { matrixFromFeatures, matrixFromFeaturesAsync } from './matrix';
+export { MinibatchCka } from './minibatch';
+export type { MinibatchOptions } from './minibatch';
+export { matrix } from './modelMatrix';
+export type { ModelMatrixOptions } from './modelMatrix';
+export { CkaResult } from './result';
+export type { CkaResultInit } from './result';

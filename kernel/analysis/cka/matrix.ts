@@ -1,0 +1,89 @@
+/**
+ * Module × module CKA from representations the caller computed: `tl.cka.matrixFromFeatures`.
+ */
+import { ShapeMismatchError } from '../errors';
+import { checkKeys, checkObject, fail } from '../validate';
+import { type Analysis, runAsync, runSync } from '../engine';
+import { type Features, type NamedFeatures, featureShape, namedEntries } from '../representations';
+import { type MatrixOptions, MATRIX_FEATURE_KEYS, checkStringOption, matrixEstimator } from './options';
+import { type Rep, readRep } from './rep';
+import { ckaValues, hsicTable } from './hsic';
+import { CkaResult } from './result';
+
+function* featuresMatrix(fn: string, A: NamedFeatures, B: NamedFeatures | undefined, o: Record<string, unknown>): Analysis<CkaResult> {
+  const e = matrixEstimator(fn, o);
+  const ea = namedEntries(fn, 'featuresA', A);
+  const eb = B === undefined || B === A ? ea : namedEntries(fn, 'featuresB', B);
+  const n = featureShape(fn, `featuresA.${ea[0]![0]}`, ea[0]![1])[0];
+  for (const [arg, entries] of [['featuresA', ea], ['featuresB', eb]] as const) {
+    for (const [k, v] of entries) {
+      const [m] = featureShape(fn, `${arg}.${k}`, v);
+      if (m !== n) throw new ShapeMismatchError(fn, `${arg}.${k}`, `has ${m} rows but featuresA.${ea[0]![0]} has ${n} (one row per example, the same examples for every module)`);
+    }
+  }
+  if (n < (e.debiased ? 4 : 2)) fail(fn, 'featuresA', `has ${n} examples; ${e.debiased ? 'the debiased estimator needs at least 4' : 'CKA needs at least 2'}`);
+  const reps: Rep[] = [];
+  const seen = new Map<Features, number>();
+  const indexOf = function* (arg: string, name: string, f: Features): Analysis<number> {
+    const known = seen.get(f);
+    if (known !== undefined) return known;
+    reps.push(yield* readRep(fn, `${arg}.${name}`, f, `${arg}.${name}`));
+    seen.set(f, reps.length - 1);
+    return reps.length - 1;
+  };
+  const rows: number[] = [];
+  for (const [k, v] of ea) rows.push(yield* indexOf('featuresA', k, v));
+  const cols: number[] = [];
+  for (const [k, v] of eb) cols.push(yield* indexOf('featuresB', k, v));
+  const t = yield* hsicTable(fn, reps, rows, cols, e);
+  const values = ckaValues(fn, ea.map(([k]) => `featuresA.${k}`), eb.map(([k]) => `featuresB.${k}`), t, e.debiased);
+  return new CkaResult({
+    rows: ea.map(([k]) => k),
+    columns: eb.map(([k]) => k),
+    values,
+    kind: e.kind,
+    debiased: e.debiased,
+    estimator: 'full',
+    n,
+    title: checkStringOption(fn, 'options.title', o['title']),
+    modelA: checkStringOption(fn, 'options.modelA', o['modelA']),
+    modelB: checkStringOption(fn, 'options.modelB', o['modelB']),
+  });
+}
+
+/**
+ * CKA between every module of A and every module of B, from representations you computed: each
+ * a tensor [n, …] or number[][] of the same n examples in the same order. Without `featuresB`,
+ * A against itself. Each module's Gram matrix (or cross-products) is computed once and reused for
+ * all its pairs. Synchronous: on WebGPU use {@link matrixFromFeaturesAsync}.
+ *
+ * @example
+ * ```ts
+ * const {activations: a} = modelA.forward(x, {collect: ['conv1', 'layer1']});
+ * const {activations: b} = modelB.forward(x, {collect: ['conv1', 'layer1']});
+ * const heat = tl.cka.matrixFromFeatures(a, b, {modelA: 'P-T', modelB: 'RI-T'});
+ * heat.get('conv1', 'conv1');
+ * heat; // displays a heatmap
+ * ```
+ */
+export function matrixFromFeatures(featuresA: NamedFeatures, featuresB?: NamedFeatures, options: MatrixOptions = {}): CkaResult {
+  const fn = 'tl.cka.matrixFromFeatures';
+  const o = checkObject(fn, 'options', options);
+  checkKeys(fn, 'options', o, MATRIX_FEATURE_KEYS);
+  return runSync(fn, 'tl.cka.matrixFromFeaturesAsync', featuresMatrix(fn, featuresA, featuresB, o));
+}
+
+/**
+ * {@link matrixFromFeatures} for any backend (WebGPU included).
+ *
+ * @example
+ * ```ts
+ * const heat = await tl.cka.matrixFromFeaturesAsync(a, b);
+ * ```
+ */
+export async function matrixFromFeaturesAsync(featuresA: NamedFeatures, featuresB?: NamedFeatures, options: MatrixOptions = {}): Promise<CkaResult> {
+  const fn = 'tl.cka.matrixFromFeaturesAsync';
+  const o = checkObject(fn, 'options', options);
+  checkKeys(fn, 'options', o, MATRIX_FEATURE_KEYS);
+  return runAsync(featuresMatrix(fn, featuresA, featuresB, o));
+}

@@ -1,0 +1,92 @@
+/**
+ * CKA of two representations of the same examples: `tl.cka.linear`, `tl.cka.rbf` and their
+ * asynchronous forms.
+ */
+import { ShapeMismatchError } from '../errors';
+import { fail } from '../validate';
+import { type Analysis, runAsync, runSync } from '../engine';
+import { type Features, featureShape } from '../representations';
+import { type Estimator, type LinearOptions, type RbfOptions, linearEstimator, rbfEstimator } from './options';
+import { readRep } from './rep';
+import { ckaValues, hsicTable } from './hsic';
+
+function checkPairShapes(fn: string, X: unknown, Y: unknown, minN: number, why: string): void {
+  const [nx] = featureShape(fn, 'X', X);
+  const [ny] = featureShape(fn, 'Y', Y);
+  if (nx !== ny) throw new ShapeMismatchError(fn, 'X', `has ${nx} rows but Y has ${ny} (one row per example, the same examples in the same order)`);
+  if (nx < minN) fail(fn, 'X', `has ${nx} rows; ${why} needs at least ${minN} examples`);
+}
+
+function* pairCka(fn: string, X: Features, Y: Features, e: Estimator): Analysis<number> {
+  checkPairShapes(fn, X, Y, e.debiased ? 4 : 2, e.debiased ? 'the debiased estimator' : 'CKA');
+  const a = yield* readRep(fn, 'X', X);
+  const b = X === Y ? a : yield* readRep(fn, 'Y', Y);
+  const reps = X === Y ? [a] : [a, b];
+  const t = yield* hsicTable(fn, reps, [0], [reps.length - 1], e);
+  return ckaValues(fn, ['X'], ['Y'], t, e.debiased)[0]![0]!;
+}
+
+/**
+ * Linear CKA between two representations of the same examples (rows in the same order):
+ * ‖ỸᵀX̃‖²_F / (‖X̃ᵀX̃‖_F ‖ỸᵀỸ‖_F) with centred columns; with `debiased`, the unbiased HSIC
+ * estimator. Conv maps ([n, H, W, C]) are flattened per example. Synchronous: on WebGPU use
+ * {@link linearAsync}.
+ *
+ * @example
+ * ```ts
+ * const X = tf.randomNormal([500, 64]);
+ * const Y = tf.matMul(X, tf.randomNormal([64, 32]));
+ * tl.cka.linear(X, Y);                    // ≈ 0.7
+ * tl.cka.linear(X, X);                    // 1
+ * tl.cka.linear(X, Y, {debiased: true});
+ * ```
+ */
+export function linear(X: Features, Y: Features, options: LinearOptions = {}): number {
+  const fn = 'tl.cka.linear';
+  return runSync(fn, 'tl.cka.linearAsync', pairCka(fn, X, Y, linearEstimator(fn, options)));
+}
+
+/**
+ * {@link linear} for any backend (WebGPU included): products on the backend, read back
+ * asynchronously.
+ *
+ * @example
+ * ```ts
+ * const v = await tl.cka.linearAsync(X, Y, {debiased: true});
+ * ```
+ */
+export async function linearAsync(X: Features, Y: Features, options: LinearOptions = {}): Promise<number> {
+  const fn = 'tl.cka.linearAsync';
+  return runAsync(pairCka(fn, X, Y, linearEstimator(fn, options)));
+}
+
+/**
+ * RBF CKA: Gram matrices K_ij = exp(−‖xᵢ−xⱼ‖² / (2·threshold²·m)) with m the median of all n²
+ * squared distances of that representation (Kornblith et al.'s convention, diagonal included),
+ * then CKA of the Gram matrices. Needs O(n²) memory per representation. Synchronous: on WebGPU
+ * use {@link rbfAsync}.
+ *
+ * @example
+ * ```ts
+ * const X = tf.randomNormal([300, 16]);
+ * tl.cka.rbf(X, tf.tanh(X));                    // close to 1
+ * tl.cka.rbf(X, tf.tanh(X), {threshold: 0.5, debiased: true});
+ * ```
+ */
+export function rbf(X: Features, Y: Features, options: RbfOptions = {}): number {
+  const fn = 'tl.cka.rbf';
+  return runSync(fn, 'tl.cka.rbfAsync', pairCka(fn, X, Y, rbfEstimator(fn, options)));
+}
+
+/**
+ * {@link rbf} for any backend (WebGPU included).
+ *
+ * @example
+ * ```ts
+ * const v = await tl.cka.rbfAsync(X, Y, {threshold: 1});
+ * ```
+ */
+export async function rbfAsync(X: Features, Y: Features, options: RbfOptions = {}): Promise<number> {
+  const fn = 'tl.cka.rbfAsync';
+  return runAsync(pairCka(fn, X, Y, rbfEstimator(fn, options)));
+}

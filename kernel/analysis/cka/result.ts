@@ -1,0 +1,148 @@
+/**
+ * The heatmap result of the matrix functions: `CkaResult`, which displays itself (the TransferLab
+ * CKA renderer, a vega-lite chart, a text table).
+ */
+import type { CkaPayload, MimeBundle } from '../../protocol/mime';
+import { Mime } from '../../protocol/mime';
+import { DISPLAY, type Displayable } from '../display';
+import { InvalidArgumentError } from '../errors';
+import { VEGA_LITE_SCHEMA, fmt, textTable } from '../results';
+import type { CkaKind } from './options';
+
+/** What a {@link CkaResult} holds. */
+export interface CkaResultInit {
+  readonly rows: readonly string[];
+  readonly columns: readonly string[];
+  readonly values: readonly (readonly number[])[];
+  readonly kind: CkaKind;
+  readonly debiased: boolean;
+  readonly estimator: 'full' | 'minibatch';
+  readonly n: number;
+  readonly batches?: number;
+  readonly title?: string;
+  readonly modelA?: string;
+  readonly modelB?: string;
+}
+
+/**
+ * A module×module CKA matrix that displays itself as a heatmap (the TransferLab CKA renderer,
+ * with a vega-lite chart and a text table as fallbacks).
+ */
+export class CkaResult implements Displayable, CkaResultInit {
+  readonly rows: readonly string[];
+  readonly columns: readonly string[];
+  readonly values: readonly (readonly number[])[];
+  readonly kind: CkaKind;
+  readonly debiased: boolean;
+  readonly estimator: 'full' | 'minibatch';
+  readonly n: number;
+  readonly batches?: number;
+  readonly title?: string;
+  readonly modelA?: string;
+  readonly modelB?: string;
+
+  constructor(init: CkaResultInit) {
+    this.rows = [...init.rows];
+    this.columns = [...init.columns];
+    this.values = init.values.map((r) => [...r]);
+    this.kind = init.kind;
+    this.debiased = init.debiased;
+    this.estimator = init.estimator;
+    this.n = init.n;
+    if (init.batches !== undefined) this.batches = init.batches;
+    if (init.title !== undefined) this.title = init.title;
+    if (init.modelA !== undefined) this.modelA = init.modelA;
+    if (init.modelB !== undefined) this.modelB = init.modelB;
+  }
+
+  /** CKA of module `row` (model A) with module `column` (model B). */
+  get(row: string, column: string): number {
+    const i = this.rows.indexOf(row);
+    const j = this.columns.indexOf(column);
+    if (i < 0) throw new InvalidArgumentError('CkaResult.get', 'row', `'${row}' is not a row; rows: ${this.rows.join(', ')}`);
+    if (j < 0) throw new InvalidArgumentError('CkaResult.get', 'column', `'${column}' is not a column; columns: ${this.columns.join(', ')}`);
+    return this.values[i]![j]!;
+  }
+
+  /** CKA of each module with the module of the same name in the other model (modules in both). */
+  diagonal(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const r of this.rows) if (this.columns.includes(r)) out.set(r, this.get(r, r));
+    return out;
+  }
+
+  /** A one-line description of the estimator. */
+  get description(): string {
+    const est = this.estimator === 'minibatch' ? `minibatch (${this.batches ?? '?'} batches, unbiased HSIC)` : this.debiased ? 'debiased' : 'biased';
+    return `${this.kind} CKA, ${est}, n = ${this.n}`;
+  }
+
+  get label(): string {
+    return this.title ?? `CKA: ${this.modelA ?? 'A'} vs ${this.modelB ?? 'B'}`;
+  }
+
+  toPayload(): CkaPayload {
+    return {
+      title: this.label,
+      rows: this.rows,
+      columns: this.columns,
+      values: this.values,
+      kind: this.kind,
+      debiased: this.debiased,
+      ...(this.modelA !== undefined ? { modelA: this.modelA } : {}),
+      ...(this.modelB !== undefined ? { modelB: this.modelB } : {}),
+      n: this.n,
+    };
+  }
+
+  /** A vega-lite heatmap (values in [0, 1] on a fixed colour scale, numbers on the cells). */
+  toVegaLite(): Record<string, unknown> {
+    const values = this.rows.flatMap((r, i) => this.columns.map((c, j) => ({ row: r, column: c, cka: this.values[i]![j]! })));
+    const size = Math.max(160, Math.min(480, 36 * Math.max(this.rows.length, this.columns.length)));
+    return {
+      $schema: VEGA_LITE_SCHEMA,
+      title: { text: this.label, subtitle: this.description },
+      data: { values },
+      width: size,
+      height: size,
+      encoding: {
+        x: { field: 'column', type: 'nominal', sort: this.columns, title: this.modelB ?? 'model B' },
+        y: { field: 'row', type: 'nominal', sort: this.rows, title: this.modelA ?? 'model A' },
+      },
+      layer: [
+        {
+          mark: 'rect',
+          encoding: {
+            color: { field: 'cka', type: 'quantitative', title: 'CKA', scale: { domain: [0, 1], scheme: 'viridis' } },
+            tooltip: [
+              { field: 'row', title: this.modelA ?? 'A' },
+              { field: 'column', title: this.modelB ?? 'B' },
+              { field: 'cka', format: '.3f', title: 'CKA' },
+            ],
+          },
+        },
+        {
+          mark: { type: 'text', fontSize: 10 },
+          encoding: {
+            text: { field: 'cka', format: '.2f' },
+            color: { condition: { test: 'datum.cka > 0.6', value: 'black' }, value: 'white' },
+          },
+        },
+      ],
+    };
+  }
+
+  toString(): string {
+    const header = [`${this.modelA ?? 'A'} \\ ${this.modelB ?? 'B'}`, ...this.columns];
+    const body = this.rows.map((r, i) => [r, ...this.values[i]!.map((v) => fmt(v))]);
+    return `${this.label} (${this.description})\n${textTable(header, body)}`;
+  }
+
+  [DISPLAY](): MimeBundle {
+    return {
+      [Mime.cka]: this.toPayload(),
+      [Mime.vegaLite]: this.toVegaLite(),
+      [Mime.plain]: this.toString(),
+    };
+  }
+}
