@@ -21,6 +21,7 @@ import { tf } from './tfjs';
 import type { Model } from './model';
 import type { CkaPayload, MimeBundle } from '../protocol/mime';
 import { Mime } from '../protocol/mime';
+import { ckaSpec, lightTheme } from '../protocol/charts';
 import { DISPLAY, type Displayable } from './display';
 import { InvalidArgumentError, ShapeMismatchError } from './errors';
 import { checkInteger, checkKeys, checkNumber, checkObject, checkOneOf, describe, fail, shapeStr } from './validate';
@@ -1137,6 +1138,7 @@ export class CkaResult implements Displayable, CkaResultInit {
   [DISPLAY](): MimeBundle {
     return {
       [Mime.cka]: this.toPayload(),
+      [Mime.vega]: ckaSpec(this.toPayload(), lightTheme).spec,
       [Mime.vegaLite]: this.toVegaLite(),
       [Mime.plain]: this.toString(),
     };
