@@ -1,7 +1,8 @@
 /**
  * The Vega spec of a CKA heatmap, the one figure VS Code's renderer, the HTML report and Jupyter
- * (the kernel's `application/vnd.vega.v5+json` fallback) draw: modules of model A down, modules of model B across, colour on a
- * fixed 0..1 scale (values outside are clamped in colour, exact in the tooltip).
+ * (the kernel's `application/vnd.vega.v5+json` fallback) draw: modules of model A down, modules of
+ * model B across, colour on a fixed 0..1 scale (values outside are clamped in colour, exact in the
+ * tooltip).
  *
  * Why Vega and not vega-lite, and paths rather than one rect per cell: in VS Code's webview vega
  * runs expressions through its interpreter (no eval), which costs about 10-25 µs per mark item and

@@ -1,7 +1,7 @@
 /**
  * The vega-lite spec of linear-interpolation curves, the one figure VS Code's renderer, the HTML
- * report and Jupyter (the kernel's vega-lite fallback) draw: loss and accuracy against λ for one or more
- * pairs of solutions. The loss panel also draws, per pair, the straight line between the end
+ * report and Jupyter (the kernel's vega-lite fallback) draw: loss and accuracy against λ for one or
+ * more pairs of solutions. The loss panel also draws, per pair, the straight line between the end
  * points (dashed) and the barrier: a vertical segment from that line up to the curve at the λ where
  * the curve rises highest above it, labelled with its height.
  */

@@ -1,7 +1,7 @@
 /**
- * The vega-lite spec of training curves, the one figure VS Code's renderer, the HTML report and
- * Jupyter (the kernel's vega-lite fallback) draw (loss, and accuracy when reported) against step, one
- * colour per run, validation dashed; and the one-line status of each run shown above the chart.
+ * The vega-lite spec of training curves (loss, and accuracy when reported, against step; one colour
+ * per run, validation dashed), the one figure VS Code's renderer, the HTML report and Jupyter (the
+ * kernel's vega-lite fallback) draw; and the one-line status of each run shown above the chart.
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { TrainingPayload } from '../mime';
