@@ -5,6 +5,7 @@
  * nothing is fetched, so the file opens offline. Without JavaScript each chart shows its text or
  * PNG fallback.
  */
+import { stripVTControlCharacters } from 'node:util';
 import { Mime, TRANSFERLAB_MIME_TYPES } from '../kernel/protocol/mime';
 import { isJsonMime, type JsonValue, type TsnbCell, type TsnbMimeBundle, type TsnbNotebook, type TsnbOutput } from '../kernel/protocol/tsnb';
 import { escapeHtml, markdownToHtml } from './markdown';
@@ -25,12 +26,6 @@ const IMAGE_MIME_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
 
 /** The richest representation the report can show, in order of preference. */
 const PREFERENCE = [...CHART_MIME_TYPES, Mime.svg, ...IMAGE_MIME_TYPES, Mime.html, Mime.markdown, Mime.json, Mime.plain];
-
-/** Removes ANSI escape sequences (colours in tracebacks and logs). */
-export function stripAnsi(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007]*(\u0007|\u001b\\)/g, '');
-}
 
 /**
  * Makes JavaScript safe to inline in a `<script>` element: `<` of `</script`, `<script` and `<!--`
@@ -68,7 +63,7 @@ function pick(bundle: TsnbMimeBundle): string | undefined {
 function fallback(bundle: TsnbMimeBundle): string {
   const png = bundle[Mime.png];
   if (typeof png === 'string') return `<img src="data:image/png;base64,${escapeHtml(png)}" alt="">`;
-  return `<pre class="tl-text">${escapeHtml(stripAnsi(text(bundle[Mime.plain])))}</pre>`;
+  return `<pre class="tl-text">${escapeHtml(stripVTControlCharacters(text(bundle[Mime.plain])))}</pre>`;
 }
 
 /** One MIME bundle as HTML. */
@@ -94,16 +89,16 @@ export function bundleToHtml(bundle: TsnbMimeBundle): string {
   }
   if (mime === Mime.markdown) return `<div class="tl-markdown">${markdownToHtml(text(data))}</div>`;
   if (isJsonMime(mime)) return `<pre class="tl-text">${escapeHtml(JSON.stringify(data, null, 2))}</pre>`;
-  return `<pre class="tl-text">${escapeHtml(stripAnsi(text(data)))}</pre>`;
+  return `<pre class="tl-text">${escapeHtml(stripVTControlCharacters(text(data)))}</pre>`;
 }
 
 function outputToHtml(o: TsnbOutput): string {
   switch (o.output_type) {
     case 'stream':
-      return `<pre class="tl-stream tl-${o.name === 'stderr' ? 'stderr' : 'stdout'}">${escapeHtml(stripAnsi(o.text))}</pre>`;
+      return `<pre class="tl-stream tl-${o.name === 'stderr' ? 'stderr' : 'stdout'}">${escapeHtml(stripVTControlCharacters(o.text))}</pre>`;
     case 'error': {
       const body = o.traceback.length > 0 ? o.traceback.join('\n') : `${o.ename}: ${o.evalue}`;
-      return `<pre class="tl-error-output">${escapeHtml(stripAnsi(body))}</pre>`;
+      return `<pre class="tl-error-output">${escapeHtml(stripVTControlCharacters(body))}</pre>`;
     }
     case 'display_data':
     case 'execute_result':

@@ -1,11 +1,17 @@
 /**
- * A small, safe markdown-to-HTML converter for the HTML report: the markdown of notebook cells
- * (CommonMark's common blocks and inlines, GitHub tables, strikethrough and bare links).
+ * Markdown to HTML for the HTML report: the markdown of notebook cells, through markdown-it
+ * (CommonMark, GitHub tables and strikethrough, bare http(s) links) plus what notebooks need on
+ * top: heading ids, task-list checkboxes, `$$` display math (kept as TeX in `<div class="math">`)
+ * and pipes inside code spans of table cells.
  *
- * Safe by construction: every piece of text is HTML-escaped, raw HTML in the markdown is shown as
- * text, and link/image URLs are kept only for http(s), mailto, relative paths, #anchors and inline
- * images (data:image/png|jpeg|gif|webp): `javascript:` and friends become plain text.
+ * Safe by construction: raw HTML is off (`html: false`, so it shows as text), every piece of text
+ * is HTML-escaped, and link/image URLs pass {@link safeUrl} (markdown-it's `validateLink`, and again
+ * when each link or image is written): only http(s), mailto, relative paths, #anchors and inline
+ * images (data:image/png|jpeg|gif|webp) are kept. A link or image with any other URL is written as
+ * its text; an autolink (`<javascript:…>`) stays as text.
  */
+import MarkdownIt from 'markdown-it';
+import type { StateBlock, StateCore, StateInline } from 'markdown-it';
 
 export interface MarkdownOptions {
   /**
@@ -37,377 +43,236 @@ export function safeUrl(url: string, kind: 'link' | 'image'): string | undefined
 
 /** Converts markdown to an HTML fragment. */
 export function markdownToHtml(markdown: string, options: MarkdownOptions = {}): string {
-  const ids = new Map<string, number>();
-  return new Blocks(options, ids).render(markdown.replace(/\r\n?/g, '\n').replace(/\t/g, '    '));
+  const src = escapeTablePipesInCode(markdown.replace(/\r\n?/g, '\n').replace(/\t/g, '    '));
+  return converter(options).render(src, { headingIds: new Map<string, number>() } satisfies Env);
 }
-
-// ---- blocks ---------------------------------------------------------------------------------------
-
-const FENCE = /^ {0,3}(`{3,}|~{3,})[ ]*([^\s`]*)[^`]*$/;
-const ATX = /^ {0,3}(#{1,6})(?:[ ]+(.*?))?(?:[ ]+#+)?[ ]*$/;
-const HR = /^ {0,3}([-*_])(?:[ ]*\1){2,}[ ]*$/;
-const QUOTE = /^ {0,3}> ?/;
-const BULLET = /^( {0,3})([-+*])( +)(.*)$/;
-const ORDERED = /^( {0,3})(\d{1,9})([.)])( +)(.*)$/;
-const TABLE_DELIM = /^ {0,3}\|?[ ]*:?-+:?[ ]*(\|[ ]*:?-+:?[ ]*)*\|?[ ]*$/;
-const SETEXT = /^ {0,3}(=+|-+)[ ]*$/;
-
-function isBlank(line: string): boolean {
-  return line.trim() === '';
-}
-
-function indentOf(line: string): number {
-  return line.length - line.trimStart().length;
-}
-
-function splitRow(line: string): string[] {
-  let s = line.trim();
-  if (s.startsWith('|')) s = s.slice(1);
-  if (s.endsWith('|') && !s.endsWith('\\|')) s = s.slice(0, -1);
-  const cells: string[] = [];
-  let cur = '';
-  let inCode = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
-    if (c === '\\' && s[i + 1] === '|') {
-      cur += '|';
-      i++;
-    } else if (c === '`') {
-      inCode = !inCode;
-      cur += c;
-    } else if (c === '|' && !inCode) {
-      cells.push(cur.trim());
-      cur = '';
-    } else {
-      cur += c;
-    }
-  }
-  cells.push(cur.trim());
-  return cells;
-}
-
-class Blocks {
-  constructor(
-    readonly options: MarkdownOptions,
-    readonly ids: Map<string, number>,
-  ) {}
-
-  inline(text: string): string {
-    return renderInline(text, this.options);
-  }
-
-  /** Starts a block that interrupts a paragraph. */
-  interrupts(line: string): boolean {
-    return (
-      FENCE.test(line) ||
-      ATX.test(line) ||
-      HR.test(line) ||
-      QUOTE.test(line) ||
-      (BULLET.test(line) && !isBlank(BULLET.exec(line)![4]!)) ||
-      /^ {0,3}1[.)] +\S/.test(line)
-    );
-  }
-
-  render(src: string): string {
-    const lines = src.split('\n');
-    const out: string[] = [];
-    let i = 0;
-    while (i < lines.length) {
-      const line = lines[i]!;
-      if (isBlank(line)) {
-        i++;
-        continue;
-      }
-      let m: RegExpExecArray | null;
-      if ((m = FENCE.exec(line)) !== null) {
-        const fence = m[1]!;
-        const lang = m[2] ?? '';
-        const indent = indentOf(line);
-        const body: string[] = [];
-        i++;
-        while (i < lines.length) {
-          const l = lines[i]!;
-          const close = new RegExp(`^ {0,3}${fence[0] === '`' ? '`' : '~'}{${fence.length},}[ ]*$`);
-          if (close.test(l)) {
-            i++;
-            break;
-          }
-          body.push(l.slice(Math.min(indent, indentOf(l))));
-          i++;
-        }
-        const cls = lang !== '' ? ` class="language-${escapeHtml(lang)}"` : '';
-        out.push(`<pre><code${cls}>${escapeHtml(body.join('\n'))}${body.length > 0 ? '\n' : ''}</code></pre>`);
-        continue;
-      }
-      if ((m = ATX.exec(line)) !== null) {
-        out.push(this.heading(m[1]!.length, m[2] ?? ''));
-        i++;
-        continue;
-      }
-      if (HR.test(line)) {
-        out.push('<hr>');
-        i++;
-        continue;
-      }
-      if (QUOTE.test(line)) {
-        const body: string[] = [];
-        while (i < lines.length && !isBlank(lines[i]!)) {
-          body.push(lines[i]!.replace(QUOTE, ''));
-          i++;
-        }
-        out.push(`<blockquote>\n${this.render(body.join('\n'))}</blockquote>`);
-        continue;
-      }
-      if (BULLET.test(line) || ORDERED.test(line)) {
-        i = this.list(lines, i, out);
-        continue;
-      }
-      if (line.includes('|') && i + 1 < lines.length && TABLE_DELIM.test(lines[i + 1]!) && lines[i + 1]!.includes('-')) {
-        const header = splitRow(line);
-        const aligns = splitRow(lines[i + 1]!).map((c) => (c.startsWith(':') && c.endsWith(':') ? 'center' : c.endsWith(':') ? 'right' : c.startsWith(':') ? 'left' : ''));
-        if (aligns.length === header.length) {
-          i += 2;
-          const rows: string[][] = [];
-          while (i < lines.length && !isBlank(lines[i]!) && lines[i]!.includes('|')) {
-            rows.push(splitRow(lines[i]!));
-            i++;
-          }
-          const cell = (tag: string, text: string | undefined, k: number): string =>
-            `<${tag}${aligns[k] ? ` style="text-align:${aligns[k]}"` : ''}>${this.inline(text ?? '')}</${tag}>`;
-          out.push(
-            `<table>\n<thead>\n<tr>${header.map((h, k) => cell('th', h, k)).join('')}</tr>\n</thead>\n<tbody>\n${rows
-              .map((r) => `<tr>${header.map((_, k) => cell('td', r[k], k)).join('')}</tr>`)
-              .join('\n')}\n</tbody>\n</table>`,
-          );
-          continue;
-        }
-      }
-      if (indentOf(line) >= 4) {
-        const body: string[] = [];
-        while (i < lines.length && (indentOf(lines[i]!) >= 4 || isBlank(lines[i]!))) {
-          body.push(lines[i]!.slice(4));
-          i++;
-        }
-        while (body.length > 0 && isBlank(body[body.length - 1]!)) body.pop();
-        out.push(`<pre><code>${escapeHtml(body.join('\n'))}\n</code></pre>`);
-        continue;
-      }
-      if (/^ {0,3}\$\$/.test(line)) {
-        const body: string[] = [line.trim().slice(2)];
-        let closed = body[0]!.endsWith('$$') && body[0]!.length >= 2;
-        i++;
-        while (!closed && i < lines.length) {
-          body.push(lines[i]!);
-          closed = lines[i]!.trimEnd().endsWith('$$');
-          i++;
-        }
-        const tex = body.join('\n').replace(/\$\$\s*$/, '');
-        out.push(`<div class="math">$$${escapeHtml(tex)}$$</div>`);
-        continue;
-      }
-      // paragraph (or setext heading)
-      const para: string[] = [line];
-      i++;
-      let heading = 0;
-      while (i < lines.length && !isBlank(lines[i]!)) {
-        const l = lines[i]!;
-        const st = SETEXT.exec(l);
-        if (st !== null) {
-          heading = st[1]![0] === '=' ? 1 : 2;
-          i++;
-          break;
-        }
-        if (this.interrupts(l)) break;
-        para.push(l);
-        i++;
-      }
-      const text = para.map((l) => l.trimStart()).join('\n');
-      out.push(heading > 0 ? this.heading(heading, text) : `<p>${this.inline(text.trimEnd())}</p>`);
-    }
-    return out.map((b) => `${b}\n`).join('');
-  }
-
-  heading(level: number, text: string): string {
-    const plain = text.replace(/[`*_~[\]()!#\\]/g, '').trim().toLowerCase();
-    let slug = plain.replace(/[^\p{L}\p{N}\s-]/gu, '').replace(/\s+/g, '-') || 'section';
-    const seen = this.ids.get(slug) ?? 0;
-    this.ids.set(slug, seen + 1);
-    if (seen > 0) slug = `${slug}-${seen}`;
-    return `<h${level} id="${escapeHtml(slug)}">${this.inline(text.trim())}</h${level}>`;
-  }
-
-  /** Parses a list starting at lines[start]; returns the index after it. */
-  list(lines: string[], start: number, out: string[]): number {
-    const first = lines[start]!;
-    const ordered = !BULLET.test(first);
-    const marker = ordered ? ORDERED.exec(first)![3]! : BULLET.exec(first)![2]!;
-    const startNumber = ordered ? Number(ORDERED.exec(first)![2]) : 1;
-    const items: string[][] = [];
-    let loose = false;
-    let i = start;
-    while (i < lines.length) {
-      const line = lines[i]!;
-      const m = ordered ? ORDERED.exec(line) : BULLET.exec(line);
-      if (m === null || (ordered ? m[3] : m[2]) !== marker) break;
-      const contentIndent = ordered ? m[1]!.length + m[2]!.length + 1 + Math.min(m[4]!.length, 4) : m[1]!.length + 1 + Math.min(m[3]!.length, 4);
-      const body: string[] = [ordered ? m[5]! : m[4]!];
-      i++;
-      let sawBlank = false;
-      while (i < lines.length) {
-        const l = lines[i]!;
-        if (isBlank(l)) {
-          sawBlank = true;
-          body.push('');
-          i++;
-          continue;
-        }
-        if (indentOf(l) >= contentIndent) {
-          if (sawBlank) loose = true;
-          body.push(l.slice(contentIndent));
-          sawBlank = false;
-          i++;
-          continue;
-        }
-        if (!sawBlank && !this.interrupts(l) && !BULLET.test(l) && !ORDERED.test(l)) {
-          body.push(l.trimStart()); // lazy continuation of the item's paragraph
-          i++;
-          continue;
-        }
-        break;
-      }
-      while (body.length > 0 && isBlank(body[body.length - 1]!)) body.pop();
-      items.push(body);
-      if (sawBlank && i < lines.length) {
-        const next = ordered ? ORDERED.exec(lines[i]!) : BULLET.exec(lines[i]!);
-        if (next !== null) loose = true;
-      }
-    }
-    const tag = ordered ? 'ol' : 'ul';
-    const startAttr = ordered && startNumber !== 1 ? ` start="${startNumber}"` : '';
-    const rendered = items.map((body) => {
-      let html = this.render(body.join('\n')).trimEnd();
-      if (!loose) html = html.replace(/^<p>([\s\S]*?)<\/p>/, '$1');
-      const task = /^\[([ xX])\] /.exec(html);
-      if (task !== null) html = `<input type="checkbox" disabled${task[1] !== ' ' ? ' checked' : ''}> ${html.slice(4)}`;
-      return `<li>${html}</li>`;
-    });
-    out.push(`<${tag}${startAttr}>\n${rendered.join('\n')}\n</${tag}>`);
-    return i;
-  }
-}
-
-// ---- inlines --------------------------------------------------------------------------------------
-
-const PUNCT = /[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/;
 
 /** Renders inline markdown: code, links, images, emphasis, strikethrough, breaks; all text escaped. */
 export function renderInline(text: string, options: MarkdownOptions = {}): string {
-  const slots: string[] = [];
-  const hold = (html: string): string => `\u0000${slots.push(html) - 1}\u0000`;
-  let s = '';
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (c === '\\' && i + 1 < text.length && PUNCT.test(text[i + 1]!)) {
-      s += hold(escapeHtml(text[i + 1]!));
-      i += 2;
-      continue;
-    }
-    if (c === '\\' && text[i + 1] === '\n') {
-      s += hold('<br>\n');
-      i += 2;
-      continue;
-    }
-    if (c === '`') {
-      let n = 1;
-      while (text[i + n] === '`') n++;
-      const ticks = '`'.repeat(n);
-      let close = text.indexOf(ticks, i + n);
-      while (close >= 0 && text[close + n] === '`') close = text.indexOf(ticks, close + n + 1);
-      if (close >= 0) {
-        let code = text.slice(i + n, close).replace(/\n/g, ' ');
-        if (code.length > 2 && code.startsWith(' ') && code.endsWith(' ') && code.trim() !== '') code = code.slice(1, -1);
-        s += hold(`<code>${escapeHtml(code)}</code>`);
-        i = close + n;
-        continue;
-      }
-      s += ticks;
-      i += n;
-      continue;
-    }
-    if (c === '<') {
-      const auto = /^<((?:https?:\/\/|mailto:)[^\s<>]+)>/i.exec(text.slice(i));
-      if (auto !== null) {
-        const url = safeUrl(auto[1]!, 'link');
-        s += hold(url !== undefined ? `<a href="${escapeHtml(url)}" rel="noopener noreferrer">${escapeHtml(auto[1]!)}</a>` : escapeHtml(auto[0]));
-        i += auto[0].length;
-        continue;
-      }
-    }
-    if (c === '[' || (c === '!' && text[i + 1] === '[')) {
-      const link = parseLink(text, c === '!' ? i + 1 : i);
-      if (link !== undefined) {
-        if (c === '!') {
-          const resolved = options.resolveImage?.(link.url) ?? link.url;
-          const src = safeUrl(resolved, 'image');
-          const title = link.title !== undefined ? ` title="${escapeHtml(link.title)}"` : '';
-          s += hold(src !== undefined ? `<img src="${escapeHtml(src)}" alt="${escapeHtml(plainText(link.text))}"${title}>` : escapeHtml(plainText(link.text)));
-        } else {
-          const href = safeUrl(link.url, 'link');
-          const title = link.title !== undefined ? ` title="${escapeHtml(link.title)}"` : '';
-          const inner = renderInline(link.text, options);
-          s += hold(href !== undefined ? `<a href="${escapeHtml(href)}"${title} rel="noopener noreferrer">${inner}</a>` : inner);
-        }
-        i = link.end;
-        continue;
-      }
-    }
-    if ((c === 'h' || c === 'H') && /^https?:\/\//i.test(text.slice(i, i + 8)) && (i === 0 || /[\s(*_~]/.test(text[i - 1]!))) {
-      const m = /^https?:\/\/[^\s<>"]*[^\s<>".,;:!?)\]'*_~]/i.exec(text.slice(i));
-      if (m !== null) {
-        s += hold(`<a href="${escapeHtml(m[0])}" rel="noopener noreferrer">${escapeHtml(m[0])}</a>`);
-        i += m[0].length;
-        continue;
-      }
-    }
-    s += c;
-    i++;
-  }
-  let html = escapeHtml(s);
-  html = html.replace(/\*\*(?=\S)([\s\S]*?\S)\*\*/g, '<strong>$1</strong>');
-  html = html.replace(/(^|[^\w])__(?=\S)([\s\S]*?\S)__(?!\w)/g, '$1<strong>$2</strong>');
-  html = html.replace(/\*(?=[^\s*])([\s\S]*?[^\s*])\*/g, '<em>$1</em>');
-  html = html.replace(/(^|[^\w])_(?=[^\s_])([\s\S]*?[^\s_])_(?!\w)/g, '$1<em>$2</em>');
-  html = html.replace(/~~(?=\S)([\s\S]*?\S)~~/g, '<del>$1</del>');
-  html = html.replace(/ {2,}\n/g, '<br>\n');
-  return html.replace(/\u0000(\d+)\u0000/g, (_, k: string) => slots[Number(k)]!);
+  return converter(options).renderInline(text, { headingIds: new Map<string, number>() } satisfies Env);
 }
 
-/** `[text](url "title")` starting at `start` (the `[`). */
-function parseLink(text: string, start: number): { text: string; url: string; title?: string; end: number } | undefined {
-  let depth = 0;
-  let k = start;
-  for (; k < text.length; k++) {
-    const ch = text[k]!;
-    if (ch === '\\') {
+// ---- the converter --------------------------------------------------------------------------------
+
+/** Per-render state: heading ids seen so far, whether the open link was dropped. */
+interface Env {
+  readonly headingIds: Map<string, number>;
+  droppedLink?: boolean;
+}
+
+let plain: MarkdownIt | undefined;
+
+/** A converter for `options` (the one without an image resolver is kept). */
+function converter(options: MarkdownOptions): MarkdownIt {
+  if (options.resolveImage === undefined) return (plain ??= createConverter(options));
+  return createConverter(options);
+}
+
+function createConverter(options: MarkdownOptions): MarkdownIt {
+  const imageUrl = (url: string): string | undefined => safeUrl(options.resolveImage?.(url) ?? url, 'image');
+  const md = new MarkdownIt('default', { html: false, linkify: true, typographer: false, breaks: false });
+  // Only our schemes, and URLs as written (markdown-it would percent-encode them).
+  md.validateLink = (url) => safeUrl(url, 'link') !== undefined || imageUrl(url) !== undefined;
+  md.normalizeLink = (url) => url;
+  // Bare links: http(s) only, no `www.` or e-mail guessing.
+  md.linkify.set({ fuzzyLink: false, fuzzyEmail: false, fuzzyIP: false });
+  for (const schema of ['ftp:', 'mailto:', '//']) md.linkify.add(schema, null);
+
+  md.inline.ruler.after('image', 'unsafe_link', unsafeLink);
+  md.block.ruler.before('lheading', 'math_block', mathBlock);
+  md.core.ruler.push('heading_ids', headingIds);
+  md.core.ruler.push('task_lists', taskLists);
+  md.core.ruler.push('compact_tables', compactTables);
+
+  const rules = md.renderer.rules;
+  const renderToken = md.renderer.renderToken.bind(md.renderer);
+  rules.link_open = (tokens, idx, opts, env: Env) => {
+    const token = tokens[idx]!;
+    const href = safeUrl(token.attrGet('href') ?? '', 'link');
+    env.droppedLink = href === undefined;
+    if (href === undefined) return '';
+    token.attrSet('href', href);
+    token.attrSet('rel', 'noopener noreferrer');
+    return renderToken(tokens, idx, opts);
+  };
+  rules.link_close = (tokens, idx, opts, env: Env) => {
+    if (env.droppedLink === true) {
+      env.droppedLink = false;
+      return '';
+    }
+    return renderToken(tokens, idx, opts);
+  };
+  rules.image = (tokens, idx, _opts, env: Env) => {
+    const token = tokens[idx]!;
+    const alt = md.renderer.renderInlineAsText(token.children ?? [], md.options, env);
+    const src = imageUrl(token.attrGet('src') ?? '');
+    if (src === undefined) return escapeHtml(alt);
+    const title = token.attrGet('title');
+    return `<img src="${escapeHtml(src)}" alt="${escapeHtml(alt)}"${title ? ` title="${escapeHtml(title)}"` : ''}>`;
+  };
+  rules.s_open = () => '<del>';
+  rules.s_close = () => '</del>';
+  // `</ul></li>`: a nested list closes on the item's line.
+  for (const type of ['bullet_list_close', 'ordered_list_close'] as const) {
+    rules[type] = (tokens, idx, opts) => {
+      const html = renderToken(tokens, idx, opts);
+      return tokens[idx + 1]?.type === 'list_item_close' ? html.trimEnd() : html;
+    };
+  }
+  rules.task_checkbox = (tokens, idx) => `<input type="checkbox" disabled${tokens[idx]!.meta === true ? ' checked' : ''}> `;
+  rules.math_block = (tokens, idx) => `<div class="math">$$${escapeHtml(tokens[idx]!.content)}$$</div>\n`;
+  return md;
+}
+
+/**
+ * `[text](url)` and `![alt](url)` whose URL failed `validateLink` (markdown-it's own rules then
+ * leave the source as text): written as the link's text, or the image's alt text.
+ */
+function unsafeLink(state: StateInline, silent: boolean): boolean {
+  const src = state.src;
+  const max = state.posMax;
+  const image = src.charCodeAt(state.pos) === 0x21; /* ! */
+  const open = image ? state.pos + 1 : state.pos;
+  if (src.charCodeAt(open) !== 0x5b /* [ */) return false;
+  const labelEnd = state.md.helpers.parseLinkLabel(state, open, !image);
+  if (labelEnd < 0 || src.charCodeAt(labelEnd + 1) !== 0x28 /* ( */) return false;
+  const skipSpace = (p: number): number => {
+    while (p < max && (src.charCodeAt(p) === 0x20 || src.charCodeAt(p) === 0x0a)) p++;
+    return p;
+  };
+  let pos = skipSpace(labelEnd + 2);
+  const destination = state.md.helpers.parseLinkDestination(src, pos, max);
+  if (!destination.ok) return false;
+  pos = skipSpace(destination.pos);
+  if (pos < max && pos !== destination.pos) {
+    const title = state.md.helpers.parseLinkTitle(src, pos, max);
+    if (title.ok) pos = skipSpace(title.pos);
+  }
+  if (src.charCodeAt(pos) !== 0x29 /* ) */) return false;
+  if (!silent) {
+    if (image) {
+      const text = state.push('text', '', 0);
+      text.content = src.slice(open + 1, labelEnd).replace(/[*_`~]/g, '');
+    } else {
+      const oldPos = state.pos;
+      const oldMax = state.posMax;
+      state.pos = open + 1;
+      state.posMax = labelEnd;
+      state.md.inline.tokenize(state);
+      state.pos = oldPos;
+      state.posMax = oldMax;
+    }
+  }
+  state.pos = pos + 1;
+  return true;
+}
+
+/** `$$ … $$` display math: the TeX kept as is, for a math script on the page to typeset. */
+function mathBlock(state: StateBlock, startLine: number, endLine: number, silent: boolean): boolean {
+  const lineText = (line: number): string => state.src.slice(state.bMarks[line]! + state.tShift[line]!, state.eMarks[line]);
+  if (state.sCount[startLine]! - state.blkIndent >= 4) return false;
+  const first = lineText(startLine).trim();
+  if (!first.startsWith('$$')) return false;
+  if (silent) return true;
+  const body = [first.slice(2)];
+  let closed = body[0]!.endsWith('$$');
+  let line = startLine + 1;
+  while (!closed && line < endLine) {
+    const text = state.src.slice(state.bMarks[line], state.eMarks[line]);
+    body.push(text);
+    closed = text.trimEnd().endsWith('$$');
+    line++;
+  }
+  const token = state.push('math_block', 'div', 0);
+  token.block = true;
+  token.content = body.join('\n').replace(/\$\$\s*$/, '');
+  token.map = [startLine, line];
+  state.line = line;
+  return true;
+}
+
+/** Heading ids from their text, unique within one render (`same`, `same-1`). */
+function headingIds(state: StateCore): void {
+  const seen = (state.env as Env).headingIds;
+  state.tokens.forEach((token, i) => {
+    if (token.type !== 'heading_open') return;
+    const text = state.tokens[i + 1]?.content ?? '';
+    const words = text.replace(/[`*_~[\]()!#\\]/g, '').trim().toLowerCase();
+    let slug = words.replace(/[^\p{L}\p{N}\s-]/gu, '').replace(/\s+/g, '-') || 'section';
+    const count = seen.get(slug) ?? 0;
+    seen.set(slug, count + 1);
+    if (count > 0) slug = `${slug}-${count}`;
+    token.attrSet('id', slug);
+  });
+}
+
+/** `- [x] done` in a tight list: a disabled checkbox before the item's text. */
+function taskLists(state: StateCore): void {
+  const tokens = state.tokens;
+  tokens.forEach((token, i) => {
+    if (token.type !== 'inline' || tokens[i - 1]?.type !== 'paragraph_open' || tokens[i - 1]?.hidden !== true || tokens[i - 2]?.type !== 'list_item_open') return;
+    const first = token.children?.[0];
+    const m = first?.type === 'text' ? /^\[([ xX])\] /.exec(first.content) : null;
+    if (first === undefined || m === null) return;
+    first.content = first.content.slice(4);
+    const box = new state.Token('task_checkbox', 'input', 0);
+    box.meta = m[1] !== ' ';
+    token.children!.unshift(box);
+  });
+}
+
+/** Table rows on one line each: `<tr><td>…</td><td>…</td></tr>`. */
+function compactTables(state: StateCore): void {
+  for (const token of state.tokens) {
+    if (token.type === 'tr_open' || token.type === 'th_close' || token.type === 'td_close') token.block = false;
+  }
+}
+
+const FENCE = /^ {0,3}(`{3,}|~{3,})/;
+const TABLE_DELIM = /^ {0,3}\|?[ ]*:?-+:?[ ]*(\|[ ]*:?-+:?[ ]*)*\|?[ ]*$/;
+
+/**
+ * Escapes the pipes inside code spans of table rows (`| \`a|b\` |`), which GitHub's table syntax
+ * would split into cells, so that the cell shows the code whole.
+ */
+function escapeTablePipesInCode(src: string): string {
+  const lines = src.split('\n');
+  let fence: string | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const f = FENCE.exec(line);
+    if (fence !== undefined) {
+      if (f !== null && f[1]![0] === fence[0] && f[1]!.length >= fence.length && line.trim() === f[1]) fence = undefined;
+      continue;
+    }
+    if (f !== null) {
+      fence = f[1]!;
+      continue;
+    }
+    if (!line.includes('|') || i + 1 >= lines.length || !TABLE_DELIM.test(lines[i + 1]!) || !lines[i + 1]!.includes('-')) continue;
+    lines[i] = escapePipesInCode(line);
+    i += 2;
+    while (i < lines.length && lines[i]!.trim() !== '' && lines[i]!.includes('|')) {
+      lines[i] = escapePipesInCode(lines[i]!);
+      i++;
+    }
+    i--;
+  }
+  return lines.join('\n');
+}
+
+function escapePipesInCode(row: string): string {
+  let inCode = false;
+  let out = '';
+  for (let k = 0; k < row.length; k++) {
+    const c = row[k]!;
+    if (c === '\\' && k + 1 < row.length) {
+      out += c + row[k + 1]!;
       k++;
       continue;
     }
-    if (ch === '[') depth++;
-    else if (ch === ']') {
-      depth--;
-      if (depth === 0) break;
-    }
+    if (c === '`') inCode = !inCode;
+    out += inCode && c === '|' ? '\\|' : c;
   }
-  if (depth !== 0 || text[k + 1] !== '(') return undefined;
-  const rest = text.slice(k + 2);
-  const m = /^[ \n]*(?:<([^<>\n]*)>|((?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.)*\))*))(?:[ \n]+("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\((?:[^()\\]|\\.)*\)))?[ \n]*\)/.exec(rest);
-  if (m === null) return undefined;
-  const url = (m[1] ?? m[2] ?? '').replace(/\\(.)/g, '$1');
-  const title = m[3] !== undefined ? m[3].slice(1, -1).replace(/\\(.)/g, '$1') : undefined;
-  return { text: text.slice(start + 1, k), url, ...(title !== undefined ? { title } : {}), end: k + 2 + m[0].length };
-}
-
-function plainText(md: string): string {
-  return md.replace(/[*_`~]/g, '');
+  return out;
 }

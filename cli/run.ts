@@ -22,6 +22,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { stripVTControlCharacters as stripAnsi } from 'node:util';
 import type * as TS from 'typescript';
 import { KernelClient, KernelDiedError, KernelStartError, KernelUnresponsiveError, type HeartbeatOptions } from '../client/kernelClient';
 import type { Message } from '../kernel/protocol/messages';
@@ -43,7 +44,7 @@ import {
   type TsnbOutput,
 } from '../kernel/protocol/tsnb';
 import { writeFileAtomic } from './atomicWrite';
-import { notebookToHtml, stripAnsi } from './htmlReport';
+import { notebookToHtml } from './htmlReport';
 import { InputError, UsageError, findReportScript, withCliErrors, type CliIo } from './notebookConvert';
 
 // ---- errors --------------------------------------------------------------------------------------

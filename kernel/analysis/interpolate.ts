@@ -12,7 +12,8 @@ import { checkData, type DataLike } from './dataset';
 import { checkDataFitsModel, checkModel } from './train';
 import { checkInteger, checkKeys, checkObject, describe, fail } from './validate';
 import { canRecalibrate, checkSameParameters, evaluateSettings, hasBuffers, type WeightSetting } from './evalGrid';
-import { VEGA_LITE_SCHEMA, fmt, textTable } from './results';
+import { fmt, textTable } from './results';
+import { interpolationSpec, lightTheme } from '../protocol/charts';
 
 /** How normalisation statistics are treated along the path. */
 export type Recalibration = boolean | 'auto' | ((model: Model, lambda: number) => void | Promise<void>);
@@ -240,35 +241,7 @@ export class InterpolationResult implements Displayable {
   }
 
   toVegaLite(): Record<string, unknown> {
-    const values = this.curves.flatMap((c) =>
-      c.lambdas.flatMap((l, i) => [
-        { pair: c.label, lambda: l, metric: 'loss', value: c.loss[i]! },
-        { pair: c.label, lambda: l, metric: 'accuracy', value: c.accuracy[i]! },
-      ]),
-    );
-    return {
-      $schema: VEGA_LITE_SCHEMA,
-      title: this.title,
-      data: { values },
-      facet: { column: { field: 'metric', type: 'nominal', title: null, sort: ['loss', 'accuracy'] } },
-      resolve: { scale: { y: 'independent' } },
-      spec: {
-        width: 260,
-        height: 200,
-        mark: { type: 'line', point: true },
-        encoding: {
-          x: { field: 'lambda', type: 'quantitative', title: 'λ' },
-          y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
-          color: { field: 'pair', type: 'nominal', title: 'pair', sort: this.curves.map((c) => c.label) },
-          tooltip: [
-            { field: 'pair' },
-            { field: 'lambda', format: '.2f', title: 'λ' },
-            { field: 'metric' },
-            { field: 'value', format: '.4f' },
-          ],
-        },
-      },
-    };
+    return interpolationSpec(this.toPayload(), lightTheme) as unknown as Record<string, unknown>;
   }
 
   toString(): string {

@@ -5,6 +5,7 @@
  * get a compact line on stderr.
  */
 import { Mime, type MimeBundle, type TrainingPayload } from '../protocol/mime';
+import { lightTheme, trainingSpec } from '../protocol/charts';
 
 /** One update: where training stands, plus the curves so far as a displayable bundle. */
 export interface TrainingProgress {
@@ -119,33 +120,7 @@ export function trainingText(payload: TrainingPayload): string {
   return lines.join('\n');
 }
 
-/** Loss and accuracy against epoch, one colour per run; validation dashed. */
+/** The renderer's training chart (loss and accuracy against step) in the fixed light theme. */
 export function trainingVegaLite(payload: TrainingPayload): Record<string, unknown> {
-  const values: { run: string; epoch: number; metric: string; split: string; value: number }[] = [];
-  for (const r of payload.runs) {
-    for (const p of r.points) {
-      values.push({ run: r.label, epoch: p.epoch, metric: 'loss', split: 'train', value: p.loss });
-      if (p.accuracy !== undefined) values.push({ run: r.label, epoch: p.epoch, metric: 'accuracy', split: 'train', value: p.accuracy });
-      if (p.valLoss !== undefined) values.push({ run: r.label, epoch: p.epoch, metric: 'loss', split: 'validation', value: p.valLoss });
-      if (p.valAccuracy !== undefined) values.push({ run: r.label, epoch: p.epoch, metric: 'accuracy', split: 'validation', value: p.valAccuracy });
-    }
-  }
-  const panel = (metric: string) => ({
-    transform: [{ filter: { field: 'metric', equal: metric } }],
-    mark: { type: 'line', point: false },
-    encoding: {
-      x: { field: 'epoch', type: 'quantitative', title: 'epoch' },
-      y: { field: 'value', type: 'quantitative', title: metric, ...(metric === 'accuracy' ? { scale: { domain: [0, 1] } } : {}) },
-      color: { field: 'run', type: 'nominal', title: null },
-      strokeDash: { field: 'split', type: 'nominal', title: null },
-    },
-    width: 260,
-    height: 180,
-  });
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    ...(payload.title ? { title: payload.title } : {}),
-    data: { values },
-    hconcat: [panel('loss'), panel('accuracy')],
-  };
+  return trainingSpec(payload, lightTheme) as unknown as Record<string, unknown>;
 }

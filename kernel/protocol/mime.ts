@@ -9,6 +9,7 @@ export const Mime = {
   interpolation: 'application/vnd.transferlab.interpolation+json',
   images: 'application/vnd.transferlab.images+json',
   training: 'application/vnd.transferlab.training+json',
+  vega: 'application/vnd.vega.v5+json',
   vegaLite: 'application/vnd.vegalite.v5+json',
   html: 'text/html',
   markdown: 'text/markdown',

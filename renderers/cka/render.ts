@@ -1,18 +1,16 @@
 /**
  * Draws a CKA heatmap (`application/vnd.transferlab.cka+json`): Vega draws title, axes, legend and
- * the cells (see spec.ts); the tooltip (row module, column module, value) follows the pointer,
- * computed from its position since cells are merged into paths.
+ * the cells from the spec the kernel's fallback uses too (kernel/protocol/charts/cka.ts); the
+ * tooltip (row module, column module, value) follows the pointer, computed from its position since
+ * cells are merged into paths.
  */
-import { scheme } from 'vega';
 import type { CkaPayload } from '../../kernel/protocol/mime';
+import { ckaSpec, type HeatmapLayout } from '../../kernel/protocol/charts/cka';
 import type { Theme } from '../common/theme';
 import { embedVega, type RenderedView } from '../common/vega';
-import { ckaSpec, type HeatmapLayout } from './spec';
 
 export async function renderCka(host: HTMLElement, payload: CkaPayload, theme: Theme): Promise<RenderedView> {
-  const interpolate = scheme(theme.scheme) as ((t: number) => string) | undefined;
-  const colorOf = interpolate ?? ((t: number) => `rgb(${Math.round(255 * t)},${Math.round(255 * t)},${Math.round(255 * t)})`);
-  const { spec, layout } = ckaSpec(payload, theme, colorOf);
+  const { spec, layout } = ckaSpec(payload, theme);
   const embedded = await embedVega(host, spec, theme, { tooltip: false });
   const stop = attachCellTooltip(host, embedded.view.origin(), layout, payload, theme);
   return {

@@ -3,10 +3,10 @@
  * whole payload again as training goes on (update_display_data); each update is drawn in full
  * next to the previous chart and swapped in when ready (see common/activation.ts).
  */
+import { statusLines, trainingSpec } from '../../kernel/protocol/charts/training';
 import type { TrainingPayload } from '../../kernel/protocol/mime';
 import type { Theme } from '../common/theme';
 import { embedVegaLite, type RenderedView } from '../common/vega';
-import { statusLines, trainingSpec } from './spec';
 
 export async function renderTraining(host: HTMLElement, payload: TrainingPayload, theme: Theme): Promise<RenderedView> {
   const doc = host.ownerDocument;

@@ -121,3 +121,26 @@ test('nothing in the markdown becomes markup or script', () => {
     ['https://a', 'mailto:a@b', './x.png', '#sec', undefined, undefined, undefined],
   );
 });
+
+test('URLs allowed only for images never become links, and the reverse', () => {
+  // data:image is an image URL, not a link; mailto: a link, not an image source.
+  assert.equal(markdownToHtml('[x](data:image/png;base64,AA)'), '<p>x</p>\n');
+  assert.equal(markdownToHtml('<data:image/png;base64,AA>'), '<p>data:image/png;base64,AA</p>\n');
+  assert.equal(markdownToHtml('![x](mailto:a@b.c)'), '<p>x</p>\n');
+  assert.equal(markdownToHtml('![x](attachment:a.png)'), '<p>x</p>\n', 'an attachment nobody resolves');
+  // Bare links are http(s) only, without guessing from www. or e-mail addresses.
+  assert.equal(markdownToHtml('www.example.org, a@b.org, ftp://x.org'), '<p>www.example.org, a@b.org, ftp://x.org</p>\n');
+  assert.equal(markdownToHtml('<ftp://x.org>'), '<p>&lt;ftp://x.org&gt;</p>\n');
+});
+
+test('pipes in code spans stay in their table cell, and only in tables', () => {
+  const table = markdownToHtml('| type |\n|---|\n| `A | B` |');
+  assert.match(table, /<td><code>A \| B<\/code><\/td>/);
+  assert.equal(markdownToHtml('`A | B`'), '<p><code>A | B</code></p>\n');
+  assert.equal(markdownToHtml('```\n| `a|b` |\n|---|\n```'), '<pre><code>| `a|b` |\n|---|\n</code></pre>\n');
+});
+
+test('display math is kept as TeX, escaped, and a one-line block closes itself', () => {
+  assert.equal(markdownToHtml('$$x < y$$\n\nafter'), '<div class="math">$$x &lt; y$$</div>\n<p>after</p>\n');
+  assert.equal(markdownToHtml('text\n\n$$\na\n$$'), '<p>text</p>\n<div class="math">$$\na\n$$</div>\n');
+});

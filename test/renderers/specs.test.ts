@@ -8,9 +8,9 @@ import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import { expressionInterpreter } from 'vega-interpreter';
 import type { CkaPayload, InterpolationPayload, TrainingPayload } from '../../kernel/protocol/mime';
-import { cellSize, ckaSpec, levelPaths, uniqueLabels, LEVELS } from '../../renderers/cka/spec';
-import { barrierSegment, chordEnds, interpolationSpec, short } from '../../renderers/interpolation/spec';
-import { statusLines, trainingRows, trainingSpec } from '../../renderers/training/spec';
+import { cellSize, ckaSpec, levelPaths, uniqueLabels, LEVELS } from '../../kernel/protocol/charts/cka';
+import { barrierSegment, chordEnds, interpolationSpec, short } from '../../kernel/protocol/charts/interpolation';
+import { statusLines, trainingRows, trainingSpec } from '../../kernel/protocol/charts/training';
 import { mergeConfig, themedSpec } from '../../renderers/vegalite/render';
 import { displayScale } from '../../renderers/images/render';
 import {

@@ -4,9 +4,10 @@
  */
 import type { CkaPayload, MimeBundle } from '../../protocol/mime';
 import { Mime } from '../../protocol/mime';
+import { ckaSpec, lightTheme } from '../../protocol/charts';
 import { DISPLAY, type Displayable } from '../display';
 import { InvalidArgumentError } from '../errors';
-import { VEGA_LITE_SCHEMA, fmt, textTable } from '../results';
+import { fmt, textTable } from '../results';
 import type { CkaKind } from './options';
 
 /** What a {@link CkaResult} holds. */
@@ -95,41 +96,12 @@ export class CkaResult implements Displayable, CkaResultInit {
     };
   }
 
-  /** A vega-lite heatmap (values in [0, 1] on a fixed colour scale, numbers on the cells). */
-  toVegaLite(): Record<string, unknown> {
-    const values = this.rows.flatMap((r, i) => this.columns.map((c, j) => ({ row: r, column: c, cka: this.values[i]![j]! })));
-    const size = Math.max(160, Math.min(480, 36 * Math.max(this.rows.length, this.columns.length)));
-    return {
-      $schema: VEGA_LITE_SCHEMA,
-      title: { text: this.label, subtitle: this.description },
-      data: { values },
-      width: size,
-      height: size,
-      encoding: {
-        x: { field: 'column', type: 'nominal', sort: this.columns, title: this.modelB ?? 'model B' },
-        y: { field: 'row', type: 'nominal', sort: this.rows, title: this.modelA ?? 'model A' },
-      },
-      layer: [
-        {
-          mark: 'rect',
-          encoding: {
-            color: { field: 'cka', type: 'quantitative', title: 'CKA', scale: { domain: [0, 1], scheme: 'viridis' } },
-            tooltip: [
-              { field: 'row', title: this.modelA ?? 'A' },
-              { field: 'column', title: this.modelB ?? 'B' },
-              { field: 'cka', format: '.3f', title: 'CKA' },
-            ],
-          },
-        },
-        {
-          mark: { type: 'text', fontSize: 10 },
-          encoding: {
-            text: { field: 'cka', format: '.2f' },
-            color: { condition: { test: 'datum.cka > 0.6', value: 'black' }, value: 'white' },
-          },
-        },
-      ],
-    };
+  /**
+   * The heatmap as a Vega spec, from the same builder VS Code's renderer and the HTML report use
+   * (kernel/protocol/charts), in the fixed light theme: what Jupyter front ends draw.
+   */
+  toVega(): Record<string, unknown> {
+    return ckaSpec(this.toPayload(), lightTheme).spec as unknown as Record<string, unknown>;
   }
 
   toString(): string {
@@ -141,7 +113,7 @@ export class CkaResult implements Displayable, CkaResultInit {
   [DISPLAY](): MimeBundle {
     return {
       [Mime.cka]: this.toPayload(),
-      [Mime.vegaLite]: this.toVegaLite(),
+      [Mime.vega]: this.toVega(),
       [Mime.plain]: this.toString(),
     };
   }

@@ -1,12 +1,13 @@
 /**
- * The vega-lite spec of linear-interpolation curves: loss and accuracy against λ for one or more
- * pairs of solutions. The loss panel also draws, per pair, the straight line between the end
+ * The vega-lite spec of linear-interpolation curves, the one figure VS Code's renderer, the HTML
+ * report and Jupyter (the kernel's vega-lite fallback) draw: loss and accuracy against λ for one or
+ * more pairs of solutions. The loss panel also draws, per pair, the straight line between the end
  * points (dashed) and the barrier: a vertical segment from that line up to the curve at the λ where
  * the curve rises highest above it, labelled with its height.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { InterpolationPayload } from '../../kernel/protocol/mime';
-import { vegaConfig, type Theme } from '../common/theme';
+import type { InterpolationPayload } from '../mime';
+import { vegaConfig, type Theme } from './theme';
 
 type Pair = InterpolationPayload['pairs'][number];
 
@@ -41,12 +42,38 @@ export function chordEnds(p: Pair): { lambda: number; loss: number }[] {
   });
 }
 
+/** One point of a curve: the value of `metric` for `pair` at `lambda` (null where not finite). */
+export interface InterpolationRow {
+  readonly pair: string;
+  readonly lambda: number;
+  readonly metric: 'loss' | 'accuracy';
+  readonly value: number | null;
+}
+
+/** The curves as rows, loss then accuracy (for the pairs that report it), pair by pair. */
+export function curveRows(payload: InterpolationPayload): InterpolationRow[] {
+  const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
+  return payload.pairs.flatMap((p) =>
+    p.lambdas.flatMap((lambda, k) => {
+      const rows: InterpolationRow[] = [{ pair: p.label, lambda, metric: 'loss', value: finite(p.loss[k]!) }];
+      if (p.accuracy.length > 0) rows.push({ pair: p.label, lambda, metric: 'accuracy', value: finite(p.accuracy[k]!) });
+      return rows;
+    }),
+  );
+}
+
+/**
+ * The vega-lite spec of `payload` in `theme`: a loss panel (curves, chords, barriers) and, when
+ * some pair reports accuracy, an accuracy panel. The curves are the top-level data, one row per
+ * (pair, λ, metric).
+ *
+ * @example
+ * const spec = interpolationSpec(result.toPayload(), lightTheme);
+ */
 export function interpolationSpec(payload: InterpolationPayload, theme: Theme): TopLevelSpec {
   const labels = payload.pairs.map((p) => p.label);
-  const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
-  const curve = payload.pairs.flatMap((p) =>
-    p.lambdas.map((lambda, k) => ({ pair: p.label, lambda, loss: finite(p.loss[k]!), accuracy: p.accuracy.length > 0 ? finite(p.accuracy[k]!) : null })),
-  );
+  const curve = curveRows(payload);
+  const only = (metric: InterpolationRow['metric']) => [{ filter: { field: 'metric', equal: metric } }];
   const chord = payload.pairs.flatMap((p) => chordEnds(p).map((e) => ({ pair: p.label, ...e })));
   const barriers = payload.pairs.map((p) => ({ pair: p.label, ...barrierSegment(p), barrier: p.barrier, label: `barrier ${short(p.barrier)}` }));
   const hasAccuracy = payload.pairs.some((p) => p.accuracy.length > 0);
@@ -63,16 +90,16 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
         encoding: { x, y: { field: 'loss', type: 'quantitative' }, color },
       },
       {
-        data: { values: curve },
+        transform: only('loss'),
         mark: { type: 'line', point: true },
         encoding: {
           x,
-          y: { field: 'loss', type: 'quantitative', title: 'loss', scale: { zero: false } },
+          y: { field: 'value', type: 'quantitative', title: 'loss', scale: { zero: false } },
           color,
           tooltip: [
             { field: 'pair', type: 'nominal' },
             { field: 'lambda', type: 'quantitative', title: 'λ', format: '.3f' },
-            { field: 'loss', type: 'quantitative', format: '.4f' },
+            { field: 'value', type: 'quantitative', title: 'loss', format: '.4f' },
           ],
         },
       },
@@ -101,22 +128,23 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
   const accuracy = {
     ...size,
     title: { text: 'accuracy', fontSize: theme.fontSize },
-    data: { values: curve.filter((r) => r.accuracy !== null) },
+    transform: [...only('accuracy'), { filter: 'datum.value !== null' }],
     mark: { type: 'line', point: true },
     encoding: {
       x,
-      y: { field: 'accuracy', type: 'quantitative', title: 'accuracy', scale: { zero: false } },
+      y: { field: 'value', type: 'quantitative', title: 'accuracy', scale: { zero: false } },
       color,
       tooltip: [
         { field: 'pair', type: 'nominal' },
         { field: 'lambda', type: 'quantitative', title: 'λ', format: '.3f' },
-        { field: 'accuracy', type: 'quantitative', format: '.4f' },
+        { field: 'value', type: 'quantitative', title: 'accuracy', format: '.4f' },
       ],
     },
   };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: { text: payload.title ?? 'Linear interpolation between solutions', subtitle: 'θ(λ) = (1−λ)·θ₁ + λ·θ₂; dashed: straight line between the end losses' },
+    data: { values: curve },
     hconcat: hasAccuracy ? [loss, accuracy] : [loss],
     resolve: { scale: { color: 'shared' } },
     config: vegaConfig(theme),

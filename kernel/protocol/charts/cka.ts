@@ -1,6 +1,8 @@
 /**
- * The Vega spec of a CKA heatmap: modules of model A down, modules of model B across, colour on a
- * fixed 0..1 scale (values outside are clamped in colour, exact in the tooltip).
+ * The Vega spec of a CKA heatmap, the one figure VS Code's renderer, the HTML report and Jupyter
+ * (the kernel's `application/vnd.vega.v5+json` fallback) draw: modules of model A down, modules of
+ * model B across, colour on a fixed 0..1 scale (values outside are clamped in colour, exact in the
+ * tooltip).
  *
  * Why Vega and not vega-lite, and paths rather than one rect per cell: in VS Code's webview vega
  * runs expressions through its interpreter (no eval), which costs about 10-25 µs per mark item and
@@ -9,8 +11,8 @@
  * The tooltip is computed from the pointer position (see render.ts) since no item is one cell.
  */
 import type { Spec } from 'vega';
-import type { CkaPayload } from '../../kernel/protocol/mime';
-import { isHighContrast, vegaConfig, type Theme } from '../common/theme';
+import type { CkaPayload } from '../mime';
+import { isHighContrast, vegaConfig, type Theme } from './theme';
 
 /** Colour levels the 0..1 range is quantised to (steps of 1/255: invisible). */
 export const LEVELS = 256;
@@ -30,6 +32,7 @@ export function uniqueLabels(names: readonly string[]): string[] {
   });
 }
 
+/** The title (`Debiased RBF CKA`, or the payload's) and subtitle (`A vs B, n = 64`). */
 export function ckaTitle(p: CkaPayload): { text: string; subtitle?: string } {
   const text = p.title ?? `${p.debiased ? 'Debiased ' : ''}${p.kind === 'rbf' ? 'RBF' : 'linear'} CKA`;
   const parts: string[] = [];
@@ -74,20 +77,25 @@ export interface HeatmapLayout {
 }
 
 /**
- * The Vega spec. `colorOf(t)` maps t in [0, 1] to a colour (vega's `scheme(theme.scheme)`), so the
- * cells match the legend's gradient.
+ * The Vega spec of the heatmap of `p` in `theme`, and the geometry a pointer tooltip needs. Cells
+ * are filled through the spec's `color` scale (the legend's scheme), or with `colorOf(t)` for t in
+ * [0, 1] when given.
+ *
+ * @example
+ * const { spec } = ckaSpec(result.toPayload(), lightTheme);
  */
-export function ckaSpec(p: CkaPayload, theme: Theme, colorOf: (t: number) => string): { spec: Spec; layout: HeatmapLayout } {
+export function ckaSpec(p: CkaPayload, theme: Theme, colorOf?: (t: number) => string): { spec: Spec; layout: HeatmapLayout } {
   const rows = uniqueLabels(p.rows);
   const columns = uniqueLabels(p.columns);
   const step = cellSize(rows.length, columns.length);
   const labelSize = Math.min(11, Math.max(7, step - 2));
   const hc = isHighContrast(theme.kind);
-  const cells = [...levelPaths(p.values, step)].map(([l, path]) => ({
-    path,
-    fill: l < 0 ? theme.mutedForeground : colorOf(l / (LEVELS - 1)),
-    opacity: l < 0 ? 0.25 : 1,
-  }));
+  const cells = [...levelPaths(p.values, step)].map(([l, path]) => {
+    const t = l < 0 ? null : l / (LEVELS - 1);
+    const fill = t === null ? theme.mutedForeground : colorOf?.(t);
+    return { path, t, ...(fill !== undefined ? { fill } : {}), opacity: t === null ? 0.25 : 1 };
+  });
+  const fill = colorOf !== undefined ? { field: 'fill' } : [{ test: 'datum.t === null', field: 'fill' }, { scale: 'color', field: 't' }];
   const title = ckaTitle(p);
   const spec = {
     $schema: 'https://vega.github.io/schema/vega/v5.json',
@@ -136,7 +144,7 @@ export function ckaSpec(p: CkaPayload, theme: Theme, colorOf: (t: number) => str
         encode: {
           update: {
             path: { field: 'path' },
-            fill: { field: 'fill' },
+            fill,
             fillOpacity: { field: 'opacity' },
             ...(hc ? { stroke: { value: theme.foreground }, strokeWidth: { value: 0.5 } } : {}),
           },

@@ -1,12 +1,13 @@
 /**
- * The vega-lite spec of training curves (loss, and accuracy when reported) against step, one
- * colour per run, validation dashed; and the one-line status of each run shown above the chart.
+ * The vega-lite spec of training curves (loss, and accuracy when reported, against step; one colour
+ * per run, validation dashed), the one figure VS Code's renderer, the HTML report and Jupyter (the
+ * kernel's vega-lite fallback) draw; and the one-line status of each run shown above the chart.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { TrainingPayload } from '../../kernel/protocol/mime';
-import { vegaConfig, type Theme } from '../common/theme';
+import type { TrainingPayload } from '../mime';
+import { vegaConfig, type Theme } from './theme';
 
-export interface CurveRow {
+export interface TrainingRow {
   run: string;
   split: 'train' | 'validation';
   epoch: number;
@@ -15,10 +16,10 @@ export interface CurveRow {
 }
 
 /** Flattens the runs into one row per (run, split, point) for each metric. */
-export function trainingRows(payload: TrainingPayload): { loss: CurveRow[]; accuracy: CurveRow[] } {
-  const loss: CurveRow[] = [];
-  const accuracy: CurveRow[] = [];
-  const push = (into: CurveRow[], run: string, split: CurveRow['split'], epoch: number, step: number, v: number | undefined): void => {
+export function trainingRows(payload: TrainingPayload): { loss: TrainingRow[]; accuracy: TrainingRow[] } {
+  const loss: TrainingRow[] = [];
+  const accuracy: TrainingRow[] = [];
+  const push = (into: TrainingRow[], run: string, split: TrainingRow['split'], epoch: number, step: number, v: number | undefined): void => {
     if (v !== undefined && v !== null && Number.isFinite(v)) into.push({ run, split, epoch, step, value: v });
   };
   for (const run of payload.runs) {
@@ -51,10 +52,16 @@ export function statusLines(payload: TrainingPayload): string[] {
   });
 }
 
+/**
+ * The vega-lite spec of `payload` in `theme`: loss and (when reported) accuracy against step.
+ *
+ * @example
+ * const spec = trainingSpec(payload, lightTheme);
+ */
 export function trainingSpec(payload: TrainingPayload, theme: Theme): TopLevelSpec {
   const rows = trainingRows(payload);
   const runs = payload.runs.map((r) => r.label);
-  const panel = (values: CurveRow[], metric: 'loss' | 'accuracy'): Record<string, unknown> => ({
+  const panel = (values: TrainingRow[], metric: 'loss' | 'accuracy'): Record<string, unknown> => ({
     width: 320,
     height: 200,
     title: { text: metric, fontSize: theme.fontSize },

@@ -1,0 +1,10 @@
+/**
+ * One spec builder per chart, shared by the kernel (the Vega/vega-lite fallback in each result's
+ * MIME bundle, drawn by Jupyter) and the renderers (VS Code and the HTML report), so that every
+ * front end shows the same figure; only the theme differs. Pure functions of the payload
+ * (kernel/protocol/mime.ts) and a {@link Theme}.
+ */
+export { ckaSpec, ckaTitle, cellSize, level, levelPaths, uniqueLabels, LEVELS, type HeatmapLayout } from './cka';
+export { barrierSegment, chordEnds, curveRows, interpolationSpec, short, type InterpolationRow } from './interpolation';
+export { statusLines, trainingRows, trainingSpec, type TrainingRow } from './training';
+export { DEFAULT_FONT_FAMILY, PALETTES, ThemeKind, isDark, isHighContrast, isThemeKind, lightTheme, vegaConfig, type Theme } from './theme';
