@@ -18,8 +18,12 @@ export { cnn, resnet, modelFromConfig, isNetModel, NetModel, Norm, isNorm } from
 export type { CnnOptions, ResNetOptions, ModelConfig, CnnConfig, ResNetConfig } from './models';
 export { checkData, labelsOf } from './dataset';
 export type { DataLike } from './dataset';
-export { evaluate, lossAndCorrect, train, fineTune, trainFromScratch, compareTransfer, learningRate, TrainingRun, TransferComparison } from './train';
-export type { EvaluateOptions, Evaluation, TrainOptions, FineTuneOptions, CompareTransferOptions, Schedule, HistoryPoint } from './train';
+export { evaluate, lossAndCorrect } from './evaluation';
+export type { EvaluateOptions, Evaluation } from './evaluation';
+export { train, fineTune, trainFromScratch, compareTransfer, learningRate, TrainingRun, TransferComparison } from './train';
+export type { TrainOptions, FineTuneOptions, CompareTransferOptions, Schedule } from './train';
+export type { HistoryPoint } from './progressGroup';
+export { OptimizerName, isOptimizerName } from './optimizers';
 export { setProgressFactory, createProgress, progressLine, trainingBundle, StderrProgress } from './progress';
 export type { Progress, ProgressFactory, TrainingProgress } from './progress';
 export { Checkpoint, saveCheckpoint, loadCheckpoint, saveModel, loadModel, checkpointSweep, CheckpointSweepResult } from './checkpoints';
