@@ -18,12 +18,12 @@
  * sum Σ_{a≠b} K_ab L_ab, the diagonals d = diag K and the traces, which is what both forms return.
  */
 import { tf } from './tfjs';
-import type { Model } from './model';
+import type { Model } from './modelContract';
 import type { CkaPayload, MimeBundle } from '../protocol/mime';
 import { Mime } from '../protocol/mime';
 import { DISPLAY, type Displayable } from './display';
 import { InvalidArgumentError, ShapeMismatchError } from './errors';
-import { checkInteger, checkKeys, checkNumber, checkObject, checkOneOf, describe, fail, shapeStr } from './validate';
+import { checkInteger, checkKeys, checkNumber, checkObject, checkOneOf, formatValue, fail, shapeStr } from './validate';
 import { checkModel } from './train';
 import type { DataLike } from './dataset';
 import { type Analysis, reduceOnHost, runAsync, runSync } from './engine';
@@ -121,11 +121,11 @@ function featureShape(fn: string, arg: string, X: unknown): [number, number] {
   if (Array.isArray(X)) {
     if (X.length === 0) fail(fn, arg, 'is empty (no rows)');
     const first = X[0] as unknown;
-    if (!Array.isArray(first)) fail(fn, arg, `must be a tensor or an array of rows (number[][]), got an array whose first row is ${describe(first)}`);
+    if (!Array.isArray(first)) fail(fn, arg, `must be a tensor or an array of rows (number[][]), got an array whose first row is ${formatValue(first)}`);
     if (first.length === 0) fail(fn, arg, 'has rows of length 0');
     return [X.length, first.length];
   }
-  return fail(fn, arg, `must be a tensor [n, p] or number[][], got ${describe(X)}`);
+  return fail(fn, arg, `must be a tensor [n, p] or number[][], got ${formatValue(X)}`);
 }
 
 /** Reads and centres one representation. */
@@ -140,7 +140,7 @@ function* readRep(fn: string, arg: string, X: Features, label = arg): Analysis<R
   const { data } = fromRows(
     X,
     (i, len, expected) => fail(fn, arg, `has rows of different lengths: row ${i} has ${len < 0 ? 'no array' : len} values, row 0 has ${expected}`),
-    (i, j, v) => fail(fn, arg, `has a non-finite or non-numeric value (${describe(v)}) at row ${i}, column ${j}`),
+    (i, j, v) => fail(fn, arg, `has a non-finite or non-numeric value (${formatValue(v)}) at row ${i}, column ${j}`),
   );
   return repFrom(label, data, n, p);
 }
@@ -497,7 +497,7 @@ function linearEstimator(fn: string, options: unknown): Estimator {
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, ['debiased', 'algorithm']);
   const debiased = o['debiased'] ?? false;
-  if (typeof debiased !== 'boolean') fail(fn, 'options.debiased', `must be a boolean, got ${describe(debiased)}`);
+  if (typeof debiased !== 'boolean') fail(fn, 'options.debiased', `must be a boolean, got ${formatValue(debiased)}`);
   const algorithm = checkOneOf(fn, 'options.algorithm', o['algorithm'] ?? 'auto', ['auto', 'gram', 'features'] as const);
   return { kind: 'linear', debiased, threshold: 1, algorithm };
 }
@@ -506,7 +506,7 @@ function rbfEstimator(fn: string, options: unknown): Estimator {
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, ['threshold', 'debiased']);
   const debiased = o['debiased'] ?? false;
-  if (typeof debiased !== 'boolean') fail(fn, 'options.debiased', `must be a boolean, got ${describe(debiased)}`);
+  if (typeof debiased !== 'boolean') fail(fn, 'options.debiased', `must be a boolean, got ${formatValue(debiased)}`);
   const threshold = checkNumber(fn, 'options.threshold', o['threshold'] ?? 1, Number.MIN_VALUE);
   return { kind: 'rbf', debiased, threshold, algorithm: 'auto' };
 }
@@ -609,7 +609,7 @@ export interface MatrixOptions {
 function matrixEstimator(fn: string, o: Record<string, unknown>): Estimator {
   const kind = checkOneOf(fn, 'options.kind', o['kind'] ?? 'linear', ['linear', 'rbf'] as const);
   const debiased = o['debiased'] ?? false;
-  if (typeof debiased !== 'boolean') fail(fn, 'options.debiased', `must be a boolean, got ${describe(debiased)}`);
+  if (typeof debiased !== 'boolean') fail(fn, 'options.debiased', `must be a boolean, got ${formatValue(debiased)}`);
   const threshold = checkNumber(fn, 'options.threshold', o['threshold'] ?? 1, Number.MIN_VALUE);
   const algorithm = checkOneOf(fn, 'options.algorithm', o['algorithm'] ?? 'auto', ['auto', 'gram', 'features'] as const);
   if (kind === 'rbf' && o['algorithm'] !== undefined && algorithm !== 'auto') fail(fn, 'options.algorithm', `applies to the linear kernel only (kind is 'rbf')`);
@@ -617,7 +617,7 @@ function matrixEstimator(fn: string, o: Record<string, unknown>): Estimator {
 }
 
 function checkStringOption(fn: string, arg: string, v: unknown): string | undefined {
-  if (v !== undefined && typeof v !== 'string') fail(fn, arg, `must be a string, got ${describe(v)}`);
+  if (v !== undefined && typeof v !== 'string') fail(fn, arg, `must be a string, got ${formatValue(v)}`);
   return v as string | undefined;
 }
 
@@ -625,10 +625,10 @@ function namedEntries(fn: string, arg: string, f: unknown): [string, Features][]
   let entries: [string, unknown][];
   if (f instanceof Map) entries = [...f.entries()];
   else if (f !== null && typeof f === 'object' && !Array.isArray(f) && !(f instanceof tf.Tensor)) entries = Object.entries(f);
-  else return fail(fn, arg, `must map module names to features ({conv1: X1, layer1: X2} or a Map), got ${describe(f)}`);
+  else return fail(fn, arg, `must map module names to features ({conv1: X1, layer1: X2} or a Map), got ${formatValue(f)}`);
   if (entries.length === 0) fail(fn, arg, 'is empty (no modules)');
   for (const [k, v] of entries) {
-    if (typeof k !== 'string') fail(fn, arg, `has a non-string key ${describe(k)}`);
+    if (typeof k !== 'string') fail(fn, arg, `has a non-string key ${formatValue(k)}`);
     featureShape(fn, `${arg}.${k}`, v);
   }
   return entries as [string, Features][];
@@ -863,7 +863,7 @@ export interface ModelMatrixOptions extends MatrixOptions {
 
 function checkLayers(fn: string, arg: string, model: Model, layers: unknown): string[] {
   if (layers === undefined) return [...model.moduleNames];
-  if (!Array.isArray(layers) || layers.length === 0 || layers.some((l) => typeof l !== 'string')) fail(fn, arg, `must be a non-empty array of module names, got ${describe(layers)}`);
+  if (!Array.isArray(layers) || layers.length === 0 || layers.some((l) => typeof l !== 'string')) fail(fn, arg, `must be a non-empty array of module names, got ${formatValue(layers)}`);
   for (const l of layers as string[]) {
     if (!model.moduleNames.includes(l)) fail(fn, arg, `names unknown module '${l}'; the model (${model.arch}) has ${model.moduleNames.join(', ')}`);
   }
@@ -873,7 +873,7 @@ function checkLayers(fn: string, arg: string, model: Model, layers: unknown): st
 /** Images of a DataLike or an image tensor. */
 function imagesOf(fn: string, data: unknown): tf.Tensor4D {
   const x = data instanceof tf.Tensor ? data : data !== null && typeof data === 'object' ? (data as Partial<DataLike>).x : undefined;
-  if (!(x instanceof tf.Tensor) || x.rank !== 4) fail(fn, 'data', `must be a data set {x, y} or images [N, H, W, C], got ${describe(data)}`);
+  if (!(x instanceof tf.Tensor) || x.rank !== 4) fail(fn, 'data', `must be a data set {x, y} or images [N, H, W, C], got ${formatValue(data)}`);
   if (x.isDisposed) fail(fn, 'data', 'holds a disposed tensor');
   return x as tf.Tensor4D;
 }

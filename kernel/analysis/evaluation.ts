@@ -4,10 +4,10 @@
  * `checkDataFitsModel`).
  */
 import { tf } from './tfjs';
-import type { Model } from './model';
+import type { Model } from './modelContract';
 import { ShapeMismatchError } from './errors';
 import { checkData, type DataLike } from './dataset';
-import { checkInteger, checkKeys, checkObject, describe, fail } from './validate';
+import { checkInteger, checkKeys, checkObject, formatValue, fail } from './validate';
 
 export interface EvaluateOptions {
   /** Examples per forward pass, default 256. */
@@ -84,7 +84,7 @@ export async function evaluate(model: Model, data: DataLike, options: EvaluateOp
 export function checkModel(fn: string, arg: string, model: unknown): asserts model is Model {
   const m = model as Partial<Model> | null;
   if (m === null || typeof m !== 'object' || typeof m.forward !== 'function' || !(m.variables instanceof Map) || !Array.isArray(m.inputShape)) {
-    fail(fn, arg, `must be a model (tl.resnet, tl.cnn, …), got ${describe(model)}`);
+    fail(fn, arg, `must be a model (tl.resnet, tl.cnn, …), got ${formatValue(model)}`);
   }
   if ((m as { isDisposed?: boolean }).isDisposed) fail(fn, arg, 'is a disposed model');
 }

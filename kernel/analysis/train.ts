@@ -12,13 +12,13 @@
  */
 import { tf } from './tfjs';
 import { DISPLAY } from './display';
-import type { Model } from './model';
+import type { Model } from './modelContract';
 import { ShapeMismatchError, TrainingDivergedError } from './errors';
 import { checkData, type DataLike } from './dataset';
-import { checkInteger, checkKeys, checkNumber, checkObject, checkOneOf, checkSeed, describe, fail } from './validate';
+import { checkInteger, checkKeys, checkNumber, checkObject, checkOneOf, checkSeed, formatValue, fail } from './validate';
 import { ensureBackend } from './backends';
-import { Checkpoint } from './checkpoint';
-import { isNetModel, modelFromConfig, type ModelConfig } from './models';
+import { Checkpoint } from './checkpointFiles';
+import { isNetModel, modelFromConfig, type ModelConfig } from './netModel';
 import { permutation } from './random';
 import { trainingBundle, type Progress } from './progress';
 import { checkDataFitsModel, checkModel, evaluate, type Evaluation } from './evaluation';
@@ -112,22 +112,22 @@ function resolveOptions(fn: string, options: unknown, extraKeys: readonly string
   const schedule = (o['schedule'] ?? 'constant') as Schedule;
   if (schedule !== 'constant' && schedule !== 'cosine') {
     if (schedule === null || typeof schedule !== 'object' || schedule.type !== 'step') {
-      fail(fn, 'options.schedule', `must be 'constant', 'cosine' or {type: 'step', every, gamma?}, got ${describe(schedule)}`);
+      fail(fn, 'options.schedule', `must be 'constant', 'cosine' or {type: 'step', every, gamma?}, got ${formatValue(schedule)}`);
     }
     checkInteger(fn, 'options.schedule.every', schedule.every, 1);
     if (schedule.gamma !== undefined) checkNumber(fn, 'options.schedule.gamma', schedule.gamma, 0, 1);
   }
   const checkpoints = (o['checkpoints'] ?? []) as number[];
-  if (!Array.isArray(checkpoints)) fail(fn, 'options.checkpoints', `must be an array of epochs, got ${describe(checkpoints)}`);
+  if (!Array.isArray(checkpoints)) fail(fn, 'options.checkpoints', `must be an array of epochs, got ${formatValue(checkpoints)}`);
   checkpoints.forEach((e, i) => checkInteger(fn, `options.checkpoints[${i}]`, e, 0, epochs));
   if (o['checkpointDir'] !== undefined && (typeof o['checkpointDir'] !== 'string' || o['checkpointDir'] === '')) {
-    fail(fn, 'options.checkpointDir', `must be a folder path, got ${describe(o['checkpointDir'])}`);
+    fail(fn, 'options.checkpointDir', `must be a folder path, got ${formatValue(o['checkpointDir'])}`);
   }
   const progress = o['progress'] ?? true;
   if (typeof progress !== 'boolean' && (progress === null || typeof progress !== 'object' || typeof (progress as Progress).update !== 'function')) {
-    fail(fn, 'options.progress', `must be a boolean or {update, done}, got ${describe(progress)}`);
+    fail(fn, 'options.progress', `must be a boolean or {update, done}, got ${formatValue(progress)}`);
   }
-  if (o['label'] !== undefined && typeof o['label'] !== 'string') fail(fn, 'options.label', `must be a string, got ${describe(o['label'])}`);
+  if (o['label'] !== undefined && typeof o['label'] !== 'string') fail(fn, 'options.label', `must be a string, got ${formatValue(o['label'])}`);
   return {
     epochs,
     batchSize: checkInteger(fn, 'options.batchSize', o['batchSize'] ?? 64, 1),
@@ -381,7 +381,7 @@ export async function fineTune(pretrained: Model | Checkpoint | TrainingRun, tar
   const fn = 'tl.fineTune';
   const o = resolveOptions(fn, options, ['reinitHead'], `P-T seed ${options.seed ?? 0}`);
   const reinit = options.reinitHead ?? 'auto';
-  if (reinit !== 'auto' && typeof reinit !== 'boolean') fail(fn, 'options.reinitHead', `must be true, false or 'auto', got ${describe(reinit)}`);
+  if (reinit !== 'auto' && typeof reinit !== 'boolean') fail(fn, 'options.reinitHead', `must be true, false or 'auto', got ${formatValue(reinit)}`);
   const model = startingPoint(fn, pretrained, targetClasses(fn, target), reinit, o.seed);
   return trainOwnedModel(fn, model, target, o);
 }
@@ -454,7 +454,7 @@ function configOf(fn: string, a: unknown): ModelConfig {
   }
   if (isNetModel(a)) return a.config;
   if (a !== null && typeof a === 'object' && typeof (a as { arch?: unknown }).arch === 'string' && !('forward' in a)) return a as ModelConfig;
-  return fail(fn, 'architecture', `must be a model from tl.resnet / tl.cnn, a checkpoint or a model config, got ${describe(a)}`);
+  return fail(fn, 'architecture', `must be a model from tl.resnet / tl.cnn, a checkpoint or a model config, got ${formatValue(a)}`);
 }
 
 export interface CompareTransferOptions extends TrainOptions {
@@ -510,7 +510,7 @@ export async function compareTransfer(pretrained: Model | Checkpoint | TrainingR
   const fn = 'tl.compareTransfer';
   const o = resolveOptions(fn, options, ['seeds', 'reinitHead', 'test'], 'P-T vs RI-T');
   const seeds = (options.seeds ?? [0, 1]) as number[];
-  if (!Array.isArray(seeds) || seeds.length === 0) fail(fn, 'options.seeds', `must be a non-empty array of seeds, got ${describe(seeds)}`);
+  if (!Array.isArray(seeds) || seeds.length === 0) fail(fn, 'options.seeds', `must be a non-empty array of seeds, got ${formatValue(seeds)}`);
   seeds.forEach((s, i) => checkSeed(fn, `options.seeds[${i}]`, s));
   const reinit = options.reinitHead ?? 'auto';
   const test = options.test ?? o.validation;
@@ -565,7 +565,7 @@ export async function fineTuneAll(
 ): Promise<TrainingRun[]> {
   const o = resolveOptions(fn, options, ['reinitHead', ...extraKeys], title);
   const reinit = options.reinitHead ?? 'auto';
-  if (reinit !== 'auto' && typeof reinit !== 'boolean') fail(fn, 'options.reinitHead', `must be true, false or 'auto', got ${describe(reinit)}`);
+  if (reinit !== 'auto' && typeof reinit !== 'boolean') fail(fn, 'options.reinitHead', `must be true, false or 'auto', got ${formatValue(reinit)}`);
   const numClasses = targetClasses(fn, target);
   await ensureBackend();
   const group = new ProgressGroup(o.label, o.progress);

@@ -7,9 +7,9 @@
  * before progress) and awaited.
  */
 import { tf } from './tfjs';
-import type { Model } from './model';
+import type { Model } from './modelContract';
 import type { DataLike } from './dataset';
-import { Checkpoint, saveCheckpoint } from './checkpoint';
+import { Checkpoint, saveCheckpoint } from './checkpointFiles';
 import { evaluate, type Evaluation } from './evaluation';
 import type { HistoryPoint, ProgressGroup, RunRecord } from './progressGroup';
 

@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend } from '../../kernel/analysis/backends';
 import { ARCHITECTURES, architectureNamed, architectureNames } from '../../kernel/analysis/architectures/registry';
-import { modelFromConfig, NetModel } from '../../kernel/analysis/models';
+import { modelFromConfig, NetModel } from '../../kernel/analysis/netModel';
 import { InvalidArgumentError } from '../../kernel/analysis/errors';
 
 before(async () => {

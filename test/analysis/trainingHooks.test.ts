@@ -4,8 +4,8 @@ import { tf } from '../../kernel/analysis/tfjs';
 import { initBackend } from '../../kernel/analysis/backends';
 import { createOptimizer, isOptimizerName, OptimizerName } from '../../kernel/analysis/optimizers';
 import { CheckpointHook, historyHook, notify, preciseBatchNorm, type TrainingHook } from '../../kernel/analysis/trainingHooks';
-import { cnn, resnet } from '../../kernel/analysis/models';
-import { synthetic } from '../../kernel/analysis/data';
+import { cnn, resnet } from '../../kernel/analysis/netModel';
+import { synthetic } from '../../kernel/analysis/dataLoaders';
 import type { HistoryPoint, RunRecord } from '../../kernel/analysis/progressGroup';
 import { assertNoLeak } from './leak';
 

@@ -1,11 +1,11 @@
 /**
- * What an architecture is to {@link NetModel} (../models.ts): a name, how its options are checked
+ * What an architecture is to {@link NetModel} (../netModel.ts): a name, how its options are checked
  * into a config (defaults filled in), the parameters and buffers a config lays out, and the
  * forward pass over them. Each architecture lives in its own file of this folder and is listed
  * once in ./registry.ts.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { checkInteger, describe, fail } from '../validate';
+import { checkInteger, formatValue, fail } from '../validate';
 
 /** How a parameter or buffer is initialised (seeded per name, see `hashSeed`). */
 export type Init =
@@ -67,14 +67,14 @@ export type ConfigOf<A> = A extends Architecture<infer C> ? C : never;
 /** `[H, W, C]` with positive integers. */
 export function checkInputShape(fn: string, v: unknown): [number, number, number] {
   if (!Array.isArray(v) || v.length !== 3 || !v.every((d) => Number.isInteger(d) && d >= 1)) {
-    fail(fn, 'options.inputShape', `must be [H, W, C] with positive integers, got ${describe(v)}${Array.isArray(v) ? ` ${JSON.stringify(v)}` : ''}`);
+    fail(fn, 'options.inputShape', `must be [H, W, C] with positive integers, got ${formatValue(v)}${Array.isArray(v) ? ` ${JSON.stringify(v)}` : ''}`);
   }
   return [v[0], v[1], v[2]] as [number, number, number];
 }
 
 /** A non-empty array of integers ≥ `min`. */
 export function checkIntList(fn: string, arg: string, v: unknown, min: number): number[] {
-  if (!Array.isArray(v) || v.length === 0) fail(fn, arg, `must be a non-empty array of integers, got ${describe(v)}`);
+  if (!Array.isArray(v) || v.length === 0) fail(fn, arg, `must be a non-empty array of integers, got ${formatValue(v)}`);
   v.forEach((d, i) => checkInteger(fn, `${arg}[${i}]`, d, min));
   return [...(v as number[])];
 }

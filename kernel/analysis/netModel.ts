@@ -1,6 +1,6 @@
 /**
  * Small models for transfer experiments, on tfjs-core variables (not tf.layers) so that every
- * analysis addresses parameters and module outputs by name (see ./model.ts): {@link NetModel},
+ * analysis addresses parameters and module outputs by name (see ./modelContract.ts): {@link NetModel},
  * built from a config of one of the architectures in ./architectures/ (registry.ts lists them),
  * and the builders {@link resnet}, {@link cnn} and {@link modelFromConfig}.
  *
@@ -9,10 +9,10 @@
  */
 import { tf } from './tfjs';
 import { DISPLAY } from './display';
-import type { ForwardOptions, ForwardResult, Model, NamedWeights } from './model';
-import { moduleOf } from './model';
+import type { ForwardOptions, ForwardResult, Model, NamedWeights } from './modelContract';
+import { moduleOf } from './modelContract';
 import { InvalidArgumentError, ShapeMismatchError } from './errors';
-import { checkInteger, checkObject, checkSeed, checkKeys, describe, fail, shapeStr } from './validate';
+import { checkInteger, checkObject, checkSeed, checkKeys, formatValue, fail, shapeStr } from './validate';
 import type { Architecture, BaseConfig, ForwardPass, ParamSpec } from './architectures/architecture';
 import { cnnConfig, type CnnOptions } from './architectures/cnn';
 import { resnetConfig, type ResNetOptions } from './architectures/resnet';
@@ -174,7 +174,7 @@ export class NetModel implements Model {
     this.inputShape = config.inputShape;
     this.numClasses = config.numClasses;
     const architecture = architectureNamed(config.arch);
-    if (!architecture) fail('NetModel', 'config.arch', `must be ${architectureNames().map((a) => `'${a}'`).join(' or ')}, got ${describe(config.arch)}`);
+    if (!architecture) fail('NetModel', 'config.arch', `must be ${architectureNames().map((a) => `'${a}'`).join(' or ')}, got ${formatValue(config.arch)}`);
     this.architecture = architecture;
     const layout = architecture.layout(config);
     this.arch = architecture.modelArch(config);
@@ -222,11 +222,11 @@ export class NetModel implements Model {
     this.checkInput(fn, 'x', x);
     const o = checkObject(fn, 'options', options);
     checkKeys(fn, 'options', o, ['training', 'collect']);
-    if (o['training'] !== undefined && typeof o['training'] !== 'boolean') fail(fn, 'options.training', `must be a boolean, got ${describe(o['training'])}`);
+    if (o['training'] !== undefined && typeof o['training'] !== 'boolean') fail(fn, 'options.training', `must be a boolean, got ${formatValue(o['training'])}`);
     const collect = options.collect ?? [];
-    if (!Array.isArray(collect)) fail(fn, 'options.collect', `must be an array of module names, got ${describe(collect)}`);
+    if (!Array.isArray(collect)) fail(fn, 'options.collect', `must be an array of module names, got ${formatValue(collect)}`);
     for (const c of collect) {
-      if (!this.moduleNames.includes(c)) fail(fn, 'options.collect', `names unknown module ${describe(c)}; modules: ${this.moduleNames.join(', ')}`);
+      if (!this.moduleNames.includes(c)) fail(fn, 'options.collect', `names unknown module ${formatValue(c)}; modules: ${this.moduleNames.join(', ')}`);
     }
     return this.run(x, options.training ? 'train' : 'eval', collect);
   }
@@ -380,7 +380,7 @@ export class NetModel implements Model {
   }
 
   private checkInput(fn: string, arg: string, x: unknown): void {
-    if (!(x instanceof tf.Tensor) || x.rank !== 4) fail(fn, arg, `must be an image batch [N, ${this.inputShape.join(', ')}], got ${describe(x)}`);
+    if (!(x instanceof tf.Tensor) || x.rank !== 4) fail(fn, arg, `must be an image batch [N, ${this.inputShape.join(', ')}], got ${formatValue(x)}`);
     if (x.isDisposed) fail(fn, arg, 'is a disposed tensor');
     const [, h, w, c] = x.shape;
     if (h !== this.inputShape[0] || w !== this.inputShape[1] || c !== this.inputShape[2]) {
@@ -391,7 +391,7 @@ export class NetModel implements Model {
 }
 
 function checkWeights(fn: string, arg: string, weights: unknown, specs: readonly ParamSpec[]): void {
-  if (!(weights instanceof Map)) fail(fn, arg, `must be a Map from parameter name to tensor, got ${describe(weights)}`);
+  if (!(weights instanceof Map)) fail(fn, arg, `must be a Map from parameter name to tensor, got ${formatValue(weights)}`);
   const known = new Set(specs.map((s) => s.name));
   for (const k of weights.keys()) {
     if (!known.has(k)) fail(fn, arg, `has unknown parameter '${String(k)}' (expected ${specs.length} named like '${specs[0]?.name ?? ''}')`);
@@ -400,7 +400,7 @@ function checkWeights(fn: string, arg: string, weights: unknown, specs: readonly
   for (const s of specs) {
     const t = map.get(s.name);
     if (t === undefined) fail(fn, arg, `is missing parameter '${s.name}' ${shapeStr(s.shape)}`);
-    if (!(t instanceof tf.Tensor) || t.isDisposed) fail(fn, arg, `parameter '${s.name}' must be a live tensor, got ${describe(t)}`);
+    if (!(t instanceof tf.Tensor) || t.isDisposed) fail(fn, arg, `parameter '${s.name}' must be a live tensor, got ${formatValue(t)}`);
     if (t.shape.length !== s.shape.length || t.shape.some((d: number, i: number) => d !== s.shape[i])) {
       throw new ShapeMismatchError(fn, arg, `parameter '${s.name}' has shape ${shapeStr(t.shape)}, expected ${shapeStr(s.shape)}`);
     }
@@ -445,7 +445,7 @@ export function modelFromConfig(config: ModelConfig, from?: { weights: ReadonlyM
   const fn = 'tl.modelFromConfig';
   const o = checkObject(fn, 'config', config);
   const architecture = architectureNamed(o['arch']);
-  if (!architecture) fail(fn, 'config.arch', `must be ${architectureNames().map((a) => `'${a}'`).join(' or ')}, got ${describe(o['arch'])}`);
+  if (!architecture) fail(fn, 'config.arch', `must be ${architectureNames().map((a) => `'${a}'`).join(' or ')}, got ${formatValue(o['arch'])}`);
   return new NetModel(architecture.config(o, fn) as ModelConfig, from);
 }
 
