@@ -11,7 +11,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { tf } from './tfjs';
 import { BackendUnavailableError } from './errors';
-import { fail, describe } from './validate';
+import { fail, formatValue } from './validate';
 import { registerWasmKernels } from './wasmKernels';
 
 /** Backends TransferLab can start. `tensorflow` is tfjs-node-gpu or tfjs-node (libtensorflow). */
@@ -95,9 +95,9 @@ export function backend(): BackendInfo {
  */
 export async function initBackend(name?: BackendName, options: InitBackendOptions = {}): Promise<BackendInfo> {
   const fn = 'tl.initBackend';
-  if (name !== undefined && !isBackendName(name)) fail(fn, 'name', `must be one of ${BACKEND_NAMES.join(', ')}, got ${describe(name)}`);
-  if (options === null || typeof options !== 'object') fail(fn, 'options', `must be an object, got ${describe(options)}`);
-  if (options.adapter !== undefined && typeof options.adapter !== 'string') fail(fn, 'options.adapter', `must be a string, got ${describe(options.adapter)}`);
+  if (name !== undefined && !isBackendName(name)) fail(fn, 'name', `must be one of ${BACKEND_NAMES.join(', ')}, got ${formatValue(name)}`);
+  if (options === null || typeof options !== 'object') fail(fn, 'options', `must be an object, got ${formatValue(options)}`);
+  if (options.adapter !== undefined && typeof options.adapter !== 'string') fail(fn, 'options.adapter', `must be a string, got ${formatValue(options.adapter)}`);
 
   let source: BackendInfo['source'] = 'argument';
   let requested: BackendName | 'auto' | undefined = name;

@@ -8,13 +8,13 @@
  * `tl.criticality` in notebooks.
  */
 import { tf } from './tfjs';
-import { moduleOf, type Model, type NamedWeights } from './model';
+import { moduleOf, type Model, type NamedWeights } from './modelContract';
 import type { MimeBundle } from '../protocol/mime';
 import { Mime } from '../protocol/mime';
 import { DISPLAY, type Displayable } from './display';
 import { checkData, type DataLike } from './dataset';
 import { checkDataFitsModel, checkModel } from './train';
-import { checkInteger, checkKeys, checkNumber, checkObject, checkOneOf, checkSeed, describe, fail } from './validate';
+import { checkInteger, checkKeys, checkNumber, checkObject, checkOneOf, checkSeed, formatValue, fail } from './validate';
 import { checkSameParameters, evaluateSettings } from './evalGrid';
 import { VEGA_LITE_SCHEMA, fmt, fmtShort, jsonNumber, textTable } from './results';
 import { weightsOf, type WeightsSource } from './distance';
@@ -73,18 +73,18 @@ function alphasOf(fn: string, v: unknown): number[] {
     const k = checkInteger(fn, 'options.alphas', v, 2, 1001);
     return Array.from({ length: k }, (_, i) => i / (k - 1));
   }
-  if (!Array.isArray(v) || v.length === 0) return fail(fn, 'options.alphas', `must be a number of points or a non-empty list of α in [0, 1], got ${describe(v)}`);
+  if (!Array.isArray(v) || v.length === 0) return fail(fn, 'options.alphas', `must be a number of points or a non-empty list of α in [0, 1], got ${formatValue(v)}`);
   v.forEach((a, i) => {
-    if (typeof a !== 'number' || !(a >= 0 && a <= 1)) fail(fn, 'options.alphas', `has ${describe(a)} at position ${i}; α must be in [0, 1]`);
+    if (typeof a !== 'number' || !(a >= 0 && a <= 1)) fail(fn, 'options.alphas', `has ${formatValue(a)} at position ${i}; α must be in [0, 1]`);
   });
   return [...new Set(v as number[])].sort((a, b) => a - b);
 }
 
 function sigmasOf(fn: string, v: unknown): number[] {
   if (v === undefined) return [0, 0.005, 0.01, 0.02, 0.05, 0.1];
-  if (!Array.isArray(v) || v.length === 0) return fail(fn, 'options.sigmas', `must be a non-empty list of σ in [0, 1], got ${describe(v)}`);
+  if (!Array.isArray(v) || v.length === 0) return fail(fn, 'options.sigmas', `must be a non-empty list of σ in [0, 1], got ${formatValue(v)}`);
   v.forEach((s, i) => {
-    if (typeof s !== 'number' || !(s >= 0 && s <= 1)) fail(fn, 'options.sigmas', `has ${describe(s)} at position ${i}; σ must be in [0, 1]`);
+    if (typeof s !== 'number' || !(s >= 0 && s <= 1)) fail(fn, 'options.sigmas', `has ${formatValue(s)} at position ${i}; σ must be in [0, 1]`);
   });
   return [...new Set([0, ...(v as number[])])].sort((a, b) => a - b);
 }
@@ -122,9 +122,9 @@ export async function criticality(model: Model, initial: WeightsSource, data: Da
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, ['modules', 'alphas', 'sigmas', 'samples', 'epsilon', 'metric', 'seed', 'batchSize', 'group', 'label']);
   const modules = o['modules'] === undefined ? [...model.moduleNames] : (o['modules'] as unknown[]);
-  if (!Array.isArray(modules) || modules.length === 0) fail(fn, 'options.modules', `must be a non-empty array of module names, got ${describe(o['modules'])}`);
+  if (!Array.isArray(modules) || modules.length === 0) fail(fn, 'options.modules', `must be a non-empty array of module names, got ${formatValue(o['modules'])}`);
   for (const m of modules) {
-    if (typeof m !== 'string' || !names.some((n) => moduleOf(n) === m)) fail(fn, 'options.modules', `names ${describe(m)}, which has no parameters; modules: ${model.moduleNames.join(', ')}`);
+    if (typeof m !== 'string' || !names.some((n) => moduleOf(n) === m)) fail(fn, 'options.modules', `names ${formatValue(m)}, which has no parameters; modules: ${model.moduleNames.join(', ')}`);
   }
   const alphas = alphasOf(fn, o['alphas']);
   const sigmas = sigmasOf(fn, o['sigmas']);
@@ -134,7 +134,7 @@ export async function criticality(model: Model, initial: WeightsSource, data: Da
   const batchSize = checkInteger(fn, 'options.batchSize', o['batchSize'] ?? 256, 1);
   const group = checkInteger(fn, 'options.group', o['group'] ?? 8, 1, 64);
   const label = o['label'] ?? 'init';
-  if (typeof label !== 'string') fail(fn, 'options.label', `must be a string, got ${describe(label)}`);
+  if (typeof label !== 'string') fail(fn, 'options.label', `must be a string, got ${formatValue(label)}`);
   if (o['epsilon'] !== undefined) checkNumber(fn, 'options.epsilon', o['epsilon'], 0);
 
   // The settings of one module: (α, σ, sample) with one sample at σ = 0.

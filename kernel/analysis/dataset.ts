@@ -1,11 +1,11 @@
 /**
  * The labelled image set every `tl` function takes: images NHWC float32 in [0, 1], integer labels,
- * class names. Loaders live in ./data.ts; this module has the type, its checks and subsets.
+ * class names. Loaders live in ./dataLoaders.ts; this module has the type, its checks and subsets.
  */
 import { tf } from './tfjs';
 import { DISPLAY } from './display';
 import { ShapeMismatchError } from './errors';
-import { checkImages, checkInteger, checkNumber, checkSeed, describe, fail, shapeStr } from './validate';
+import { checkImages, checkInteger, checkNumber, checkSeed, formatValue, fail, shapeStr } from './validate';
 import { permutation } from './random';
 import { ImagesResult, showImages } from './preview';
 
@@ -21,14 +21,14 @@ export interface DataLike {
 
 /** Checks `data` and returns [N, numClasses?]; names the function and argument on failure. */
 export function checkData(fn: string, arg: string, data: unknown): { n: number; numClasses: number | undefined } {
-  if (data === null || typeof data !== 'object') fail(fn, arg, `must be a data set {x, y} (e.g. from tl.data.mnist()), got ${describe(data)}`);
+  if (data === null || typeof data !== 'object') fail(fn, arg, `must be a data set {x, y} (e.g. from tl.data.mnist()), got ${formatValue(data)}`);
   const d = data as Record<string, unknown>;
   const x = d['x'];
   const y = d['y'];
-  if (!(x instanceof tf.Tensor) || x.rank !== 4) fail(fn, `${arg}.x`, `must be images [N, H, W, C], got ${describe(x)}`);
+  if (!(x instanceof tf.Tensor) || x.rank !== 4) fail(fn, `${arg}.x`, `must be images [N, H, W, C], got ${formatValue(x)}`);
   if (x.isDisposed) fail(fn, `${arg}.x`, 'is a disposed tensor');
   if (x.dtype !== 'float32') fail(fn, `${arg}.x`, `must be float32, got ${x.dtype}`);
-  if (!(y instanceof tf.Tensor) || (y.rank !== 1 && y.rank !== 2)) fail(fn, `${arg}.y`, `must be labels [N] or one-hot [N, K], got ${describe(y)}`);
+  if (!(y instanceof tf.Tensor) || (y.rank !== 1 && y.rank !== 2)) fail(fn, `${arg}.y`, `must be labels [N] or one-hot [N, K], got ${formatValue(y)}`);
   if (y.isDisposed) fail(fn, `${arg}.y`, 'is a disposed tensor');
   if (y.shape[0] !== x.shape[0]) {
     throw new ShapeMismatchError(fn, arg, `has ${x.shape[0]} images (x ${shapeStr(x.shape)}) but ${y.shape[0]} labels (y ${shapeStr(y.shape)})`);
@@ -37,7 +37,7 @@ export function checkData(fn: string, arg: string, data: unknown): { n: number; 
   const classes = d['classes'];
   let numClasses: number | undefined;
   if (classes !== undefined) {
-    if (!Array.isArray(classes)) fail(fn, `${arg}.classes`, `must be an array of class names, got ${describe(classes)}`);
+    if (!Array.isArray(classes)) fail(fn, `${arg}.classes`, `must be an array of class names, got ${formatValue(classes)}`);
     numClasses = classes.length;
   }
   if (y.rank === 2) {
@@ -188,7 +188,7 @@ export class Dataset implements DataLike {
   map(f: (x: tf.Tensor4D) => tf.Tensor4D, name = `${this.name} (mapped)`): Dataset {
     const fn = 'Dataset.map';
     this.checkAlive(fn);
-    if (typeof f !== 'function') fail(fn, 'f', `must be a function from images to images, got ${describe(f)}`);
+    if (typeof f !== 'function') fail(fn, 'f', `must be a function from images to images, got ${formatValue(f)}`);
     const x = tf.tidy(() => f(this.x));
     const out = checkImages(fn, 'f(x)', x);
     if (out.shape[0] !== this.size) {

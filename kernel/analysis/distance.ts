@@ -4,11 +4,11 @@
  * flagged, and the totals are given with and without it. `tl.distance` in notebooks.
  */
 import { tf } from './tfjs';
-import { moduleOf, type Model, type NamedWeights } from './model';
+import { moduleOf, type Model, type NamedWeights } from './modelContract';
 import type { MimeBundle } from '../protocol/mime';
 import { Mime } from '../protocol/mime';
 import { DISPLAY, type Displayable } from './display';
-import { checkKeys, checkObject, describe, fail } from './validate';
+import { checkKeys, checkObject, formatValue, fail } from './validate';
 import { checkSameParameters } from './evalGrid';
 import { VEGA_LITE_SCHEMA, fmt, fmtShort, textTable } from './results';
 
@@ -51,7 +51,7 @@ export function weightsOf(fn: string, arg: string, src: unknown): ReadonlyMap<st
   }
   if (src instanceof Map) {
     for (const [k, v] of src) {
-      if (typeof k !== 'string' || !(v instanceof tf.Tensor)) fail(fn, arg, `must map parameter names to tensors, got an entry ${describe(k)} → ${describe(v)}`);
+      if (typeof k !== 'string' || !(v instanceof tf.Tensor)) fail(fn, arg, `must map parameter names to tensors, got an entry ${formatValue(k)} → ${formatValue(v)}`);
       if (v.isDisposed) fail(fn, arg, `holds a disposed tensor for '${k}'`);
     }
     if (src.size === 0) fail(fn, arg, 'has no parameters');
@@ -62,12 +62,12 @@ export function weightsOf(fn: string, arg: string, src: unknown): ReadonlyMap<st
     if ((m as { isDisposed?: boolean }).isDisposed) fail(fn, arg, 'is a disposed model');
     return m.variables;
   }
-  return fail(fn, arg, `must be a model, a checkpoint or a Map of weights by parameter name, got ${describe(src)}`);
+  return fail(fn, arg, `must be a model, a checkpoint or a Map of weights by parameter name, got ${formatValue(src)}`);
 }
 
 function checkNames(fn: string, arg: string, v: unknown, fallback: readonly string[]): string[] {
   if (v === undefined) return [...fallback];
-  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) fail(fn, arg, `must be an array of module names, got ${describe(v)}`);
+  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) fail(fn, arg, `must be an array of module names, got ${formatValue(v)}`);
   return [...(v as string[])];
 }
 
@@ -120,7 +120,7 @@ export async function distance(a: WeightsSource, b: WeightsSource, options: Dist
   const fn = 'tl.distance';
   const o = checkObject(fn, 'options', options);
   const { label, ...rest } = o;
-  if (label !== undefined && typeof label !== 'string') fail(fn, 'options.label', `must be a string, got ${describe(label)}`);
+  if (label !== undefined && typeof label !== 'string') fail(fn, 'options.label', `must be a string, got ${formatValue(label)}`);
   const { head, exclude } = parseOptions(fn, rest);
   const p = await pairDistance(fn, (label as string | undefined) ?? 'A vs B', weightsOf(fn, 'a', a), 'a', weightsOf(fn, 'b', b), 'b', head, exclude);
   return new DistanceResult([p]);
@@ -141,12 +141,12 @@ export async function distance(a: WeightsSource, b: WeightsSource, options: Dist
  */
 export async function distances(pairs: readonly { readonly label: string; readonly a: WeightsSource; readonly b: WeightsSource }[], options: DistanceOptions = {}): Promise<DistanceResult> {
   const fn = 'tl.distances';
-  if (!Array.isArray(pairs) || pairs.length === 0) fail(fn, 'pairs', `must be a non-empty array of {label, a, b}, got ${describe(pairs)}`);
+  if (!Array.isArray(pairs) || pairs.length === 0) fail(fn, 'pairs', `must be a non-empty array of {label, a, b}, got ${formatValue(pairs)}`);
   const { head, exclude } = parseOptions(fn, options);
   const out: PairDistance[] = [];
   for (let i = 0; i < pairs.length; i++) {
     const p = pairs[i]!;
-    if (p === null || typeof p !== 'object' || typeof p.label !== 'string') fail(fn, `pairs[${i}]`, `must be {label: string, a, b}, got ${describe(p)}`);
+    if (p === null || typeof p !== 'object' || typeof p.label !== 'string') fail(fn, `pairs[${i}]`, `must be {label: string, a, b}, got ${formatValue(p)}`);
     out.push(await pairDistance(fn, p.label, weightsOf(fn, `pairs[${i}].a`, p.a), `pairs[${i}].a`, weightsOf(fn, `pairs[${i}].b`, p.b), `pairs[${i}].b`, head, exclude));
   }
   return new DistanceResult(out);

@@ -7,7 +7,7 @@
  * keeps GPU backends busy instead of waiting on a read-back per setting.
  */
 import { tf } from './tfjs';
-import type { Model, NamedWeights } from './model';
+import type { Model, NamedWeights } from './modelContract';
 import type { DataLike } from './dataset';
 import { lossAndCorrect } from './train';
 import { ShapeMismatchError } from './errors';

@@ -4,13 +4,13 @@
  * B = max_λ [L(θλ) − ((1−λ)L(θ₁) + λL(θ₂))] (Frankle et al. 2020). `tl.interpolate` in notebooks.
  */
 import { tf } from './tfjs';
-import type { Model, NamedWeights } from './model';
+import type { Model, NamedWeights } from './modelContract';
 import type { InterpolationPayload, MimeBundle } from '../protocol/mime';
 import { Mime } from '../protocol/mime';
 import { DISPLAY, type Displayable } from './display';
 import { checkData, type DataLike } from './dataset';
 import { checkDataFitsModel, checkModel } from './train';
-import { checkInteger, checkKeys, checkObject, describe, fail } from './validate';
+import { checkInteger, checkKeys, checkObject, formatValue, fail } from './validate';
 import { canRecalibrate, checkSameParameters, evaluateSettings, hasBuffers, type WeightSetting } from './evalGrid';
 import { fmt, textTable } from './results';
 import { interpolationSpec, lightTheme } from '../protocol/charts';
@@ -64,11 +64,11 @@ function gridOf(fn: string, v: unknown): number[] {
   } else if (Array.isArray(v)) {
     if (v.length === 0) fail(fn, 'options.lambdas', 'is empty');
     v.forEach((x, i) => {
-      if (typeof x !== 'number' || !Number.isFinite(x)) fail(fn, 'options.lambdas', `has ${describe(x)} at position ${i}; λ values must be finite numbers`);
+      if (typeof x !== 'number' || !Number.isFinite(x)) fail(fn, 'options.lambdas', `has ${formatValue(x)} at position ${i}; λ values must be finite numbers`);
     });
     grid = [...(v as number[])];
   } else {
-    return fail(fn, 'options.lambdas', `must be a number of points or a list of λ values, got ${describe(v)}`);
+    return fail(fn, 'options.lambdas', `must be a number of points or a list of λ values, got ${formatValue(v)}`);
   }
   if (!grid.includes(0)) grid.push(0);
   if (!grid.includes(1)) grid.push(1);
@@ -121,11 +121,11 @@ async function curve(fn: string, pair: Pair, data: DataLike, o: Record<string, u
   const batchSize = checkInteger(fn, 'options.batchSize', o['batchSize'] ?? 256, 1);
   const group = checkInteger(fn, 'options.group', o['group'] ?? 7, 1, 64);
   const rec = o['recalibrate'] ?? 'auto';
-  if (!(typeof rec === 'boolean' || rec === 'auto' || typeof rec === 'function')) fail(fn, 'options.recalibrate', `must be true, false, 'auto' or a function (model, λ) => …, got ${describe(rec)}`);
+  if (!(typeof rec === 'boolean' || rec === 'auto' || typeof rec === 'function')) fail(fn, 'options.recalibrate', `must be true, false, 'auto' or a function (model, λ) => …, got ${formatValue(rec)}`);
   if (rec === true && !canRecalibrate(a)) fail(fn, 'options.recalibrate', `is true but the model (${a.arch}) has no normalisation statistics to recompute (no recalibrate method or no BatchNorm)`);
   const recData = o['recalibrationData'] ?? data;
   const recX = recData instanceof tf.Tensor ? recData : (recData as Partial<DataLike>)?.x;
-  if (!(recX instanceof tf.Tensor) || recX.rank !== 4) fail(fn, 'options.recalibrationData', `must be a data set {x, y} or images [N, H, W, C], got ${describe(recData)}`);
+  if (!(recX instanceof tf.Tensor) || recX.rank !== 4) fail(fn, 'options.recalibrationData', `must be a data set {x, y} or images [N, H, W, C], got ${formatValue(recData)}`);
   const recalibrating = typeof rec === 'function' || (rec !== false && canRecalibrate(a));
   const interpolateBuffers = !recalibrating && hasBuffers(a) && hasBuffers(b);
   const bufA = interpolateBuffers ? (a as Model & { getBuffers(): NamedWeights }).getBuffers() : undefined;
@@ -177,7 +177,7 @@ export async function interpolate(a: Model, b: Model, data: DataLike, options: I
   const fn = 'tl.interpolate';
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, KEYS);
-  if (o['label'] !== undefined && typeof o['label'] !== 'string') fail(fn, 'options.label', `must be a string, got ${describe(o['label'])}`);
+  if (o['label'] !== undefined && typeof o['label'] !== 'string') fail(fn, 'options.label', `must be a string, got ${formatValue(o['label'])}`);
   const c = await curve(fn, { label: (o['label'] as string | undefined) ?? `${a.arch} → ${b.arch}`, a, b }, data, o, -1);
   return new InterpolationResult([c], o['title'] as string | undefined);
 }
@@ -198,13 +198,13 @@ export async function interpolate(a: Model, b: Model, data: DataLike, options: I
  */
 export async function interpolateAll(pairs: readonly { readonly label: string; readonly a: Model; readonly b: Model }[], data: DataLike, options: Omit<InterpolateOptions, 'label'> = {}): Promise<InterpolationResult> {
   const fn = 'tl.interpolateAll';
-  if (!Array.isArray(pairs) || pairs.length === 0) fail(fn, 'pairs', `must be a non-empty array of {label, a, b}, got ${describe(pairs)}`);
+  if (!Array.isArray(pairs) || pairs.length === 0) fail(fn, 'pairs', `must be a non-empty array of {label, a, b}, got ${formatValue(pairs)}`);
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, KEYS.filter((k) => k !== 'label'));
   const curves: InterpolationCurve[] = [];
   for (let i = 0; i < pairs.length; i++) {
     const p = pairs[i]!;
-    if (p === null || typeof p !== 'object' || typeof p.label !== 'string') fail(fn, `pairs[${i}]`, `must be {label: string, a: Model, b: Model}, got ${describe(p)}`);
+    if (p === null || typeof p !== 'object' || typeof p.label !== 'string') fail(fn, `pairs[${i}]`, `must be {label: string, a: Model, b: Model}, got ${formatValue(p)}`);
     curves.push(await curve(fn, p, data, o, i));
   }
   return new InterpolationResult(curves, o['title'] as string | undefined);

@@ -6,7 +6,7 @@ import { PNG } from 'pngjs';
 import { tf } from './tfjs';
 import { DISPLAY } from './display';
 import { Mime, type ImagesPayload, type MimeBundle } from '../protocol/mime';
-import { checkImages, checkInteger, checkKeys, checkObject, describe, fail } from './validate';
+import { checkImages, checkInteger, checkKeys, checkObject, formatValue, fail } from './validate';
 
 /** Encodes one image (H×W×C floats in [0, 1], C = 1 or 3; values clamped) as a PNG, base64. */
 export function encodePng(pixels: ArrayLike<number>, height: number, width: number, channels: number): string {
@@ -75,14 +75,14 @@ export interface ShowImagesOptions {
  */
 export async function showImages(rows: readonly { label: string; images: tf.Tensor4D }[], options: ShowImagesOptions = {}): Promise<ImagesResult> {
   const fn = 'tl.showImages';
-  if (!Array.isArray(rows) || rows.length === 0) fail(fn, 'rows', `must be a non-empty array of {label, images}, got ${describe(rows)}`);
+  if (!Array.isArray(rows) || rows.length === 0) fail(fn, 'rows', `must be a non-empty array of {label, images}, got ${formatValue(rows)}`);
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, ['title', 'count']);
   const count = checkInteger(fn, 'options.count', o['count'] ?? 8, 1, 256);
-  if (o['title'] !== undefined && typeof o['title'] !== 'string') fail(fn, 'options.title', `must be a string, got ${describe(o['title'])}`);
+  if (o['title'] !== undefined && typeof o['title'] !== 'string') fail(fn, 'options.title', `must be a string, got ${formatValue(o['title'])}`);
   let shape: number[] | undefined;
   rows.forEach((r, i) => {
-    if (r === null || typeof r !== 'object' || typeof r.label !== 'string') fail(fn, `rows[${i}]`, `must be {label: string, images: Tensor4D}, got ${describe(r)}`);
+    if (r === null || typeof r !== 'object' || typeof r.label !== 'string') fail(fn, `rows[${i}]`, `must be {label: string, images: Tensor4D}, got ${formatValue(r)}`);
     const x = checkImages(fn, `rows[${i}].images`, r.images);
     if (x.shape[3] !== 1 && x.shape[3] !== 3) fail(fn, `rows[${i}].images`, `must have 1 or 3 channels, got shape [${x.shape.join(', ')}]`);
     const s = x.shape.slice(1);

@@ -5,10 +5,10 @@
  * similarity measures (CKA in ./cka/; the next one, e.g. SVCCA, imports this module, not CKA).
  */
 import { tf } from './tfjs';
-import type { Model } from './model';
+import type { Model } from './modelContract';
 import type { DataLike } from './dataset';
 import type { Analysis } from './engine';
-import { describe, fail, shapeStr } from './validate';
+import { formatValue, fail, shapeStr } from './validate';
 import { fromRows } from './float64';
 
 /** A representation: [n, p] (or higher rank, flattened per example) tensor, or n rows of p numbers. */
@@ -39,11 +39,11 @@ export function featureShape(fn: string, arg: string, X: unknown): [number, numb
   if (Array.isArray(X)) {
     if (X.length === 0) fail(fn, arg, 'is empty (no rows)');
     const first = X[0] as unknown;
-    if (!Array.isArray(first)) fail(fn, arg, `must be a tensor or an array of rows (number[][]), got an array whose first row is ${describe(first)}`);
+    if (!Array.isArray(first)) fail(fn, arg, `must be a tensor or an array of rows (number[][]), got an array whose first row is ${formatValue(first)}`);
     if (first.length === 0) fail(fn, arg, 'has rows of length 0');
     return [X.length, first.length];
   }
-  return fail(fn, arg, `must be a tensor [n, p] or number[][], got ${describe(X)}`);
+  return fail(fn, arg, `must be a tensor [n, p] or number[][], got ${formatValue(X)}`);
 }
 
 /**
@@ -61,7 +61,7 @@ export function* readFeatures(fn: string, arg: string, X: Features): Analysis<{ 
   const { data } = fromRows(
     X,
     (i, len, expected) => fail(fn, arg, `has rows of different lengths: row ${i} has ${len < 0 ? 'no array' : len} values, row 0 has ${expected}`),
-    (i, j, v) => fail(fn, arg, `has a non-finite or non-numeric value (${describe(v)}) at row ${i}, column ${j}`),
+    (i, j, v) => fail(fn, arg, `has a non-finite or non-numeric value (${formatValue(v)}) at row ${i}, column ${j}`),
   );
   return { data, n, p };
 }
@@ -71,10 +71,10 @@ export function namedEntries(fn: string, arg: string, f: unknown): [string, Feat
   let entries: [string, unknown][];
   if (f instanceof Map) entries = [...f.entries()];
   else if (f !== null && typeof f === 'object' && !Array.isArray(f) && !(f instanceof tf.Tensor)) entries = Object.entries(f);
-  else return fail(fn, arg, `must map module names to features ({conv1: X1, layer1: X2} or a Map), got ${describe(f)}`);
+  else return fail(fn, arg, `must map module names to features ({conv1: X1, layer1: X2} or a Map), got ${formatValue(f)}`);
   if (entries.length === 0) fail(fn, arg, 'is empty (no modules)');
   for (const [k, v] of entries) {
-    if (typeof k !== 'string') fail(fn, arg, `has a non-string key ${describe(k)}`);
+    if (typeof k !== 'string') fail(fn, arg, `has a non-string key ${formatValue(k)}`);
     featureShape(fn, `${arg}.${k}`, v);
   }
   return entries as [string, Features][];
@@ -85,7 +85,7 @@ export function namedEntries(fn: string, arg: string, f: unknown): [string, Feat
 /** The module names `layers` (default: all of the model's), each checked against the model. */
 export function checkLayers(fn: string, arg: string, model: Model, layers: unknown): string[] {
   if (layers === undefined) return [...model.moduleNames];
-  if (!Array.isArray(layers) || layers.length === 0 || layers.some((l) => typeof l !== 'string')) fail(fn, arg, `must be a non-empty array of module names, got ${describe(layers)}`);
+  if (!Array.isArray(layers) || layers.length === 0 || layers.some((l) => typeof l !== 'string')) fail(fn, arg, `must be a non-empty array of module names, got ${formatValue(layers)}`);
   for (const l of layers as string[]) {
     if (!model.moduleNames.includes(l)) fail(fn, arg, `names unknown module '${l}'; the model (${model.arch}) has ${model.moduleNames.join(', ')}`);
   }
@@ -95,7 +95,7 @@ export function checkLayers(fn: string, arg: string, model: Model, layers: unkno
 /** Images of a DataLike or an image tensor. */
 export function imagesOf(fn: string, data: unknown): tf.Tensor4D {
   const x = data instanceof tf.Tensor ? data : data !== null && typeof data === 'object' ? (data as Partial<DataLike>).x : undefined;
-  if (!(x instanceof tf.Tensor) || x.rank !== 4) fail(fn, 'data', `must be a data set {x, y} or images [N, H, W, C], got ${describe(data)}`);
+  if (!(x instanceof tf.Tensor) || x.rank !== 4) fail(fn, 'data', `must be a data set {x, y} or images [N, H, W, C], got ${formatValue(data)}`);
   if (x.isDisposed) fail(fn, 'data', 'holds a disposed tensor');
   return x as tf.Tensor4D;
 }

@@ -12,7 +12,7 @@ import { Dataset } from './dataset';
 import { InvalidArgumentError } from './errors';
 import { permutation } from './random';
 import { ImagesResult, showImages } from './preview';
-import { checkInteger, checkKeys, checkObject, checkSeed, describe, fail, shapeStr } from './validate';
+import { checkInteger, checkKeys, checkObject, checkSeed, formatValue, fail, shapeStr } from './validate';
 
 export interface ShuffleOptions {
   /** Seed of the permutation, default 0. Same seed, same permutation. */
@@ -51,7 +51,7 @@ export function blockPermutation(height: number, width: number, blockSize: numbe
 
 function checkBlockSize(fn: string, blockSize: unknown, h: number, w: number): number {
   if (typeof blockSize !== 'number' || !Number.isInteger(blockSize) || blockSize < 1) {
-    fail(fn, 'blockSize', `must be a positive integer, got ${describe(blockSize)}`);
+    fail(fn, 'blockSize', `must be a positive integer, got ${formatValue(blockSize)}`);
   }
   if (h % blockSize !== 0 || w % blockSize !== 0) {
     const common = divisors(h).filter((d) => w % d === 0);
@@ -67,7 +67,7 @@ function checkBlockSize(fn: string, blockSize: unknown, h: number, w: number): n
 type Images = tf.Tensor4D | tf.Tensor3D;
 
 function checkImageInput(fn: string, images: unknown): Images {
-  if (!(images instanceof tf.Tensor)) fail(fn, 'images', `must be images [N, H, W, C] (or one image [H, W, C]) or a Dataset, got ${describe(images)}`);
+  if (!(images instanceof tf.Tensor)) fail(fn, 'images', `must be images [N, H, W, C] (or one image [H, W, C]) or a Dataset, got ${formatValue(images)}`);
   if (images.isDisposed) fail(fn, 'images', 'is a disposed tensor');
   if (images.rank !== 4 && images.rank !== 3) fail(fn, 'images', `must be images [N, H, W, C] or one image [H, W, C], got shape ${shapeStr(images.shape)}`);
   if (images.shape.some((d: number) => d < 1)) fail(fn, 'images', `has an empty dimension: ${shapeStr(images.shape)}`);
@@ -160,11 +160,11 @@ export async function shufflePreview(images: tf.Tensor4D | Dataset, options: Shu
   const [, h, w] = x.shape;
   const seed = checkSeed(fn, 'options.seed', o['seed'] ?? 0);
   const count = checkInteger(fn, 'options.count', o['count'] ?? 6, 1, 64);
-  if (o['pixel'] !== undefined && typeof o['pixel'] !== 'boolean') fail(fn, 'options.pixel', `must be a boolean, got ${describe(o['pixel'])}`);
+  if (o['pixel'] !== undefined && typeof o['pixel'] !== 'boolean') fail(fn, 'options.pixel', `must be a boolean, got ${formatValue(o['pixel'])}`);
   // Default: the three largest proper block sizes and 1 (28×28: 14, 7, 4, 1).
   const common = divisors(h).filter((d) => w % d === 0 && d < Math.max(h, w)).reverse();
   const sizes = (o['blockSizes'] as number[] | undefined) ?? (common.length > 4 ? [...common.slice(0, 3), 1] : common);
-  if (!Array.isArray(sizes)) fail(fn, 'options.blockSizes', `must be an array of block sizes, got ${describe(sizes)}`);
+  if (!Array.isArray(sizes)) fail(fn, 'options.blockSizes', `must be an array of block sizes, got ${formatValue(sizes)}`);
   sizes.forEach((b, i) => checkBlockSize(`${fn} (options.blockSizes[${i}])`, b, h, w));
   const n = Math.min(count, x.shape[0]);
   const first = tf.slice(x, [0, 0, 0, 0], [n, -1, -1, -1]);

@@ -6,112 +6,30 @@
  *
  * The loop is written for throughput: batches are gathered on the backend, the loss and accuracy
  * are accumulated there and read back only when a point of the history is logged (a few times per
- * epoch), and SGD/Adam updates are plain tensor ops on the model's variables.
+ * epoch), and SGD/Adam updates are plain tensor ops on the model's variables (./optimizers.ts).
+ * Everything else a run does (precise BatchNorm, validation, checkpoints, history, progress) is a
+ * hook (./trainingHooks.ts) that `runTraining` composes from the options.
  */
 import { tf } from './tfjs';
 import { DISPLAY } from './display';
-import type { Model } from './model';
+import type { Model } from './modelContract';
 import { ShapeMismatchError, TrainingDivergedError } from './errors';
 import { checkData, type DataLike } from './dataset';
-import { checkInteger, checkKeys, checkNumber, checkObject, checkOneOf, checkSeed, describe, fail } from './validate';
+import { checkInteger, checkKeys, checkNumber, checkObject, checkOneOf, checkSeed, formatValue, fail } from './validate';
 import { ensureBackend } from './backends';
-import { Checkpoint, saveCheckpoint } from './checkpoint';
-import { isNetModel, modelFromConfig, type ModelConfig } from './models';
+import { Checkpoint } from './checkpointFiles';
+import { isNetModel, modelFromConfig, type ModelConfig } from './netModel';
 import { permutation } from './random';
-import { createProgress, silentProgress, trainingBundle, type Progress } from './progress';
+import { trainingBundle, type Progress } from './progress';
+import { checkDataFitsModel, checkModel, evaluate, type Evaluation } from './evaluation';
+import { createOptimizer, OptimizerName } from './optimizers';
+import { ProgressGroup, payloadPoint, type HistoryPoint } from './progressGroup';
+import { CheckpointHook, historyHook, notify, preciseBatchNorm, progressHook, ValidationHook, type PendingPoint, type TrainingHook } from './trainingHooks';
 import type { MimeBundle, TrainingPayload } from '../protocol/mime';
 
-export interface EvaluateOptions {
-  /** Examples per forward pass, default 256. */
-  readonly batchSize?: number;
-}
-
-/** Mean cross-entropy loss (natural log) and accuracy of a model on a data set. */
-export interface Evaluation {
-  readonly loss: number;
-  readonly accuracy: number;
-  /** Number of examples evaluated. */
-  readonly n: number;
-}
-
-/**
- * Sum of the cross-entropy losses and number of correct predictions of `logits` against labels
- * `y` (int32 [B] or one-hot [B, K]), as scalar tensors (no read-back).
- */
-export function lossAndCorrect(logits: tf.Tensor2D, y: tf.Tensor1D | tf.Tensor2D): { lossSum: tf.Scalar; correct: tf.Scalar } {
-  return tf.tidy(() => {
-    const k = logits.shape[1];
-    const labels = y.rank === 2 ? (tf.argMax(y, 1) as tf.Tensor1D) : (y as tf.Tensor1D);
-    const onehot = y.rank === 2 ? (y as tf.Tensor2D) : tf.oneHot(labels, k);
-    const logp = tf.logSoftmax(logits);
-    const lossSum = tf.neg(tf.sum(tf.mul(onehot, logp))) as tf.Scalar;
-    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')) as tf.Scalar;
-    return { lossSum, correct };
-  });
-}
-
-/**
- * Evaluates `model` on `data` in batches (evaluation mode: BatchNorm uses running statistics).
- * One read-back at the end, so it is cheap on GPU backends.
- *
- * @example
- * ```ts
- * const {loss, accuracy} = await tl.evaluate(model, test, {batchSize: 512});
- * ```
- */
-export async function evaluate(model: Model, data: DataLike, options: EvaluateOptions = {}): Promise<Evaluation> {
-  const fn = 'tl.evaluate';
-  checkModel(fn, 'model', model);
-  const { n, numClasses } = checkData(fn, 'data', data);
-  checkDataFitsModel(fn, model, data, numClasses);
-  const o = checkObject(fn, 'options', options);
-  checkKeys(fn, 'options', o, ['batchSize']);
-  const batchSize = checkInteger(fn, 'options.batchSize', o['batchSize'] ?? 256, 1);
-  let lossSum = tf.scalar(0);
-  let correct = tf.scalar(0);
-  try {
-    for (let i = 0; i < n; i += batchSize) {
-      const b = Math.min(batchSize, n - i);
-      const [l, c] = tf.tidy(() => {
-        const xb = tf.slice(data.x, [i, 0, 0, 0], [b, -1, -1, -1]);
-        const yb = data.y.rank === 2 ? tf.slice(data.y, [i, 0], [b, -1]) : tf.slice(data.y, [i], [b]);
-        const { logits } = model.forward(xb);
-        const r = lossAndCorrect(logits, yb as tf.Tensor1D | tf.Tensor2D);
-        return [tf.add(lossSum, r.lossSum), tf.add(correct, r.correct)];
-      });
-      lossSum.dispose();
-      correct.dispose();
-      lossSum = l as tf.Scalar;
-      correct = c as tf.Scalar;
-    }
-    const [ls, cs] = await Promise.all([lossSum.data(), correct.data()]);
-    return { loss: ls[0]! / n, accuracy: cs[0]! / n, n };
-  } finally {
-    lossSum.dispose();
-    correct.dispose();
-  }
-}
-
-/** Checks that `model` looks like a {@link Model} and is not disposed. */
-export function checkModel(fn: string, arg: string, model: unknown): asserts model is Model {
-  const m = model as Partial<Model> | null;
-  if (m === null || typeof m !== 'object' || typeof m.forward !== 'function' || !(m.variables instanceof Map) || !Array.isArray(m.inputShape)) {
-    fail(fn, arg, `must be a model (tl.resnet, tl.cnn, …), got ${describe(model)}`);
-  }
-  if ((m as { isDisposed?: boolean }).isDisposed) fail(fn, arg, 'is a disposed model');
-}
-
-/** Checks that the images fit the model's input and the labels its number of classes. */
-export function checkDataFitsModel(fn: string, model: Model, data: DataLike, numClasses: number | undefined): void {
-  const [, h, w, c] = data.x.shape;
-  const [mh, mw, mc] = model.inputShape;
-  if (h !== mh || w !== mw || c !== mc) {
-    throw new ShapeMismatchError(fn, 'data.x', `has images ${h}×${w}×${c} but the model (${model.arch}) expects ${mh}×${mw}×${mc}`);
-  }
-  if (numClasses !== undefined && numClasses !== model.numClasses) {
-    throw new ShapeMismatchError(fn, 'data', `has ${numClasses} classes but the model (${model.arch}) has ${model.numClasses} outputs`);
-  }
-}
+export { checkDataFitsModel, checkModel, evaluate, lossAndCorrect } from './evaluation';
+export type { EvaluateOptions, Evaluation } from './evaluation';
+export type { HistoryPoint } from './progressGroup';
 
 /** Learning-rate schedule over the whole run. */
 export type Schedule =
@@ -129,7 +47,7 @@ export interface TrainOptions {
   /** Initial learning rate, default 0.05 (sgd) or 0.001 (adam). */
   readonly lr?: number;
   /** 'sgd' (with momentum) or 'adam'. Default 'sgd'. */
-  readonly optimizer?: 'sgd' | 'adam';
+  readonly optimizer?: OptimizerName;
   /** SGD momentum, default 0.9. */
   readonly momentum?: number;
   /** Decoupled weight decay per step (w ← w − lr·wd·w), default 0. */
@@ -171,7 +89,7 @@ interface Resolved {
   epochs: number;
   batchSize: number;
   lr: number;
-  optimizer: 'sgd' | 'adam';
+  optimizer: OptimizerName;
   momentum: number;
   weightDecay: number;
   schedule: Schedule;
@@ -190,30 +108,30 @@ function resolveOptions(fn: string, options: unknown, extraKeys: readonly string
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, [...TRAIN_KEYS, ...extraKeys]);
   const epochs = checkInteger(fn, 'options.epochs', o['epochs'] ?? 5, 1, 100000);
-  const optimizer = checkOneOf(fn, 'options.optimizer', o['optimizer'] ?? 'sgd', ['sgd', 'adam'] as const);
+  const optimizer = checkOneOf(fn, 'options.optimizer', o['optimizer'] ?? OptimizerName.sgd, Object.values(OptimizerName));
   const schedule = (o['schedule'] ?? 'constant') as Schedule;
   if (schedule !== 'constant' && schedule !== 'cosine') {
     if (schedule === null || typeof schedule !== 'object' || schedule.type !== 'step') {
-      fail(fn, 'options.schedule', `must be 'constant', 'cosine' or {type: 'step', every, gamma?}, got ${describe(schedule)}`);
+      fail(fn, 'options.schedule', `must be 'constant', 'cosine' or {type: 'step', every, gamma?}, got ${formatValue(schedule)}`);
     }
     checkInteger(fn, 'options.schedule.every', schedule.every, 1);
     if (schedule.gamma !== undefined) checkNumber(fn, 'options.schedule.gamma', schedule.gamma, 0, 1);
   }
   const checkpoints = (o['checkpoints'] ?? []) as number[];
-  if (!Array.isArray(checkpoints)) fail(fn, 'options.checkpoints', `must be an array of epochs, got ${describe(checkpoints)}`);
+  if (!Array.isArray(checkpoints)) fail(fn, 'options.checkpoints', `must be an array of epochs, got ${formatValue(checkpoints)}`);
   checkpoints.forEach((e, i) => checkInteger(fn, `options.checkpoints[${i}]`, e, 0, epochs));
   if (o['checkpointDir'] !== undefined && (typeof o['checkpointDir'] !== 'string' || o['checkpointDir'] === '')) {
-    fail(fn, 'options.checkpointDir', `must be a folder path, got ${describe(o['checkpointDir'])}`);
+    fail(fn, 'options.checkpointDir', `must be a folder path, got ${formatValue(o['checkpointDir'])}`);
   }
   const progress = o['progress'] ?? true;
   if (typeof progress !== 'boolean' && (progress === null || typeof progress !== 'object' || typeof (progress as Progress).update !== 'function')) {
-    fail(fn, 'options.progress', `must be a boolean or {update, done}, got ${describe(progress)}`);
+    fail(fn, 'options.progress', `must be a boolean or {update, done}, got ${formatValue(progress)}`);
   }
-  if (o['label'] !== undefined && typeof o['label'] !== 'string') fail(fn, 'options.label', `must be a string, got ${describe(o['label'])}`);
+  if (o['label'] !== undefined && typeof o['label'] !== 'string') fail(fn, 'options.label', `must be a string, got ${formatValue(o['label'])}`);
   return {
     epochs,
     batchSize: checkInteger(fn, 'options.batchSize', o['batchSize'] ?? 64, 1),
-    lr: checkNumber(fn, 'options.lr', o['lr'] ?? (optimizer === 'adam' ? 0.001 : 0.05), 0, 100),
+    lr: checkNumber(fn, 'options.lr', o['lr'] ?? (optimizer === OptimizerName.adam ? 0.001 : 0.05), 0, 100),
     optimizer,
     momentum: checkNumber(fn, 'options.momentum', o['momentum'] ?? 0.9, 0, 1),
     weightDecay: checkNumber(fn, 'options.weightDecay', o['weightDecay'] ?? 0, 0, 1),
@@ -235,71 +153,6 @@ export function learningRate(schedule: Schedule, lr: number, step: number, steps
   if (schedule === 'constant') return lr;
   if (schedule === 'cosine') return lr * 0.5 * (1 + Math.cos((Math.PI * step) / steps));
   return lr * (schedule.gamma ?? 0.1) ** Math.floor(step / stepsPerEpoch / schedule.every);
-}
-
-/** One point of a training history (the training MIME payload's point). */
-export interface HistoryPoint {
-  readonly epoch: number;
-  readonly step: number;
-  readonly loss: number;
-  readonly accuracy: number;
-  readonly valLoss?: number;
-  readonly valAccuracy?: number;
-  readonly examplesPerSecond?: number;
-  readonly lr: number;
-}
-
-/** Runs sharing one progress display (e.g. P-T and RI-T over seeds). */
-class ProgressGroup {
-  readonly runs: { label: string; points: HistoryPoint[]; done: boolean }[] = [];
-  private readonly progress: Progress;
-  private readonly start = performance.now();
-
-  constructor(
-    readonly title: string,
-    option: boolean | Progress,
-  ) {
-    this.progress = option === true ? createProgress(title) : option === false ? silentProgress : option;
-  }
-
-  addRun(label: string): { label: string; points: HistoryPoint[]; done: boolean } {
-    const r = { label, points: [] as HistoryPoint[], done: false };
-    this.runs.push(r);
-    return r;
-  }
-
-  payload(): TrainingPayload {
-    return { title: this.title, runs: this.runs.map((r) => ({ label: r.label, points: r.points.map(stripLr), done: r.done })) };
-  }
-
-  update(run: string, p: HistoryPoint, epochs: number, steps: number): void {
-    const payload = this.payload();
-    this.progress.update({
-      title: this.title,
-      run,
-      epoch: p.epoch,
-      epochs,
-      step: p.step,
-      steps,
-      loss: p.loss,
-      accuracy: p.accuracy,
-      ...(p.valLoss !== undefined ? { valLoss: p.valLoss } : {}),
-      ...(p.valAccuracy !== undefined ? { valAccuracy: p.valAccuracy } : {}),
-      examplesPerSecond: p.examplesPerSecond ?? 0,
-      elapsedSeconds: (performance.now() - this.start) / 1000,
-      payload,
-      bundle: () => trainingBundle(payload),
-    });
-  }
-
-  done(): void {
-    this.progress.done();
-  }
-}
-
-function stripLr(p: HistoryPoint): TrainingPayload['runs'][number]['points'][number] {
-  const { lr: _lr, ...rest } = p;
-  return rest;
 }
 
 /**
@@ -339,7 +192,7 @@ export class TrainingRun {
   }
 
   payload(): TrainingPayload {
-    return { title: this.label, runs: [{ label: this.label, points: this.history.map(stripLr), done: true }] };
+    return { title: this.label, runs: [{ label: this.label, points: this.history.map(payloadPoint), done: true }] };
   }
 
   toString(): string {
@@ -361,61 +214,6 @@ export class TrainingRun {
     if (this.ownsModel) this.model.dispose();
   }
 }
-
-interface OptimizerState {
-  step(vars: readonly [string, tf.Variable][], grads: tf.NamedTensorMap, lr: number): void;
-  dispose(): void;
-}
-
-function makeOptimizer(o: Resolved): OptimizerState {
-  const slots = new Map<string, tf.Variable[]>();
-  const slot = (name: string, v: tf.Variable, k: number): tf.Variable[] => {
-    let s = slots.get(name);
-    if (!s) {
-      s = Array.from({ length: k }, () => tf.variable(tf.zerosLike(v), false));
-      slots.set(name, s);
-    }
-    return s;
-  };
-  let t = 0;
-  return {
-    step(vars, grads, lr) {
-      t++;
-      tf.tidy(() => {
-        for (const [name, v] of vars) {
-          const g = grads[v.name];
-          if (!g) continue;
-          if (o.optimizer === 'sgd') {
-            let update: tf.Tensor = g;
-            if (o.momentum > 0) {
-              const [vel] = slot(name, v, 1);
-              vel!.assign(tf.add(tf.mul(vel!, o.momentum), g));
-              update = vel!;
-            }
-            let next = tf.sub(v, tf.mul(update, lr));
-            if (o.weightDecay > 0) next = tf.sub(next, tf.mul(v, lr * o.weightDecay));
-            v.assign(next);
-          } else {
-            const [m, s2] = slot(name, v, 2);
-            const [b1, b2, eps] = [0.9, 0.999, 1e-8];
-            m!.assign(tf.add(tf.mul(m!, b1), tf.mul(g, 1 - b1)));
-            s2!.assign(tf.add(tf.mul(s2!, b2), tf.mul(tf.square(g), 1 - b2)));
-            const mhat = tf.div(m!, 1 - b1 ** t);
-            const vhat = tf.div(s2!, 1 - b2 ** t);
-            let next = tf.sub(v, tf.mul(tf.div(mhat, tf.add(tf.sqrt(vhat), eps)), lr));
-            if (o.weightDecay > 0) next = tf.sub(next, tf.mul(v, lr * o.weightDecay));
-            v.assign(next);
-          }
-        }
-      });
-    },
-    dispose() {
-      for (const s of slots.values()) tf.dispose(s);
-      slots.clear();
-    },
-  };
-}
-
 async function runTraining(fn: string, model: Model, data: DataLike, o: Resolved, group: ProgressGroup, ownsModel: boolean): Promise<TrainingRun> {
   const { n } = checkData(fn, 'data', data);
   const started = performance.now();
@@ -429,23 +227,26 @@ async function runTraining(fn: string, model: Model, data: DataLike, o: Resolved
   const varList = vars.map(([, v]) => v);
   const run = group.addRun(o.label);
   const initial = Checkpoint.of(model, 0, o.label);
-  const checkpoints: Checkpoint[] = [];
-  const optimizer = makeOptimizer(o);
+  // The order matters: statistics are recalibrated before validation and checkpoints see them,
+  // and a point is recorded before the display shows it.
+  const validation = o.validation ? new ValidationHook(model, o.validation, o.evalBatchSize) : undefined;
+  const checkpoints = new CheckpointHook(model, o.label, o.checkpoints, o.checkpointDir);
+  const hooks: TrainingHook[] = [
+    ...(o.recalibrateNorm !== false ? [preciseBatchNorm(model, data, o.recalibrateNorm, o.evalBatchSize)] : []),
+    validation,
+    checkpoints,
+    historyHook(run),
+    progressHook(group, run, o.epochs, steps),
+  ].filter((h): h is TrainingHook => h !== undefined);
+  const optimizer = createOptimizer(o);
   const labels = data.y.rank === 2 ? (tf.argMax(data.y, 1) as tf.Tensor1D) : (data.y as tf.Tensor1D);
   let lossAcc = tf.scalar(0);
   let correctAcc = tf.scalar(0);
   let seen = 0;
   let intervalStart = performance.now();
   let trainedSeconds = 0;
-  let validation: Evaluation | undefined;
-  const keep = async (epoch: number) => {
-    if (!o.checkpoints.includes(epoch)) return;
-    const c = Checkpoint.of(model, epoch, o.label);
-    checkpoints.push(c);
-    if (o.checkpointDir) await saveCheckpoint(c, `${o.checkpointDir}/epoch-${epoch}`);
-  };
   try {
-    await keep(0);
+    await notify(hooks, (h) => h.onTrainBegin?.());
     let step = 0;
     for (let epoch = 0; epoch < o.epochs; epoch++) {
       const order = permutation(n, (Math.imul(o.seed, 0x9e3779b1) ^ epoch) >>> 0);
@@ -473,59 +274,40 @@ async function runTraining(fn: string, model: Model, data: DataLike, o: Resolved
         lossAcc = l as tf.Scalar;
         correctAcc = c as tf.Scalar;
         seen += idx.length;
+        if (!logAt.has(s + 1)) continue;
         const endOfEpoch = s === stepsPerEpoch - 1;
-        if (logAt.has(s + 1)) {
-          const [ls, cs] = await Promise.all([lossAcc.data(), correctAcc.data()]);
-          const now = performance.now();
-          trainedSeconds += (now - intervalStart) / 1000;
-          const loss = ls[0]! / seen;
-          if (!Number.isFinite(loss)) {
-            throw new TrainingDivergedError(`${fn}: run '${o.label}' diverged at epoch ${epoch + 1}, step ${step + 1} (loss ${loss}); try a smaller learning rate than ${o.lr}`);
-          }
-          const point: { -readonly [K in keyof HistoryPoint]: HistoryPoint[K] } = {
-            epoch: endOfEpoch ? epoch + 1 : +(epoch + (s + 1) / stepsPerEpoch).toFixed(4),
-            step: step + 1,
-            loss,
-            accuracy: cs[0]! / seen,
-            examplesPerSecond: seen / ((now - intervalStart) / 1000),
-            lr,
-          };
-          lossAcc.dispose();
-          correctAcc.dispose();
-          lossAcc = tf.scalar(0);
-          correctAcc = tf.scalar(0);
-          seen = 0;
-          if (endOfEpoch && o.recalibrateNorm !== false && model.recalibrate && (model.buffers?.size ?? 0) > 0) {
-            const m = Math.min(n, o.recalibrateNorm);
-            const sample = tf.tidy(() => tf.gather(data.x, tf.tensor1d(order.subarray(0, m), 'int32')) as tf.Tensor4D);
-            try {
-              model.recalibrate(sample, { batchSize: o.evalBatchSize });
-            } finally {
-              sample.dispose();
-            }
-          }
-          if (endOfEpoch && o.validation) {
-            validation = await evaluate(model, o.validation, { batchSize: o.evalBatchSize });
-            point.valLoss = validation.loss;
-            point.valAccuracy = validation.accuracy;
-          }
-          run.points.push(point);
-          if (endOfEpoch) await keep(epoch + 1);
-          group.update(o.label, point, o.epochs, steps);
-          // Validation and checkpoint time is not training time.
-          intervalStart = performance.now();
+        const [ls, cs] = await Promise.all([lossAcc.data(), correctAcc.data()]);
+        const now = performance.now();
+        trainedSeconds += (now - intervalStart) / 1000;
+        const loss = ls[0]! / seen;
+        if (!Number.isFinite(loss)) {
+          throw new TrainingDivergedError(`${fn}: run '${o.label}' diverged at epoch ${epoch + 1}, step ${step + 1} (loss ${loss}); try a smaller learning rate than ${o.lr}`);
         }
+        const point: PendingPoint = {
+          epoch: endOfEpoch ? epoch + 1 : +(epoch + (s + 1) / stepsPerEpoch).toFixed(4),
+          step: step + 1,
+          loss,
+          accuracy: cs[0]! / seen,
+          examplesPerSecond: seen / ((now - intervalStart) / 1000),
+          lr,
+        };
+        lossAcc.dispose();
+        correctAcc.dispose();
+        lossAcc = tf.scalar(0);
+        correctAcc = tf.scalar(0);
+        seen = 0;
+        if (endOfEpoch) await notify(hooks, (h) => h.onEpochEnd?.({ epoch: epoch + 1, order, point }));
+        await notify(hooks, (h) => h.onHistoryPoint?.(point));
+        // Validation and checkpoint time is not training time.
+        intervalStart = performance.now();
       }
     }
-    run.done = true;
-    // One more update, so the live display ends showing this run as finished, not running.
-    const last = run.points.at(-1);
-    if (last) group.update(o.label, last, o.epochs, steps);
+    await notify(hooks, (h) => h.onTrainEnd?.());
     const totalExamples = n * o.epochs;
-    return new TrainingRun(o.label, model, run.points, initial, checkpoints, validation, (performance.now() - started) / 1000, totalExamples / trainedSeconds, ownsModel);
+    return new TrainingRun(o.label, model, run.points, initial, checkpoints.checkpoints, validation?.last, (performance.now() - started) / 1000, totalExamples / trainedSeconds, ownsModel);
   } catch (e) {
     initial.dispose();
-    for (const c of checkpoints) c.dispose();
+    for (const h of hooks) h.onTrainError?.();
     throw e;
   } finally {
     optimizer.dispose();
@@ -599,7 +381,7 @@ export async function fineTune(pretrained: Model | Checkpoint | TrainingRun, tar
   const fn = 'tl.fineTune';
   const o = resolveOptions(fn, options, ['reinitHead'], `P-T seed ${options.seed ?? 0}`);
   const reinit = options.reinitHead ?? 'auto';
-  if (reinit !== 'auto' && typeof reinit !== 'boolean') fail(fn, 'options.reinitHead', `must be true, false or 'auto', got ${describe(reinit)}`);
+  if (reinit !== 'auto' && typeof reinit !== 'boolean') fail(fn, 'options.reinitHead', `must be true, false or 'auto', got ${formatValue(reinit)}`);
   const model = startingPoint(fn, pretrained, targetClasses(fn, target), reinit, o.seed);
   return trainOwnedModel(fn, model, target, o);
 }
@@ -672,7 +454,7 @@ function configOf(fn: string, a: unknown): ModelConfig {
   }
   if (isNetModel(a)) return a.config;
   if (a !== null && typeof a === 'object' && typeof (a as { arch?: unknown }).arch === 'string' && !('forward' in a)) return a as ModelConfig;
-  return fail(fn, 'architecture', `must be a model from tl.resnet / tl.cnn, a checkpoint or a model config, got ${describe(a)}`);
+  return fail(fn, 'architecture', `must be a model from tl.resnet / tl.cnn, a checkpoint or a model config, got ${formatValue(a)}`);
 }
 
 export interface CompareTransferOptions extends TrainOptions {
@@ -695,7 +477,7 @@ export class TransferComparison {
   ) {}
 
   payload(): TrainingPayload {
-    return { title: this.title, runs: [...this.pt, ...this.rit].map((r) => ({ label: r.label, points: r.history.map(stripLr), done: true })) };
+    return { title: this.title, runs: [...this.pt, ...this.rit].map((r) => ({ label: r.label, points: r.history.map(payloadPoint), done: true })) };
   }
 
   toString(): string {
@@ -728,7 +510,7 @@ export async function compareTransfer(pretrained: Model | Checkpoint | TrainingR
   const fn = 'tl.compareTransfer';
   const o = resolveOptions(fn, options, ['seeds', 'reinitHead', 'test'], 'P-T vs RI-T');
   const seeds = (options.seeds ?? [0, 1]) as number[];
-  if (!Array.isArray(seeds) || seeds.length === 0) fail(fn, 'options.seeds', `must be a non-empty array of seeds, got ${describe(seeds)}`);
+  if (!Array.isArray(seeds) || seeds.length === 0) fail(fn, 'options.seeds', `must be a non-empty array of seeds, got ${formatValue(seeds)}`);
   seeds.forEach((s, i) => checkSeed(fn, `options.seeds[${i}]`, s));
   const reinit = options.reinitHead ?? 'auto';
   const test = options.test ?? o.validation;
@@ -783,7 +565,7 @@ export async function fineTuneAll(
 ): Promise<TrainingRun[]> {
   const o = resolveOptions(fn, options, ['reinitHead', ...extraKeys], title);
   const reinit = options.reinitHead ?? 'auto';
-  if (reinit !== 'auto' && typeof reinit !== 'boolean') fail(fn, 'options.reinitHead', `must be true, false or 'auto', got ${describe(reinit)}`);
+  if (reinit !== 'auto' && typeof reinit !== 'boolean') fail(fn, 'options.reinitHead', `must be true, false or 'auto', got ${formatValue(reinit)}`);
   const numClasses = targetClasses(fn, target);
   await ensureBackend();
   const group = new ProgressGroup(o.label, o.progress);

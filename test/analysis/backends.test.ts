@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { tf } from '../../kernel/analysis/tfjs';
 import { backend, initBackend, BACKEND_ENV } from '../../kernel/analysis/backends';
 import { BackendUnavailableError, InvalidArgumentError } from '../../kernel/analysis/errors';
-import { cnn, resnet } from '../../kernel/analysis/models';
+import { cnn, resnet } from '../../kernel/analysis/netModel';
 import { assertNoLeak } from './leak';
 
 type Shape4 = [number, number, number, number];

@@ -6,10 +6,10 @@ import path from 'node:path';
 import { tf } from '../../kernel/analysis/tfjs';
 import { DISPLAY } from '../../kernel/analysis/display';
 import { initBackend } from '../../kernel/analysis/backends';
-import { cnn, resnet } from '../../kernel/analysis/models';
-import { synthetic } from '../../kernel/analysis/data';
+import { cnn, resnet } from '../../kernel/analysis/netModel';
+import { synthetic } from '../../kernel/analysis/dataLoaders';
 import { train } from '../../kernel/analysis/train';
-import { Checkpoint, saveCheckpoint, loadCheckpoint, saveModel, loadModel, checkpointSweep, CheckpointSweepResult } from '../../kernel/analysis/checkpoints';
+import { Checkpoint, saveCheckpoint, loadCheckpoint, saveModel, loadModel, checkpointSweep, CheckpointSweepResult } from '../../kernel/analysis/checkpointSweep';
 import { CheckpointError, InvalidArgumentError } from '../../kernel/analysis/errors';
 import { Mime } from '../../kernel/protocol/mime';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../../kernel/analysis/tfjs';
 import { initBackend } from '../../kernel/analysis/backends';
 import * as cka from '../../kernel/analysis/cka';
-import { cnn } from '../../kernel/analysis/models';
+import { cnn } from '../../kernel/analysis/netModel';
 import { InvalidArgumentError, ShapeMismatchError } from '../../kernel/analysis/errors';
 import { SyncReadError } from '../../kernel/analysis/engine';
 import { stopGramWorkers } from '../../kernel/analysis/gram/pool';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../../kernel/analysis/tfjs';
 import { initBackend } from '../../kernel/analysis/backends';
 import { criticality } from '../../kernel/analysis/criticality';
-import { cnn } from '../../kernel/analysis/models';
+import { cnn } from '../../kernel/analysis/netModel';
 import { evaluate } from '../../kernel/analysis/train';
 import { Mime } from '../../kernel/protocol/mime';
 import { compile as compileVegaLite } from 'vega-lite';

@@ -8,7 +8,7 @@ import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import { tf } from '../../kernel/analysis/tfjs';
 import { initBackend } from '../../kernel/analysis/backends';
-import { mnist, fashionMnist, idx, imageFolder, synthetic, FASHION_MNIST_DIR } from '../../kernel/analysis/data';
+import { mnist, fashionMnist, idx, imageFolder, synthetic, FASHION_MNIST_DIR } from '../../kernel/analysis/dataLoaders';
 import { Dataset, checkData } from '../../kernel/analysis/dataset';
 import { DatasetError, InvalidArgumentError, ShapeMismatchError } from '../../kernel/analysis/errors';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../../kernel/analysis/tfjs';
 import { initBackend } from '../../kernel/analysis/backends';
 import { distance, distances } from '../../kernel/analysis/distance';
-import { cnn, resnet } from '../../kernel/analysis/models';
+import { cnn, resnet } from '../../kernel/analysis/netModel';
 import { ShapeMismatchError } from '../../kernel/analysis/errors';
 import { Mime } from '../../kernel/protocol/mime';
 import { compile as compileVegaLite } from 'vega-lite';

@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../kernel/analysis/tfjs';
 import { initBackend } from '../../kernel/analysis/backends';
-import { cnn, resnet, modelFromConfig, NetModel, batchNormTrain } from '../../kernel/analysis/models';
+import { cnn, resnet, modelFromConfig, NetModel, batchNormTrain } from '../../kernel/analysis/netModel';
 import { InvalidArgumentError, ShapeMismatchError } from '../../kernel/analysis/errors';
 import { assertNoLeak } from './leak';
 import { convReluPool } from '../../kernel/analysis/fusedOps';

@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../kernel/analysis/tfjs';
 import { initBackend } from '../../kernel/analysis/backends';
-import { cnn } from '../../kernel/analysis/models';
+import { cnn } from '../../kernel/analysis/netModel';
 import { runSync } from '../../kernel/analysis/engine';
 import { InvalidArgumentError } from '../../kernel/analysis/errors';
 import { collectAll, readFeatures } from '../../kernel/analysis/representations';

@@ -11,14 +11,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../kernel/analysis/tfjs';
 import { initBackend } from '../../kernel/analysis/backends';
-import * as data from '../../kernel/analysis/data';
+import * as data from '../../kernel/analysis/dataLoaders';
 import type { Dataset } from '../../kernel/analysis/dataset';
-import { cnn } from '../../kernel/analysis/models';
+import { cnn } from '../../kernel/analysis/netModel';
 import { train, fineTune, trainFromScratch, evaluate, type TrainingRun } from '../../kernel/analysis/train';
 import * as cka from '../../kernel/analysis/cka';
 import { distances } from '../../kernel/analysis/distance';
 import { interpolateAll } from '../../kernel/analysis/interpolate';
-import type { Model } from '../../kernel/analysis/model';
+import type { Model } from '../../kernel/analysis/modelContract';
 
 const LAYERS = ['conv1', 'conv2', 'fc1'];
 const runs: TrainingRun[] = [];

@@ -4,7 +4,7 @@ import { tf } from '../../kernel/analysis/tfjs';
 import { DISPLAY } from '../../kernel/analysis/display';
 import { initBackend } from '../../kernel/analysis/backends';
 import { blockShuffle, pixelShuffle, blockPermutation, shufflePreview } from '../../kernel/analysis/shuffle';
-import { synthetic } from '../../kernel/analysis/data';
+import { synthetic } from '../../kernel/analysis/dataLoaders';
 import { InvalidArgumentError } from '../../kernel/analysis/errors';
 import { Mime, type ImagesPayload } from '../../kernel/protocol/mime';
 

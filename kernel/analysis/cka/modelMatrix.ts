@@ -4,7 +4,7 @@
  * minibatch estimator batch by batch.
  */
 import { tf } from '../tfjs';
-import type { Model } from '../model';
+import type { Model } from '../modelContract';
 import type { DataLike } from '../dataset';
 import { ShapeMismatchError } from '../errors';
 import { checkInteger, checkKeys, checkObject, checkOneOf, fail } from '../validate';

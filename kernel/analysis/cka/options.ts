@@ -3,7 +3,7 @@
  * options describe them and as the computations receive them ({@link Estimator}), with the checks
  * that turn one into the other.
  */
-import { checkKeys, checkNumber, checkObject, checkOneOf, describe, fail } from '../validate';
+import { checkKeys, checkNumber, checkObject, checkOneOf, formatValue, fail } from '../validate';
 
 /** The kernels CKA compares Gram matrices with. */
 export const CkaKind = { linear: 'linear', rbf: 'rbf' } as const;
@@ -62,7 +62,7 @@ export function linearEstimator(fn: string, options: unknown): Estimator {
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, ['debiased', 'algorithm']);
   const debiased = o['debiased'] ?? false;
-  if (typeof debiased !== 'boolean') fail(fn, 'options.debiased', `must be a boolean, got ${describe(debiased)}`);
+  if (typeof debiased !== 'boolean') fail(fn, 'options.debiased', `must be a boolean, got ${formatValue(debiased)}`);
   const algorithm = checkOneOf(fn, 'options.algorithm', o['algorithm'] ?? 'auto', ['auto', 'gram', 'features'] as const);
   return { kind: 'linear', debiased, threshold: 1, algorithm };
 }
@@ -72,7 +72,7 @@ export function rbfEstimator(fn: string, options: unknown): Estimator {
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, ['threshold', 'debiased']);
   const debiased = o['debiased'] ?? false;
-  if (typeof debiased !== 'boolean') fail(fn, 'options.debiased', `must be a boolean, got ${describe(debiased)}`);
+  if (typeof debiased !== 'boolean') fail(fn, 'options.debiased', `must be a boolean, got ${formatValue(debiased)}`);
   const threshold = checkNumber(fn, 'options.threshold', o['threshold'] ?? 1, Number.MIN_VALUE);
   return { kind: 'rbf', debiased, threshold, algorithm: 'auto' };
 }
@@ -81,7 +81,7 @@ export function rbfEstimator(fn: string, options: unknown): Estimator {
 export function matrixEstimator(fn: string, o: Record<string, unknown>): Estimator {
   const kind = checkOneOf(fn, 'options.kind', o['kind'] ?? 'linear', ['linear', 'rbf'] as const);
   const debiased = o['debiased'] ?? false;
-  if (typeof debiased !== 'boolean') fail(fn, 'options.debiased', `must be a boolean, got ${describe(debiased)}`);
+  if (typeof debiased !== 'boolean') fail(fn, 'options.debiased', `must be a boolean, got ${formatValue(debiased)}`);
   const threshold = checkNumber(fn, 'options.threshold', o['threshold'] ?? 1, Number.MIN_VALUE);
   const algorithm = checkOneOf(fn, 'options.algorithm', o['algorithm'] ?? 'auto', ['auto', 'gram', 'features'] as const);
   if (kind === 'rbf' && o['algorithm'] !== undefined && algorithm !== 'auto') fail(fn, 'options.algorithm', `applies to the linear kernel only (kind is 'rbf')`);
@@ -90,7 +90,7 @@ export function matrixEstimator(fn: string, o: Record<string, unknown>): Estimat
 
 /** A string option (a title, a model name), or undefined. */
 export function checkStringOption(fn: string, arg: string, v: unknown): string | undefined {
-  if (v !== undefined && typeof v !== 'string') fail(fn, arg, `must be a string, got ${describe(v)}`);
+  if (v !== undefined && typeof v !== 'string') fail(fn, arg, `must be a string, got ${formatValue(v)}`);
   return v as string | undefined;
 }
 

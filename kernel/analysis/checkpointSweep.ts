@@ -1,16 +1,16 @@
 /**
  * Which pre-trained checkpoint to transfer from (PAPER.md §6): fine-tune from each checkpoint of
  * a pre-training run and measure target accuracy per checkpoint. Also the public face of saving
- * and loading models and checkpoints (./checkpoint.ts).
+ * and loading models and checkpoints (./checkpointFiles.ts).
  */
 import { DISPLAY } from './display';
-import { Checkpoint } from './checkpoint';
+import { Checkpoint } from './checkpointFiles';
 import { checkData, type DataLike } from './dataset';
 import { evaluate, fineTuneAll, TrainingRun, type FineTuneOptions } from './train';
 import { Mime, type MimeBundle } from '../protocol/mime';
-import { checkSeed, describe, fail } from './validate';
+import { checkSeed, formatValue, fail } from './validate';
 
-export { Checkpoint, saveCheckpoint, loadCheckpoint, saveModel, loadModel, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint';
+export { Checkpoint, saveCheckpoint, loadCheckpoint, saveModel, loadModel, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpointFiles';
 
 export interface CheckpointSweepOptions extends FineTuneOptions {
   /** Fine-tuning seeds per checkpoint, default [0]. */
@@ -110,19 +110,19 @@ export async function checkpointSweep(checkpoints: readonly Checkpoint[] | Train
   const fn = 'tl.checkpointSweep';
   const list = checkpoints instanceof TrainingRun ? checkpoints.checkpoints : checkpoints;
   if (!Array.isArray(list) || list.length === 0) {
-    fail(fn, 'checkpoints', checkpoints instanceof TrainingRun ? 'come from a run without checkpoints (train with options.checkpoints, e.g. [0, 1, 2, 5])' : `must be a non-empty array of checkpoints or a TrainingRun, got ${describe(checkpoints)}`);
+    fail(fn, 'checkpoints', checkpoints instanceof TrainingRun ? 'come from a run without checkpoints (train with options.checkpoints, e.g. [0, 1, 2, 5])' : `must be a non-empty array of checkpoints or a TrainingRun, got ${formatValue(checkpoints)}`);
   }
   list.forEach((c, i) => {
-    if (!(c instanceof Checkpoint)) fail(fn, `checkpoints[${i}]`, `must be a Checkpoint, got ${describe(c)}`);
+    if (!(c instanceof Checkpoint)) fail(fn, `checkpoints[${i}]`, `must be a Checkpoint, got ${formatValue(c)}`);
     if (c.isDisposed) fail(fn, `checkpoints[${i}]`, 'is disposed');
   });
   const seeds = (options.seeds ?? [0]) as number[];
-  if (!Array.isArray(seeds) || seeds.length === 0) fail(fn, 'options.seeds', `must be a non-empty array of seeds, got ${describe(seeds)}`);
+  if (!Array.isArray(seeds) || seeds.length === 0) fail(fn, 'options.seeds', `must be a non-empty array of seeds, got ${formatValue(seeds)}`);
   seeds.forEach((s, i) => checkSeed(fn, `options.seeds[${i}]`, s));
   const test = options.test ?? options.validation;
   if (test === undefined) fail(fn, 'options.test', 'is required (or options.validation): target accuracy is measured there');
   checkData(fn, 'options.test', test);
-  if (options.keepRuns !== undefined && typeof options.keepRuns !== 'boolean') fail(fn, 'options.keepRuns', `must be a boolean, got ${describe(options.keepRuns)}`);
+  if (options.keepRuns !== undefined && typeof options.keepRuns !== 'boolean') fail(fn, 'options.keepRuns', `must be a boolean, got ${formatValue(options.keepRuns)}`);
   const { seeds: _s, test: _t, keepRuns: _k, ...ftOptions } = options;
   const items = list.flatMap((c) => seeds.map((seed) => ({ pretrained: c, seed, label: `from epoch ${c.epoch} · seed ${seed}` })));
   const runs = await fineTuneAll(fn, items, target, { ...ftOptions, label: ftOptions.label ?? 'checkpoint sweep' }, 'checkpoint sweep');

@@ -14,7 +14,7 @@ import { tf } from './tfjs';
 import { Dataset } from './dataset';
 import { DatasetError } from './errors';
 import { gaussian, permutation, rng, type Rng } from './random';
-import { checkInteger, checkKeys, checkNumber, checkObject, checkOneOf, checkSeed, describe, fail } from './validate';
+import { checkInteger, checkKeys, checkNumber, checkObject, checkOneOf, checkSeed, formatValue, fail } from './validate';
 
 export { Dataset } from './dataset';
 
@@ -169,8 +169,8 @@ export async function idx(options: IdxOptions): Promise<Dataset> {
   const fn = 'tl.data.idx';
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, ['images', 'labels', 'classes', 'name', 'limit', 'seed']);
-  if (typeof o['images'] !== 'string') fail(fn, 'options.images', `must be a file path, got ${describe(o['images'])}`);
-  if (typeof o['labels'] !== 'string') fail(fn, 'options.labels', `must be a file path, got ${describe(o['labels'])}`);
+  if (typeof o['images'] !== 'string') fail(fn, 'options.images', `must be a file path, got ${formatValue(o['images'])}`);
+  if (typeof o['labels'] !== 'string') fail(fn, 'options.labels', `must be a file path, got ${formatValue(o['labels'])}`);
   return loadIdx(fn, options.images, options.labels, options.classes, options.name ?? path.basename(options.images), o['limit'], o['seed']);
 }
 
@@ -226,7 +226,7 @@ export async function fashionMnist(options: FashionMnistOptions = {}): Promise<D
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, ['split', 'dir', 'limit', 'seed']);
   const split = checkOneOf(fn, 'options.split', o['split'] ?? 'train', ['train', 'test'] as const);
-  if (o['dir'] !== undefined && typeof o['dir'] !== 'string') fail(fn, 'options.dir', `must be a folder path, got ${describe(o['dir'])}`);
+  if (o['dir'] !== undefined && typeof o['dir'] !== 'string') fail(fn, 'options.dir', `must be a folder path, got ${formatValue(o['dir'])}`);
   const dir = (o['dir'] as string | undefined) ?? FASHION_MNIST_DIR;
   const prefix = split === 'train' ? 'train' : 't10k';
   const find = async (base: string) => {
@@ -283,7 +283,7 @@ async function decodeImage(fn: string, file: string): Promise<{ width: number; h
  */
 export async function imageFolder(dir: string, options: ImageFolderOptions = {}): Promise<Dataset> {
   const fn = 'tl.data.imageFolder';
-  if (typeof dir !== 'string') fail(fn, 'dir', `must be a folder path, got ${describe(dir)}`);
+  if (typeof dir !== 'string') fail(fn, 'dir', `must be a folder path, got ${formatValue(dir)}`);
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, ['size', 'channels', 'perClass', 'name', 'seed']);
   const channels = o['channels'] === undefined ? 3 : checkChannels(fn, o['channels']);
@@ -292,7 +292,7 @@ export async function imageFolder(dir: string, options: ImageFolderOptions = {})
   let size: [number, number] | undefined;
   if (o['size'] !== undefined) {
     const s = o['size'];
-    if (!Array.isArray(s) || s.length !== 2 || !s.every((d) => Number.isInteger(d) && d >= 1)) fail(fn, 'options.size', `must be [H, W] with positive integers, got ${describe(s)}`);
+    if (!Array.isArray(s) || s.length !== 2 || !s.every((d) => Number.isInteger(d) && d >= 1)) fail(fn, 'options.size', `must be [H, W] with positive integers, got ${formatValue(s)}`);
     size = [s[0], s[1]];
   }
   let entries;
@@ -357,7 +357,7 @@ export function resizeBilinear(src: Float32Array, sh: number, sw: number, c: num
 
 function checkChannels(fn: string, v: unknown): 1 | 3 {
   if (v === undefined) return 1;
-  if (v !== 1 && v !== 3) fail(fn, 'options.channels', `must be 1 or 3, got ${describe(v)}`);
+  if (v !== 1 && v !== 3) fail(fn, 'options.channels', `must be 1 or 3, got ${formatValue(v)}`);
   return v;
 }
 
@@ -413,7 +413,7 @@ export function synthetic(options: SyntheticOptions = {}): Dataset {
   const k = checkInteger(fn, 'options.classes', o['classes'] ?? 4, 2, kind === 'shapes' ? SHAPES.length : 360);
   const sizeArg = o['size'] ?? [28, 28];
   if (!Array.isArray(sizeArg) || sizeArg.length !== 2 || !sizeArg.every((d) => Number.isInteger(d) && d >= 4 && d <= 1024)) {
-    fail(fn, 'options.size', `must be [H, W] with integers in [4, 1024], got ${describe(sizeArg)}`);
+    fail(fn, 'options.size', `must be [H, W] with integers in [4, 1024], got ${formatValue(sizeArg)}`);
   }
   const [h, w] = sizeArg as [number, number];
   const channels = checkChannels(fn, o['channels']);
@@ -421,7 +421,7 @@ export function synthetic(options: SyntheticOptions = {}): Dataset {
   const contrast = checkNumber(fn, 'options.contrast', o['contrast'] ?? 0.4, 0, 1);
   const noise = checkNumber(fn, 'options.noise', o['noise'] ?? 0.1, 0, 1);
   const frequency = checkNumber(fn, 'options.frequency', o['frequency'] ?? 4, 0.5, Math.min(h, w) / 2);
-  if (o['colour'] !== undefined && typeof o['colour'] !== 'boolean') fail(fn, 'options.colour', `must be a boolean, got ${describe(o['colour'])}`);
+  if (o['colour'] !== undefined && typeof o['colour'] !== 'boolean') fail(fn, 'options.colour', `must be a boolean, got ${formatValue(o['colour'])}`);
   const colour = (o['colour'] as boolean | undefined) ?? false;
   if (colour && channels !== 3) fail(fn, 'options.colour', 'needs options.channels = 3');
   const seed = checkSeed(fn, 'options.seed', o['seed'] ?? 0);

@@ -1,90 +1,26 @@
 /**
  * Small models for transfer experiments, on tfjs-core variables (not tf.layers) so that every
- * analysis addresses parameters and module outputs by name (see ./model.ts).
- *
- * - {@link resnet}: a ResNet-style network, `conv1 → layer1 … layerS → global average pool → fc`,
- *   with BatchNorm (`norm: 'batch'`) or without normalisation (`norm: 'none'`, Fixup
- *   initialisation and scalar biases, as in the paper's Fixup ResNet-50).
- * - {@link cnn}: a plain CNN, `conv1 … convK (conv 3×3, ReLU, 2×2 max-pool) → fc1 (ReLU) → fc`.
+ * analysis addresses parameters and module outputs by name (see ./modelContract.ts): {@link NetModel},
+ * built from a config of one of the architectures in ./architectures/ (registry.ts lists them),
+ * and the builders {@link resnet}, {@link cnn} and {@link modelFromConfig}.
  *
  * Initialisation is seeded per parameter (a hash of the seed and the parameter name), so the same
  * seed gives the same weights on every backend and regardless of construction order.
  */
 import { tf } from './tfjs';
 import { DISPLAY } from './display';
-import { convReluPool } from './fusedOps';
-import type { ForwardOptions, ForwardResult, Model, NamedWeights } from './model';
-import { moduleOf } from './model';
+import type { ForwardOptions, ForwardResult, Model, NamedWeights } from './modelContract';
+import { moduleOf } from './modelContract';
 import { InvalidArgumentError, ShapeMismatchError } from './errors';
-import { checkInteger, checkObject, checkOneOf, checkSeed, checkKeys, describe, fail, shapeStr } from './validate';
+import { checkInteger, checkObject, checkSeed, checkKeys, formatValue, fail, shapeStr } from './validate';
+import type { Architecture, BaseConfig, ForwardPass, ParamSpec } from './architectures/architecture';
+import { cnnConfig, type CnnOptions } from './architectures/cnn';
+import { resnetConfig, type ResNetOptions } from './architectures/resnet';
+import { architectureNamed, architectureNames, type ModelConfig } from './architectures/registry';
 
-/** Normalisation in {@link resnet}: BatchNorm, or none (Fixup). */
-export const Norm = { batch: 'batch', none: 'none' } as const;
-export type Norm = (typeof Norm)[keyof typeof Norm];
-export function isNorm(s: unknown): s is Norm {
-  return s === 'batch' || s === 'none';
-}
-
-/** The JSON description a model is rebuilt from (checkpoints store it in their manifest). */
-export type ModelConfig = CnnConfig | ResNetConfig;
-
-export interface CnnConfig {
-  readonly arch: 'cnn';
-  readonly inputShape: readonly [number, number, number];
-  readonly numClasses: number;
-  /** Output channels of conv1, conv2, …; each conv is 3×3 + ReLU + 2×2 max-pool. */
-  readonly channels: readonly number[];
-  /** Width of the hidden dense layer fc1; 0 for none. */
-  readonly hidden: number;
-  readonly seed: number;
-}
-
-export interface ResNetConfig {
-  readonly arch: 'resnet-mini';
-  readonly inputShape: readonly [number, number, number];
-  readonly numClasses: number;
-  /** Channels of conv1 and layer1; layer s has width·2^(s−1). */
-  readonly width: number;
-  /** Residual blocks per stage; stages after the first halve the resolution. */
-  readonly blocks: readonly number[];
-  readonly norm: Norm;
-  readonly seed: number;
-}
-
-export interface CnnOptions {
-  /** [H, W, C] of the input images. */
-  readonly inputShape: readonly [number, number, number];
-  readonly numClasses: number;
-  /** Default [32, 64]. */
-  readonly channels?: readonly number[];
-  /** Default 128; 0 for no hidden dense layer. */
-  readonly hidden?: number;
-  /** Initialisation seed, default 0. */
-  readonly seed?: number;
-}
-
-export interface ResNetOptions {
-  readonly inputShape: readonly [number, number, number];
-  readonly numClasses: number;
-  /** Default 16. */
-  readonly width?: number;
-  /** Default [1, 1, 1]: three stages of one block (modules conv1, layer1, layer2, layer3, fc). */
-  readonly blocks?: readonly number[];
-  /** Default 'batch'. */
-  readonly norm?: Norm;
-  readonly seed?: number;
-}
-
-type Init =
-  | { readonly kind: 'he'; readonly fanIn: number; readonly scale?: number }
-  | { readonly kind: 'uniform'; readonly bound: number }
-  | { readonly kind: 'const'; readonly value: number };
-
-interface ParamSpec {
-  readonly name: string;
-  readonly shape: readonly number[];
-  readonly init: Init;
-}
+export { cnnConfig, type CnnConfig, type CnnOptions } from './architectures/cnn';
+export { Norm, isNorm, resnetConfig, type ResNetConfig, type ResNetOptions } from './architectures/resnet';
+export type { ModelConfig } from './architectures/registry';
 
 /** 32-bit mix of a seed and a name (FNV-1a, then a murmur3 finaliser). */
 export function hashSeed(seed: number, name: string): number {
@@ -157,7 +93,7 @@ export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tens
 }
 
 /** State of one forward pass: parameter access, BatchNorm behaviour, collected module outputs. */
-class Pass {
+class Pass implements ForwardPass {
   readonly collected = new Map<string, tf.Tensor>();
   /** `calibration` (calibrate mode): per BatchNorm prefix, Σ n·mean, Σ n·E[x²] and Σ n. */
   constructor(
@@ -226,6 +162,7 @@ export class NetModel implements Model {
   readonly variables: ReadonlyMap<string, tf.Variable>;
   readonly buffers: ReadonlyMap<string, tf.Variable>;
   readonly config: ModelConfig;
+  private readonly architecture: Architecture<BaseConfig>;
   private readonly params: readonly ParamSpec[];
   private readonly bufferSpecs: readonly ParamSpec[];
   private readonly id = ++modelCounter;
@@ -236,8 +173,11 @@ export class NetModel implements Model {
     this.config = config;
     this.inputShape = config.inputShape;
     this.numClasses = config.numClasses;
-    const layout = config.arch === 'cnn' ? cnnLayout(config) : resnetLayout(config);
-    this.arch = config.arch === 'cnn' ? 'cnn' : config.norm === 'batch' ? 'resnet-mini' : 'resnet-mini-nonorm';
+    const architecture = architectureNamed(config.arch);
+    if (!architecture) fail('NetModel', 'config.arch', `must be ${architectureNames().map((a) => `'${a}'`).join(' or ')}, got ${formatValue(config.arch)}`);
+    this.architecture = architecture;
+    const layout = architecture.layout(config);
+    this.arch = architecture.modelArch(config);
     this.moduleNames = layout.modules;
     this.params = layout.params;
     this.bufferSpecs = layout.buffers;
@@ -282,11 +222,11 @@ export class NetModel implements Model {
     this.checkInput(fn, 'x', x);
     const o = checkObject(fn, 'options', options);
     checkKeys(fn, 'options', o, ['training', 'collect']);
-    if (o['training'] !== undefined && typeof o['training'] !== 'boolean') fail(fn, 'options.training', `must be a boolean, got ${describe(o['training'])}`);
+    if (o['training'] !== undefined && typeof o['training'] !== 'boolean') fail(fn, 'options.training', `must be a boolean, got ${formatValue(o['training'])}`);
     const collect = options.collect ?? [];
-    if (!Array.isArray(collect)) fail(fn, 'options.collect', `must be an array of module names, got ${describe(collect)}`);
+    if (!Array.isArray(collect)) fail(fn, 'options.collect', `must be an array of module names, got ${formatValue(collect)}`);
     for (const c of collect) {
-      if (!this.moduleNames.includes(c)) fail(fn, 'options.collect', `names unknown module ${describe(c)}; modules: ${this.moduleNames.join(', ')}`);
+      if (!this.moduleNames.includes(c)) fail(fn, 'options.collect', `names unknown module ${formatValue(c)}; modules: ${this.moduleNames.join(', ')}`);
     }
     return this.run(x, options.training ? 'train' : 'eval', collect);
   }
@@ -295,7 +235,7 @@ export class NetModel implements Model {
     const names = [...new Set(collect)];
     const out = tf.tidy(() => {
       const pass = new Pass(this, mode, new Set(names), calibration);
-      const logits = this.config.arch === 'cnn' ? cnnForward(this.config, pass, x) : resnetForward(this.config, pass, x);
+      const logits = this.architecture.forward(this.config, pass, x);
       return [logits, ...names.map((n) => pass.collected.get(n)!)];
     });
     const activations = new Map<string, tf.Tensor>();
@@ -420,7 +360,7 @@ export class NetModel implements Model {
     }
     logits.dispose();
     zeros.dispose();
-    const lines = [`${this.arch} (${describeConfig(this.config)}): ${this.parameterCount.toLocaleString('en-US')} parameters`];
+    const lines = [`${this.arch} (${this.architecture.summarize(this.config)}): ${this.parameterCount.toLocaleString('en-US')} parameters`];
     for (const m of this.moduleNames) {
       lines.push(`  ${m.padEnd(8)} ${String(counts.get(m) ?? 0).padStart(9)} params  → ${shapeStr(shapes.get(m) ?? [])}`);
     }
@@ -440,7 +380,7 @@ export class NetModel implements Model {
   }
 
   private checkInput(fn: string, arg: string, x: unknown): void {
-    if (!(x instanceof tf.Tensor) || x.rank !== 4) fail(fn, arg, `must be an image batch [N, ${this.inputShape.join(', ')}], got ${describe(x)}`);
+    if (!(x instanceof tf.Tensor) || x.rank !== 4) fail(fn, arg, `must be an image batch [N, ${this.inputShape.join(', ')}], got ${formatValue(x)}`);
     if (x.isDisposed) fail(fn, arg, 'is a disposed tensor');
     const [, h, w, c] = x.shape;
     if (h !== this.inputShape[0] || w !== this.inputShape[1] || c !== this.inputShape[2]) {
@@ -450,14 +390,8 @@ export class NetModel implements Model {
   }
 }
 
-function describeConfig(c: ModelConfig): string {
-  return c.arch === 'cnn'
-    ? `channels ${c.channels.join('/')}, hidden ${c.hidden}, ${c.numClasses} classes, seed ${c.seed}`
-    : `width ${c.width}, blocks ${c.blocks.join('/')}, norm ${c.norm}, ${c.numClasses} classes, seed ${c.seed}`;
-}
-
 function checkWeights(fn: string, arg: string, weights: unknown, specs: readonly ParamSpec[]): void {
-  if (!(weights instanceof Map)) fail(fn, arg, `must be a Map from parameter name to tensor, got ${describe(weights)}`);
+  if (!(weights instanceof Map)) fail(fn, arg, `must be a Map from parameter name to tensor, got ${formatValue(weights)}`);
   const known = new Set(specs.map((s) => s.name));
   for (const k of weights.keys()) {
     if (!known.has(k)) fail(fn, arg, `has unknown parameter '${String(k)}' (expected ${specs.length} named like '${specs[0]?.name ?? ''}')`);
@@ -466,202 +400,12 @@ function checkWeights(fn: string, arg: string, weights: unknown, specs: readonly
   for (const s of specs) {
     const t = map.get(s.name);
     if (t === undefined) fail(fn, arg, `is missing parameter '${s.name}' ${shapeStr(s.shape)}`);
-    if (!(t instanceof tf.Tensor) || t.isDisposed) fail(fn, arg, `parameter '${s.name}' must be a live tensor, got ${describe(t)}`);
+    if (!(t instanceof tf.Tensor) || t.isDisposed) fail(fn, arg, `parameter '${s.name}' must be a live tensor, got ${formatValue(t)}`);
     if (t.shape.length !== s.shape.length || t.shape.some((d: number, i: number) => d !== s.shape[i])) {
       throw new ShapeMismatchError(fn, arg, `parameter '${s.name}' has shape ${shapeStr(t.shape)}, expected ${shapeStr(s.shape)}`);
     }
     if (t.dtype !== 'float32') fail(fn, arg, `parameter '${s.name}' must be float32, got ${t.dtype}`);
   }
-}
-
-interface Layout {
-  readonly modules: string[];
-  readonly params: ParamSpec[];
-  readonly buffers: ParamSpec[];
-}
-
-const pooled = (n: number) => Math.ceil(n / 2);
-
-function cnnLayout(c: CnnConfig): Layout {
-  const params: ParamSpec[] = [];
-  const modules: string[] = [];
-  let [h, w, ch] = c.inputShape;
-  c.channels.forEach((out, i) => {
-    const m = `conv${i + 1}`;
-    modules.push(m);
-    params.push({ name: `${m}/kernel`, shape: [3, 3, ch, out], init: { kind: 'he', fanIn: 9 * ch } });
-    params.push({ name: `${m}/bias`, shape: [out], init: { kind: 'const', value: 0 } });
-    ch = out;
-    h = pooled(h);
-    w = pooled(w);
-  });
-  let features = h * w * ch;
-  if (c.hidden > 0) {
-    modules.push('fc1');
-    params.push({ name: 'fc1/kernel', shape: [features, c.hidden], init: { kind: 'he', fanIn: features } });
-    params.push({ name: 'fc1/bias', shape: [c.hidden], init: { kind: 'const', value: 0 } });
-    features = c.hidden;
-  }
-  modules.push('fc');
-  params.push({ name: 'fc/kernel', shape: [features, c.numClasses], init: { kind: 'uniform', bound: 1 / Math.sqrt(features) } });
-  params.push({ name: 'fc/bias', shape: [c.numClasses], init: { kind: 'const', value: 0 } });
-  return { modules, params, buffers: [] };
-}
-
-function cnnForward(c: CnnConfig, pass: Pass, x: tf.Tensor4D): tf.Tensor2D {
-  let h: tf.Tensor4D = x;
-  c.channels.forEach((_, i) => {
-    const m = `conv${i + 1}`;
-    // The first block's input is data: no gradient is computed for it.
-    h = convReluPool(h, pass.p(`${m}/kernel`) as tf.Tensor4D, pass.p(`${m}/bias`) as tf.Tensor1D, i > 0);
-    pass.out(m, h);
-  });
-  let f: tf.Tensor2D = tf.reshape(h, [h.shape[0], -1]);
-  if (c.hidden > 0) {
-    f = tf.fused.matMul({ a: f, b: pass.p('fc1/kernel') as tf.Tensor2D, bias: pass.p('fc1/bias'), activation: 'relu' }) as tf.Tensor2D;
-    pass.out('fc1', f);
-  }
-  const logits = tf.fused.matMul({ a: f, b: pass.p('fc/kernel') as tf.Tensor2D, bias: pass.p('fc/bias') }) as tf.Tensor2D;
-  pass.out('fc', logits);
-  return logits;
-}
-
-function resnetLayout(c: ResNetConfig): Layout {
-  const params: ParamSpec[] = [];
-  const buffers: ParamSpec[] = [];
-  const bn = c.norm === 'batch';
-  const totalBlocks = c.blocks.reduce((a, b) => a + b, 0);
-  const conv = (name: string, k: number, cin: number, cout: number, scale = 1) =>
-    params.push({ name, shape: [k, k, cin, cout], init: scale === 0 ? { kind: 'const', value: 0 } : { kind: 'he', fanIn: k * k * cin, scale } });
-  const norm = (prefix: string, ch: number, gamma = 1) => {
-    params.push({ name: `${prefix}/gamma`, shape: [ch], init: { kind: 'const', value: gamma } });
-    params.push({ name: `${prefix}/beta`, shape: [ch], init: { kind: 'const', value: 0 } });
-    buffers.push({ name: `${prefix}/mean`, shape: [ch], init: { kind: 'const', value: 0 } });
-    buffers.push({ name: `${prefix}/variance`, shape: [ch], init: { kind: 'const', value: 1 } });
-  };
-  const scalar = (name: string, value: number) => params.push({ name, shape: [1], init: { kind: 'const', value } });
-  const modules = ['conv1'];
-  const cin0 = c.inputShape[2];
-  conv('conv1/kernel', 3, cin0, c.width);
-  if (bn) norm('conv1/bn', c.width);
-  else scalar('conv1/bias', 0);
-  let ch = c.width;
-  c.blocks.forEach((nBlocks, s) => {
-    const m = `layer${s + 1}`;
-    modules.push(m);
-    const out = c.width * 2 ** s;
-    for (let b = 0; b < nBlocks; b++) {
-      const p = `${m}/block${b}`;
-      const stride = s > 0 && b === 0 ? 2 : 1;
-      if (bn) {
-        conv(`${p}/conv1/kernel`, 3, ch, out);
-        norm(`${p}/bn1`, out);
-        conv(`${p}/conv2/kernel`, 3, out, out);
-        norm(`${p}/bn2`, out);
-        if (stride !== 1 || ch !== out) {
-          conv(`${p}/shortcut/kernel`, 1, ch, out);
-          norm(`${p}/shortcut/bn`, out);
-        }
-      } else {
-        // Fixup (Zhang, Dauphin, Ma 2019): branch's first conv scaled by L^(-1/2) for two-layer
-        // branches, last conv zero, scalar biases before each conv/activation and a scalar gain.
-        scalar(`${p}/bias1a`, 0);
-        conv(`${p}/conv1/kernel`, 3, ch, out, 1 / Math.sqrt(totalBlocks));
-        scalar(`${p}/bias1b`, 0);
-        scalar(`${p}/bias2a`, 0);
-        conv(`${p}/conv2/kernel`, 3, out, out, 0);
-        scalar(`${p}/scale`, 1);
-        scalar(`${p}/bias2b`, 0);
-        if (stride !== 1 || ch !== out) conv(`${p}/shortcut/kernel`, 1, ch, out);
-      }
-      ch = out;
-    }
-  });
-  modules.push('fc');
-  // Fixup zero-initialises the classifier; with BatchNorm the usual uniform init.
-  params.push({ name: 'fc/kernel', shape: [ch, c.numClasses], init: bn ? { kind: 'uniform', bound: 1 / Math.sqrt(ch) } : { kind: 'const', value: 0 } });
-  params.push({ name: 'fc/bias', shape: [c.numClasses], init: { kind: 'const', value: 0 } });
-  return { modules, params, buffers };
-}
-
-function resnetForward(c: ResNetConfig, pass: Pass, x: tf.Tensor4D): tf.Tensor2D {
-  const bn = c.norm === 'batch';
-  const conv = (t: tf.Tensor4D, name: string, stride: number) => tf.conv2d(t, pass.p(name) as tf.Tensor4D, stride, 'same');
-  let h = conv(x, 'conv1/kernel', 1);
-  h = tf.relu(bn ? pass.bn('conv1/bn', h) : (tf.add(h, pass.p('conv1/bias')) as tf.Tensor4D));
-  pass.out('conv1', h);
-  let ch = c.width;
-  c.blocks.forEach((nBlocks, s) => {
-    const m = `layer${s + 1}`;
-    const out = c.width * 2 ** s;
-    for (let b = 0; b < nBlocks; b++) {
-      const p = `${m}/block${b}`;
-      const stride = s > 0 && b === 0 ? 2 : 1;
-      const project = stride !== 1 || ch !== out;
-      let y: tf.Tensor4D;
-      let shortcut: tf.Tensor4D = h;
-      if (bn) {
-        y = tf.relu(pass.bn(`${p}/bn1`, conv(h, `${p}/conv1/kernel`, stride)));
-        y = pass.bn(`${p}/bn2`, conv(y, `${p}/conv2/kernel`, 1));
-        if (project) shortcut = pass.bn(`${p}/shortcut/bn`, conv(h, `${p}/shortcut/kernel`, stride));
-      } else {
-        const hin = tf.add(h, pass.p(`${p}/bias1a`)) as tf.Tensor4D;
-        y = tf.relu(tf.add(conv(hin, `${p}/conv1/kernel`, stride), pass.p(`${p}/bias1b`))) as tf.Tensor4D;
-        y = conv(tf.add(y, pass.p(`${p}/bias2a`)) as tf.Tensor4D, `${p}/conv2/kernel`, 1);
-        y = tf.add(tf.mul(y, pass.p(`${p}/scale`)), pass.p(`${p}/bias2b`)) as tf.Tensor4D;
-        if (project) shortcut = conv(hin, `${p}/shortcut/kernel`, stride);
-      }
-      h = tf.relu(tf.add(y, shortcut)) as tf.Tensor4D;
-      ch = out;
-    }
-    pass.out(m, h);
-  });
-  const pooledFeatures = tf.mean(h, [1, 2]) as tf.Tensor2D;
-  const logits = tf.add(tf.matMul(pooledFeatures, pass.p('fc/kernel') as tf.Tensor2D), pass.p('fc/bias')) as tf.Tensor2D;
-  pass.out('fc', logits);
-  return logits;
-}
-
-function checkInputShape(fn: string, v: unknown): [number, number, number] {
-  if (!Array.isArray(v) || v.length !== 3 || !v.every((d) => Number.isInteger(d) && d >= 1)) {
-    fail(fn, 'options.inputShape', `must be [H, W, C] with positive integers, got ${describe(v)}${Array.isArray(v) ? ` ${JSON.stringify(v)}` : ''}`);
-  }
-  return [v[0], v[1], v[2]] as [number, number, number];
-}
-
-function checkIntList(fn: string, arg: string, v: unknown, min: number): number[] {
-  if (!Array.isArray(v) || v.length === 0) fail(fn, arg, `must be a non-empty array of integers, got ${describe(v)}`);
-  v.forEach((d, i) => checkInteger(fn, `${arg}[${i}]`, d, min));
-  return [...(v as number[])];
-}
-
-/** Validates {@link CnnOptions} into a {@link CnnConfig} (defaults filled in). */
-export function cnnConfig(options: CnnOptions, fn = 'tl.cnn'): CnnConfig {
-  const o = checkObject(fn, 'options', options);
-  checkKeys(fn, 'options', o, ['arch', 'inputShape', 'numClasses', 'channels', 'hidden', 'seed']);
-  return {
-    arch: 'cnn',
-    inputShape: checkInputShape(fn, o['inputShape']),
-    numClasses: checkInteger(fn, 'options.numClasses', o['numClasses'], 2),
-    channels: checkIntList(fn, 'options.channels', o['channels'] ?? [32, 64], 1),
-    hidden: checkInteger(fn, 'options.hidden', o['hidden'] ?? 128, 0),
-    seed: checkSeed(fn, 'options.seed', o['seed'] ?? 0),
-  };
-}
-
-/** Validates {@link ResNetOptions} into a {@link ResNetConfig} (defaults filled in). */
-export function resnetConfig(options: ResNetOptions, fn = 'tl.resnet'): ResNetConfig {
-  const o = checkObject(fn, 'options', options);
-  checkKeys(fn, 'options', o, ['arch', 'inputShape', 'numClasses', 'width', 'blocks', 'norm', 'seed']);
-  return {
-    arch: 'resnet-mini',
-    inputShape: checkInputShape(fn, o['inputShape']),
-    numClasses: checkInteger(fn, 'options.numClasses', o['numClasses'], 2),
-    width: checkInteger(fn, 'options.width', o['width'] ?? 16, 1),
-    blocks: checkIntList(fn, 'options.blocks', o['blocks'] ?? [1, 1, 1], 1),
-    norm: checkOneOf(fn, 'options.norm', o['norm'] ?? 'batch', ['batch', 'none'] as const),
-    seed: checkSeed(fn, 'options.seed', o['seed'] ?? 0),
-  };
 }
 
 /**
@@ -700,9 +444,9 @@ export function resnet(options: ResNetOptions): NetModel {
 export function modelFromConfig(config: ModelConfig, from?: { weights: ReadonlyMap<string, tf.Tensor>; buffers?: ReadonlyMap<string, tf.Tensor> }): NetModel {
   const fn = 'tl.modelFromConfig';
   const o = checkObject(fn, 'config', config);
-  if (o['arch'] === 'cnn') return new NetModel(cnnConfig(o as unknown as CnnOptions, fn), from);
-  if (o['arch'] === 'resnet-mini') return new NetModel(resnetConfig(o as unknown as ResNetOptions, fn), from);
-  return fail(fn, 'config.arch', `must be 'cnn' or 'resnet-mini', got ${describe(o['arch'])}`);
+  const architecture = architectureNamed(o['arch']);
+  if (!architecture) fail(fn, 'config.arch', `must be ${architectureNames().map((a) => `'${a}'`).join(' or ')}, got ${formatValue(o['arch'])}`);
+  return new NetModel(architecture.config(o, fn) as ModelConfig, from);
 }
 
 /** Whether `m` is a model built by this module (with config, buffers, withNewHead). */

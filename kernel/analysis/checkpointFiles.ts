@@ -11,10 +11,10 @@ import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { tf } from './tfjs';
 import { DISPLAY } from './display';
-import type { Model, NamedWeights } from './model';
-import { isNetModel, modelFromConfig, type ModelConfig } from './models';
+import type { Model, NamedWeights } from './modelContract';
+import { isNetModel, modelFromConfig, type ModelConfig } from './netModel';
 import { CheckpointError } from './errors';
-import { describe, fail } from './validate';
+import { formatValue, fail } from './validate';
 
 export const CHECKPOINT_FORMAT = 'transferlab-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -121,9 +121,9 @@ interface Manifest {
  */
 export async function saveCheckpoint(checkpoint: Checkpoint, dir: string): Promise<string> {
   const fn = 'tl.saveCheckpoint';
-  if (!(checkpoint instanceof Checkpoint)) fail(fn, 'checkpoint', `must be a Checkpoint, got ${describe(checkpoint)}`);
+  if (!(checkpoint instanceof Checkpoint)) fail(fn, 'checkpoint', `must be a Checkpoint, got ${formatValue(checkpoint)}`);
   if (checkpoint.isDisposed) fail(fn, 'checkpoint', 'is disposed');
-  if (typeof dir !== 'string' || dir === '') fail(fn, 'dir', `must be a folder path, got ${describe(dir)}`);
+  if (typeof dir !== 'string' || dir === '') fail(fn, 'dir', `must be a folder path, got ${formatValue(dir)}`);
   if (!checkpoint.config) throw new CheckpointError(fn, dir, `model ${checkpoint.arch} has no config; only models from tl.resnet or tl.cnn can be saved`);
   const entries = (m: NamedWeights, start: number): [TensorEntry[], number] => {
     let offset = start;
@@ -181,7 +181,7 @@ export async function saveCheckpoint(checkpoint: Checkpoint, dir: string): Promi
  */
 export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
   const fn = 'tl.loadCheckpoint';
-  if (typeof dir !== 'string' || dir === '') fail(fn, 'dir', `must be a folder path, got ${describe(dir)}`);
+  if (typeof dir !== 'string' || dir === '') fail(fn, 'dir', `must be a folder path, got ${formatValue(dir)}`);
   let manifest: Manifest;
   try {
     manifest = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as Manifest;
@@ -234,7 +234,7 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
  */
 export async function saveModel(model: Model, dir: string, options: { label?: string; epoch?: number } = {}): Promise<string> {
   const fn = 'tl.saveModel';
-  if (!isNetModel(model)) fail(fn, 'model', `must be a model from tl.resnet or tl.cnn, got ${describe(model)}`);
+  if (!isNetModel(model)) fail(fn, 'model', `must be a model from tl.resnet or tl.cnn, got ${formatValue(model)}`);
   const ckpt = Checkpoint.of(model, options.epoch ?? 0, options.label ?? model.arch);
   try {
     return await saveCheckpoint(ckpt, dir);
