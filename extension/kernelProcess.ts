@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { KernelClient, type HeartbeatOptions } from '../client/kernelClient';
 import type { KernelInfoReply } from '../kernel/protocol/messages';
+import { kernelBackendInfo } from '../kernel/protocol/backends';
 import { KernelDiedError, KernelStartError } from './errors';
 import { Backend, isBackend, kernelEnvironment, readSettings, type Settings } from './settings';
 
@@ -29,7 +30,7 @@ export type KernelState = (typeof KernelState)[keyof typeof KernelState];
 export interface KernelDescription {
   /** e.g. `wasm`, `webgpu`, `cpu`; `starting…` until the kernel says. */
   readonly backend: string;
-  /** e.g. `cpu`, `llvmpipe (Mesa 25.0.7)`, `NVIDIA H100 80GB HBM3`. */
+  /** e.g. `1 thread`, `llvmpipe (Mesa 25.0.7)`, `NVIDIA H100 80GB HBM3`; `starting…` until the kernel says. */
   readonly device: string;
   /** The kernel's full banner (tooltip). */
   readonly banner: string;
@@ -149,7 +150,7 @@ export class KernelProcess implements vscode.Disposable {
     return client;
   }
 
-  /** The kernel starts its compute backend in the background; ask until its banner names it. */
+  /** The kernel starts its compute backend in the background; ask until its kernel_info names it. */
   private async pollDescription(client: KernelClient): Promise<void> {
     const until = Date.now() + DESCRIPTION_POLL_LIMIT_MS;
     while (client === this.current && this.client && Date.now() < until && !this.descriptionValue?.known) {
@@ -201,8 +202,9 @@ export class KernelProcess implements vscode.Disposable {
 
   private updateDescription(info: KernelInfoReply | undefined): void {
     if (!info) return;
-    const d = parseDescription(info.banner);
-    if (this.descriptionValue?.banner !== d.banner) this.setDescription(d);
+    const d = describeKernel(info);
+    const old = this.descriptionValue;
+    if (old?.banner !== d.banner || old.backend !== d.backend || old.device !== d.device || old.known !== d.known) this.setDescription(d);
   }
 
   private setDescription(d: KernelDescription): void {
@@ -293,15 +295,14 @@ export function notebookBackend(notebook: { readonly metadata: Record<string, un
 }
 
 /**
- * Reads the backend and device out of the kernel's banner, which says
- * `…; compute backend: <description>. …` with descriptions such as `wasm · 1 thread`,
- * `webgpu · NVIDIA H100 80GB HBM3` or `auto (starting)` (kernel/jupyter/handler.ts).
+ * The backend and device of a kernel_info_reply: its `transferlab` field (kernel/protocol/backends.ts),
+ * e.g. `wasm` on `1 thread`, or not `known` while the kernel is still starting its backend. A kernel
+ * without the field is described as TypeScript on an unknown backend.
  */
-export function parseDescription(banner: string): KernelDescription {
-  const m = /compute backend:\s*(.+?)\.(?:\s|$)/i.exec(banner);
-  const description = m?.[1]?.trim();
-  if (!description) return { backend: 'TypeScript', device: 'unknown backend', banner, known: true };
-  const starting = /\(starting\)\s*$/.test(description);
-  const [backend = description, ...rest] = description.replace(/\s*\(starting\)\s*$/, '').split(/\s+·\s+/);
-  return { backend, device: starting ? 'starting…' : rest.join(' · ') || backend, banner, known: !starting };
+export function describeKernel(info: KernelInfoReply): KernelDescription {
+  const banner = info.banner;
+  const b = kernelBackendInfo(info);
+  if (!b) return { backend: 'TypeScript', device: 'unknown backend', banner, known: true };
+  if (b.starting) return { backend: b.backend, device: 'starting…', banner, known: false };
+  return { backend: b.backend, device: b.detail || b.backend, banner, known: true };
 }

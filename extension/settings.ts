@@ -4,23 +4,15 @@
  */
 import * as vscode from 'vscode';
 import { InvalidSettingError } from './errors';
+import { BACKEND_CHOICES, BACKEND_ENV, BackendChoice, isBackendChoice } from '../kernel/protocol/backends';
 
 /** The configuration section; every key below lives under it. */
 export const SECTION = 'transferlab';
 
 /** Compute backends the kernel understands (its `TRANSFERLAB_BACKEND`); `auto` lets it choose. */
-export const Backend = {
-  auto: 'auto',
-  wasm: 'wasm',
-  cpu: 'cpu',
-  webgpu: 'webgpu',
-  tensorflow: 'tensorflow',
-} as const;
-export type Backend = (typeof Backend)[keyof typeof Backend];
-const BACKENDS: readonly string[] = Object.values(Backend);
-export function isBackend(value: unknown): value is Backend {
-  return typeof value === 'string' && BACKENDS.includes(value);
-}
+export const Backend = BackendChoice;
+export type Backend = BackendChoice;
+export const isBackend = isBackendChoice;
 
 export interface Settings {
   /** Node executable that runs the kernel; `undefined` means the one VS Code's extension host runs on. */
@@ -43,7 +35,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): Settings {
   }
   const backend = config.get<unknown>('backend', Backend.auto);
   if (!isBackend(backend)) {
-    throw new InvalidSettingError(`${SECTION}.backend`, backend, `one of ${BACKENDS.join(', ')}`);
+    throw new InvalidSettingError(`${SECTION}.backend`, backend, `one of ${BACKEND_CHOICES.join(', ')}`);
   }
   const saveOutputs = config.get<unknown>('saveOutputs', true);
   if (typeof saveOutputs !== 'boolean') {
@@ -54,7 +46,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): Settings {
 
 /** The environment the kernel process gets on top of VS Code's own. */
 export function kernelEnvironment(settings: Settings): Record<string, string> {
-  return settings.backend === Backend.auto ? {} : { TRANSFERLAB_BACKEND: settings.backend };
+  return settings.backend === Backend.auto ? {} : { [BACKEND_ENV]: settings.backend };
 }
 
 /** Fires when one of `keys` (default: any `transferlab.*` setting) changes. */

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ConnectionInfo } from './protocol/messages';
+import { AUTO_BACKEND, BACKEND_ENV } from './protocol/backends';
 import { KernelHandler } from './jupyter/handler';
 import { ZmqTransport } from './jupyter/transport';
 import { WorkerHost } from './executor/workerHost';
@@ -43,7 +44,7 @@ export async function main(argv: string[]): Promise<void> {
   };
   const handler = new KernelHandler(executor, transport, {
     version,
-    backendChoice: process.env.TRANSFERLAB_BACKEND || 'auto',
+    backendChoice: process.env[BACKEND_ENV] || AUTO_BACKEND,
     onShutdown: () => void shutdown(0),
   });
   executor.on('log', log);

@@ -8,6 +8,7 @@
  */
 import { tf } from './tfjs';
 import { TransferLabError } from './errors';
+import { backendCapabilities } from './backends/registry';
 
 /** An analysis: yields tensors to read, receives their float32 values, returns R. */
 export type Analysis<R> = Generator<tf.Tensor, R, Float32Array>;
@@ -28,9 +29,6 @@ export class SyncReadError extends TransferLabError {
   }
 }
 
-/** Backends whose tensors can be read with `dataSync`. */
-const SYNC_BACKENDS = new Set(['cpu', 'wasm', 'tensorflow']);
-
 /** The current backend's name, starting tfjs's default backend if none has started yet. */
 export function backendName(): string {
   if (!tf.getBackend()) tf.backend();
@@ -39,13 +37,12 @@ export function backendName(): string {
 
 /** Whether the current backend reads synchronously. */
 export function canReadSync(): boolean {
-  return SYNC_BACKENDS.has(backendName());
+  return backendCapabilities(backendName())?.syncRead ?? false;
 }
 
 /** Whether the analyses should reduce large intermediate results in JavaScript (CPU backends). */
 export function reduceOnHost(): boolean {
-  const b = backendName();
-  return b === 'cpu' || b === 'wasm';
+  return backendCapabilities(backendName())?.reduceOnHost ?? false;
 }
 
 function toFloat32(values: ArrayLike<number>): Float32Array {

@@ -16,6 +16,7 @@ import { Executor } from './executor';
 import { createDisplay, plainText, DISPLAY_DECLARATIONS, type DisplaySink } from './display';
 import { createRuntime } from './runtime';
 import type { FromWorker, ToWorker } from './workerProtocol';
+import type { KernelBackendInfo } from '../protocol/backends';
 
 export interface WorkerData {
   readonly cwd: string;
@@ -123,19 +124,36 @@ for (const [name, load] of [['tf', loadTf], ['tl', loadTl]] as const) {
   Object.defineProperty(globalThis, name, { get: load, set: (v) => Object.defineProperty(globalThis, name, { value: v, writable: true, configurable: true }), configurable: true });
 }
 
-let backendReady: Promise<string> | undefined;
-function ensureBackend(): Promise<string> {
+/** What `tl.backend()` returns, as far as the worker relies on it (tl is loaded at run time). */
+interface TlBackendInfo {
+  name?: string;
+  device?: string;
+  threads?: number;
+  detail?: string;
+  description?: string;
+}
+
+let backendReady: Promise<KernelBackendInfo> | undefined;
+function ensureBackend(): Promise<KernelBackendInfo> {
   if (!backendReady) {
-    backendReady = (async () => {
+    backendReady = (async (): Promise<KernelBackendInfo> => {
       const tl = loadTl();
       const tf = loadTf() as { getBackend(): string; ready(): Promise<void> };
       if (typeof tl.initBackend === 'function') await (tl.initBackend as () => Promise<unknown>)();
       else await tf.ready();
-      const info = typeof tl.backend === 'function' ? (tl.backend as () => { description?: string; name?: string }).call(tl) : undefined;
-      return info?.description ?? info?.name ?? tf.getBackend();
+      const info = typeof tl.backend === 'function' ? (tl.backend as () => TlBackendInfo).call(tl) : undefined;
+      const backend = info?.name !== undefined && info.name !== 'none' ? info.name : tf.getBackend();
+      return {
+        starting: false,
+        backend,
+        device: info?.device ?? backend,
+        threads: info?.threads ?? 0,
+        detail: info?.detail ?? backend,
+        description: info?.description ?? backend,
+      };
     })();
     backendReady.then(
-      (description) => post({ type: 'backendReady', description }),
+      (backend) => post({ type: 'backendReady', backend }),
       (e: Error) => post({ type: 'log', text: `compute backend failed to start: ${e.message}` }),
     );
   }
@@ -228,7 +246,7 @@ function handle(m: ToWorker): void {
       break;
     case 'backend':
       ensureBackend().then(
-        (description) => post({ type: 'backendInfo', id: m.id, description }),
+        (backend) => post({ type: 'backendInfo', id: m.id, description: backend.description }),
         (e: Error) => post({ type: 'backendInfo', id: m.id, description: `unavailable (${e.message})` }),
       );
       break;

@@ -10,6 +10,7 @@ import inspector from 'node:inspector';
 import { EventEmitter } from 'node:events';
 import type { FromWorker, ToWorker, ExecuteOutcome, DisplayMessage } from './workerProtocol';
 import type { IsCompleteReply, MimeBundle } from '../protocol/messages';
+import type { KernelBackendInfo } from '../protocol/backends';
 
 /** The executor worker died (a native crash, out of memory); its state is gone. */
 export class ExecutorDiedError extends Error {
@@ -42,7 +43,7 @@ export class WorkerHost extends EventEmitter {
   private inspectorWorkerSession: string | undefined;
   private output: OutputListener | undefined;
   private lastOutput: OutputListener | undefined;
-  private backend: string | undefined;
+  private backend: KernelBackendInfo | undefined;
   private readyPromise!: Promise<void>;
   /**
    * Shared with the worker: [0] is 1 while it does its own (not a cell's) synchronous work; [1]
@@ -63,9 +64,14 @@ export class WorkerHost extends EventEmitter {
     this.start();
   }
 
-  /** The compute backend's description once the worker has started it. */
-  get backendDescription(): string | undefined {
+  /** The compute backend once the worker has started it. */
+  get computeBackend(): KernelBackendInfo | undefined {
     return this.backend;
+  }
+
+  /** The compute backend's description (`wasm · 1 thread`) once the worker has started it. */
+  get backendDescription(): string | undefined {
+    return this.backend?.description;
   }
 
   get ready(): Promise<void> {
@@ -106,8 +112,8 @@ export class WorkerHost extends EventEmitter {
       case 'ready':
         break;
       case 'backendReady':
-        this.backend = m.description;
-        this.emit('backend', m.description);
+        this.backend = m.backend;
+        this.emit('backend', m.backend.description);
         break;
       case 'stream':
         (this.output ?? this.lastOutput)?.stream(m.name, m.text);

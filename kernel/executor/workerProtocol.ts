@@ -5,6 +5,7 @@
  * a synchronous infinite loop without losing the worker's state.
  */
 import type { ErrorContent, MimeBundle, IsCompleteReply } from '../protocol/messages';
+import type { KernelBackendInfo } from '../protocol/backends';
 
 export type ToWorker =
   | { type: 'execute'; id: number; code: string; executionCount: number; silent: boolean; storeHistory: boolean }
@@ -26,7 +27,7 @@ export type ExecuteOutcome =
 
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'backendReady'; description: string }
+  | { type: 'backendReady'; backend: KernelBackendInfo }
   | { type: 'stream'; name: 'stdout' | 'stderr'; text: string }
   | { type: 'display'; update: boolean; content: DisplayMessage }
   | { type: 'clear'; wait: boolean }

@@ -19,11 +19,11 @@ import {
   type HistoryRequest,
   type InspectRequest,
   type IsCompleteRequest,
-  type KernelInfoReply,
   type Message,
   type ShutdownRequest,
   type RequestType,
 } from '../protocol/messages';
+import { KERNEL_INFO_BACKEND_KEY, startingBackend, type KernelBackendInfo, type TransferLabKernelInfoReply } from '../protocol/backends';
 import type { ExecuteOutcome, DisplayMessage } from '../executor/workerProtocol';
 import type { OutputListener } from '../executor/workerHost';
 import { History } from './history';
@@ -44,7 +44,8 @@ export interface ExecutorPort {
   inspect(code: string, cursorPos: number, detailLevel: number): Promise<{ found: boolean; data: Record<string, unknown> }>;
   isComplete(code: string): Promise<import('../protocol/messages').IsCompleteReply>;
   interrupt(): Promise<void>;
-  readonly backendDescription: string | undefined;
+  /** The compute backend once the executor has started it; undefined while it starts. */
+  readonly computeBackend: KernelBackendInfo | undefined;
 }
 
 export interface HandlerOptions {
@@ -135,8 +136,12 @@ export class KernelHandler {
     }
   }
 
-  kernelInfo(): KernelInfoReply {
-    const backend = this.executor.backendDescription ?? `${this.opts.backendChoice} (starting)`;
+  /**
+   * The kernel_info_reply: the standard fields, a banner for people, and the compute backend as
+   * data under {@link KERNEL_INFO_BACKEND_KEY} (`starting` until the executor has started it).
+   */
+  kernelInfo(): TransferLabKernelInfoReply {
+    const backend = this.executor.computeBackend ?? startingBackend(this.opts.backendChoice);
     return {
       status: 'ok',
       protocol_version: PROTOCOL_VERSION,
@@ -151,9 +156,10 @@ export class KernelHandler {
         codemirror_mode: { name: 'javascript', typescript: true },
         nbconvert_exporter: 'script',
       },
-      banner: `TransferLab ${this.opts.version}: TypeScript 5.9 on Node ${process.version}; compute backend: ${backend}. \`tl\` (analysis) and \`tf\` (TensorFlow.js) are preloaded.`,
+      banner: `TransferLab ${this.opts.version}: TypeScript 5.9 on Node ${process.version}; compute backend: ${backend.description}. \`tl\` (analysis) and \`tf\` (TensorFlow.js) are preloaded.`,
       debugger: false,
       help_links: [{ text: 'TransferLab', url: 'https://www.npmjs.com/package/transferlab' }],
+      [KERNEL_INFO_BACKEND_KEY]: backend,
     };
   }
 

@@ -19,7 +19,10 @@ import {
   toCodePoints,
   type NotebookSession,
 } from '../../extension/controller';
-import { parseDescription } from '../../extension/kernelProcess';
+import { describeKernel } from '../../extension/kernelProcess';
+import { startingBackend, type KernelBackendInfo } from '../../kernel/protocol/backends';
+import type { KernelInfoReply } from '../../kernel/protocol/messages';
+import { KernelHandler, type ExecutorPort } from '../../kernel/jupyter/handler';
 import { kernelEnvironment, readSettings } from '../../extension/settings';
 import { InvalidSettingError, Messages } from '../../extension/errors';
 
@@ -192,21 +195,46 @@ describe('cursor positions', () => {
   });
 });
 
-describe('parseDescription', () => {
+describe('describeKernel', () => {
   const banner = (d: string) => `TransferLab 0.1.0: TypeScript 5.9 on Node v20; compute backend: ${d}. \`tl\` and \`tf\` are preloaded.`;
-  it('reads backend and device from the banner', () => {
-    assert.deepEqual(parseDescription(banner('wasm · 1 thread')), { backend: 'wasm', device: '1 thread', banner: banner('wasm · 1 thread'), known: true });
-    const gpu = parseDescription(banner('webgpu · llvmpipe (Mesa 25.0.7)'));
+  const reply = (transferlab: KernelBackendInfo | undefined, description = transferlab?.description ?? '') =>
+    ({ banner: banner(description), ...(transferlab ? { transferlab } : {}) }) as unknown as KernelInfoReply;
+  const started = (backend: string, device: string, threads: number, detail: string): KernelBackendInfo => ({
+    starting: false,
+    backend,
+    device,
+    threads,
+    detail,
+    description: `${backend} · ${detail}`,
+  });
+  it('reads backend and device from kernel_info', () => {
+    assert.deepEqual(describeKernel(reply(started('wasm', 'WebAssembly SIMD', 1, '1 thread'))), { backend: 'wasm', device: '1 thread', banner: banner('wasm · 1 thread'), known: true });
+    const gpu = describeKernel(reply(started('webgpu', 'llvmpipe (Mesa 25.0.7)', 0, 'llvmpipe (Mesa 25.0.7)')));
     assert.equal(gpu.backend, 'webgpu');
     assert.equal(gpu.device, 'llvmpipe (Mesa 25.0.7)');
   });
   it('knows a backend still starting', () => {
-    const d = parseDescription(banner('auto (starting)'));
+    const d = describeKernel(reply(startingBackend('auto')));
     assert.equal(d.known, false);
     assert.equal(d.backend, 'auto');
+    assert.equal(d.device, 'starting…');
   });
-  it('falls back for a banner without a backend', () => {
-    assert.equal(parseDescription('Some other kernel').known, true);
+  it('falls back for a kernel without the field, whatever its banner says', () => {
+    assert.equal(describeKernel(reply(undefined, 'Some other kernel')).known, true);
+    const prose = describeKernel(reply(undefined, 'wasm · 1 thread'));
+    assert.deepEqual([prose.backend, prose.device, prose.known], ['TypeScript', 'unknown backend', true]);
+    assert.equal(describeKernel(reply({ starting: false, backend: 'wasm' } as unknown as KernelBackendInfo, 'wasm · 1 thread')).backend, 'TypeScript', 'a malformed field is ignored');
+  });
+  it("reads what the kernel's handler sends, starting and started", () => {
+    const executor = { computeBackend: undefined as KernelBackendInfo | undefined };
+    const io = { reply: () => undefined, publish: () => undefined, log: () => undefined };
+    const handler = new KernelHandler(executor as unknown as ExecutorPort, io, { version: '0.1.0', backendChoice: 'auto', onShutdown: () => undefined });
+    const viaWire = () => describeKernel(JSON.parse(JSON.stringify(handler.kernelInfo())) as KernelInfoReply);
+    assert.deepEqual([viaWire().backend, viaWire().device, viaWire().known], ['auto', 'starting…', false]);
+    executor.computeBackend = started('wasm', 'WebAssembly SIMD', 1, '1 thread');
+    const d = viaWire();
+    assert.deepEqual([d.backend, d.device, d.known], ['wasm', '1 thread', true]);
+    assert.equal(Messages.statusIdle(d.backend, d.device), '$(circuit-board) TransferLab: wasm · 1 thread');
   });
 });
 

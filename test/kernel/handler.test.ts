@@ -9,6 +9,7 @@ import { KernelHandler, type ExecutorPort, type KernelIO } from '../../kernel/ju
 import type { Header, Message } from '../../kernel/protocol/messages';
 import { makeHeader } from '../../kernel/protocol/wire';
 import type { OutputListener } from '../../kernel/executor/workerHost';
+import type { KernelBackendInfo } from '../../kernel/protocol/backends';
 
 interface Sent {
   kind: 'reply' | 'publish';
@@ -18,7 +19,10 @@ interface Sent {
   parent?: Header;
 }
 
-function setup() {
+const WASM: KernelBackendInfo = { starting: false, backend: 'wasm', device: 'WebAssembly SIMD', threads: 1, detail: '1 thread', description: 'wasm · 1 thread' };
+
+/** A handler on a fake executor; `started: false` stands for a backend still starting. */
+function setup({ backendChoice = 'auto', started = true } = {}) {
   const sent: Sent[] = [];
   const logs: string[] = [];
   let shutdownWith: boolean | undefined;
@@ -37,9 +41,9 @@ function setup() {
     inspect: async () => ({ found: true, data: { 'text/plain': 'alpha: number' } }),
     isComplete: async (code) => (code.endsWith('{') ? { status: 'incomplete', indent: '  ' } : { status: 'complete' }),
     interrupt: async () => undefined,
-    backendDescription: 'wasm · 1 thread',
+    computeBackend: started ? WASM : undefined,
   };
-  const handler = new KernelHandler(executor, io, { version: '9.9.9', backendChoice: 'auto', onShutdown: (r) => (shutdownWith = r) });
+  const handler = new KernelHandler(executor, io, { version: '9.9.9', backendChoice, onShutdown: (r) => (shutdownWith = r) });
   return { handler, sent, logs, shutdown: () => shutdownWith };
 }
 
@@ -81,6 +85,21 @@ test('kernel_info names the language, the protocol and the backend', () => {
   assert.equal(info.language_info.name, 'typescript');
   assert.equal(info.protocol_version, '5.3');
   assert.match(info.banner, /compute backend: wasm · 1 thread/);
+});
+
+test('kernel_info carries the backend as data under `transferlab`, beside the standard fields', async () => {
+  const { handler, sent } = setup();
+  await handler.handle('shell', request('kernel_info_request'));
+  const content = sent.find((s) => s.type === 'kernel_info_reply')!.content;
+  assert.deepEqual(content.transferlab, { starting: false, backend: 'wasm', device: 'WebAssembly SIMD', threads: 1, detail: '1 thread', description: 'wasm · 1 thread' });
+  assert.equal((content.language_info as { name: string }).name, 'typescript');
+});
+
+test('kernel_info says `starting` with the backend asked for until the executor has started it', () => {
+  const { handler } = setup({ backendChoice: 'webgpu', started: false });
+  const info = handler.kernelInfo();
+  assert.deepEqual(info.transferlab, { starting: true, backend: 'webgpu', description: 'webgpu (starting)' });
+  assert.match(info.banner, /compute backend: webgpu \(starting\)\./);
 });
 
 test('execute: execute_input, stream, execute_result with counts; silent runs publish nothing and keep the count', async () => {

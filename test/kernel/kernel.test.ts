@@ -298,8 +298,9 @@ describe('kernel', () => {
     assert.equal((await run('import * as tl2 from "transferlab";\ntl2.backend === tl.backend')).result, 'true');
     const e = errorOf(await run('const wrong: string = tl.backend();'));
     assert.equal(e.ename, 'TypeScriptError');
-    const info = (await kernel.request('shell', 'kernel_info_request', {})).content as { banner: string };
+    const info = (await kernel.request('shell', 'kernel_info_request', {})).content as { banner: string; transferlab?: Record<string, unknown> };
     assert.match(info.banner, /compute backend: cpu/);
+    assert.deepEqual(info.transferlab, { starting: false, backend: 'cpu', device: 'JavaScript', threads: 1, detail: 'JavaScript (slow: last resort)', description: 'cpu · JavaScript (slow: last resort)' });
   });
 
   test('training progress is one output updated in place (update_display_data) with training curves', async () => {
