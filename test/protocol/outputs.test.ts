@@ -24,7 +24,7 @@ import {
   type OutputState,
 } from '../../kernel/protocol/outputs';
 import { addDisplay, displayIdOf, displaysOf, emptyDisplayIds, forgetCell } from '../../kernel/protocol/displayIds';
-import type { TsnbOutput } from '../../kernel/protocol/tsnb';
+import type { JsonObject, TsnbOutput } from '../../kernel/protocol/tsnb';
 
 // ---- recorded sequences -----------------------------------------------------------------------------
 
@@ -35,7 +35,7 @@ const display = (text: string, id?: string, metadata: Record<string, unknown> = 
 const update = (text: string, id: string, metadata: Record<string, unknown> = {}) => m('update_display_data', { data: { 'text/plain': text }, metadata, transient: { display_id: id } });
 
 const stream = (text: string, name = 'stdout'): TsnbOutput => ({ output_type: 'stream', name, text });
-const shown = (text: string, metadata: Record<string, unknown> = {}): TsnbOutput => ({ output_type: 'display_data', data: { 'text/plain': text }, metadata });
+const shown = (text: string, metadata: JsonObject = {}): TsnbOutput => ({ output_type: 'display_data', data: { 'text/plain': text }, metadata });
 
 /** A recorded run: the messages of each cell, in the order the cells ran, and the outputs they leave. */
 interface Recording {
