@@ -10,7 +10,8 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { CliIo } from './notebookConvert';
-import { UsageError, withCliErrors } from './notebookConvert';
+import { withCliErrors } from './notebookConvert';
+import { UsageError } from './errors';
 import { RUN_BACKENDS, parseParameters, runNotebookFile, type RunCommandOptions } from './run';
 
 /** The compute backend of the demo unless `--backend` says otherwise: the embedded CPU backend. */

@@ -5,13 +5,11 @@
 import { mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { UsageError } from './errors';
 
 export const KERNEL_NAME = 'transferlab';
 
-/** Bad command-line arguments; the message says which and what is expected. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError };
 
 export function userKernelsDir(): string {
   if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Jupyter', 'kernels');

@@ -6,7 +6,8 @@
  *   transferlab demo [--out DIR]     runs the flagship notebook on the CPU and writes an HTML report
  */
 import path from 'node:path';
-import { installKernel, uninstallKernel, UsageError } from './kernelspec';
+import { UsageError } from './errors';
+import { installKernel, uninstallKernel } from './kernelspec';
 import { runImport, runExport, IMPORT_USAGE, EXPORT_USAGE } from './notebookConvert';
 import { runRun, stderrTerminal, RUN_USAGE } from './run';
 import { runDemo, DEMO_USAGE } from './demo';

@@ -16,6 +16,9 @@ import { ipynbToTsnb, tsnbToIpynb } from '../kernel/protocol/ipynb';
 import { NotebookFileError, decodeNotebookBytes, parseTsnb, serializeTsnb, type TsnbNotebook } from '../kernel/protocol/tsnb';
 import { FileWriteError, writeFileAtomic } from './atomicWrite';
 import { notebookToHtml } from './htmlReport';
+import { InputError, MissingBuildError, UsageError } from './errors';
+
+export { InputError, MissingBuildError, UsageError };
 
 /** Where the commands write; tests pass their own. */
 export interface CliIo {
@@ -27,25 +30,6 @@ const processIo: CliIo = {
   stdout: (t) => void process.stdout.write(t),
   stderr: (t) => void process.stderr.write(t),
 };
-
-/** Bad command-line usage (exit status 2): an unknown option, a missing argument. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-/**
- * The report bundle (dist/renderers/report.js) is missing: the package was not built. Raised by
- * `export --to html`; exit status 1 with the command that builds it.
- */
-export class MissingBuildError extends Error {
-  constructor(readonly searched: readonly string[]) {
-    super(`the chart script of the HTML report is missing (looked for ${searched.join(', ')}); run \`npm run build\` first`);
-    this.name = 'MissingBuildError';
-  }
-}
 
 export const IMPORT_USAGE = `usage: transferlab import NOTEBOOK.ipynb [--out NOTEBOOK.tsnb]
 
@@ -115,18 +99,6 @@ async function readInput(file: string): Promise<string> {
   return decodeNotebookBytes(bytes, file);
 }
 
-/** The input file cannot be read (missing, a folder, no permission). Exit status 1. */
-export class InputError extends Error {
-  constructor(
-    readonly file: string,
-    why: string,
-    cause: unknown,
-  ) {
-    super(`cannot read ${file}: ${why}`, { cause });
-    this.name = 'InputError';
-  }
-}
-
 /** Exit status of a command body, with usage and file errors printed (import, export, run, demo). */
 export async function withCliErrors(command: string, usage: string, io: CliIo, body: () => Promise<number>): Promise<number> {
   try {
@@ -168,12 +140,12 @@ export function runImport(args: string[], io: CliIo = processIo): Promise<number
     if (out === '-') io.stdout(text);
     else await writeFileAtomic(out, text);
     for (const w of warnings) io.stderr(`transferlab import: warning: ${w}\n`);
-    if (out !== '-') io.stdout(`wrote ${out} (${describe(notebook)})\n`);
+    if (out !== '-') io.stdout(`wrote ${out} (${summarizeNotebook(notebook)})\n`);
     return 0;
   });
 }
 
-function describe(nb: TsnbNotebook): string {
+function summarizeNotebook(nb: TsnbNotebook): string {
   const outputs = nb.cells.reduce((n, c) => n + (c.cell_type === 'code' ? c.outputs.length : 0), 0);
   return `${nb.cells.length} cell${nb.cells.length === 1 ? '' : 's'}, ${outputs} output${outputs === 1 ? '' : 's'}`;
 }
@@ -226,7 +198,7 @@ export function runExport(args: string[], io: CliIo = processIo): Promise<number
       return 0;
     }
     await writeFileAtomic(out, text);
-    io.stdout(`wrote ${out} (${describe(notebook)})\n`);
+    io.stdout(`wrote ${out} (${summarizeNotebook(notebook)})\n`);
     return 0;
   });
 }

@@ -14,21 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ConnectionInfo, ExecuteReply, ExecuteRequest, Header, KernelInfoReply, Message, IsCompleteReply, CompleteReply, InspectReply } from '../kernel/protocol/messages';
 import { Signer, decode, encode } from '../kernel/protocol/wire';
+import { KernelDiedError, KernelStartError, KernelUnresponsiveError } from './errors';
 
-/** The kernel process could not be started or did not answer kernel_info in time. */
-export class KernelStartError extends Error {
-  override readonly name = 'KernelStartError';
-}
-/**
- * The kernel stopped answering on its heartbeat socket: the process may be alive but hung
- * (stopped, deadlocked, swapping), or a remote kernel's network is gone.
- */
-export class KernelUnresponsiveError extends Error {
-  override readonly name = 'KernelUnresponsiveError';
-  constructor(readonly silentMs: number) {
-    super(`The kernel has not answered its heartbeat for ${(silentMs / 1000).toFixed(1)} s`);
-  }
-}
+export { KernelDiedError, KernelStartError, KernelUnresponsiveError };
 
 /**
  * Heartbeat monitoring, as Jupyter clients do it: a ping on the kernel's hb socket every
@@ -42,18 +30,6 @@ export interface HeartbeatOptions {
   readonly timeoutMs?: number;
   /** Missed pings in a row before 'unresponsive' (default 3). */
   readonly misses?: number;
-}
-
-/** The kernel process exited while a request was waiting for its reply. */
-export class KernelDiedError extends Error {
-  override readonly name = 'KernelDiedError';
-  constructor(
-    readonly code: number | null,
-    readonly signal: NodeJS.Signals | null,
-    readonly stderrTail: string,
-  ) {
-    super(`The kernel exited (${signal ? `signal ${signal}` : `code ${code}`})${stderrTail ? `:\n${stderrTail}` : ''}`);
-  }
 }
 
 export interface LaunchOptions {
@@ -218,7 +194,7 @@ export class KernelClient extends EventEmitter {
           this.stopHeartbeat();
           this.emit('exit', code, signal);
         }
-        reject(new KernelStartError(err.message));
+        reject(new KernelStartError(err.message, { cause: err }));
       });
     });
     exited.catch(() => undefined);

@@ -3,15 +3,17 @@
  * language is TypeScript) on a TransferLab kernel, one kernel process per notebook.
  *
  * Cells run one at a time through a per-notebook queue. Outputs arrive as Jupyter iopub messages
- * and become VS Code outputs as they arrive: streams grow in place, `update_display_data` replaces
- * the output carrying that display_id (live progress), `clear_output` (also with `wait`) clears.
+ * and go through the output reducer that `transferlab run` uses too (kernel/protocol/outputs.ts);
+ * its changes are applied as they come: streams grow in place, `update_display_data` replaces the
+ * outputs carrying that display_id (live progress), `clear_output` (also with `wait`) clears.
  * A failed or interrupted cell cancels the cells still queued (Jupyter's stop_on_error). Outputs use
  * the same metadata as the .tsnb serializer ({@link TsnbOutputMetadata}), so what runs is what saves.
  */
 import * as vscode from 'vscode';
 import type { KernelClient } from '../client/kernelClient';
+import { stripVTControlCharacters } from 'node:util';
+import { KernelDiedError, KernelStartError } from '../client/errors';
 import type {
-  ClearOutputContent,
   CompleteReply,
   DisplayDataContent,
   ErrorContent,
@@ -20,12 +22,13 @@ import type {
   ExecuteResultContent,
   InspectReply,
   MimeBundle,
-  StreamContent,
 } from '../kernel/protocol/messages';
-import { isBinaryMime, isJsonMime } from '../kernel/protocol/tsnb';
+import type { DisplayIds } from '../kernel/protocol/displayIds';
+import { OutputChangeType, emptyOutputState, reduceOutput, startCell, type OutputChange, type OutputMessage, type OutputState } from '../kernel/protocol/outputs';
+import { isBinaryMime, isJsonMime, type TsnbOutput } from '../kernel/protocol/tsnb';
 import { Mime, isTransferLabMime } from '../kernel/protocol/mime';
 import { TSNB_NOTEBOOK_TYPE, VscodeMime, type TsnbOutputMetadata } from './serializer';
-import { KernelDiedError, Messages, UntrustedWorkspaceError, describe } from './errors';
+import { Messages, UntrustedWorkspaceError, errorMessage } from './errors';
 import { KernelProcess, KernelState } from './kernelProcess';
 import { onDidChangeSettings } from './settings';
 
@@ -49,8 +52,10 @@ export class NotebookSession implements vscode.Disposable {
   private queue: Promise<void> = Promise.resolve();
   private readonly pending: vscode.NotebookCellExecution[] = [];
   private active: CellRun | undefined;
-  /** display_id → the outputs showing it (one display can be shown in several places). */
-  readonly displays = new Map<string, { cell: vscode.NotebookCell; output: vscode.NotebookCellOutput }[]>();
+  /** The outputs of the cells run in this session, and the display ids they show. */
+  readonly outputs = new NotebookOutputs();
+  /** Display updates applied outside a cell run, one after the other. */
+  private background: Promise<void> = Promise.resolve();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly listening = new WeakSet<KernelClient>();
 
@@ -84,12 +89,12 @@ export class NotebookSession implements vscode.Disposable {
         executions.push(controller.createNotebookCellExecution(cell));
       } catch (err) {
         // Already queued or running: VS Code allows one execution per cell.
-        this.log.debug(`cell ${cell.index} not queued: ${describe(err)}`);
+        this.log.debug(`cell ${cell.index} not queued: ${errorMessage(err)}`);
       }
     }
     this.pending.push(...executions);
     const batch = this.queue.then(() => this.runBatch(executions, controller));
-    this.queue = batch.catch((err) => this.log.error(`cell queue: ${describe(err)}`));
+    this.queue = batch.catch((err) => this.log.error(`cell queue: ${errorMessage(err)}`));
     return this.queue;
   }
 
@@ -110,18 +115,19 @@ export class NotebookSession implements vscode.Disposable {
       client = await this.kernel.start();
     } catch (err) {
       execution.start(Date.now());
+      this.outputs.startCell(execution.cell);
       await execution.replaceOutput(errorOutput(err));
       execution.end(false, Date.now());
       return false;
     }
     this.listenForBackgroundUpdates(client, controller);
-    const run = new CellRun(execution, this, controller, this.log);
+    const run = new CellRun(execution, this, this.log);
     this.active = run;
     this.kernel.markBusy(true);
     execution.start(Date.now());
     try {
+      this.outputs.startCell(execution.cell);
       await execution.clearOutput();
-      this.forgetDisplays(execution.cell);
       const code = execution.cell.document.getText();
       const outcome = await Promise.race([
         client.execute(code, { onIOPub: (msg: IOPubMessage) => run.handle(msg), stopOnError: false }) as Promise<ExecuteReply>,
@@ -139,9 +145,9 @@ export class NotebookSession implements vscode.Disposable {
     } catch (err) {
       await run.settled();
       // A kernel that died is reported by a notification; the cell itself only shows it failed.
-      if (this.kernel.state !== KernelState.dead && !(err instanceof Error && err.name === 'KernelDiedError')) {
-        this.log.error(`cell ${execution.cell.index}: ${describe(err)}`);
-        await execution.appendOutput(errorOutput(err)).then(undefined, () => undefined);
+      if (this.kernel.state !== KernelState.dead && !(err instanceof KernelDiedError)) {
+        this.log.error(`cell ${execution.cell.index}: ${errorMessage(err)}`);
+        await run.showError(errorContent(err));
       }
       execution.end(false, Date.now());
       return false;
@@ -162,9 +168,15 @@ export class NotebookSession implements vscode.Disposable {
       if (msg.header.msg_type !== 'update_display_data') return;
       const active = this.active;
       if (active && msg.parent_header.msg_id === active.parentMsgId) return; // the run handles its own
-      void updateDisplay(this, controller, msg.content as DisplayDataContent, active?.execution).catch((err) =>
-        this.log.warn(`update_display_data: ${describe(err)}`),
-      );
+      for (const change of this.outputs.handle(undefined, msg)) {
+        if (active) {
+          active.apply(change);
+          continue;
+        }
+        this.background = this.background
+          .then(() => applyOutsideRun(controller, change))
+          .catch((err) => this.log.warn(`update_display_data: ${errorMessage(err)}`));
+      }
     });
   }
 
@@ -183,21 +195,13 @@ export class NotebookSession implements vscode.Disposable {
   async restart(): Promise<void> {
     this.cancelPending();
     this.active?.abort(new Error(Messages.restarting));
-    this.displays.clear();
+    this.outputs.reset();
     await this.kernel.restart();
   }
 
   /** The execution currently running in this notebook (it may write to other cells' outputs). */
   get activeRun(): CellRun | undefined {
     return this.active;
-  }
-
-  private forgetDisplays(cell: vscode.NotebookCell): void {
-    for (const [id, targets] of this.displays) {
-      const kept = targets.filter((t) => t.cell !== cell);
-      if (kept.length === 0) this.displays.delete(id);
-      else this.displays.set(id, kept);
-    }
   }
 
   dispose(): void {
@@ -208,11 +212,118 @@ export class NotebookSession implements vscode.Disposable {
   }
 }
 
+/**
+ * A change to a cell's VS Code outputs, from one change of the output reducer: append an output,
+ * replace the items of an output shown earlier (a stream grew, a display was updated), or clear.
+ */
+export type CellOutputChange =
+  | { readonly type: typeof OutputChangeType.append; readonly cell: vscode.NotebookCell; readonly output: vscode.NotebookCellOutput }
+  | {
+      readonly type: typeof OutputChangeType.replace;
+      readonly cell: vscode.NotebookCell;
+      readonly output: vscode.NotebookCellOutput;
+      readonly items: vscode.NotebookCellOutputItem[];
+    }
+  | { readonly type: typeof OutputChangeType.clear; readonly cell: vscode.NotebookCell };
+
+/**
+ * A notebook's outputs as the output reducer keeps them (kernel/protocol/outputs.ts), and the VS
+ * Code outputs that show them. {@link handle} runs the reducer on one message and returns its
+ * changes as VS Code changes, to be applied in order ({@link applyChange}). The bookkeeping is
+ * synchronous; only applying the changes waits for VS Code.
+ */
+export class NotebookOutputs {
+  private state: OutputState<vscode.NotebookCell> = emptyOutputState();
+  /** The VS Code output showing each of the reducer's outputs, per cell, in the same order. */
+  private readonly shown = new Map<vscode.NotebookCell, vscode.NotebookCellOutput[]>();
+
+  /** display_id → the outputs showing it (one display can be shown in several places). */
+  get displays(): DisplayIds<vscode.NotebookCell> {
+    return this.state.displays;
+  }
+
+  /** A cell starts running (its outputs are being cleared): its old displays are forgotten. */
+  startCell(cell: vscode.NotebookCell): void {
+    this.state = startCell(this.state, cell).state;
+    this.shown.set(cell, []);
+  }
+
+  /** Forgets every cell (the kernel restarted: its display ids mean nothing any more). */
+  reset(): void {
+    this.state = emptyOutputState();
+    this.shown.clear();
+  }
+
+  /** Runs the reducer on a message of `cell` (undefined: of no running cell) and returns the changes. */
+  handle(cell: vscode.NotebookCell | undefined, msg: OutputMessage): CellOutputChange[] {
+    const { state, changes } = reduceOutput(this.state, cell, msg);
+    this.state = state;
+    return changes.flatMap((c) => this.toCellChange(c));
+  }
+
+  private toCellChange(change: OutputChange<vscode.NotebookCell>): CellOutputChange[] {
+    const { cell } = change;
+    switch (change.type) {
+      case OutputChangeType.append: {
+        const output = cellOutput(change.output);
+        const list = this.shown.get(cell) ?? [];
+        list[change.index] = output;
+        this.shown.set(cell, list);
+        return [{ type: OutputChangeType.append, cell, output }];
+      }
+      case OutputChangeType.replace: {
+        const output = this.shown.get(cell)?.[change.index];
+        return output === undefined ? [] : [{ type: OutputChangeType.replace, cell, output, items: cellOutputItems(change.output) }];
+      }
+      case OutputChangeType.clear:
+        this.shown.set(cell, []);
+        return [{ type: OutputChangeType.clear, cell }];
+      default: {
+        const never: never = change;
+        return never;
+      }
+    }
+  }
+}
+
+/**
+ * Applies one change through a cell execution. The running execution may replace the items of an
+ * output in any cell of the notebook (VS Code finds it by its id).
+ */
+export function applyChange(execution: vscode.NotebookCellExecution, change: CellOutputChange): Thenable<void> {
+  switch (change.type) {
+    case OutputChangeType.append:
+      return execution.appendOutput(change.output);
+    case OutputChangeType.replace:
+      return execution.replaceOutputItems(change.items, change.output);
+    case OutputChangeType.clear:
+      return execution.clearOutput();
+    default: {
+      const never: never = change;
+      return never;
+    }
+  }
+}
+
+/**
+ * Applies a change when no cell runs (a display updated later, from a timer or a promise of an
+ * earlier cell): a short execution on the target cell that keeps its execution order and timing.
+ */
+async function applyOutsideRun(controller: vscode.NotebookController, change: CellOutputChange): Promise<void> {
+  const summary = change.cell.executionSummary;
+  const execution = controller.createNotebookCellExecution(change.cell);
+  execution.executionOrder = summary?.executionOrder;
+  execution.start(summary?.timing?.startTime);
+  try {
+    await applyChange(execution, change);
+  } finally {
+    execution.end(summary?.success, summary?.timing?.endTime);
+  }
+}
+
 /** One cell's execution: turns its iopub messages into outputs, in order. */
 export class CellRun {
   private ops: Promise<void> = Promise.resolve();
-  private stream: { name: string; output: vscode.NotebookCellOutput; text: string } | undefined;
-  private clearOnNextOutput = false;
   private abortWith!: (err: Error) => void;
   /** Resolves (with the reason) when the run is abandoned: kernel died, restarted, notebook closed. */
   readonly aborted: Promise<Error> = new Promise((resolve) => (this.abortWith = resolve));
@@ -223,8 +334,7 @@ export class CellRun {
 
   constructor(
     readonly execution: vscode.NotebookCellExecution,
-    private readonly session: NotebookSession,
-    private readonly controller: vscode.NotebookController,
+    private readonly session: Pick<NotebookSession, 'outputs'>,
     private readonly log: vscode.LogOutputChannel,
   ) {}
 
@@ -240,8 +350,13 @@ export class CellRun {
   private enqueue(op: () => Thenable<unknown> | void): void {
     this.ops = this.ops.then(op).then(
       () => undefined,
-      (err) => this.log.warn(`output of cell ${this.execution.cell.index}: ${describe(err)}`),
+      (err) => this.log.warn(`output of cell ${this.execution.cell.index}: ${errorMessage(err)}`),
     );
+  }
+
+  /** Queues a change of the outputs, after those queued before (also another cell's display update). */
+  apply(change: CellOutputChange): void {
+    this.enqueue(() => applyChange(this.execution, change));
   }
 
   /** Handles one iopub message whose parent is this cell's execute_request. */
@@ -250,124 +365,32 @@ export class CellRun {
     const type = msg.header.msg_type;
     switch (type) {
       case 'status':
-      case 'execute_input':
-        if (type === 'execute_input') {
-          const count = (msg.content as ExecuteInputContent).execution_count;
-          this.enqueue(() => void (this.execution.executionOrder = count));
-        }
         return;
-      case 'stream':
-        this.beforeOutput();
-        this.enqueue(() => this.appendStream(msg.content as StreamContent));
-        return;
-      case 'display_data':
-      case 'execute_result': {
-        this.beforeOutput();
-        const content = msg.content as DisplayDataContent | ExecuteResultContent;
-        this.enqueue(() => this.appendDisplay(type, content));
-        return;
-      }
-      case 'update_display_data': {
-        const content = msg.content as DisplayDataContent;
-        this.enqueue(() => updateDisplay(this.session, this.controller, content, this.execution));
+      case 'execute_input': {
+        const count = (msg.content as ExecuteInputContent).execution_count;
+        this.enqueue(() => void (this.execution.executionOrder = count));
         return;
       }
       case 'error':
-        this.beforeOutput();
         this.sawError = true;
-        this.enqueue(() => this.appendOutput(errorOutput(msg.content as ErrorContent)));
-        return;
+        break;
+      case 'stream':
+      case 'display_data':
+      case 'execute_result':
+      case 'update_display_data':
       case 'clear_output':
-        if ((msg.content as ClearOutputContent).wait) {
-          this.clearOnNextOutput = true;
-        } else {
-          this.clearOnNextOutput = false;
-          this.enqueue(() => this.clear());
-        }
-        return;
+        break;
       default:
         this.log.debug(`iopub ${type} ignored`);
+        return;
     }
+    for (const change of this.session.outputs.handle(this.execution.cell, msg)) this.apply(change);
   }
 
-  /** Shows an error the kernel sent only in its execute_reply. */
-  showError(reply: ErrorContent): Promise<void> {
-    this.enqueue(() => this.appendOutput(errorOutput(reply)));
+  /** Shows an error the kernel sent only in its execute_reply, or an extension-side failure. */
+  showError(error: ErrorContent): Promise<void> {
+    this.handle({ header: { msg_type: 'error' }, parent_header: {}, content: { ename: error.ename, evalue: error.evalue, traceback: error.traceback } });
     return this.ops;
-  }
-
-  private beforeOutput(): void {
-    if (this.clearOnNextOutput) {
-      this.clearOnNextOutput = false;
-      this.enqueue(() => this.clear());
-    }
-  }
-
-  private clear(): Thenable<void> {
-    this.stream = undefined;
-    return this.execution.clearOutput();
-  }
-
-  private appendOutput(output: vscode.NotebookCellOutput): Thenable<void> {
-    this.stream = undefined;
-    return this.execution.appendOutput(output);
-  }
-
-  private appendStream(content: StreamContent): Thenable<void> {
-    const name = content.name === 'stderr' ? 'stderr' : 'stdout';
-    if (this.stream && this.stream.name === name) {
-      this.stream.text = applyCarriageReturns(this.stream.text + content.text);
-      return this.execution.replaceOutputItems(streamItem(name, this.stream.text), this.stream.output);
-    }
-    const text = applyCarriageReturns(content.text);
-    const output = new vscode.NotebookCellOutput([streamItem(name, text)], { outputType: 'stream' } satisfies TsnbOutputMetadata);
-    const appended = this.execution.appendOutput(output);
-    this.stream = { name, output, text };
-    return appended;
-  }
-
-  private appendDisplay(type: 'display_data' | 'execute_result', content: DisplayDataContent | ExecuteResultContent): Thenable<void> {
-    const output = displayOutput(type, content);
-    const displayId = content.transient?.display_id;
-    if (displayId) {
-      const targets = this.session.displays.get(displayId) ?? [];
-      targets.push({ cell: this.execution.cell, output });
-      this.session.displays.set(displayId, targets);
-    }
-    return this.appendOutput(output);
-  }
-}
-
-/**
- * Replaces every output showing `display_id` with the new bundle. Uses the running execution when
- * there is one (VS Code finds the output in any cell of the notebook by its id), else a short
- * execution on the target cell that keeps its execution order and timing.
- */
-export async function updateDisplay(
-  session: NotebookSession,
-  controller: vscode.NotebookController,
-  content: DisplayDataContent,
-  running: vscode.NotebookCellExecution | undefined,
-): Promise<void> {
-  const displayId = content.transient?.display_id;
-  if (!displayId) return;
-  const targets = session.displays.get(displayId);
-  if (!targets) return;
-  for (const target of targets) {
-    const items = bundleItems(content.data);
-    if (running) {
-      await running.replaceOutputItems(items, target.output);
-      continue;
-    }
-    const summary = target.cell.executionSummary;
-    const execution = controller.createNotebookCellExecution(target.cell);
-    execution.executionOrder = summary?.executionOrder;
-    execution.start(summary?.timing?.startTime);
-    try {
-      await execution.replaceOutputItems(items, target.output);
-    } finally {
-      execution.end(summary?.success, summary?.timing?.endTime);
-    }
   }
 }
 
@@ -402,19 +425,47 @@ export function displayOutput(type: 'display_data' | 'execute_result', content: 
   return new vscode.NotebookCellOutput(bundleItems(content.data), metadata);
 }
 
-function streamItem(name: 'stdout' | 'stderr', text: string): vscode.NotebookCellOutputItem {
+function streamItem(name: string, text: string): vscode.NotebookCellOutputItem {
   return vscode.NotebookCellOutputItem.text(text, name === 'stderr' ? VscodeMime.stderr : VscodeMime.stdout);
+}
+
+/** The VS Code output of one of the reducer's outputs. */
+export function cellOutput(output: TsnbOutput): vscode.NotebookCellOutput {
+  switch (output.output_type) {
+    case 'stream':
+      return new vscode.NotebookCellOutput([streamItem(output.name, output.text)], { outputType: 'stream' } satisfies TsnbOutputMetadata);
+    case 'display_data':
+      return displayOutput('display_data', { data: output.data, metadata: output.metadata });
+    case 'execute_result':
+      return displayOutput('execute_result', { data: output.data, metadata: output.metadata, execution_count: output.execution_count as number });
+    case 'error':
+      return errorOutput({ ename: output.ename, evalue: output.evalue, traceback: output.traceback });
+    default: {
+      const never: never = output;
+      return never;
+    }
+  }
+}
+
+/** The items of one of the reducer's outputs (what replaces an output's items when it changes). */
+function cellOutputItems(output: TsnbOutput): vscode.NotebookCellOutputItem[] {
+  if (output.output_type === 'stream') return [streamItem(output.name, output.text)];
+  if (output.output_type === 'error') return errorOutput(output).items;
+  return bundleItems(output.data);
+}
+
+/**
+ * The error content of an extension-side failure: its name and message (a {@link KernelStartError}
+ * of the editor also names the setting that chooses the Node executable).
+ */
+export function errorContent(error: unknown): ErrorContent {
+  const evalue = error instanceof KernelStartError && error.nodePath !== undefined ? `${errorMessage(error)} ${Messages.checkNodePath}` : errorMessage(error);
+  return { ename: error instanceof Error ? error.name : 'Error', evalue, traceback: [] };
 }
 
 /** An error output: from the kernel's error content, or from an extension-side failure. */
 export function errorOutput(error: ErrorContent | unknown): vscode.NotebookCellOutput {
-  const content: ErrorContent = isErrorContent(error)
-    ? error
-    : {
-        ename: error instanceof Error ? error.name : 'Error',
-        evalue: describe(error),
-        traceback: [],
-      };
+  const content: ErrorContent = isErrorContent(error) ? error : errorContent(error);
   const stack = content.traceback.length > 0 ? content.traceback.join('\n') : `${content.ename}: ${content.evalue}`;
   const metadata: TsnbOutputMetadata = {
     outputType: 'error',
@@ -428,24 +479,6 @@ export function errorOutput(error: ErrorContent | unknown): vscode.NotebookCellO
 
 function isErrorContent(x: unknown): x is ErrorContent {
   return typeof x === 'object' && x !== null && typeof (x as ErrorContent).ename === 'string' && Array.isArray((x as ErrorContent).traceback);
-}
-
-/**
- * Applies carriage returns the way a terminal shows them: text after a `\r` that is not part of
- * `\r\n` overwrites its line (progress bars rewrite one line).
- */
-export function applyCarriageReturns(text: string): string {
-  if (!text.includes('\r')) return text;
-  return text
-    .replace(/\r\n/g, '\n')
-    .split('\n')
-    .map((line) => {
-      if (!line.includes('\r')) return line;
-      let out = '';
-      for (const part of line.split('\r')) out = part + out.slice(part.length);
-      return out;
-    })
-    .join('\n');
 }
 
 // ---- the controllers ----------------------------------------------------------------------------
@@ -560,7 +593,7 @@ export class TransferLabController implements vscode.Disposable {
 
   private kernelDied(session: NotebookSession, error: KernelDiedError): void {
     this.changeEmitter.fire(session.notebook);
-    void vscode.window.showErrorMessage(error.message, Messages.restartAction).then((choice) => {
+    void vscode.window.showErrorMessage(Messages.kernelDied(error.code, error.signal), Messages.restartAction).then((choice) => {
       if (choice === Messages.restartAction) void this.restart(session.notebook);
     });
   }
@@ -586,7 +619,7 @@ export class TransferLabController implements vscode.Disposable {
       await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: Messages.restarting }, () => session.restart());
       void vscode.window.showInformationMessage(Messages.restarted);
     } catch (err) {
-      void vscode.window.showErrorMessage(describe(err));
+      void vscode.window.showErrorMessage(errorMessage(err));
     }
   }
 
@@ -744,7 +777,7 @@ export class KernelLanguageFeatures implements vscode.CompletionItemProvider, vs
     const plain = reply.data[Mime.plain];
     const contents = new vscode.MarkdownString();
     if (typeof markdown === 'string') contents.appendMarkdown(markdown);
-    else if (typeof plain === 'string') contents.appendCodeblock(stripAnsi(plain), 'typescript');
+    else if (typeof plain === 'string') contents.appendCodeblock(stripVTControlCharacters(plain), 'typescript');
     else return undefined;
     return new vscode.Hover(contents, document.getWordRangeAtPosition(position));
   }
@@ -762,8 +795,4 @@ function withTimeout<T>(promise: Promise<T>, token: vscode.CancellationToken): P
       sub.dispose();
     });
   });
-}
-
-function stripAnsi(text: string): string {
-  return text.replace(/\u001b\[[0-9;]*m/g, '');
 }

@@ -4,8 +4,12 @@
  *
  * Each error keeps what caused it in `cause` (wrap, never swallow). They are handled where they
  * surface: the controller turns them into a cell error output or a notification; nothing else
- * catches them.
+ * catches them. The kernel's own failures ({@link KernelStartError}, {@link KernelDiedError}) are
+ * the kernel client's classes, re-exported here: one class each for the extension and the CLI.
  */
+import { KernelDiedError, KernelStartError } from '../client/errors';
+
+export { KernelDiedError, KernelStartError };
 
 /**
  * Base class: lets a caller tell the extension's own failures from bugs. Each subclass spells out
@@ -43,44 +47,8 @@ export class UntrustedWorkspaceError extends TransferLabExtensionError {
   }
 }
 
-/**
- * The kernel process could not be started or never answered kernel_info (a wrong
- * `transferlab.nodePath`, a missing dist/kernel.js, a crash at start-up). Raised by
- * `KernelProcess.start`; the controller fails the cell with it and offers the Node setting.
- */
-export class KernelStartError extends TransferLabExtensionError {
-  override readonly name = 'KernelStartError';
-  constructor(
-    readonly nodePath: string,
-    readonly kernelScript: string,
-    cause: unknown,
-  ) {
-    super(
-      `The TransferLab kernel did not start (${nodePath} ${kernelScript}): ${describe(cause)}. ` +
-        `Check the setting transferlab.nodePath (a Node 20+ executable).`,
-      { cause },
-    );
-  }
-}
-
-/**
- * The kernel process exited while the notebook was using it (killed, out of memory, a native
- * crash). Raised by `KernelProcess` when the child exits or stops answering heartbeats; running and
- * queued cells end as failed, the notebook document is left as it is, and a notification offers a
- * restart.
- */
-export class KernelDiedError extends TransferLabExtensionError {
-  override readonly name = 'KernelDiedError';
-  constructor(
-    readonly exitCode: number | null,
-    readonly signal: string | null,
-  ) {
-    super(Messages.kernelDied(exitCode, signal));
-  }
-}
-
 /** Short, readable text of an unknown thrown value. */
-export function describe(err: unknown): string {
+export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
@@ -91,6 +59,8 @@ export const Messages = {
     'TransferLab does not run notebook cells in an untrusted workspace (Restricted Mode). ' +
     'Trust the workspace (command "Workspaces: Manage Workspace Trust") to run cells.',
   trustAction: 'Manage Workspace Trust',
+  /** Added to a {@link KernelStartError} shown on a cell: the setting that names the Node to use. */
+  checkNodePath: 'Check the setting transferlab.nodePath (a Node 20+ executable).',
   kernelDied(exitCode: number | null, signal: string | null): string {
     const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode ?? 'unknown'}`;
     return `The TransferLab kernel ${how}. Variables are lost; the notebook is unchanged.`;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import type * as vscode from 'vscode';
 import {
   CellRun,
-  applyCarriageReturns,
+  NotebookOutputs,
   bundleItems,
   displayOutput,
   errorOutput,
@@ -25,6 +25,7 @@ import type { KernelInfoReply } from '../../kernel/protocol/messages';
 import { KernelHandler, type ExecutorPort } from '../../kernel/jupyter/handler';
 import { kernelEnvironment, readSettings } from '../../extension/settings';
 import { InvalidSettingError, Messages } from '../../extension/errors';
+import { applyCarriageReturns } from '../../kernel/protocol/outputs';
 
 const text = (item: { data: Uint8Array } | undefined) => Buffer.from(item!.data).toString();
 const PNG_1x1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
@@ -105,9 +106,9 @@ class FakeExecution {
 
 function cellRun() {
   const execution = new FakeExecution();
-  const session = { displays: new Map() } as unknown as NotebookSession;
+  const session = { outputs: new NotebookOutputs() } as unknown as NotebookSession;
   const log = { warn: () => undefined, debug: () => undefined } as unknown as vscode.LogOutputChannel;
-  const run = new CellRun(execution as unknown as vscode.NotebookCellExecution, session, {} as vscode.NotebookController, log);
+  const run = new CellRun(execution as unknown as vscode.NotebookCellExecution, session, log);
   const send = (msg_type: string, content: object) => run.handle({ header: { msg_type }, parent_header: { msg_id: 'req-1' }, content });
   return { execution, run, send, session };
 }
@@ -160,7 +161,7 @@ describe('CellRun', () => {
     send('update_display_data', { data: { 'text/plain': 'ignored' }, metadata: {}, transient: { display_id: 'unknown' } });
     await run.settled();
     assert.deepEqual(execution.texts(), ['step 9', 'between\n', 'step 9']);
-    assert.equal(session.displays.get('bar')?.length, 2);
+    assert.equal(session.outputs.displays.get('bar')?.length, 2);
   });
 
   it('execute_input sets the execution order; execute_result and error are outputs', async () => {

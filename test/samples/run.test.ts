@@ -14,7 +14,7 @@ import {
   FailureKind,
   runNotebook,
   OutputCollector,
-  collapseCarriageReturns,
+  applyCarriageReturns,
   defaultOutput,
   injectParameters,
   parameterDeclarations,
@@ -148,9 +148,9 @@ describe('output collection', () => {
   });
 
   test('carriage returns', () => {
-    assert.equal(collapseCarriageReturns('abc'), 'abc');
-    assert.equal(collapseCarriageReturns('1\r2\r3\nx\r\n'), '3\nx\n');
-    assert.equal(collapseCarriageReturns('10%\r'), '10%\r');
+    assert.equal(applyCarriageReturns('abc'), 'abc');
+    assert.equal(applyCarriageReturns('1\r2\r3\nx\r\n'), '3\nx\n');
+    assert.equal(applyCarriageReturns('10%\r'), '10%\r');
   });
 
   test('progress lines come from training payloads, else from text', () => {

@@ -1,0 +1,203 @@
+/**
+ * `transferlab run`: executes a notebook headlessly through the TransferLab kernel, as nbclient
+ * and papermill do for Python notebooks.
+ *
+ *   transferlab run analysis.tsnb [--out executed.tsnb] [--html report.html] [--backend NAME]
+ *                                 [--param name=value …] [--timeout SECONDS]
+ *
+ * - The kernel starts in the notebook's folder, on the backend named by `--backend`.
+ * - Parameters go into a new cell tagged `injected-parameters`, right after the cell tagged
+ *   `parameters` (a later declaration replaces the earlier one in the kernel). The parameters
+ *   cell's type annotations are kept, so a value of the wrong type is a type error naming the cell.
+ * - Outputs are collected as nbformat outputs by the reducer the editor uses too
+ *   (kernel/protocol/outputs.ts) and written back with execution counts, deterministically; the
+ *   input file is never overwritten unless `--out` names it.
+ * - A failing cell stops the run: its error is printed (ANSI colours removed), the notebook is
+ *   still written with every output up to the error, and the exit status is 1.
+ * - Cells tagged `raises-exception` may fail without stopping the run; cells tagged
+ *   `skip-execution` are not run (the nbclient conventions).
+ *
+ * Exit status: 0 every cell ran, 1 a cell failed (or timed out, or the kernel died or could not
+ * start, or a file could not be read or written), 2 bad usage, 130 interrupted with Ctrl-C.
+ */
+import path from 'node:path';
+import { KernelStartError } from '../../client/errors';
+import type { JsonValue } from '../../kernel/protocol/tsnb';
+import { FailureKind, UsageError } from '../errors';
+import { withCliErrors, type CliIo } from '../notebookConvert';
+import { RUN_BACKENDS, runNotebook, type RunNotebookResult } from './execution';
+import { parseParameters } from './parameters';
+import { ProgressReporter, formatSeconds, type ProgressTerminal } from './progress';
+import { defaultOutput, readNotebook, writeHtmlReport, writeNotebook } from './writing';
+
+
+export const RUN_USAGE = `usage: transferlab run NOTEBOOK [--out FILE] [--html FILE] [--backend NAME] [--param name=value …] [--timeout SECONDS]
+
+Runs every code cell of a notebook (.tsnb or .ipynb) in a fresh TransferLab kernel started in the
+notebook's folder, and writes the executed notebook with its outputs.
+  --out FILE         where to write (default: NOTEBOOK.executed.tsnb next to the input; .ipynb
+                     output when FILE ends in .ipynb). The input is only replaced when FILE names it.
+  --html FILE        also write a standalone HTML report with the charts drawn
+  --backend NAME     compute backend of the kernel: ${RUN_BACKENDS.join(', ')} (default: auto)
+  --param name=value a parameter (repeatable), injected after the cell tagged "parameters";
+                     the value is JSON when valid (3, [0,1], true), otherwise a string
+  --timeout SECONDS  interrupt and fail a cell that runs longer (default: no limit)
+  --quiet            no progress on stderr
+Exit status: 0 all cells ran, 1 a cell failed (the notebook is still written), 2 bad usage.
+`;
+
+export interface RunCommandOptions {
+  /** The progress terminal; default: process.stderr. */
+  readonly terminal?: ProgressTerminal;
+  /** Handle Ctrl-C (default true for the real command line). */
+  readonly handleSigint?: boolean;
+}
+
+/** The arguments of `transferlab run`, parsed. */
+export interface RunArgs {
+  input: string;
+  out: string | undefined;
+  html: string | undefined;
+  backend: string | undefined;
+  parameters: Map<string, JsonValue>;
+  timeout: number | undefined;
+  quiet: boolean;
+}
+
+export function parseRunArgs(args: readonly string[]): RunArgs | 'help' {
+  let input: string | undefined;
+  const values = new Map<string, string>();
+  const params: string[] = [];
+  let quiet = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '-h' || a === '--help') return 'help';
+    if (a === '--quiet' || a === '-q') {
+      quiet = true;
+      continue;
+    }
+    if (a.startsWith('-') && a !== '-') {
+      const eq = a.indexOf('=');
+      let name = (eq > 0 ? a.slice(0, eq) : a).replace(/^--?/, '');
+      if (name === 'o') name = 'out';
+      if (name === 'p') name = 'param';
+      if (!['out', 'html', 'backend', 'param', 'timeout'].includes(name)) throw new UsageError(`unknown option ${a}`);
+      const value = eq > 0 ? a.slice(eq + 1) : args[++i];
+      if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
+      if (name === 'param') params.push(value);
+      else values.set(name, value);
+      continue;
+    }
+    if (input !== undefined) throw new UsageError(`unexpected argument ${a} (one notebook at a time)`);
+    input = a;
+  }
+  if (input === undefined) throw new UsageError('which notebook? give a .tsnb or .ipynb file');
+  const backend = values.get('backend');
+  if (backend !== undefined && !RUN_BACKENDS.includes(backend)) {
+    throw new UsageError(`--backend ${backend}: expected one of ${RUN_BACKENDS.join(', ')}`);
+  }
+  let timeout: number | undefined;
+  const t = values.get('timeout');
+  if (t !== undefined) {
+    timeout = Number(t);
+    if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${t}: expected a positive number of seconds`);
+  }
+  return { input, out: values.get('out'), html: values.get('html'), backend, parameters: parseParameters(params), timeout, quiet };
+}
+
+/**
+ * Runs a notebook file and writes the results: the shared body of `transferlab run` and
+ * `transferlab demo`. Returns the exit status (0, 1 or 130).
+ */
+export async function runNotebookFile(
+  io: CliIo,
+  command: string,
+  spec: { input: string; out: string; html?: string; backend?: string; parameters: Map<string, JsonValue>; timeout?: number; quiet: boolean; cwd?: string },
+  options: RunCommandOptions = {},
+): Promise<number> {
+  const warn = (t: string) => io.stderr(`transferlab ${command}: warning: ${t}\n`);
+  const notebook = await readNotebook(spec.input, warn);
+  const terminal: ProgressTerminal = options.terminal ?? {
+    write: (t) => io.stderr(t),
+    isTTY: false,
+  };
+  const reporter = spec.quiet ? undefined : new ProgressReporter(terminal);
+  const controller = new AbortController();
+  let sigints = 0;
+  const onSigint = () => {
+    sigints++;
+    if (sigints > 1) process.exit(130);
+    io.stderr(`\ntransferlab ${command}: interrupting (Ctrl-C again to quit at once)\n`);
+    controller.abort();
+  };
+  if (options.handleSigint) process.on('SIGINT', onSigint);
+  let result: RunNotebookResult;
+  try {
+    result = await runNotebook(notebook, {
+      cwd: spec.cwd ?? path.dirname(path.resolve(spec.input)),
+      ...(spec.backend !== undefined ? { backend: spec.backend } : {}),
+      parameters: spec.parameters,
+      ...(spec.timeout !== undefined ? { timeoutSeconds: spec.timeout } : {}),
+      signal: controller.signal,
+      onWarning: warn,
+      ...(reporter ? { onEvent: reporter.onEvent } : {}),
+    });
+  } catch (e) {
+    if (e instanceof KernelStartError) {
+      io.stderr(`transferlab ${command}: the kernel did not start: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  } finally {
+    reporter?.finish();
+    if (options.handleSigint) process.off('SIGINT', onSigint);
+  }
+  await writeNotebook(spec.out, result.notebook, warn);
+  if (spec.html !== undefined) await writeHtmlReport(spec.html, result.notebook, path.basename(spec.input));
+  const wrote = [spec.out, spec.html].filter((f): f is string => f !== undefined).join(' and ');
+  if (result.error) {
+    io.stderr(`transferlab ${command}: ${result.error.report()}`);
+    io.stderr(`transferlab ${command}: ran ${result.executed} of ${result.total} code cells in ${formatSeconds(result.seconds)}; wrote the partial notebook to ${wrote}\n`);
+    return result.error.kind === FailureKind.interrupted ? 130 : 1;
+  }
+  io.stdout(`ran ${result.total} code cell${result.total === 1 ? '' : 's'} in ${formatSeconds(result.seconds)}${result.backend ? ` on ${result.backend}` : ''}; wrote ${wrote}\n`);
+  return 0;
+}
+
+const processIo: CliIo = {
+  stdout: (t) => void process.stdout.write(t),
+  stderr: (t) => void process.stderr.write(t),
+};
+
+/**
+ * `transferlab run …`: returns the exit status.
+ * @example
+ * process.exitCode = await runRun(['analysis.tsnb', '--param', 'epochs=1', '--html', 'report.html']);
+ */
+export function runRun(args: string[], io: CliIo = processIo, options: RunCommandOptions = {}): Promise<number> {
+  return withCliErrors('run', RUN_USAGE, io, async () => {
+    const parsed = parseRunArgs(args);
+    if (parsed === 'help') {
+      io.stdout(RUN_USAGE);
+      return 0;
+    }
+    const out = parsed.out ?? defaultOutput(parsed.input);
+    if (parsed.html !== undefined && path.resolve(parsed.html) === path.resolve(parsed.input)) {
+      throw new UsageError(`--html ${parsed.html} is the input file; choose another name`);
+    }
+    return runNotebookFile(
+      io,
+      'run',
+      {
+        input: parsed.input,
+        out,
+        ...(parsed.html !== undefined ? { html: parsed.html } : {}),
+        ...(parsed.backend !== undefined ? { backend: parsed.backend } : {}),
+        parameters: parsed.parameters,
+        ...(parsed.timeout !== undefined ? { timeout: parsed.timeout } : {}),
+        quiet: parsed.quiet,
+      },
+      options,
+    );
+  });
+}
