@@ -27,7 +27,7 @@ export interface CkaResultInit {
 
 /**
  * A module×module CKA matrix that displays itself as a heatmap (the TransferLab CKA renderer,
- * with a vega-lite chart and a text table as fallbacks).
+ * with a Vega chart from the shared builder and a text table as fallbacks).
  */
 export class CkaResult implements Displayable, CkaResultInit {
   readonly rows: readonly string[];
