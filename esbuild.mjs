@@ -7,7 +7,7 @@
 //   renderers  browser, esm, one entry per renderer folder: dist/renderers/<name>.js
 // Analysis type declarations (for cell type checking and the package's `types`) come from tsc.
 import * as esbuild from 'esbuild';
-import { existsSync, readdirSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
@@ -58,6 +58,9 @@ if (rendererEntries.length > 0) {
 function emitAnalysisTypes() {
   if (!existsSync(path.join(root, 'kernel/analysis/index.ts'))) return;
   mkdirSync(path.join(root, 'dist'), { recursive: true });
+  // From scratch: a declaration left by a moved or renamed module would shadow its new home
+  // (e.g. an old `cka.d.ts` beside the `cka/` folder).
+  rmSync(path.join(root, 'dist', 'types'), { recursive: true, force: true });
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'kernel/analysis/tsconfig.types.json'], { cwd: root, stdio: 'inherit' });
 }
 

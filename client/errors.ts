@@ -26,18 +26,19 @@ export class KernelStartError extends Error {
   /** The kernel script, when the starter said. */
   readonly kernelScript?: string;
 
-  /** Why the kernel did not start, in words. */
-  constructor(message: string, options?: ErrorOptions);
+  constructor(
+    /** Why the kernel did not start, in words. */
+    message: string,
+    options: ErrorOptions & { readonly nodePath?: string; readonly kernelScript?: string } = {},
+  ) {
+    super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
+    if (options.nodePath !== undefined) this.nodePath = options.nodePath;
+    if (options.kernelScript !== undefined) this.kernelScript = options.kernelScript;
+  }
+
   /** The kernel started as `nodePath kernelScript` did not come up, because of `cause`. */
-  constructor(nodePath: string, kernelScript: string, cause: unknown);
-  constructor(messageOrNodePath: string, kernelScriptOrOptions?: string | ErrorOptions, cause?: unknown) {
-    if (typeof kernelScriptOrOptions === 'string') {
-      super(`The TransferLab kernel did not start (${messageOrNodePath} ${kernelScriptOrOptions}): ${errorMessage(cause)}.`, { cause });
-      this.nodePath = messageOrNodePath;
-      this.kernelScript = kernelScriptOrOptions;
-    } else {
-      super(messageOrNodePath, kernelScriptOrOptions);
-    }
+  static ofProcess(nodePath: string, kernelScript: string, cause: unknown): KernelStartError {
+    return new KernelStartError(`The TransferLab kernel did not start (${nodePath} ${kernelScript}): ${errorMessage(cause)}.`, { cause, nodePath, kernelScript });
   }
 }
 

@@ -135,7 +135,7 @@ export class KernelProcess implements vscode.Disposable {
       client = await KernelClient.launch({ cwd, env, nodePath, kernelScript, heartbeat: this.heartbeat, onLog: (text) => this.log.info(`[kernel] ${text.trimEnd()}`) });
     } catch (err) {
       this.setState(KernelState.stopped);
-      throw new KernelStartError(nodePath, kernelScript, err);
+      throw KernelStartError.ofProcess(nodePath, kernelScript, err);
     }
     if (this.stateValue === KernelState.disposed) {
       void client.shutdown().catch(() => undefined);
