@@ -3,7 +3,8 @@
  */
 import * as vscode from 'vscode';
 import { TSNB_NOTEBOOK_TYPE, TSNB_SERIALIZER_OPTIONS, TsnbSerializer } from './serializer';
-import { KernelLanguageFeatures, TransferLabController } from './controller';
+import { TransferLabController } from './controller';
+import { KernelLanguageFeatures } from './languageFeatures';
 import { KernelStatusItem } from './status';
 
 /** What `activate` returns: the extension's API (`vscode.extensions.getExtension(id).exports`), used by tests. */

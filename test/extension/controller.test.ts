@@ -8,17 +8,9 @@ import { fakeSettings, NotebookCellOutput, NotebookCellOutputItem } from './vsco
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as vscode from 'vscode';
-import {
-  CellRun,
-  NotebookOutputs,
-  bundleItems,
-  displayOutput,
-  errorOutput,
-  fromCodePoints,
-  isTypeScriptIpynb,
-  toCodePoints,
-  type NotebookSession,
-} from '../../extension/controller';
+import { CellRun, NotebookOutputs, isTypeScriptIpynb, type NotebookSession } from '../../extension/controller';
+import { bundleItems, displayOutput, errorOutput } from '../../extension/cellOutputs';
+import { fromCodePoints, toCodePoints } from '../../extension/languageFeatures';
 import { describeKernel } from '../../extension/kernelProcess';
 import { startingBackend, type KernelBackendInfo } from '../../kernel/protocol/backends';
 import type { KernelInfoReply } from '../../kernel/protocol/messages';
