@@ -6,7 +6,8 @@
 import { DISPLAY } from './display';
 import { Checkpoint } from './checkpointFiles';
 import { checkData, type DataLike } from './dataset';
-import { evaluate, fineTuneAll, TrainingRun, type FineTuneOptions } from './train';
+import { evaluate, TrainingRun } from './train';
+import { fineTuneAll, type FineTuneOptions } from './transfer';
 import { Mime, type MimeBundle } from '../protocol/mime';
 import { checkSeed, formatValue, fail } from './validate';
 
