@@ -11,6 +11,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { CliIo } from './notebookConvert';
 import { withCliErrors } from './notebookConvert';
+import { parseCliArgs, type CliOptions } from './args';
 import { UsageError } from './errors';
 import { RUN_BACKENDS, parseParameters, runNotebookFile, type RunCommandOptions } from './run';
 
@@ -29,6 +30,12 @@ DIR/flagship.executed.tsnb and DIR/flagship.html (open it in a browser).
   --param name=value override a parameter of the notebook (repeatable)
 `;
 
+const DEMO_OPTIONS = {
+  out: { type: 'string', short: 'o' },
+  backend: { type: 'string' },
+  param: { type: 'string', short: 'p', multiple: true },
+} as const satisfies CliOptions;
+
 /** The flagship notebook shipped with the package. */
 export function flagshipPath(): string {
   const candidates = [path.resolve(__dirname, '..', 'sample-notebooks', 'flagship.tsnb'), path.resolve(__dirname, '..', '..', 'sample-notebooks', 'flagship.tsnb')];
@@ -42,25 +49,12 @@ export function flagshipPath(): string {
  */
 export function runDemo(args: string[], io: CliIo, options: RunCommandOptions = {}): Promise<number> {
   return withCliErrors('demo', DEMO_USAGE, io, async () => {
-    let out = DEMO_DIR;
-    let backend = DEMO_BACKEND;
-    const params: string[] = [];
-    for (let i = 0; i < args.length; i++) {
-      const a = args[i]!;
-      if (a === '-h' || a === '--help') {
-        io.stdout(DEMO_USAGE);
-        return 0;
-      }
-      const eq = a.indexOf('=');
-      const name = a.startsWith('--') ? (eq > 0 ? a.slice(2, eq) : a.slice(2)) : a === '-o' ? 'out' : a === '-p' ? 'param' : undefined;
-      if (name === undefined) throw new UsageError(`unexpected argument ${a}`);
-      if (!['out', 'backend', 'param'].includes(name)) throw new UsageError(`unknown option ${a}`);
-      const value = eq > 0 && a.startsWith('--') ? a.slice(eq + 1) : args[++i];
-      if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
-      if (name === 'out') out = value;
-      else if (name === 'backend') backend = value;
-      else params.push(value);
+    const parsed = parseCliArgs(args, DEMO_OPTIONS, { maxPositionals: 0 });
+    if (parsed.help) {
+      io.stdout(DEMO_USAGE);
+      return 0;
     }
+    const { out = DEMO_DIR, backend = DEMO_BACKEND, param: params } = parsed.values;
     if (!RUN_BACKENDS.includes(backend)) throw new UsageError(`--backend ${backend}: expected one of ${RUN_BACKENDS.join(', ')}`);
     const parameters = parseParameters(params);
     const dir = path.resolve(out);

@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseCliArgs, type CliOptions } from './args';
 import { UsageError } from './errors';
 
 export const KERNEL_NAME = 'transferlab';
@@ -17,14 +18,26 @@ export function userKernelsDir(): string {
   return path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'jupyter', 'kernels');
 }
 
+const KERNEL_OPTIONS = {
+  user: { type: 'boolean' },
+  prefix: { type: 'string', missing: '--prefix needs a directory, e.g. --prefix /usr/local' },
+  'sys-prefix': { type: 'boolean' },
+} as const satisfies CliOptions;
+
+/**
+ * The kernels folder that `kernel install` and `kernel uninstall` use: under `--prefix DIR`, under
+ * /usr/local with `--sys-prefix`, else the user's (also with `--user`). Other arguments than these
+ * options are ignored; an unknown option is a {@link UsageError}.
+ * @example
+ * kernelsDir(['--prefix', '/opt/jupyter']); // '/opt/jupyter/share/jupyter/kernels'
+ */
 export function kernelsDir(args: readonly string[]): string {
-  const i = args.indexOf('--prefix');
-  if (i >= 0) {
-    const dir = args[i + 1];
-    if (!dir || dir.startsWith('--')) throw new UsageError('--prefix needs a directory, e.g. --prefix /usr/local');
-    return path.join(path.resolve(dir), 'share', 'jupyter', 'kernels');
+  const { values } = parseCliArgs(args, KERNEL_OPTIONS, { help: false, unknownHint: 'expected --user, --prefix DIR or --sys-prefix' });
+  if (values.prefix !== undefined) {
+    if (values.prefix.startsWith('--')) throw new UsageError(KERNEL_OPTIONS.prefix.missing);
+    return path.join(path.resolve(values.prefix), 'share', 'jupyter', 'kernels');
   }
-  if (args.includes('--sys-prefix')) return path.join('/usr/local', 'share', 'jupyter', 'kernels');
+  if (values['sys-prefix']) return path.join('/usr/local', 'share', 'jupyter', 'kernels');
   return userKernelsDir();
 }
 
@@ -40,10 +53,9 @@ export function kernelSpec(packageRoot: string, nodePath = process.execPath) {
 }
 
 export function installKernel(args: readonly string[], packageRoot: string, out: (s: string) => void): number {
-  const unknown = args.filter((a, i) => a.startsWith('--') && !['--user', '--prefix', '--sys-prefix'].includes(a) && args[i - 1] !== '--prefix');
-  if (unknown.length) throw new UsageError(`unknown option ${unknown[0]} (expected --user, --prefix DIR or --sys-prefix)`);
+  const kernels = kernelsDir(args);
   if (!existsSync(path.join(packageRoot, 'dist', 'kernel.js'))) throw new UsageError(`${path.join(packageRoot, 'dist', 'kernel.js')} is missing: run \`npm run build\` first`);
-  const dir = path.join(kernelsDir(args), KERNEL_NAME);
+  const dir = path.join(kernels, KERNEL_NAME);
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'kernel.json'), `${JSON.stringify(kernelSpec(packageRoot), null, 2)}\n`);
   out(`Installed kernelspec ${KERNEL_NAME} in ${dir}\n`);

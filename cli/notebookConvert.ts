@@ -14,6 +14,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ipynbToTsnb, tsnbToIpynb } from '../kernel/protocol/ipynb';
 import { NotebookFileError, decodeNotebookBytes, parseTsnb, serializeTsnb, type TsnbNotebook } from '../kernel/protocol/tsnb';
+import { parseCliArgs, type CliOptions } from './args';
 import { FileWriteError, writeFileAtomic } from './atomicWrite';
 import { notebookToHtml } from './htmlReport';
 import { InputError, MissingBuildError, UsageError } from './errors';
@@ -46,41 +47,10 @@ with its charts drawn (opens offline, no VS Code needed).
   --no-outputs   leave cell outputs out
 `;
 
-interface Parsed {
-  input: string | undefined;
-  options: Map<string, string | true>;
-}
-
-/** Parses `INPUT [--name value | --name=value | --flag]...`; `valued` names the options that take a value. */
-function parseArgs(args: readonly string[], valued: readonly string[], flags: readonly string[]): Parsed {
-  const options = new Map<string, string | true>();
-  let input: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '-h' || a === '--help') {
-      options.set('help', true);
-      continue;
-    }
-    if (a.startsWith('--') || (a.startsWith('-') && a !== '-' && a.length === 2)) {
-      const eq = a.indexOf('=');
-      let name = (eq > 0 ? a.slice(0, eq) : a).replace(/^--?/, '');
-      if (name === 'o') name = 'out';
-      if (valued.includes(name)) {
-        const value = eq > 0 ? a.slice(eq + 1) : args[++i];
-        if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
-        options.set(name, value);
-      } else if (flags.includes(name) && eq < 0) {
-        options.set(name, true);
-      } else {
-        throw new UsageError(`unknown option ${a}`);
-      }
-      continue;
-    }
-    if (input !== undefined) throw new UsageError(`unexpected argument ${a} (one notebook at a time)`);
-    input = a;
-  }
-  return { input, options };
-}
+const IMPORT_OPTIONS = { out: { type: 'string', short: 'o' } } as const satisfies CliOptions;
+const EXPORT_OPTIONS = { ...IMPORT_OPTIONS, to: { type: 'string' }, 'no-outputs': { type: 'boolean' } } as const satisfies CliOptions;
+/** Both commands convert one notebook. */
+const ONE_NOTEBOOK = { maxPositionals: 1, tooManyHint: 'one notebook at a time' } as const;
 
 function replaceExtension(file: string, ext: string): string {
   const parsed = path.parse(file);
@@ -127,13 +97,14 @@ function samePath(a: string, b: string): boolean {
  */
 export function runImport(args: string[], io: CliIo = processIo): Promise<number> {
   return withCliErrors('import', IMPORT_USAGE, io, async () => {
-    const { input, options } = parseArgs(args, ['out'], []);
-    if (options.has('help')) {
+    const { help, values, positionals } = parseCliArgs(args, IMPORT_OPTIONS, ONE_NOTEBOOK);
+    if (help) {
       io.stdout(IMPORT_USAGE);
       return 0;
     }
+    const input = positionals[0];
     if (input === undefined) throw new UsageError('which notebook? give an .ipynb file');
-    const out = (options.get('out') as string | undefined) ?? replaceExtension(input, '.tsnb');
+    const out = values.out ?? replaceExtension(input, '.tsnb');
     if (samePath(input, out)) throw new UsageError(`--out ${out} is the input file; choose another name`);
     const { notebook, warnings } = ipynbToTsnb(await readInput(input), input);
     const text = serializeTsnb(notebook);
@@ -165,14 +136,15 @@ export function findReportScript(): string {
  */
 export function runExport(args: string[], io: CliIo = processIo): Promise<number> {
   return withCliErrors('export', EXPORT_USAGE, io, async () => {
-    const { input, options } = parseArgs(args, ['out', 'to'], ['no-outputs']);
-    if (options.has('help')) {
+    const { help, values, positionals } = parseCliArgs(args, EXPORT_OPTIONS, ONE_NOTEBOOK);
+    if (help) {
       io.stdout(EXPORT_USAGE);
       return 0;
     }
+    const input = positionals[0];
     if (input === undefined) throw new UsageError('which notebook? give a .tsnb file');
-    const outOption = options.get('out') as string | undefined;
-    let to = options.get('to') as string | undefined;
+    const outOption = values.out;
+    let to = values.to;
     if (to === undefined && outOption !== undefined) {
       const ext = path.extname(outOption).toLowerCase();
       to = ext === '.ipynb' ? 'ipynb' : ext === '.html' || ext === '.htm' ? 'html' : undefined;
@@ -181,7 +153,7 @@ export function runExport(args: string[], io: CliIo = processIo): Promise<number
     if (to !== 'ipynb' && to !== 'html') throw new UsageError(`--to ${to}: expected ipynb or html`);
     const out = outOption ?? replaceExtension(input, `.${to}`);
     if (out !== '-' && samePath(input, out)) throw new UsageError(`--out ${out} is the input file; choose another name`);
-    const withOutputs = !options.has('no-outputs');
+    const withOutputs = !values['no-outputs'];
     const notebook = parseTsnb(await readInput(input), { file: input });
     let text: string;
     if (to === 'ipynb') {

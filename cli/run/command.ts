@@ -23,6 +23,7 @@
 import path from 'node:path';
 import { KernelStartError } from '../../client/errors';
 import type { JsonValue } from '../../kernel/protocol/tsnb';
+import { parseCliArgs, type CliOptions } from '../args';
 import { FailureKind, UsageError } from '../errors';
 import { withCliErrors, type CliIo } from '../notebookConvert';
 import { RUN_BACKENDS, runNotebook, type RunNotebookResult } from './execution';
@@ -64,45 +65,38 @@ export interface RunArgs {
   quiet: boolean;
 }
 
+/** The options of `transferlab run`. */
+const RUN_OPTIONS = {
+  out: { type: 'string', short: 'o' },
+  html: { type: 'string' },
+  backend: { type: 'string' },
+  param: { type: 'string', short: 'p', multiple: true },
+  timeout: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+} as const satisfies CliOptions;
+
+/**
+ * Parses the arguments of `transferlab run`; throws a {@link UsageError} when they are wrong.
+ * @example
+ * parseRunArgs(['a.tsnb', '-p', 'epochs=1', '--backend=cpu']); // { input: 'a.tsnb', backend: 'cpu', … }
+ */
 export function parseRunArgs(args: readonly string[]): RunArgs | 'help' {
-  let input: string | undefined;
-  const values = new Map<string, string>();
-  const params: string[] = [];
-  let quiet = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '-h' || a === '--help') return 'help';
-    if (a === '--quiet' || a === '-q') {
-      quiet = true;
-      continue;
-    }
-    if (a.startsWith('-') && a !== '-') {
-      const eq = a.indexOf('=');
-      let name = (eq > 0 ? a.slice(0, eq) : a).replace(/^--?/, '');
-      if (name === 'o') name = 'out';
-      if (name === 'p') name = 'param';
-      if (!['out', 'html', 'backend', 'param', 'timeout'].includes(name)) throw new UsageError(`unknown option ${a}`);
-      const value = eq > 0 ? a.slice(eq + 1) : args[++i];
-      if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
-      if (name === 'param') params.push(value);
-      else values.set(name, value);
-      continue;
-    }
-    if (input !== undefined) throw new UsageError(`unexpected argument ${a} (one notebook at a time)`);
-    input = a;
-  }
+  const parsed = parseCliArgs(args, RUN_OPTIONS, { maxPositionals: 1, tooManyHint: 'one notebook at a time' });
+  if (parsed.help) return 'help';
+  const { values } = parsed;
+  const input = parsed.positionals[0];
   if (input === undefined) throw new UsageError('which notebook? give a .tsnb or .ipynb file');
-  const backend = values.get('backend');
+  const backend = values.backend;
   if (backend !== undefined && !RUN_BACKENDS.includes(backend)) {
     throw new UsageError(`--backend ${backend}: expected one of ${RUN_BACKENDS.join(', ')}`);
   }
   let timeout: number | undefined;
-  const t = values.get('timeout');
+  const t = values.timeout;
   if (t !== undefined) {
     timeout = Number(t);
     if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${t}: expected a positive number of seconds`);
   }
-  return { input, out: values.get('out'), html: values.get('html'), backend, parameters: parseParameters(params), timeout, quiet };
+  return { input, out: values.out, html: values.html, backend, parameters: parseParameters(values.param), timeout, quiet: values.quiet };
 }
 
 /**
