@@ -2,7 +2,8 @@
  * Draws a CKA heatmap (`application/vnd.transferlab.cka+json`): Vega draws title, axes, legend and
  * the cells from the spec the kernel's fallback uses too (kernel/protocol/charts/cka.ts); the
  * tooltip (row module, column module, value) follows the pointer, computed from its position since
- * cells are merged into paths.
+ * cells are merged into paths. It replaces the spec's own hover line (Jupyter's), which a renderer
+ * in VS Code's webview can do better than a line at a fixed place.
  */
 import type { CkaPayload } from '../../kernel/protocol/mime';
 import { ckaSpec, type HeatmapLayout } from '../../kernel/protocol/charts/cka';
@@ -10,7 +11,8 @@ import type { Theme } from '../common/theme';
 import { embedVega, type RenderedView } from '../common/vega';
 
 export async function renderCka(host: HTMLElement, payload: CkaPayload, theme: Theme): Promise<RenderedView> {
-  const { spec, layout } = ckaSpec(payload, theme);
+  // The spec's own hover line is off here: the floating tooltip below follows the pointer.
+  const { spec, layout } = ckaSpec(payload, theme, { hover: false });
   const embedded = await embedVega(host, spec, theme, { tooltip: false });
   const stop = attachCellTooltip(host, embedded.view.origin(), layout, payload, theme);
   return {

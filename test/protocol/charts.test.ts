@@ -13,6 +13,8 @@ import { CkaResult } from '../../kernel/analysis/cka';
 import { InterpolationResult } from '../../kernel/analysis/interpolate';
 import { trainingBundle } from '../../kernel/analysis/progress';
 import { ckaSpec, interpolationSpec, lightTheme, PALETTES, trainingSpec, vegaConfig, type Theme } from '../../kernel/protocol/charts';
+import { HoverSignal, LEVELS } from '../../kernel/protocol/charts/cka';
+import { expressionInterpreter } from 'vega-interpreter';
 import { Mime, type TrainingPayload } from '../../kernel/protocol/mime';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -43,7 +45,7 @@ const json = (x: unknown): unknown => JSON.parse(JSON.stringify(x));
 function assertRendererUses(kind: string, name: string): void {
   const source = readFileSync(path.join(root, 'renderers', kind, 'render.ts'), 'utf8');
   assert.match(source, new RegExp(`import \\{[^}]*\\b${name}\\b[^}]*\\} from '\\.\\./\\.\\./kernel/protocol/charts/${kind}';`), `renderers/${kind}/render.ts imports ${name}`);
-  assert.match(source, new RegExp(`\\b${name}\\(payload, theme\\)`), `renderers/${kind}/render.ts builds the spec from the payload and the theme`);
+  assert.match(source, new RegExp(`\\b${name}\\(payload, theme[,)]`), `renderers/${kind}/render.ts builds the spec from the payload and the theme`);
   assert.equal(existsSync(path.join(root, 'renderers', kind, 'spec.ts')), false, `renderers/${kind} keeps no spec builder of its own`);
 }
 
@@ -74,6 +76,110 @@ test('cka: the kernel puts the renderer\'s Vega heatmap under the vega MIME type
   view.finalize();
   for (const text of ['>conv1 #2<', '>P-T module<', '>RI-T module<', '>CKA<']) assert.ok(svg.includes(text), text);
   assert.match(svg, /fill="#ffffff"/);
+});
+
+/** Items of the marks named `names` in a view's scenegraph, by name. */
+function itemsByMark(view: vega.View, names: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+  type Node = { name?: string; items?: Node[] };
+  const walk = (node: Node): void => {
+    if (node.name !== undefined && names.includes(node.name)) counts[node.name] = node.items?.length ?? 0;
+    node.items?.forEach(walk);
+  };
+  walk(view.scenegraph().root as unknown as Node);
+  return counts;
+}
+
+/** Draws `spec` headless, as Jupyter's vega-embed does (compiled expressions) or as VS Code's webview (interpreter). */
+async function headless(spec: unknown, interpreter: boolean): Promise<vega.View> {
+  const runtime = vega.parse(spec as vega.Spec, undefined, interpreter ? { ast: true } : undefined);
+  const view = new vega.View(runtime, { renderer: 'none', ...(interpreter ? { expr: expressionInterpreter } : {}) } as vega.ViewOptions);
+  await view.runAsync();
+  return view;
+}
+
+/** Moves the spec's pointer to (x, y), relative to the matrix's top-left corner, as a `mousemove` there does. */
+async function pointAt(view: vega.View, x: number, y: number): Promise<void> {
+  view.signal(HoverSignal.pointer, [x, y]);
+  await view.runAsync();
+}
+
+test('cka: in Jupyter, hovering a cell of the heatmap shows its row, column and value (3 decimals, n/a for NaN)', async () => {
+  const result = new CkaResult({
+    rows: ['conv1', 'conv1', 'fc'],
+    columns: ['conv1', 'fc'],
+    values: [[0.98765, 0.2], [0.5, Number.NaN], [0.1, 0.91]],
+    kind: 'linear',
+    debiased: false,
+    estimator: 'full',
+    n: 90,
+    modelA: 'P-T',
+    modelB: 'RI-T',
+  });
+  // What Jupyter gets: the bundle's JSON (NaN arrives as null).
+  const kernel = json(display(result)[Mime.vega]) as { signals: { name: string; on?: { events: string; update: string }[] }[] };
+  const pointer = kernel.signals.find((s) => s.name === HoverSignal.pointer);
+  assert.deepEqual(pointer?.on, [
+    { events: 'mousemove', update: '[x(), y()]' },
+    { events: 'mouseout', update: 'null' },
+  ], 'the pointer follows the mouse over the view, in the coordinates of the matrix, and leaves with it');
+  const step = ckaSpec(result.toPayload(), lightTheme).layout.step;
+  for (const interpreter of [false, true]) {
+    const view = await headless(kernel, interpreter);
+    assert.equal(view.signal(HoverSignal.text), '', 'nothing hovered, nothing shown');
+    await pointAt(view, 0.5 * step, 0.5 * step);
+    assert.deepEqual(view.signal(HoverSignal.cell), [0, 0]);
+    assert.equal(view.signal(HoverSignal.text), 'P-T: conv1, RI-T: conv1, CKA: 0.988');
+    await pointAt(view, 0.2 * step, 1.9 * step);
+    assert.equal(view.signal(HoverSignal.text), 'P-T: conv1 #2, RI-T: conv1, CKA: 0.500');
+    await pointAt(view, 1.99 * step, 2.01 * step);
+    assert.equal(view.signal(HoverSignal.text), 'P-T: fc, RI-T: fc, CKA: 0.910');
+    await pointAt(view, 1.5 * step, 1.5 * step);
+    const svg = await view.toSVG();
+    assert.ok(svg.includes('>P-T: conv1 #2, RI-T: fc, CKA: n/a</text>'), 'the drawn line names the cell; a NaN cell reads n/a');
+    for (const [x, y] of [[2 * step + 1, step], [step, 3 * step + 1], [-1, step], [step, -1]] as const) {
+      await pointAt(view, x, y);
+      assert.equal(view.signal(HoverSignal.cell), null, `(${x}, ${y}) is outside the matrix`);
+      assert.equal(view.signal(HoverSignal.text), '');
+    }
+    view.signal(HoverSignal.pointer, null);
+    await view.runAsync();
+    assert.ok(!(await view.toSVG()).includes('>P-T: '), 'the mouse gone, the line is empty');
+    view.finalize();
+  }
+});
+
+test('cka: the hover adds two items whatever the size, and the heatmap stays one path per colour level', async () => {
+  const n = 64;
+  const names = Array.from({ length: n }, (_, i) => `layer${i + 1}`);
+  // 4,096 distinct values: as many levels as there are.
+  const values = names.map((_, i) => names.map((_, j) => ((i * n + j) * 7919 % 4096) / 4095));
+  const { spec, layout } = ckaSpec({ rows: names, columns: names, values, kind: 'linear', debiased: false }, lightTheme);
+  const view = await headless(json(spec), false);
+  await pointAt(view, 10.5 * layout.step, 3.5 * layout.step);
+  assert.equal(view.signal(HoverSignal.text), `A: layer4, B: layer11, CKA: ${values[3]![10]!.toFixed(3)}`);
+  const items = itemsByMark(view, ['heatmap', 'hover-cell', 'hover-text']);
+  view.finalize();
+  assert.equal(items['hover-cell'], 1);
+  assert.equal(items['hover-text'], 1);
+  assert.ok(items['heatmap']! > 200 && items['heatmap']! <= LEVELS + 1, `${items['heatmap']} heatmap items: one per colour level, not one per cell`);
+  assert.ok(items['heatmap']! + items['hover-cell']! + items['hover-text']! < (n * n) / 10);
+});
+
+test('cka: VS Code\'s renderer turns the spec\'s hover off and keeps the figure', async () => {
+  const payload = { rows: ['a', 'b'], columns: ['c'], values: [[0.3], [null]], kind: 'rbf', debiased: true, modelA: 'A', modelB: 'B' } as const;
+  const withHover = json(ckaSpec(payload, dark).spec) as Record<string, unknown>;
+  const without = json(ckaSpec(payload, dark, { hover: false }).spec) as Record<string, unknown>;
+  assert.equal(without['signals'], undefined);
+  assert.deepEqual((without['marks'] as { name: string }[]).map((m) => m.name), ['heatmap']);
+  assert.deepEqual((withHover['marks'] as { name: string }[]).map((m) => m.name), ['heatmap', 'hover-cell', 'hover-text']);
+  for (const key of ['data', 'scales', 'axes', 'legends', 'title', 'width', 'height']) assert.deepEqual(without[key], withHover[key], key);
+  assert.deepEqual(without['config'], json(vegaConfig(dark)));
+  const source = readFileSync(path.join(root, 'renderers', 'cka', 'render.ts'), 'utf8');
+  assert.match(source, /ckaSpec\(payload, theme, \{ hover: false \}\)/, 'the renderer draws its own tooltip instead');
+  const view = await headless(without, true);
+  assert.ok(!(await view.toSVG()).includes('>A: '));
+  view.finalize();
 });
 
 test('interpolation: the kernel\'s vega-lite fallback is the renderer\'s chart in the light theme', () => {

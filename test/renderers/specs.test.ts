@@ -68,9 +68,11 @@ test('cka: cells merge into one path per colour level', () => {
 test('cka: the Vega spec runs with the interpreter and draws names, legend and cells', async () => {
   const p: CkaPayload = { rows: ['a1', 'a2'], columns: ['b1', 'b2', 'b3'], values: [[1, 0.5, 1.2], [0, -0.1, 0.25]], kind: 'rbf', debiased: true, modelA: 'A', modelB: 'B', n: 64 };
   const colors: number[] = [];
-  const { spec, layout } = ckaSpec(p, theme, (t) => {
-    colors.push(t);
-    return `rgb(${Math.round(t * 255)},0,0)`;
+  const { spec, layout } = ckaSpec(p, theme, {
+    colorOf: (t) => {
+      colors.push(t);
+      return `rgb(${Math.round(t * 255)},0,0)`;
+    },
   });
   assert.deepEqual(layout, { step: 28, rows: ['a1', 'a2'], columns: ['b1', 'b2', 'b3'] });
   assert.ok(colors.every((t) => t >= 0 && t <= 1), 'values outside 0..1 are clamped in colour');

@@ -8,7 +8,15 @@
  * runs expressions through its interpreter (no eval), which costs about 10-25 µs per mark item and
  * encoding channel. A 64×64 matrix as 4,096 rects took 230-510 ms to draw here; cells merged into
  * one path per colour level (at most {@link LEVELS} + 1 items) keep it far under the 150 ms budget.
- * The tooltip is computed from the pointer position (see render.ts) since no item is one cell.
+ *
+ * Hover: since no item is one cell, the hovered cell is computed from the pointer position. The
+ * spec does it itself (signals {@link HoverSignal}: pointer → cell index through the band scales →
+ * one text line above the matrix, and one outline rect on the cell: two items whatever the size),
+ * so that Jupyter's vega-embed shows row, column and value with no script of ours. VS Code's
+ * renderer turns that off (`hover: false`) and keeps its own floating tooltip (render.ts): a line
+ * at a fixed place is not as good as a tooltip at the pointer, and a Vega `tooltip` on one
+ * transparent item would show the previous cell's value on entering a new one (vega calls the
+ * tooltip handler before the pointer signal updates the item).
  */
 import type { Spec } from 'vega';
 import type { CkaPayload } from '../mime';
@@ -69,6 +77,28 @@ export function levelPaths(values: readonly (readonly (number | null)[])[], step
   return new Map([...paths].map(([l, parts]) => [l, parts.join('')]));
 }
 
+/** Names of the signals that drive the hover line, for views that want to read or set them. */
+export const HoverSignal = {
+  /** `[x, y]` of the pointer relative to the matrix's top-left corner, or null outside the view. */
+  pointer: 'cka_pointer',
+  /** `[row, column]` index of the hovered cell, or null when the pointer is not over a cell. */
+  cell: 'cka_cell',
+  /** The line shown: `A: row, B: column, CKA: 0.123` (`n/a` for a null cell), or '' when none. */
+  text: 'cka_cell_text',
+} as const;
+export type HoverSignal = (typeof HoverSignal)[keyof typeof HoverSignal];
+
+/** Options of {@link ckaSpec}. */
+export interface CkaSpecOptions {
+  /** Fill of a cell of value t in [0, 1]; by default the spec's `color` scale (the legend's scheme). */
+  readonly colorOf?: (t: number) => string;
+  /**
+   * Whether the spec shows the hovered cell's row, column and value itself (default true: Jupyter
+   * and any plain vega-embed). VS Code's renderer passes false and draws its own tooltip.
+   */
+  readonly hover?: boolean;
+}
+
 /** Geometry the renderer needs to map a pointer position to a cell. */
 export interface HeatmapLayout {
   readonly step: number;
@@ -78,13 +108,16 @@ export interface HeatmapLayout {
 
 /**
  * The Vega spec of the heatmap of `p` in `theme`, and the geometry a pointer tooltip needs. Cells
- * are filled through the spec's `color` scale (the legend's scheme), or with `colorOf(t)` for t in
- * [0, 1] when given.
+ * are filled through the spec's `color` scale (the legend's scheme), or with `options.colorOf(t)`
+ * for t in [0, 1] when given. Unless `options.hover` is false, hovering a cell shows its row,
+ * column and value (3 decimals, `n/a` for null) in a line above the matrix and outlines the cell.
  *
  * @example
  * const { spec } = ckaSpec(result.toPayload(), lightTheme);
+ * const { spec: vscode, layout } = ckaSpec(payload, theme, { hover: false }); // own tooltip
  */
-export function ckaSpec(p: CkaPayload, theme: Theme, colorOf?: (t: number) => string): { spec: Spec; layout: HeatmapLayout } {
+export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {}): { spec: Spec; layout: HeatmapLayout } {
+  const { colorOf, hover = true } = options;
   const rows = uniqueLabels(p.rows);
   const columns = uniqueLabels(p.columns);
   const step = cellSize(rows.length, columns.length);
@@ -97,6 +130,8 @@ export function ckaSpec(p: CkaPayload, theme: Theme, colorOf?: (t: number) => st
   });
   const fill = colorOf !== undefined ? { field: 'fill' } : [{ test: 'datum.t === null', field: 'fill' }, { scale: 'color', field: 't' }];
   const title = ckaTitle(p);
+  const config = vegaConfig(theme);
+  const hovered = hover ? hoverParts(p, theme, config) : undefined;
   const spec = {
     $schema: 'https://vega.github.io/schema/vega/v5.json',
     description: `${title.text}: ${rows.length}×${columns.length} module similarity heatmap`,
@@ -150,8 +185,94 @@ export function ckaSpec(p: CkaPayload, theme: Theme, colorOf?: (t: number) => st
           },
         },
       },
+      ...(hovered?.marks ?? []),
     ],
-    config: vegaConfig(theme),
+    ...(hovered !== undefined ? { signals: hovered.signals } : {}),
+    config: hovered?.config ?? config,
   };
   return { spec: spec as unknown as Spec, layout: { step, rows, columns } };
+}
+
+/**
+ * The pieces of the hover line: signals from the pointer to the cell and its text, an outline rect
+ * and a text mark (one item each), and config entries. Colours, font and the title's offset live in
+ * the config, so that the spec apart from its config stays the same in every theme.
+ */
+function hoverParts(p: CkaPayload, theme: Theme, config: Record<string, unknown>): { signals: object[]; marks: object[]; config: Record<string, unknown> } {
+  const matrix = p.values.map((row) => row.map((v) => (v === null || Number.isNaN(v) ? null : v)));
+  const { pointer, cell, text } = HoverSignal;
+  const values = `${cell}_values`;
+  const names = `${cell}_names`;
+  const v = `${values}[${cell}[0]][${cell}[1]]`;
+  const signals = [
+    { name: values, value: matrix },
+    { name: names, value: [p.modelA ?? 'A', p.modelB ?? 'B'] },
+    {
+      name: pointer,
+      value: null,
+      on: [
+        { events: 'mousemove', update: '[x(), y()]' },
+        { events: 'mouseout', update: 'null' },
+      ],
+    },
+    {
+      name: cell,
+      update:
+        `${pointer} && ${pointer}[0] >= 0 && ${pointer}[1] >= 0 && ${pointer}[0] < width && ${pointer}[1] < height` +
+        ` ? [floor(${pointer}[1] / bandwidth('y')), floor(${pointer}[0] / bandwidth('x'))] : null`,
+    },
+    {
+      name: text,
+      update:
+        `${cell} ? ${names}[0] + ': ' + domain('y')[${cell}[0]] + ', ' + ${names}[1] + ': ' + domain('x')[${cell}[1]]` +
+        ` + ', CKA: ' + (${v} === null ? 'n/a' : format(${v}, '.3f')) : ''`,
+    },
+  ];
+  const marks = [
+    {
+      type: 'rect',
+      name: 'hover-cell',
+      style: 'cka-hover-cell',
+      interactive: false,
+      encode: {
+        update: {
+          x: { signal: `${cell} ? ${cell}[1] * bandwidth('x') : 0` },
+          y: { signal: `${cell} ? ${cell}[0] * bandwidth('y') : 0` },
+          width: { signal: "bandwidth('x')" },
+          height: { signal: "bandwidth('y')" },
+          fill: { value: 'transparent' },
+          strokeWidth: { value: 1.5 },
+          strokeOpacity: { signal: `${cell} ? 1 : 0` },
+        },
+      },
+    },
+    {
+      type: 'text',
+      name: 'hover-text',
+      style: 'cka-hover-text',
+      interactive: false,
+      encode: {
+        update: {
+          x: { value: 0 },
+          y: { value: -4 },
+          baseline: { value: 'bottom' },
+          align: { value: 'left' },
+          text: { signal: text },
+        },
+      },
+    },
+  ];
+  return {
+    signals,
+    marks,
+    config: {
+      ...config,
+      // room for the hover line between the title and the matrix
+      title: { ...(config['title'] as object), offset: theme.fontSize + 8 },
+      style: {
+        'cka-hover-cell': { stroke: theme.foreground },
+        'cka-hover-text': { fill: theme.foreground, font: theme.fontFamily, fontSize: theme.fontSize },
+      },
+    },
+  };
 }
