@@ -4,20 +4,10 @@ import type * as vscode from 'vscode';
 import { NotebookOpenError, PRESERVED_KEY, TsnbSerializer, VscodeMime, type NotebookApi } from '../../extension/serializer';
 import { NotebookSchemaError, NotebookSyntaxError, NotebookVersionError, stableStringify } from '../../kernel/protocol/tsnb';
 import { CANONICAL } from '../protocol/fixtures';
+import { CellData, Data, Kind } from './notebookApiFake';
 
 // Stand-ins for the constructors of the `vscode` module (which exists only in the extension host),
-// with the same fields as the real classes.
-const Kind = { Markup: 1 as vscode.NotebookCellKind, Code: 2 as vscode.NotebookCellKind };
-class CellData {
-  outputs?: vscode.NotebookCellOutput[];
-  metadata?: { [key: string]: unknown };
-  executionSummary?: vscode.NotebookCellExecutionSummary;
-  constructor(
-    public kind: vscode.NotebookCellKind,
-    public value: string,
-    public languageId: string,
-  ) {}
-}
+// with the same fields as the real classes; the notebook data ones are shared (notebookApiFake.ts).
 class OutputItem {
   constructor(
     public data: Uint8Array,
@@ -31,10 +21,6 @@ class Output {
     public items: vscode.NotebookCellOutputItem[],
     public metadata?: { [key: string]: unknown },
   ) {}
-}
-class Data {
-  metadata?: { [key: string]: unknown };
-  constructor(public cells: vscode.NotebookCellData[]) {}
 }
 const api: NotebookApi = { NotebookData: Data, NotebookCellData: CellData, NotebookCellOutput: Output, NotebookCellOutputItem: OutputItem, NotebookCellKind: Kind };
 

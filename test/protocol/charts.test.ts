@@ -86,7 +86,7 @@ function itemsByMark(view: vega.View, names: readonly string[]): Record<string, 
     if (node.name !== undefined && names.includes(node.name)) counts[node.name] = node.items?.length ?? 0;
     node.items?.forEach(walk);
   };
-  walk(view.scenegraph().root as unknown as Node);
+  walk((view.scenegraph() as unknown as { root: Node }).root);
   return counts;
 }
 
@@ -167,7 +167,7 @@ test('cka: the hover adds two items whatever the size, and the heatmap stays one
 });
 
 test('cka: VS Code\'s renderer turns the spec\'s hover off and keeps the figure', async () => {
-  const payload = { rows: ['a', 'b'], columns: ['c'], values: [[0.3], [null]], kind: 'rbf', debiased: true, modelA: 'A', modelB: 'B' } as const;
+  const payload = { rows: ['a', 'b'], columns: ['c'], values: [[0.3], [Number.NaN]], kind: 'rbf' as const, debiased: true, modelA: 'A', modelB: 'B' };
   const withHover = json(ckaSpec(payload, dark).spec) as Record<string, unknown>;
   const without = json(ckaSpec(payload, dark, { hover: false }).spec) as Record<string, unknown>;
   assert.equal(without['signals'], undefined);

@@ -6,6 +6,7 @@
  * outputs.
  */
 import { NotebookCellOutput, NotebookCellOutputItem } from '../extension/vscodeFake';
+import { CellData, Data, Kind } from '../extension/notebookApiFake';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as vscode from 'vscode';
@@ -254,26 +255,12 @@ class FakeNotebook {
   }
 }
 
-class CellData {
-  outputs?: vscode.NotebookCellOutput[];
-  metadata?: { [key: string]: unknown };
-  executionSummary?: vscode.NotebookCellExecutionSummary;
-  constructor(
-    public kind: vscode.NotebookCellKind,
-    public value: string,
-    public languageId: string,
-  ) {}
-}
-class Data {
-  metadata?: { [key: string]: unknown };
-  constructor(public cells: vscode.NotebookCellData[]) {}
-}
 const api = {
   NotebookData: Data,
   NotebookCellData: CellData,
   NotebookCellOutput,
   NotebookCellOutputItem,
-  NotebookCellKind: { Markup: 1 as vscode.NotebookCellKind, Code: 2 as vscode.NotebookCellKind },
+  NotebookCellKind: Kind,
 } as unknown as NotebookApi;
 
 /** The extension's path: a CellRun per cell, its outputs read back as the .tsnb serializer saves them. */
