@@ -4,7 +4,13 @@
  * renderers (the report bundle, dist/renderers/report.js, inlined). Images are inline data URLs;
  * nothing is fetched, so the file opens offline. Without JavaScript each chart shows its text or
  * PNG fallback.
+ *
+ * Nothing from the notebook runs or fetches: the page carries a Content-Security-Policy
+ * ({@link reportCsp}) that lets only its own script run (by hash), refuses every connection, frame,
+ * form and remote image, font or stylesheet; HTML outputs sit in sandboxed iframes without
+ * scripts, with the same policy of their own; charts are drawn with a loader that loads nothing.
  */
+import { createHash } from 'node:crypto';
 import { stripVTControlCharacters } from 'node:util';
 import { Mime, TRANSFERLAB_MIME_TYPES } from '../kernel/protocol/mime';
 import { isJsonMime, type JsonValue, type TsnbCell, type TsnbMimeBundle, type TsnbNotebook, type TsnbOutput } from '../kernel/protocol/tsnb';
@@ -84,7 +90,8 @@ export function bundleToHtml(bundle: TsnbMimeBundle): string {
   if (mime === Mime.html) {
     // Untrusted HTML in a sandbox: no scripts, no forms, no navigation of the report.
     // The frame follows the page's colour scheme instead of painting a white canvas in dark mode.
-    const doc = `<meta name="color-scheme" content="light dark">${text(data)}`;
+    // Its own policy first, so that nothing in it fetches even where the parent's is not inherited.
+    const doc = `<meta http-equiv="Content-Security-Policy" content="${escapeHtml(FRAME_CSP)}"><meta name="color-scheme" content="light dark">${text(data)}`;
     return `<iframe class="tl-html" sandbox="allow-same-origin" srcdoc="${escapeHtml(doc)}"></iframe>`;
   }
   if (mime === Mime.markdown) return `<div class="tl-markdown">${markdownToHtml(text(data))}</div>`;
@@ -180,6 +187,39 @@ pre { font-family: var(--vscode-editor-font-family); font-size: 13px; white-spac
 a { color: #0969da; } @media (prefers-color-scheme: dark) { a { color: #4493f8; } }
 `;
 
+/** The policy of an HTML output's frame: no script, no request; inline styles and data: images. */
+const FRAME_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:; form-action 'none'; base-uri 'none'";
+
+/**
+ * The report's Content-Security-Policy: scripts only those whose text hashes to one of
+ * `scriptHashes` (`sha256-…`, see {@link scriptHash}); no connection, frame (its srcdoc frames
+ * excepted), form, plugin, worker or `<base>`; images and fonts only from data: and blob: URLs;
+ * styles only inline (the page's own and the renderers'; they can load nothing either).
+ */
+export function reportCsp(scriptHashes: readonly string[]): string {
+  return [
+    "default-src 'none'",
+    `script-src ${scriptHashes.map((h) => `'${h}'`).join(' ')}`,
+    "style-src 'unsafe-inline'",
+    'img-src data: blob:',
+    'font-src data:',
+    "connect-src 'none'",
+    "frame-src 'none'",
+    "child-src 'none'",
+    "worker-src 'none'",
+    "object-src 'none'",
+    "media-src 'none'",
+    "manifest-src 'none'",
+    "form-action 'none'",
+    "base-uri 'none'",
+  ].join('; ');
+}
+
+/** The CSP source of an inline script's text: `sha256-` and its base64 SHA-256. */
+export function scriptHash(scriptText: string): string {
+  return `sha256-${createHash('sha256').update(scriptText, 'utf8').digest('base64')}`;
+}
+
 /**
  * The notebook as a standalone HTML page (deterministic: the same notebook gives the same bytes).
  * @example
@@ -194,11 +234,13 @@ export function notebookToHtml(nb: TsnbNotebook, options: HtmlReportOptions): st
     .filter((s): s is string => s !== undefined && s !== '')
     .map(escapeHtml)
     .join(' · ');
+  const script = `\n${inlineScript(options.script)}\n`;
   return [
     '<!doctype html>',
     '<html lang="en">',
     '<head>',
     '<meta charset="utf-8">',
+    `<meta http-equiv="Content-Security-Policy" content="${escapeHtml(reportCsp([scriptHash(script)]))}">`,
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     '<meta name="generator" content="TransferLab">',
     `<title>${escapeHtml(title)}</title>`,
@@ -210,7 +252,7 @@ export function notebookToHtml(nb: TsnbNotebook, options: HtmlReportOptions): st
     `<header class="tl-header">${fromNotebook === undefined ? `<h1>${escapeHtml(title)}</h1>` : ''}${meta !== '' ? `<p>${meta}</p>` : ''}</header>`,
     ...nb.cells.map((c) => cellToHtml(c, language)),
     '</main>',
-    `<script type="module">\n${inlineScript(options.script)}\n</script>`,
+    `<script type="module">${script}</script>`,
     '</body>',
     '</html>',
     '',

@@ -6,9 +6,11 @@
  *
  * Safe by construction: raw HTML is off (`html: false`, so it shows as text), every piece of text
  * is HTML-escaped, and link/image URLs pass {@link safeUrl} (markdown-it's `validateLink`, and again
- * when each link or image is written): only http(s), mailto, relative paths, #anchors and inline
- * images (data:image/png|jpeg|gif|webp) are kept. A link or image with any other URL is written as
- * its text; an autolink (`<javascript:…>`) stays as text.
+ * when each link or image is written): links keep only http(s), mailto, relative paths and
+ * #anchors; images only inline data (data:image/png|jpeg|gif|webp, or an attachment resolved to
+ * one), since the report fetches nothing. An image at an http(s) or relative URL is written as a
+ * link to it, its alt text (or the URL) as the link's text; a link or image with any other URL is
+ * written as its text; an autolink (`<javascript:…>`) stays as text.
  */
 import MarkdownIt from 'markdown-it';
 import type { StateBlock, StateCore, StateInline } from 'markdown-it';
@@ -28,17 +30,26 @@ export function escapeHtml(s: string): string {
 
 const SAFE_IMAGE_DATA = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*$/i;
 
-/** The URL if it is safe to put in href/src, else undefined. */
+/**
+ * The URL if it is safe to put in an `<a href>` (`link`) or an `<img src>` (`image`: inline image
+ * data only, nothing that would be fetched), else undefined.
+ */
 export function safeUrl(url: string, kind: 'link' | 'image'): string | undefined {
   const u = url.trim().replace(/[\u0000-\u001f\u007f]/g, '');
   if (u === '') return undefined;
-  if (kind === 'image' && SAFE_IMAGE_DATA.test(u)) return u;
+  if (kind === 'image') return SAFE_IMAGE_DATA.test(u) ? u : undefined;
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(u);
   if (scheme === null) return u; // relative path, #anchor, ?query, //host
   const s = scheme[1]!.toLowerCase();
   if (s === 'http' || s === 'https') return u;
-  if (s === 'mailto' && kind === 'link') return u;
+  if (s === 'mailto') return u;
   return undefined;
+}
+
+/** An image URL the report shows as a link instead (http(s), relative, #anchor), else undefined. */
+function imageLinkUrl(url: string): string | undefined {
+  const u = safeUrl(url, 'link');
+  return u === undefined || /^mailto:/i.test(u) ? undefined : u;
 }
 
 /** Converts markdown to an HTML fragment. */
@@ -105,8 +116,13 @@ function createConverter(options: MarkdownOptions): MarkdownIt {
   rules.image = (tokens, idx, _opts, env: Env) => {
     const token = tokens[idx]!;
     const alt = md.renderer.renderInlineAsText(token.children ?? [], md.options, env);
-    const src = imageUrl(token.attrGet('src') ?? '');
-    if (src === undefined) return escapeHtml(alt);
+    const raw = token.attrGet('src') ?? '';
+    const src = imageUrl(raw);
+    if (src === undefined) {
+      // Not fetched: a remote (or local) image is a link the reader can follow.
+      const href = imageLinkUrl(raw);
+      return href === undefined ? escapeHtml(alt) : `<a href="${escapeHtml(href)}" rel="noopener noreferrer">${escapeHtml(alt === '' ? href : alt)}</a>`;
+    }
     const title = token.attrGet('title');
     return `<img src="${escapeHtml(src)}" alt="${escapeHtml(alt)}"${title ? ` title="${escapeHtml(title)}"` : ''}>`;
   };

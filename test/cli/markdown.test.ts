@@ -144,3 +144,16 @@ test('display math is kept as TeX, escaped, and a one-line block closes itself',
   assert.equal(markdownToHtml('$$x < y$$\n\nafter'), '<div class="math">$$x &lt; y$$</div>\n<p>after</p>\n');
   assert.equal(markdownToHtml('text\n\n$$\na\n$$'), '<p>text</p>\n<div class="math">$$\na\n$$</div>\n');
 });
+
+test('images are shown only from inline data: a remote or local image is a link to it, never fetched', () => {
+  assert.equal(markdownToHtml('![pixel](http://evil.example/p.png)'), '<p><a href="http://evil.example/p.png" rel="noopener noreferrer">pixel</a></p>\n');
+  assert.equal(markdownToHtml('![](https://evil.example/p.png "t")'), '<p><a href="https://evil.example/p.png" rel="noopener noreferrer">https://evil.example/p.png</a></p>\n');
+  assert.equal(markdownToHtml('![plot](plot.png)'), '<p><a href="plot.png" rel="noopener noreferrer">plot</a></p>\n');
+  assert.equal(markdownToHtml('![x](//evil.example/p.png)'), '<p><a href="//evil.example/p.png" rel="noopener noreferrer">x</a></p>\n');
+  assert.deepEqual(
+    ['http://a/x.png', '//a/x.png', 'x.png', 'data:image/png;base64,AA', 'data:image/svg+xml;base64,AA'].map((u) => safeUrl(u, 'image')),
+    [undefined, undefined, undefined, 'data:image/png;base64,AA', undefined],
+  );
+  const resolved = renderInline('![a](attachment:a.png)', { resolveImage: () => 'http://evil.example/a.png' });
+  assert.doesNotMatch(resolved, /<img/);
+});
