@@ -7,8 +7,8 @@
  *
  * Nothing from the notebook runs or fetches: the page carries a Content-Security-Policy
  * ({@link reportCsp}) that lets only its own script run (by hash), refuses every connection, frame,
- * form and remote image, font or stylesheet; HTML outputs sit in sandboxed iframes without
- * scripts, with the same policy of their own; charts are drawn with a loader that loads nothing.
+ * form and remote image, font or stylesheet; HTML outputs sit in sandboxed srcdoc iframes without
+ * scripts, which inherit that policy; charts are drawn with a loader that loads nothing.
  */
 import { createHash } from 'node:crypto';
 import { stripVTControlCharacters } from 'node:util';
@@ -90,8 +90,8 @@ export function bundleToHtml(bundle: TsnbMimeBundle): string {
   if (mime === Mime.html) {
     // Untrusted HTML in a sandbox: no scripts, no forms, no navigation of the report.
     // The frame follows the page's colour scheme instead of painting a white canvas in dark mode.
-    // Its own policy first, so that nothing in it fetches even where the parent's is not inherited.
-    const doc = `<meta http-equiv="Content-Security-Policy" content="${escapeHtml(FRAME_CSP)}"><meta name="color-scheme" content="light dark">${text(data)}`;
+    // A srcdoc frame inherits the page's Content-Security-Policy: nothing in it fetches either.
+    const doc = `<meta name="color-scheme" content="light dark">${text(data)}`;
     return `<iframe class="tl-html" sandbox="allow-same-origin" srcdoc="${escapeHtml(doc)}"></iframe>`;
   }
   if (mime === Mime.markdown) return `<div class="tl-markdown">${markdownToHtml(text(data))}</div>`;
@@ -186,9 +186,6 @@ pre { font-family: var(--vscode-editor-font-family); font-size: 13px; white-spac
 .tl-markdown img { max-width: 100%; }
 a { color: #0969da; } @media (prefers-color-scheme: dark) { a { color: #4493f8; } }
 `;
-
-/** The policy of an HTML output's frame: no script, no request; inline styles and data: images. */
-const FRAME_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:; form-action 'none'; base-uri 'none'";
 
 /**
  * The report's Content-Security-Policy: scripts only those whose text hashes to one of
