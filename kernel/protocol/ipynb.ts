@@ -10,7 +10,6 @@ import {
   TRANSFERLAB_KERNEL,
   TSNB_FORMAT_VERSION,
   childPath,
-  compactJson,
   describeValue,
   hasJsonKey,
   isPlainObject,
@@ -93,7 +92,7 @@ export function ipynbToTsnb(text: string, file?: string): ConversionResult<TsnbN
       if (typeof v === 'string') kernel[key] = v;
     }
     if (Object.keys(spec).every((k) => hasJsonKey(kernel, k))) delete meta['kernelspec'];
-    if (compactJson(meta['language_info']) === compactJson(LANGUAGE_INFO)) delete meta['language_info'];
+    if (hasJsonKey(meta, 'language_info') && stableStringify(meta['language_info']) === stableStringify(LANGUAGE_INFO)) delete meta['language_info'];
   }
   const metadata: TsnbMetadata = { ...meta, kernel, format_version: TSNB_FORMAT_VERSION };
   const notebook: TsnbNotebook = { metadata, cells };
