@@ -304,6 +304,16 @@ test('a key named __proto__ is an ordinary key', () => {
   const nb = parseTsnb(text);
   assert.deepEqual(Object.keys(nb.metadata), ['__proto__', 'format_version']);
   assert.equal(serializeTsnb(nb), text);
+  // as an unknown field of the notebook, a cell and an output, and as a MIME type
+  const doc = JSON.parse(text);
+  doc.cells[0].outputs[0].data = JSON.parse('{"__proto__": ["q"], "text/plain": ["p"]}');
+  const fields = (o: object): object => Object.defineProperty(o, '__proto__', { value: { kept: true }, enumerable: true, writable: true, configurable: true });
+  fields(doc);
+  fields(doc.cells[0]);
+  fields(doc.cells[0].outputs[0]);
+  const withFields = `${stableStringify(doc)}\n`;
+  assert.equal((withFields.match(/"__proto__"/g) ?? []).length, 5);
+  assert.equal(serializeTsnb(parseTsnb(withFields)), withFields);
 });
 
 test('nesting past the limit and a key given twice are refused with line and column, not a raw stack', () => {
