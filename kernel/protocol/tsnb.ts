@@ -25,7 +25,13 @@
  * - `source`, stream `text` and textual MIME data are arrays of lines (each but the last ends in
  *   `\n`) so that diffs stay line by line; in memory they are plain strings.
  * - JSON MIME types (`application/json`, `*+json`) hold the JSON value itself; binary types
- *   (`image/png`, ...) hold base64 on one line.
+ *   (images but SVG, audio, video, fonts, `application/octet-stream`, ...: {@link isBinaryMime})
+ *   hold base64 on one line. Every other type is text (`application/yaml` included) and is kept
+ *   character for character; binary data that is not base64 is kept as given too.
+ * - Values come back exactly: numbers keep their digits ({@link JsonNumber}: beyond 2^53, `1e400`,
+ *   `1.0`), `__proto__` is an ordinary key, lone surrogates are written as `\udXXX` escapes. A
+ *   file the writer could not give back is refused on reading, with line and column: a key given
+ *   twice in one object, nesting deeper than {@link MAX_JSON_DEPTH}.
  * - Written with keys sorted, 2-space indent and a trailing newline: re-writing a parsed file is
  *   byte-identical, and a change touches only the lines it must.
  * - Fields this version does not know are kept (`preserved`) and written back unchanged.
