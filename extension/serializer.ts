@@ -6,15 +6,19 @@
  * Mapping between the file and VS Code's notebook model:
  * - Notebook: `NotebookData.metadata` is the file's top-level `metadata` object (kernel, backend,
  *   format_version, transferlab.saveOutputs, anything else), plus {@link PRESERVED_KEY} holding
- *   top-level fields this version does not know.
+ *   top-level fields this version does not know. Should the file's metadata itself use one of the
+ *   serializer's keys, that entry travels under {@link SHADOWED_KEY} and is written back in place.
  * - Cell: `NotebookCellData.metadata` is {@link TsnbCellMetadata}: the file's cell `metadata`,
  *   `id`, `attachments` and unknown fields. Markdown cells are Markup cells; code cells are Code
  *   cells in the notebook's language (`metadata.vscode.languageId` of a cell overrides it); raw
- *   cells are Code cells in the language `raw`. `execution_count` is the cell's
+ *   cells are Code cells in the language `raw` marked `rawCell: true` (a code cell whose language
+ *   happens to be `raw` stays a code cell). `execution_count` is the cell's
  *   `executionSummary.executionOrder`.
  * - Output: one NotebookCellOutput per output. Its metadata ({@link TsnbOutputMetadata}) says the
  *   nbformat output type; items are the MIME bundle (JSON as JSON text, binary decoded from base64).
- *   Streams use VS Code's stdout/stderr MIME types, errors its error MIME type. An output without
+ *   Streams use VS Code's stdout/stderr MIME types, errors its error MIME type. Data that bytes
+ *   cannot carry exactly (text with a lone surrogate, binary data that is not base64) is also kept
+ *   in the output metadata (`exact`) and used on saving while the item is unchanged. An output without
  *   `outputType` metadata is a stream if all its items are stdout/stderr, an error if it holds an
  *   error item, and display_data otherwise: a controller that creates execute_result outputs should
  *   set `{ outputType: 'execute_result', executionCount }`.
@@ -30,11 +34,17 @@ import type * as vscode from 'vscode';
 import {
   NotebookFileError,
   TRANSFERLAB_KERNEL,
+  compactJson,
   createTsnbNotebook,
   decodeNotebookBytes,
+  hasJsonKey,
   isBinaryMime,
+  isCanonicalBase64,
   isJsonMime,
+  isPlainObject,
+  parseJsonText,
   parseTsnb,
+  setJsonKey,
   resolveSaveOutputs,
   serializeTsnb,
   type JsonObject,
@@ -61,6 +71,14 @@ export const TSNB_SERIALIZER_OPTIONS: vscode.NotebookDocumentContentOptions = {
 /** Key of `NotebookData.metadata` holding the file's unknown top-level fields. */
 export const PRESERVED_KEY = 'tsnbPreserved';
 
+/**
+ * Key of `NotebookData.metadata` holding the entries of the file's `metadata` named like one of
+ * the serializer's own keys ({@link PRESERVED_KEY}, this one), so that they are written back into
+ * `metadata` and never mistaken for top-level fields.
+ */
+export const SHADOWED_KEY = 'tsnbShadowed';
+const RESERVED_KEYS: readonly string[] = [PRESERVED_KEY, SHADOWED_KEY];
+
 /** VS Code's MIME types for streams and errors. */
 export const VscodeMime = {
   stdout: 'application/vnd.code.notebook.stdout',
@@ -78,6 +96,8 @@ export interface TsnbCellMetadata {
   attachments?: { [name: string]: TsnbMimeBundle };
   /** Cell fields this version does not know. */
   preserved?: JsonObject;
+  /** Set on the Code cells that stand for the file's raw cells. */
+  rawCell?: true;
 }
 
 /** What `NotebookCellOutput.metadata` holds for an output read from a .tsnb file. */
@@ -93,6 +113,12 @@ export interface TsnbOutputMetadata {
   originalError?: { ename: string; evalue: string; traceback: string[] };
   /** Output fields this version does not know. */
   preserved?: JsonObject;
+  /**
+   * By item MIME type: the data exactly as in the file, where the item's bytes cannot carry it
+   * (a lone surrogate in text, binary data that is not canonical base64). Used on saving as long
+   * as the item's bytes are still those made from it.
+   */
+  exact?: { [mime: string]: string };
 }
 
 /**
@@ -184,6 +210,7 @@ export class TsnbSerializer implements vscode.NotebookSerializer {
         cell.cell_type === 'markdown' ? 'markdown' : cell.cell_type === 'raw' ? RAW_LANGUAGE : (cellLanguage(cell.metadata) ?? language);
       const data = new api.NotebookCellData(kind, cell.source, languageId);
       const meta: TsnbCellMetadata = { metadata: cell.metadata };
+      if (cell.cell_type === 'raw') meta.rawCell = true;
       if (cell.id !== undefined) meta.id = cell.id;
       if (cell.cell_type !== 'code' && cell.attachments !== undefined) meta.attachments = cell.attachments;
       if (cell.preserved !== undefined) meta.preserved = cell.preserved;
@@ -196,6 +223,13 @@ export class TsnbSerializer implements vscode.NotebookSerializer {
     });
     const nb = new api.NotebookData(cells);
     const metadata: { [key: string]: unknown } = { ...notebook.metadata };
+    const shadowed: JsonObject = {};
+    for (const key of RESERVED_KEYS) {
+      if (!hasJsonKey(metadata, key)) continue;
+      shadowed[key] = metadata[key] as JsonValue;
+      delete metadata[key];
+    }
+    if (Object.keys(shadowed).length > 0) metadata[SHADOWED_KEY] = shadowed;
     if (notebook.preserved !== undefined) metadata[PRESERVED_KEY] = notebook.preserved;
     nb.metadata = metadata;
     return nb;
@@ -207,10 +241,14 @@ export class TsnbSerializer implements vscode.NotebookSerializer {
     if (o.preserved !== undefined) meta.preserved = o.preserved;
     let items: vscode.NotebookCellOutputItem[];
     switch (o.output_type) {
-      case 'stream':
-        items = [new api.NotebookCellOutputItem(encoder.encode(o.text), o.name === 'stderr' ? VscodeMime.stderr : VscodeMime.stdout)];
+      case 'stream': {
+        const mime = o.name === 'stderr' ? VscodeMime.stderr : VscodeMime.stdout;
+        const bytes = encoder.encode(o.text);
+        items = [new api.NotebookCellOutputItem(bytes, mime)];
+        if (decoder.decode(bytes) !== o.text) meta.exact = { [mime]: o.text };
         if (o.name !== 'stdout' && o.name !== 'stderr') meta.streamName = o.name;
         break;
+      }
       case 'error':
         items = [
           new api.NotebookCellOutputItem(
@@ -222,7 +260,14 @@ export class TsnbSerializer implements vscode.NotebookSerializer {
         break;
       case 'execute_result':
       case 'display_data':
-        items = Object.entries(o.data).map(([mime, value]) => new api.NotebookCellOutputItem(mimeDataToBytes(mime, value), mime));
+        items = Object.entries(o.data).map(([mime, value]) => {
+          const bytes = mimeDataToBytes(mime, value);
+          if (typeof value === 'string' && !isJsonMime(mime) && bytesToMimeData(mime, bytes) !== value) {
+            meta.exact ??= {};
+            setJsonKey(meta.exact, mime, value);
+          }
+          return new api.NotebookCellOutputItem(bytes, mime);
+        });
         meta.metadata = o.metadata;
         if (o.output_type === 'execute_result') meta.executionCount = o.execution_count;
         break;
@@ -237,7 +282,8 @@ export class TsnbSerializer implements vscode.NotebookSerializer {
   /** The .tsnb notebook of VS Code's model. */
   fromNotebookData(data: vscode.NotebookData): TsnbNotebook {
     const { api } = this;
-    const { [PRESERVED_KEY]: preserved, ...rest } = (data.metadata ?? {}) as { [key: string]: unknown };
+    const { [PRESERVED_KEY]: preserved, [SHADOWED_KEY]: shadowed, ...rest } = (data.metadata ?? {}) as { [key: string]: unknown };
+    if (shadowed !== null && typeof shadowed === 'object') Object.assign(rest, shadowed);
     const metadata = (Object.keys(rest).length === 0 ? createTsnbNotebook().metadata : { ...rest }) as TsnbMetadata;
     const language = notebookLanguage(metadata);
     const cells = data.cells.map((c): TsnbCell => {
@@ -246,7 +292,8 @@ export class TsnbSerializer implements vscode.NotebookSerializer {
       const base = { source: c.value, metadata: cellMetadata } as { source: string; metadata: JsonObject; id?: string; preserved?: JsonObject };
       if (meta.id !== undefined) base.id = meta.id;
       if (meta.preserved !== undefined) base.preserved = meta.preserved;
-      if (c.kind === api.NotebookCellKind.Markup || (c.kind === api.NotebookCellKind.Code && c.languageId === RAW_LANGUAGE)) {
+      const raw = c.kind === api.NotebookCellKind.Code && c.languageId === RAW_LANGUAGE && meta.rawCell === true;
+      if (c.kind === api.NotebookCellKind.Markup || raw) {
         const cell: TsnbMarkdownCell | TsnbRawCell = { cell_type: c.kind === api.NotebookCellKind.Markup ? 'markdown' : 'raw', ...base };
         if (meta.attachments !== undefined) cell.attachments = meta.attachments;
         return cell;
@@ -269,13 +316,13 @@ export class TsnbSerializer implements vscode.NotebookSerializer {
 
 function notebookLanguage(metadata: JsonObject): string {
   const kernel = metadata['kernel'];
-  const lang = kernel !== null && typeof kernel === 'object' && !Array.isArray(kernel) ? kernel['language'] : undefined;
+  const lang = isPlainObject(kernel) ? kernel['language'] : undefined;
   return typeof lang === 'string' && lang !== '' ? lang : TRANSFERLAB_KERNEL.language;
 }
 
 function cellLanguage(metadata: JsonObject): string | undefined {
   const v = metadata['vscode'];
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  if (!isPlainObject(v)) return undefined;
   const id = v['languageId'];
   return typeof id === 'string' ? id : undefined;
 }
@@ -285,21 +332,22 @@ function withCellLanguage(metadata: JsonObject, languageId: string, notebookLang
   const recorded = cellLanguage(metadata);
   if (recorded === languageId || (recorded === undefined && languageId === notebookLanguageId)) return metadata;
   const vscodeMeta = metadata['vscode'];
-  const base = vscodeMeta !== null && typeof vscodeMeta === 'object' && !Array.isArray(vscodeMeta) ? vscodeMeta : {};
+  const base = isPlainObject(vscodeMeta) ? (vscodeMeta as JsonObject) : {};
   return { ...metadata, vscode: { ...base, languageId } };
 }
 
+/** The bytes of an output item: JSON types as exact JSON text, binary (base64) types decoded, text as UTF-8. */
 function mimeDataToBytes(mime: string, value: JsonValue): Uint8Array {
-  if (isJsonMime(mime)) return encoder.encode(JSON.stringify(value));
-  const s = typeof value === 'string' ? value : JSON.stringify(value);
-  return isBinaryMime(mime) ? Buffer.from(s, 'base64') : encoder.encode(s);
+  if (isJsonMime(mime)) return encoder.encode(compactJson(value));
+  const s = typeof value === 'string' ? value : compactJson(value);
+  return isBinaryMime(mime) && isCanonicalBase64(s) ? Buffer.from(s, 'base64') : encoder.encode(s);
 }
 
 function bytesToMimeData(mime: string, bytes: Uint8Array): JsonValue {
   if (isJsonMime(mime)) {
     const text = decoder.decode(bytes);
     try {
-      return JSON.parse(text) as JsonValue;
+      return parseJsonText(text) as JsonValue;
     } catch {
       return text;
     }
@@ -310,6 +358,19 @@ function bytesToMimeData(mime: string, bytes: Uint8Array): JsonValue {
 
 function isStreamMime(mime: string): boolean {
   return mime === VscodeMime.stdout || mime === VscodeMime.stderr;
+}
+
+/** The data of an item: what the file had when the bytes are still those made from it, else read from the bytes. */
+function itemData(item: vscode.NotebookCellOutputItem, exact: TsnbOutputMetadata['exact']): JsonValue {
+  const original = exact !== undefined && hasJsonKey(exact, item.mime) ? exact[item.mime] : undefined;
+  if (typeof original === 'string' && sameBytes(mimeDataToBytes(item.mime, original), item.data)) return original;
+  return bytesToMimeData(item.mime, item.data);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function fromCellOutput(o: vscode.NotebookCellOutput, cellExecutionCount: number | null): TsnbOutput {
@@ -326,7 +387,7 @@ function fromCellOutput(o: vscode.NotebookCellOutput, cellExecutionCount: number
     case 'stream': {
       const streamItems = o.items.filter((i) => isStreamMime(i.mime));
       const name = meta.streamName ?? (streamItems[0]?.mime === VscodeMime.stderr ? 'stderr' : 'stdout');
-      out = { output_type: 'stream', name, text: streamItems.map((i) => decoder.decode(i.data)).join('') };
+      out = { output_type: 'stream', name, text: streamItems.map((i) => itemData(i, meta.exact) as string).join('') };
       break;
     }
     case 'error': {
@@ -351,18 +412,20 @@ function fromCellOutput(o: vscode.NotebookCellOutput, cellExecutionCount: number
     case 'display_data':
     case 'execute_result': {
       const data: TsnbMimeBundle = {};
-      for (const item of o.items) data[item.mime] = bytesToMimeData(item.mime, item.data);
+      for (const item of o.items) setJsonKey(data, item.mime, itemData(item, meta.exact));
       const metadata = meta.metadata ?? {};
+      // null is a count the file gave (an execute_result without one); only a missing one takes the cell's
+      const executionCount = meta.executionCount === undefined ? cellExecutionCount : meta.executionCount;
       out =
         outputType === 'execute_result'
-          ? { output_type: 'execute_result', data, metadata, execution_count: meta.executionCount ?? cellExecutionCount }
+          ? { output_type: 'execute_result', data, metadata, execution_count: executionCount }
           : { output_type: 'display_data', data, metadata };
       break;
     }
     default: {
       // An outputType this version does not know: keep what can be kept as display data.
       const data: TsnbMimeBundle = {};
-      for (const item of o.items) data[item.mime] = bytesToMimeData(item.mime, item.data);
+      for (const item of o.items) setJsonKey(data, item.mime, itemData(item, meta.exact));
       out = { output_type: 'display_data', data, metadata: meta.metadata ?? {} };
     }
   }

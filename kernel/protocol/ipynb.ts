@@ -11,8 +11,10 @@ import {
   TSNB_FORMAT_VERSION,
   childPath,
   describeValue,
+  hasJsonKey,
   isPlainObject,
   parseJsonText,
+  setJsonKey,
   stableStringify,
   tsnbCellFromJson,
   tsnbCellToJson,
@@ -34,7 +36,9 @@ export interface ConversionResult<T> {
 
 /**
  * Reads the text of an .ipynb (nbformat 4.x) as a .tsnb notebook on the TransferLab kernel.
- * Outputs are kept. The original `kernelspec` and `language_info` stay in the metadata.
+ * Outputs are kept. A notebook on another kernel gets the TransferLab kernel, its `kernelspec` and
+ * `language_info` staying in the metadata; one on the TransferLab kernel keeps its kernel entry
+ * (`display_name`, `language`) as the file says, so that export and import give back the notebook.
  * @throws NotebookSyntaxError when the text is not JSON (line and column).
  * @throws NotebookVersionError for nbformat 3 or older, or newer than 4.
  * @throws NotebookSchemaError when a field is missing or of the wrong type (its path).
@@ -76,15 +80,25 @@ export function ipynbToTsnb(text: string, file?: string): ConversionResult<TsnbN
   if (language !== undefined && language !== 'typescript' && language !== 'javascript') {
     warnings.push(`the notebook's language is ${language}; its code cells are kept as they are but will run as TypeScript`);
   }
-  const metadata: TsnbMetadata = {
-    ...(metaRaw as JsonObject),
-    kernel: { ...TRANSFERLAB_KERNEL },
-    format_version: TSNB_FORMAT_VERSION,
-  };
+  const meta: JsonObject = { ...(metaRaw as JsonObject) };
+  // A notebook on the TransferLab kernel keeps its kernel entry as the file says it (and the
+  // kernelspec and language_info an export wrote are not kept twice); any other runs on TransferLab.
+  const spec = meta['kernelspec'];
+  let kernel: NonNullable<TsnbMetadata['kernel']> = { ...TRANSFERLAB_KERNEL };
+  if (isPlainObject(spec) && spec['name'] === TRANSFERLAB_KERNEL.name) {
+    kernel = { name: TRANSFERLAB_KERNEL.name };
+    for (const key of ['display_name', 'language'] as const) {
+      const v = spec[key];
+      if (typeof v === 'string') kernel[key] = v;
+    }
+    if (Object.keys(spec).every((k) => hasJsonKey(kernel, k))) delete meta['kernelspec'];
+    if (hasJsonKey(meta, 'language_info') && stableStringify(meta['language_info']) === stableStringify(LANGUAGE_INFO)) delete meta['language_info'];
+  }
+  const metadata: TsnbMetadata = { ...meta, kernel, format_version: TSNB_FORMAT_VERSION };
   const notebook: TsnbNotebook = { metadata, cells };
   const extra: JsonObject = {};
   for (const [k, v] of Object.entries(root)) {
-    if (!['nbformat', 'nbformat_minor', 'metadata', 'cells'].includes(k)) extra[k] = v as JsonValue;
+    if (!['nbformat', 'nbformat_minor', 'metadata', 'cells'].includes(k)) setJsonKey(extra, k, v as JsonValue);
   }
   if (Object.keys(extra).length > 0) notebook.preserved = extra;
   return { notebook, warnings };
@@ -97,6 +111,9 @@ function languageOf(meta: Record<string, unknown>): string | undefined {
   if (isPlainObject(spec) && typeof spec['language'] === 'string') return spec['language'].toLowerCase();
   return undefined;
 }
+
+/** The `language_info` an export writes. */
+const LANGUAGE_INFO = { name: 'typescript', file_extension: '.ts', mimetype: 'text/typescript' } as const;
 
 const CELL_ID = /^[a-zA-Z0-9-_]{1,64}$/;
 const IPYNB_CELL_FIELDS: Record<string, readonly string[]> = {
@@ -119,11 +136,12 @@ export function tsnbToIpynb(nb: TsnbNotebook, options: { outputs?: boolean } = {
   const metadata: JsonObject = {
     ...rest,
     kernelspec: {
+      ...(isPlainObject(rest['kernelspec']) && rest['kernelspec']['name'] === (kernel?.name ?? TRANSFERLAB_KERNEL.name) ? rest['kernelspec'] : {}),
       name: kernel?.name ?? TRANSFERLAB_KERNEL.name,
       display_name: kernel?.display_name ?? TRANSFERLAB_KERNEL.display_name,
       language: kernel?.language ?? TRANSFERLAB_KERNEL.language,
     },
-    language_info: { name: 'typescript', file_extension: '.ts', mimetype: 'text/typescript' },
+    language_info: { ...LANGUAGE_INFO },
   };
   for (const key of Object.keys(nb.preserved ?? {})) warnings.push(`top-level field ${childPath('', key)} left out (nbformat has no place for it)`);
 

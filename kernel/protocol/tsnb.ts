@@ -25,7 +25,13 @@
  * - `source`, stream `text` and textual MIME data are arrays of lines (each but the last ends in
  *   `\n`) so that diffs stay line by line; in memory they are plain strings.
  * - JSON MIME types (`application/json`, `*+json`) hold the JSON value itself; binary types
- *   (`image/png`, ...) hold base64 on one line.
+ *   (images but SVG, audio, video, fonts, `application/octet-stream`, ...: {@link isBinaryMime})
+ *   hold base64 on one line. Every other type is text (`application/yaml` included) and is kept
+ *   character for character; binary data that is not base64 is kept as given too.
+ * - Values come back exactly: numbers keep their digits ({@link JsonNumber}: beyond 2^53, `1e400`,
+ *   `1.0`), `__proto__` is an ordinary key, lone surrogates are written as `\udXXX` escapes. A
+ *   file the writer could not give back is refused on reading, with line and column: a key given
+ *   twice in one object, nesting deeper than {@link MAX_JSON_DEPTH}.
  * - Written with keys sorted, 2-space indent and a trailing newline: re-writing a parsed file is
  *   byte-identical, and a change touches only the lines it must.
  * - Fields this version does not know are kept (`preserved`) and written back unchanged.
@@ -46,7 +52,8 @@ export const TRANSFERLAB_KERNEL = {
 
 // ---- JSON values ------------------------------------------------------------------------------
 
-export type JsonPrimitive = null | boolean | number | string;
+/** A JSON scalar; numbers a double cannot hold exactly are {@link JsonNumber}s. */
+export type JsonPrimitive = null | boolean | number | string | JsonNumber;
 export type JsonValue = JsonPrimitive | JsonValue[] | JsonObject;
 export type JsonObject = { [key: string]: JsonValue };
 
@@ -239,21 +246,76 @@ export class NotebookVersionError extends NotebookFileError {
 // ---- JSON text with positions ------------------------------------------------------------------
 
 /**
- * Parses JSON text, throwing {@link NotebookSyntaxError} with the line and column of the first
- * error. A leading byte-order mark is ignored.
+ * The deepest nesting of arrays and objects a notebook file may have. Deeper files are refused
+ * with the line and column where the limit is crossed, so that every file that opens can be
+ * written back (writing, like reading, walks the value recursively).
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/**
+ * A JSON number kept as its source text, because the nearest double would not give the same text
+ * back: integers beyond 2^53 (`12345678901234567890`), numbers beyond the double range (`1e400`),
+ * and spellings the shortest form changes (`1.0`, `1E5`, `-0`). The writers put the text back as
+ * it was; `valueOf()` gives the nearest double for arithmetic.
+ * @example
+ * const n = parseJsonText('12345678901234567891') as JsonNumber;
+ * n.source; // '12345678901234567891'
+ * stableStringify(n); // '12345678901234567891'
+ */
+export class JsonNumber {
+  constructor(
+    /** The number as the file spells it (valid JSON number syntax). */
+    readonly source: string,
+  ) {
+    Object.freeze(this);
+  }
+  /** The nearest double (may be `Infinity`). */
+  valueOf(): number {
+    return Number(this.source);
+  }
+  /** For `JSON.stringify` outside this module: the nearest double (lossy; the writers here keep the text). */
+  toJSON(): number | null {
+    const n = Number(this.source);
+    return Number.isFinite(n) ? n : null;
+  }
+  toString(): string {
+    return this.source;
+  }
+}
+
+/** Whether a value is a {@link JsonNumber}. */
+export function isJsonNumber(value: unknown): value is JsonNumber {
+  return value instanceof JsonNumber;
+}
+
+/**
+ * Sets `obj[key] = value` as an own, enumerable property, also when the key is `__proto__` (which a
+ * plain assignment would take as the prototype instead of a field).
+ */
+export function setJsonKey<T>(obj: { [key: string]: T }, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
+}
+
+/** Whether `obj` has `key` as its own property (`in` would also see `Object.prototype`). */
+export function hasJsonKey(obj: object, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(obj, key);
+}
+
+/**
+ * Parses JSON text exactly, throwing {@link NotebookSyntaxError} with the line and column of the
+ * first error. A leading byte-order mark is ignored. Unlike `JSON.parse`: numbers a double would
+ * not give back are kept as {@link JsonNumber}, `__proto__` is an ordinary key, a key given twice
+ * and nesting deeper than {@link MAX_JSON_DEPTH} are refused (either would lose data on writing).
  */
 export function parseJsonText(text: string, file?: string): unknown {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const shift = body.length === text.length ? 0 : 1;
-  try {
-    return JSON.parse(body);
-  } catch (cause) {
-    const located = locateJsonError(body);
-    const offset = (located?.offset ?? 0) + shift;
-    const { line, column } = lineAndColumn(text, offset);
-    const problem = located?.problem ?? (cause instanceof Error ? cause.message : String(cause));
-    throw new NotebookSyntaxError(file, line, column, offset, problem, { cause });
-  }
+  const r = scanJson(body, true);
+  if (r.ok) return r.value;
+  const offset = r.offset + shift;
+  const { line, column } = lineAndColumn(text, offset);
+  throw new NotebookSyntaxError(file, line, column, offset, r.problem);
 }
 
 /** 1-based line and column of a 0-based offset. */
@@ -271,10 +333,20 @@ export function lineAndColumn(text: string, offset: number): { line: number; col
 }
 
 /**
- * Finds the first syntax error of a JSON text with a small scanner (JSON.parse does not report
- * positions portably). Returns undefined when the text is valid JSON.
+ * Finds the first syntax error of a JSON text (JSON.parse does not report positions portably),
+ * including nesting deeper than {@link MAX_JSON_DEPTH}. Returns undefined when the text is valid.
  */
 export function locateJsonError(text: string): { offset: number; problem: string } | undefined {
+  const r = scanJson(text, false);
+  return r.ok ? undefined : { offset: r.offset, problem: r.problem };
+}
+
+type ScanResult = { ok: true; value: unknown } | { ok: false; offset: number; problem: string };
+
+const NUMBER_TOKEN = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+
+/** One pass over JSON text: checks it and, when `build`, builds the value (see {@link parseJsonText}). */
+function scanJson(text: string, build: boolean): ScanResult {
   let i = 0;
   const n = text.length;
   class Stop {
@@ -295,17 +367,20 @@ export function locateJsonError(text: string): { offset: number; problem: string
       else break;
     }
   };
-  const str = (): void => {
+  const str = (): string => {
     const start = i;
+    let escaped = false;
     i++; // opening quote
     for (;;) {
       if (i >= n) fail('unterminated string (the file ends inside it)', start);
       const c = text.charCodeAt(i);
       if (c === 34) {
         i++;
-        return;
+        if (!build) return '';
+        return escaped ? (JSON.parse(text.slice(start, i)) as string) : text.slice(start + 1, i - 1);
       }
       if (c === 92) {
+        escaped = true;
         const e = text[i + 1];
         if (e === undefined) fail('unterminated string (the file ends inside it)', start);
         if (e === 'u') {
@@ -322,37 +397,48 @@ export function locateJsonError(text: string): { offset: number; problem: string
       i++;
     }
   };
-  const num = (): void => {
-    const m = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(i, i + 400));
-    if (m === null || m[0] === '' || m[0] === '-') fail(`expected a value, found ${describe(i)}`);
-    i += (m as RegExpExecArray)[0].length;
+  const num = (): number | JsonNumber => {
+    NUMBER_TOKEN.lastIndex = i;
+    const m = NUMBER_TOKEN.exec(text);
+    if (m === null) fail(`expected a value, found ${describe(i)}`);
+    const source = (m as RegExpExecArray)[0];
+    i += source.length;
+    const v = Number(source);
+    return JSON.stringify(v) === source ? v : new JsonNumber(source);
   };
-  const word = (w: string): void => {
+  const word = <T>(w: string, v: T): T => {
     if (text.startsWith(w, i)) i += w.length;
     else fail(`expected a value, found ${describe(i)}`);
+    return v;
   };
-  const value = (depth: number): void => {
-    if (depth > 5000) fail('nesting deeper than 5000 levels');
+  const value = (depth: number): unknown => {
     ws();
     if (i >= n) fail('unexpected end of the file (truncated?): expected a value');
     const c = text[i];
+    if ((c === '{' || c === '[') && depth >= MAX_JSON_DEPTH) fail(`nesting deeper than ${MAX_JSON_DEPTH} levels`);
     if (c === '{') {
       i++;
+      const obj: { [key: string]: unknown } = {};
       ws();
       if (text[i] === '}') {
         i++;
-        return;
+        return obj;
       }
       for (;;) {
         ws();
         if (i >= n) fail("unexpected end of the file (truncated?): expected a property name or '}'");
         if (text[i] !== '"') fail(`expected a property name in double quotes, found ${describe(i)}`);
-        str();
+        const keyAt = i;
+        const key = str();
         ws();
         if (i >= n) fail("unexpected end of the file (truncated?): expected ':'");
         if (text[i] !== ':') fail(`expected ':' after the property name, found ${describe(i)}`);
         i++;
-        value(depth + 1);
+        const v = value(depth + 1);
+        if (build) {
+          if (hasJsonKey(obj, key)) fail(`the key ${JSON.stringify(key)} appears twice in one object`, keyAt);
+          setJsonKey(obj, key, v);
+        }
         ws();
         if (i >= n) fail("unexpected end of the file (truncated?): expected ',' or '}'");
         if (text[i] === ',') {
@@ -364,20 +450,22 @@ export function locateJsonError(text: string): { offset: number; problem: string
         }
         if (text[i] === '}') {
           i++;
-          return;
+          return obj;
         }
         fail(`expected ',' or '}' after a property value, found ${describe(i)}`);
       }
     }
     if (c === '[') {
       i++;
+      const arr: unknown[] = [];
       ws();
       if (text[i] === ']') {
         i++;
-        return;
+        return arr;
       }
       for (;;) {
-        value(depth + 1);
+        const v = value(depth + 1);
+        if (build) arr.push(v);
         ws();
         if (i >= n) fail("unexpected end of the file (truncated?): expected ',' or ']'");
         if (text[i] === ',') {
@@ -389,35 +477,33 @@ export function locateJsonError(text: string): { offset: number; problem: string
         }
         if (text[i] === ']') {
           i++;
-          return;
+          return arr;
         }
         fail(`expected ',' or ']' after an array element, found ${describe(i)}`);
       }
     }
     if (c === '"') return str();
-    if (c === 't') return word('true');
-    if (c === 'f') return word('false');
-    if (c === 'n') return word('null');
+    if (c === 't') return word('true', true);
+    if (c === 'f') return word('false', false);
+    if (c === 'n') return word('null', null);
     return num();
   };
+  const conflict = (at: number): boolean =>
+    text.startsWith('<<<<<<<', at) || text.startsWith('=======', at) || text.startsWith('>>>>>>>', at);
   try {
     ws();
-    if (i >= n) return { offset: i, problem: 'the file is empty' };
-    value(0);
+    if (i >= n) return { ok: false, offset: i, problem: 'the file is empty' };
+    const v = value(0);
     ws();
     if (i < n) {
-      if (text.startsWith('<<<<<<<', i) || text.startsWith('=======', i) || text.startsWith('>>>>>>>', i)) {
-        return { offset: i, problem: 'a merge-conflict marker' };
-      }
-      return { offset: i, problem: `unexpected ${describe(i)} after the end of the JSON value` };
+      if (conflict(i)) return { ok: false, offset: i, problem: 'a merge-conflict marker' };
+      return { ok: false, offset: i, problem: `unexpected ${describe(i)} after the end of the JSON value` };
     }
-    return undefined;
+    return { ok: true, value: v };
   } catch (e) {
     if (e instanceof Stop) {
-      if (text.startsWith('<<<<<<<', e.offset) || text.startsWith('=======', e.offset) || text.startsWith('>>>>>>>', e.offset)) {
-        return { offset: e.offset, problem: 'a merge-conflict marker' };
-      }
-      return { offset: e.offset, problem: e.problem };
+      if (conflict(e.offset)) return { ok: false, offset: e.offset, problem: 'a merge-conflict marker' };
+      return { ok: false, offset: e.offset, problem: e.problem };
     }
     throw e;
   }
@@ -443,25 +529,65 @@ export function splitLines(text: string): string[] {
 
 /** JSON MIME types hold a JSON value, not text. */
 export function isJsonMime(mime: string): boolean {
-  const base = mime.split(';')[0]!.trim().toLowerCase();
+  const base = mimeBase(mime);
   return base === 'application/json' || base.endsWith('+json');
 }
 
-/** Textual MIME types are written as lines; others (binary, base64) as one string. */
-export function isTextMime(mime: string): boolean {
-  const base = mime.split(';')[0]!.trim().toLowerCase();
-  return (
-    base.startsWith('text/') ||
-    base === 'image/svg+xml' ||
-    base === 'application/javascript' ||
-    base === 'application/xml' ||
-    base.endsWith('+xml')
-  );
+/**
+ * Binary MIME types, stored as base64 (images but SVG, audio, video, fonts, archives, PDF,
+ * `application/octet-stream`). Only these may be normalised (whitespace taken out of their base64);
+ * every other type is text and is kept character for character.
+ */
+export function isBinaryMime(mime: string): boolean {
+  const base = mimeBase(mime);
+  if (base.endsWith('+json') || base.endsWith('+xml') || base === 'application/json') return false;
+  const slash = base.indexOf('/');
+  const top = base.slice(0, slash);
+  if (top === 'image' || top === 'audio' || top === 'video' || top === 'font') return true;
+  return BINARY_APPLICATION_TYPES.has(base);
 }
 
-/** Binary MIME types (neither JSON nor text): stored as base64. */
-export function isBinaryMime(mime: string): boolean {
-  return !isJsonMime(mime) && !isTextMime(mime);
+const BINARY_APPLICATION_TYPES = new Set([
+  'application/octet-stream',
+  'application/pdf',
+  'application/zip',
+  'application/gzip',
+  'application/x-tar',
+  'application/wasm',
+  'application/vnd.apache.arrow.file',
+  'application/vnd.apache.arrow.stream',
+  'application/vnd.apache.parquet',
+  'application/x-npy',
+  'application/msword',
+]);
+
+/** Textual MIME types (neither JSON nor binary): kept exactly, written as lines. */
+export function isTextMime(mime: string): boolean {
+  return !isJsonMime(mime) && !isBinaryMime(mime);
+}
+
+function mimeBase(mime: string): string {
+  return mime.split(';')[0]!.trim().toLowerCase();
+}
+
+const CANONICAL_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$/;
+
+/**
+ * Whether a string is base64 in the one spelling that decoding and encoding again gives back
+ * (padded, no whitespace, unused bits zero), so that it can travel as bytes and come back the same.
+ */
+export function isCanonicalBase64(s: string): boolean {
+  return CANONICAL_BASE64.test(s);
+}
+
+/**
+ * The in-memory form of a binary MIME type's data: the base64 without whitespace when that is
+ * canonical base64; otherwise the data exactly as given (it is not base64, so nothing is removed).
+ */
+export function normalizeBinaryData(data: string): string {
+  if (isCanonicalBase64(data)) return data;
+  const stripped = data.replace(/\s+/g, '');
+  return stripped !== '' && isCanonicalBase64(stripped) ? stripped : data;
 }
 
 // ---- reading -----------------------------------------------------------------------------------
@@ -527,7 +653,7 @@ export function parseTsnbBytes(bytes: Uint8Array, options: ParseOptions = {}): T
 export function tsnbFromJson(root: unknown, file?: string): TsnbNotebook {
   const r = new Reader(file);
   const top = r.object(root, '');
-  if ('nbformat' in top && !('metadata' in top && isPlainObject(top['metadata']) && 'format_version' in top['metadata'])) {
+  if (hasJsonKey(top, 'nbformat') && !(hasJsonKey(top, 'metadata') && isPlainObject(top['metadata']) && hasJsonKey(top['metadata'], 'format_version'))) {
     throw new NotebookSchemaError(
       file,
       '',
@@ -564,12 +690,13 @@ export function tsnbCellFromJson(value: unknown, path: string, file?: string): T
 }
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof JsonNumber);
 }
 
 /** A short description of a JSON value for messages: `number 42`, `an array`, `a string ("x")`. */
 export function describeValue(v: unknown): string {
   if (v === null) return 'null';
+  if (v instanceof JsonNumber) return `number ${v.source.length > 40 ? `${v.source.slice(0, 40)}…` : v.source}`;
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
   if (typeof v === 'string') return `a string (${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)})`;
@@ -588,7 +715,7 @@ function pickUnknown(obj: Record<string, unknown>, known: readonly string[]): Js
   for (const k of Object.keys(obj)) {
     if (known.includes(k)) continue;
     out ??= {};
-    out[k] = obj[k] as JsonValue;
+    setJsonKey(out, k, obj[k] as JsonValue);
   }
   return out;
 }
@@ -613,7 +740,7 @@ class Reader {
     return v;
   }
   required(obj: Record<string, unknown>, key: string, path: string): unknown {
-    if (!(key in obj)) this.fail(childPath(path, key), 'is missing');
+    if (!hasJsonKey(obj, key)) this.fail(childPath(path, key), 'is missing');
     return obj[key];
   }
   /** A string, or an array of strings joined (nbformat's multiline string). */
@@ -633,16 +760,16 @@ class Reader {
     return v;
   }
   metadata(raw: Record<string, unknown>): TsnbMetadata {
-    if ('kernel' in raw) {
+    if (hasJsonKey(raw, 'kernel')) {
       const k = this.object(raw['kernel'], 'metadata.kernel');
       this.string(this.required(k, 'name', 'metadata.kernel'), 'metadata.kernel.name');
-      if ('display_name' in k) this.string(k['display_name'], 'metadata.kernel.display_name');
-      if ('language' in k) this.string(k['language'], 'metadata.kernel.language');
+      if (hasJsonKey(k, 'display_name')) this.string(k['display_name'], 'metadata.kernel.display_name');
+      if (hasJsonKey(k, 'language')) this.string(k['language'], 'metadata.kernel.language');
     }
-    if ('backend' in raw) this.string(raw['backend'], 'metadata.backend');
-    if ('transferlab' in raw) {
+    if (hasJsonKey(raw, 'backend')) this.string(raw['backend'], 'metadata.backend');
+    if (hasJsonKey(raw, 'transferlab')) {
       const t = this.object(raw['transferlab'], 'metadata.transferlab');
-      if ('saveOutputs' in t && typeof t['saveOutputs'] !== 'boolean') {
+      if (hasJsonKey(t, 'saveOutputs') && typeof t['saveOutputs'] !== 'boolean') {
         this.fail('metadata.transferlab.saveOutputs', `must be true or false, found ${describeValue(t['saveOutputs'])}`);
       }
     }
@@ -654,10 +781,10 @@ class Reader {
     for (const [mime, data] of Object.entries(obj)) {
       const p = childPath(path, mime);
       if (isJsonMime(mime)) {
-        out[mime] = data as JsonValue;
+        setJsonKey(out, mime, data as JsonValue);
       } else {
         const s = this.multiline(data, p);
-        out[mime] = isBinaryMime(mime) ? s.replace(/\s+/g, '') : s;
+        setJsonKey(out, mime, isBinaryMime(mime) ? normalizeBinaryData(s) : s);
       }
     }
     return out;
@@ -665,7 +792,7 @@ class Reader {
   attachments(v: unknown, path: string): { [name: string]: TsnbMimeBundle } {
     const obj = this.object(v, path);
     const out: { [name: string]: TsnbMimeBundle } = {};
-    for (const [name, b] of Object.entries(obj)) out[name] = this.bundle(b, childPath(path, name));
+    for (const [name, b] of Object.entries(obj)) setJsonKey(out, name, this.bundle(b, childPath(path, name)));
     return out;
   }
   cell(v: unknown, path: string): TsnbCell {
@@ -675,11 +802,11 @@ class Reader {
       this.fail(childPath(path, 'cell_type'), `must be "code", "markdown" or "raw", found ${describeValue(type)}`);
     }
     const source = this.multiline(this.required(c, 'source', path), childPath(path, 'source'));
-    const metadata = 'metadata' in c ? (this.object(c['metadata'], childPath(path, 'metadata')) as JsonObject) : {};
+    const metadata = hasJsonKey(c, 'metadata') ? (this.object(c['metadata'], childPath(path, 'metadata')) as JsonObject) : {};
     const base: CellBase = { source, metadata };
-    if ('id' in c) base.id = this.string(c['id'], childPath(path, 'id'));
+    if (hasJsonKey(c, 'id')) base.id = this.string(c['id'], childPath(path, 'id'));
     if (type === 'code') {
-      const outputs = 'outputs' in c ? this.array(c['outputs'], childPath(path, 'outputs')) : [];
+      const outputs = hasJsonKey(c, 'outputs') ? this.array(c['outputs'], childPath(path, 'outputs')) : [];
       const cell: TsnbCodeCell = {
         cell_type: 'code',
         ...base,
@@ -691,7 +818,7 @@ class Reader {
       return cell;
     }
     const cell: TsnbMarkdownCell | TsnbRawCell = { cell_type: type, ...base };
-    if ('attachments' in c) cell.attachments = this.attachments(c['attachments'], childPath(path, 'attachments'));
+    if (hasJsonKey(c, 'attachments')) cell.attachments = this.attachments(c['attachments'], childPath(path, 'attachments'));
     const preserved = pickUnknown(c, ['cell_type', 'source', 'metadata', 'id', 'attachments']);
     if (preserved !== undefined) cell.preserved = preserved;
     return cell;
@@ -718,7 +845,7 @@ class Reader {
         out = {
           output_type: 'display_data',
           data: this.bundle(this.required(o, 'data', path), childPath(path, 'data')),
-          metadata: 'metadata' in o ? (this.object(o['metadata'], childPath(path, 'metadata')) as JsonObject) : {},
+          metadata: hasJsonKey(o, 'metadata') ? (this.object(o['metadata'], childPath(path, 'metadata')) as JsonObject) : {},
         };
         known = ['output_type', 'data', 'metadata'];
         break;
@@ -726,7 +853,7 @@ class Reader {
         out = {
           output_type: 'execute_result',
           data: this.bundle(this.required(o, 'data', path), childPath(path, 'data')),
-          metadata: 'metadata' in o ? (this.object(o['metadata'], childPath(path, 'metadata')) as JsonObject) : {},
+          metadata: hasJsonKey(o, 'metadata') ? (this.object(o['metadata'], childPath(path, 'metadata')) as JsonObject) : {},
           execution_count: this.count(o['execution_count'], childPath(path, 'execution_count')),
         };
         known = ['output_type', 'data', 'metadata', 'execution_count'];
@@ -802,19 +929,24 @@ export function tsnbCellToJson(cell: TsnbCell, withOutputs = true): JsonObject {
     out['outputs'] = withOutputs ? cell.outputs.map(outputToJson) : [];
   } else if (cell.attachments !== undefined) {
     const att: JsonObject = {};
-    for (const [name, b] of Object.entries(cell.attachments)) att[name] = bundleToJson(b);
+    for (const [name, b] of Object.entries(cell.attachments)) setJsonKey(att, name, bundleToJson(b));
     out['attachments'] = att;
   }
   return out;
 }
 
-/** A MIME bundle as written: text as lines, binary on one line, JSON as is. */
+/**
+ * A MIME bundle as written: text as lines, binary (canonical base64) on one line, JSON as is.
+ * Binary data that is not base64 is written as lines, exactly as given.
+ */
 export function bundleToJson(bundle: TsnbMimeBundle): JsonObject {
   const out: JsonObject = {};
   for (const [mime, data] of Object.entries(bundle)) {
-    if (isJsonMime(mime) || typeof data !== 'string') out[mime] = data;
-    else if (isTextMime(mime)) out[mime] = splitLines(data);
-    else out[mime] = data.replace(/\s+/g, '');
+    if (isJsonMime(mime) || typeof data !== 'string') setJsonKey(out, mime, data);
+    else {
+      const binary = isBinaryMime(mime) ? normalizeBinaryData(data) : undefined;
+      setJsonKey(out, mime, binary !== undefined && isCanonicalBase64(binary) ? binary : splitLines(data));
+    }
   }
   return out;
 }
@@ -874,6 +1006,7 @@ export function stableStringify(value: unknown, indent = 2): string {
       default:
         break;
     }
+    if (v instanceof JsonNumber) return v.source;
     const inner = prefix + pad;
     if (Array.isArray(v)) {
       if (v.length === 0) return '[]';
@@ -893,6 +1026,27 @@ export function stableStringify(value: unknown, indent = 2): string {
     return `{\n${parts.join(',\n')}\n${prefix}}`;
   };
   return write(value, '', '') ?? 'null';
+}
+
+/**
+ * Compact JSON text of a value (keys in their order, no whitespace), as `JSON.stringify` writes it
+ * but exact: {@link JsonNumber}s are written as their source text. Lone surrogates are escaped
+ * (`\udc00`), so the text is valid UTF-8 once encoded. {@link parseJsonText} gives the value back.
+ */
+export function compactJson(value: unknown): string {
+  const write = (v: unknown): string | undefined => {
+    if (v instanceof JsonNumber) return v.source;
+    if (v === null || typeof v !== 'object') return JSON.stringify(v);
+    if (Array.isArray(v)) return `[${v.map((x) => write(x) ?? 'null').join(',')}]`;
+    if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return write((v as { toJSON: () => unknown }).toJSON());
+    const parts: string[] = [];
+    for (const [k, x] of Object.entries(v)) {
+      const s = write(x);
+      if (s !== undefined) parts.push(`${JSON.stringify(k)}:${s}`);
+    }
+    return `{${parts.join(',')}}`;
+  };
+  return write(value) ?? 'null';
 }
 
 // ---- building ----------------------------------------------------------------------------------

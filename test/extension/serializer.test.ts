@@ -195,3 +195,58 @@ test('raw cells and markdown attachments round-trip', () => {
   assert.deepEqual([data.cells[0]!.kind, data.cells[0]!.languageId], [Kind.Code, 'raw']);
   assert.equal(dec(s.serializeNotebook(data)), text);
 });
+
+// ---- issue 10: what VS Code opens, it saves as it was ------------------------------------------
+
+const roundTrip = (doc: unknown): void => {
+  const text = `${stableStringify(doc)}\n`;
+  const s = serializer();
+  assert.equal(dec(s.serializeNotebook(s.deserializeNotebook(enc(text)))), text);
+};
+
+test('a code cell in the language "raw", or in a notebook whose language is raw, stays a code cell with its outputs', () => {
+  const code = (languageId?: string): object => ({
+    cell_type: 'code',
+    execution_count: 2,
+    metadata: languageId === undefined ? {} : { vscode: { languageId } },
+    outputs: [{ name: 'stdout', output_type: 'stream', text: ['hi\n'] }],
+    source: ['x'],
+  });
+  roundTrip({ cells: [code('raw'), code()], metadata: { format_version: 1 } });
+  roundTrip({ cells: [code(), { cell_type: 'raw', metadata: {}, source: ['r'] }], metadata: { format_version: 1, kernel: { language: 'raw', name: 'transferlab' } } });
+});
+
+test("metadata named like the serializer's own keys stays in metadata", () => {
+  roundTrip({ cells: [], metadata: { format_version: 1, [PRESERVED_KEY]: { a: 1 }, tsnbShadowed: [2] } });
+  roundTrip({ cells: [], future: true, metadata: { format_version: 1, [PRESERVED_KEY]: { a: 1 } } });
+});
+
+test('an execute_result without a count keeps it null; lone surrogates survive', () => {
+  roundTrip({
+    cells: [
+      {
+        cell_type: 'code',
+        execution_count: 5,
+        metadata: { note: 'a\ud800b' },
+        outputs: [
+          { data: { 'text/plain': ['x\udc00'] }, execution_count: null, metadata: {}, output_type: 'execute_result' },
+          { name: 'stdout', output_type: 'stream', text: ['\ud83d\n', 'ok'] },
+          { data: { 'application/json': { s: '\udfff' }, 'image/png': ['not base64!'] }, metadata: {}, output_type: 'display_data' },
+        ],
+        source: ['s\ud800'],
+      },
+    ],
+    metadata: { format_version: 1 },
+  });
+});
+
+test('numbers a double cannot hold and deep nesting: opened and saved exactly, or refused with a position', () => {
+  const text = `{\n  "cells": [],\n  "metadata": {\n    "big": 12345678901234567891,\n    "format_version": 1,\n    "huge": 1e400\n  }\n}\n`;
+  const s = serializer();
+  assert.equal(dec(s.serializeNotebook(s.deserializeNotebook(enc(text)))), text);
+  const deep = `{"metadata": {"format_version": 1, "x": ${'['.repeat(2000)}${']'.repeat(2000)}}, "cells": []}`;
+  assert.throws(
+    () => s.deserializeNotebook(enc(deep)),
+    (e: unknown) => e instanceof NotebookOpenError && e.cause instanceof NotebookSyntaxError && /line 1, column \d+: nesting deeper/.test(e.message),
+  );
+});

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { ipynbToTsnb, tsnbToIpynb } from '../../kernel/protocol/ipynb';
-import { NotebookSchemaError, NotebookSyntaxError, NotebookVersionError, parseTsnb, serializeTsnb, stableStringify } from '../../kernel/protocol/tsnb';
+import { NotebookSchemaError, NotebookSyntaxError, NotebookVersionError, createTsnbNotebook, parseTsnb, serializeTsnb, stableStringify } from '../../kernel/protocol/tsnb';
 import { PYTHON, requirePythonModule } from '../helpers/tools';
 import { richNotebook } from '../cli/fixtures';
 import { CANONICAL } from './fixtures';
@@ -141,4 +141,11 @@ test('exported notebooks pass nbformat validation (Debian python3-nbformat)', ()
   const bare = JSON.parse(tsnbToIpynb(richNotebook(), { outputs: false }).notebook);
   assert.ok(bare.cells.every((c: { cell_type: string; outputs?: unknown[] }) => c.cell_type !== 'code' || c.outputs!.length === 0));
   assert.equal(stableStringify(bare).includes('image/png'), true, 'markdown attachments stay');
+});
+
+test('the kernel entry as the file says it survives .tsnb → .ipynb → .tsnb', () => {
+  const nb = createTsnbNotebook({ kernel: { name: 'transferlab', display_name: 'My TransferLab', language: 'javascript' }, backend: 'cpu' });
+  const back = ipynbToTsnb(tsnbToIpynb(nb).notebook).notebook;
+  assert.deepEqual(back.metadata, nb.metadata);
+  assert.equal(serializeTsnb(back), serializeTsnb(nb));
 });

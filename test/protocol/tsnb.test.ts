@@ -253,3 +253,77 @@ test('stableStringify refuses values JSON cannot hold', () => {
   assert.throws(() => stableStringify({ a: [1, NaN] }), /a\[1\] is NaN/);
   assert.equal(stableStringify({ b: undefined, a: [undefined] }), '{\n  "a": [\n    null\n  ]\n}');
 });
+
+// ---- issue 10: valid data comes back exactly -----------------------------------------------------
+
+const notebookWith = (metadata: string, data: string): string => `{
+  "cells": [
+    {
+      "cell_type": "code",
+      "execution_count": 1,
+      "metadata": {},
+      "outputs": [
+        {
+          "data": ${data},
+          "metadata": {},
+          "output_type": "display_data"
+        }
+      ],
+      "source": []
+    }
+  ],
+  "metadata": ${metadata}
+}
+`;
+
+test('text-like MIME types keep every character; only binary base64 is normalised', () => {
+  const text = notebookWith(
+    '{\n    "format_version": 1\n  }',
+    '{\n            "application/x-custom": [\n              "a  b\\n",\n              "\\tc"\n            ],\n            "application/yaml": [\n              "a: 1\\n",\n              "  b:   [x,  y]\\n"\n            ]\n          }',
+  );
+  const nb = parseTsnb(text);
+  const out = (nb.cells[0] as { outputs: { data: Record<string, unknown> }[] }).outputs[0]!;
+  assert.equal(out.data['application/yaml'], 'a: 1\n  b:   [x,  y]\n');
+  assert.equal(out.data['application/x-custom'], 'a  b\n\tc');
+  assert.equal(serializeTsnb(nb), text);
+});
+
+test('numbers keep their digits: beyond 2^53, beyond the double range, 1.0', () => {
+  const text = notebookWith(
+    '{\n    "big": 12345678901234567891,\n    "format_version": 1,\n    "huge": 1e400,\n    "one": 1.0\n  }',
+    '{\n            "application/json": {\n              "id": -98765432109876543210123\n            }\n          }',
+  );
+  assert.equal(serializeTsnb(parseTsnb(text)), text);
+});
+
+test('a key named __proto__ is an ordinary key', () => {
+  const text = notebookWith(
+    '{\n    "__proto__": {\n      "x": 1\n    },\n    "format_version": 1\n  }',
+    '{\n            "application/json": {\n              "__proto__": [\n                1\n              ]\n            },\n            "text/plain": [\n              "p"\n            ]\n          }',
+  );
+  const nb = parseTsnb(text);
+  assert.deepEqual(Object.keys(nb.metadata), ['__proto__', 'format_version']);
+  assert.equal(serializeTsnb(nb), text);
+  // as an unknown field of the notebook, a cell and an output, and as a MIME type
+  const doc = JSON.parse(text);
+  doc.cells[0].outputs[0].data = JSON.parse('{"__proto__": ["q"], "text/plain": ["p"]}');
+  const fields = (o: object): object => Object.defineProperty(o, '__proto__', { value: { kept: true }, enumerable: true, writable: true, configurable: true });
+  fields(doc);
+  fields(doc.cells[0]);
+  fields(doc.cells[0].outputs[0]);
+  const withFields = `${stableStringify(doc)}\n`;
+  assert.equal((withFields.match(/"__proto__"/g) ?? []).length, 5);
+  assert.equal(serializeTsnb(parseTsnb(withFields)), withFields);
+});
+
+test('nesting past the limit and a key given twice are refused with line and column, not a raw stack', () => {
+  const deep = `{"metadata": {"format_version": 1, "x": ${'['.repeat(2000)}${']'.repeat(2000)}}, "cells": []}`;
+  assert.throws(
+    () => parseTsnb(deep, { file: 'deep.tsnb' }),
+    (e: unknown) => e instanceof NotebookSyntaxError && /^deep\.tsnb: not valid JSON at line 1, column \d+: nesting deeper than 1000 levels/.test(e.message),
+  );
+  assert.throws(
+    () => parseTsnb('{"metadata": {"format_version": 1},\n "cells": [], "cells": []}'),
+    (e: unknown) => e instanceof NotebookSyntaxError && e.line === 2 && e.column === 15 && /the key "cells" appears twice/.test(e.problem),
+  );
+});
