@@ -3,7 +3,8 @@
  * interrupts. An interrupt first asks the worker (which stops a cell waiting on a promise); if
  * the worker does not answer within a few milliseconds it is busy in synchronous code, and
  * V8's TerminateExecution (through the inspector's NodeWorker domain) stops that code without
- * ending the worker, so earlier cells' state survives.
+ * ending the worker, so earlier cells' state survives; so too a loop in a timer or callback when
+ * no cell runs. A request that throws inside the worker is answered (ExecutorRequestError).
  */
 import { Worker } from 'node:worker_threads';
 import inspector from 'node:inspector';
