@@ -54,6 +54,9 @@ export async function main(argv: string[]): Promise<void> {
   // interrupt_mode "signal": SIGINT stops the running cell; the kernel stays up.
   process.on('SIGINT', () => void executor.interrupt());
   process.on('SIGTERM', () => void shutdown(0));
+  // The handler and transport catch what goes wrong with one message; should anything still
+  // escape as a rejected promise, it is logged and the kernel goes on (Node would exit).
+  process.on('unhandledRejection', (e) => log(`unhandled rejection: ${(e as Error)?.stack ?? String(e)}`));
   process.on('disconnect', () => void shutdown(0));
   // A kernel whose client process is gone (JPY_PARENT_PID, as Jupyter and the extension set it)
   // shuts down instead of lingering.

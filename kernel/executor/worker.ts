@@ -210,7 +210,16 @@ port.on('message', (m: ToWorker) => {
   // flag here also heals it if a TerminateExecution ever cut a guarded section short (its
   // finally block never ran), which would otherwise leave every later loop unstoppable.
   Atomics.store(state, 0, 0);
-  guard(() => handle(m));
+  try {
+    guard(() => handle(m));
+  } catch (e) {
+    // A request that throws is answered as failed: the main thread must never wait for a reply
+    // that will not come (its request queue would stall behind it).
+    const id = m !== null && typeof m === 'object' && typeof (m as { id?: unknown }).id === 'number' ? (m as { id: number }).id : undefined;
+    const error = e instanceof Error ? e : new Error(String(e));
+    if (id !== undefined) post({ type: 'failed', id, name: error.name || 'Error', message: error.message });
+    else post({ type: 'log', text: `the executor failed to handle ${String((m as { type?: unknown } | null)?.type)}: ${error.stack ?? error.message}` });
+  }
 });
 
 function handle(m: ToWorker): void {
@@ -229,7 +238,7 @@ function handle(m: ToWorker): void {
         // TerminateExecution can (workerHost.ts answers such a cell itself).
         if (DROP_INTERRUPTED_REPLIES && outcome.status === 'error' && outcome.ename === 'InterruptError') return;
         post({ type: 'executed', id: m.id, outcome });
-      });
+      }).catch((e: unknown) => post({ type: 'failed', id: m.id, name: (e as Error)?.name ?? 'Error', message: (e as Error)?.message ?? String(e) }));
       break;
     case 'complete': {
       const r = guard(() => executor.complete(m.code, m.cursorPos));

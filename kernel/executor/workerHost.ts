@@ -3,7 +3,8 @@
  * interrupts. An interrupt first asks the worker (which stops a cell waiting on a promise); if
  * the worker does not answer within a few milliseconds it is busy in synchronous code, and
  * V8's TerminateExecution (through the inspector's NodeWorker domain) stops that code without
- * ending the worker, so earlier cells' state survives.
+ * ending the worker, so earlier cells' state survives; so too a loop in a timer or callback when
+ * no cell runs. A request that throws inside the worker is answered (ExecutorRequestError).
  */
 import { Worker } from 'node:worker_threads';
 import inspector from 'node:inspector';
@@ -15,6 +16,14 @@ import type { KernelBackendInfo } from '../protocol/backends';
 /** The executor worker died (a native crash, out of memory); its state is gone. */
 export class ExecutorDiedError extends Error {
   override readonly name = 'ExecutorDiedError';
+}
+
+/**
+ * A request to the executor (complete, inspect, is_complete, execute) threw inside the worker.
+ * The worker and its state are fine; the handler answers the request with this error.
+ */
+export class ExecutorRequestError extends Error {
+  override readonly name = 'ExecutorRequestError';
 }
 
 export interface OutputListener {
@@ -130,6 +139,12 @@ export class WorkerHost extends EventEmitter {
       case 'log':
         this.emit('log', m.text);
         break;
+      case 'failed': {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        p?.reject(new ExecutorRequestError(`${m.name}: ${m.message}`));
+        break;
+      }
       case 'executed':
       case 'completed':
       case 'inspected':
@@ -199,12 +214,15 @@ export class WorkerHost extends EventEmitter {
     this.worker.postMessage({ type: 'interrupt', seq } satisfies ToWorker);
     const quick = await Promise.race([acked.then(() => true), sleep(40).then(() => false)]);
     if (!quick) {
-      // Busy in synchronous code: terminate the running JavaScript (not the worker).
-      this.terminateWorkerJs(seq);
-      // Keep asking; terminate the running JavaScript only while the worker runs a cell's code
-      // (its flag is 0), never while it type-checks or loads modules (that can take seconds on
-      // a fresh kernel), and give up (restart the worker) only after a second of cell code that
-      // termination did not stop.
+      // Busy in synchronous code, a cell's or a timer's / callback's that a cell left behind:
+      // terminate the running JavaScript (not the worker).
+      const cellRunning = this.executing > 0;
+      let terminated = this.terminateWorkerJs(seq);
+      // Keep asking; terminate the running JavaScript only while the worker runs code that is not
+      // the kernel's own (its flag is 0), never while it type-checks or loads modules (that can
+      // take seconds on a fresh kernel), and give up (restart the worker) only after a second of
+      // such code that termination did not stop (code blocked in a native call, which
+      // TerminateExecution cannot reach).
       let ok = false;
       let cellRounds = 0;
       for (let i = 0; i < 1500 && !ok; i++) {
@@ -212,17 +230,21 @@ export class WorkerHost extends EventEmitter {
         if (ok) break;
         this.worker.postMessage({ type: 'interrupt', seq } satisfies ToWorker);
         if (Atomics.load(this.state, 0) === 0) {
-          if (cellRounds++ % 3 === 0) this.terminateWorkerJs(seq);
+          if (cellRounds++ % 3 === 0) terminated = this.terminateWorkerJs(seq) || terminated;
           if (cellRounds > 50) break;
         } else {
           cellRounds = 0;
         }
       }
       if (!ok) {
-        // The worker could not be stopped in place (e.g. a loop inside a timer callback):
-        // end it; the exit handler starts a fresh one and reports the lost state.
+        // The worker could not be stopped in place: end it; the exit handler starts a fresh one
+        // and reports the lost state.
         this.emit('log', 'the running code did not stop; restarting the executor');
         await this.worker.terminate();
+      } else if (terminated && !cellRunning) {
+        const text = 'Interrupted code that was running outside a cell (in a timer or callback); the kernel keeps its state.\n';
+        this.emit('log', text.trimEnd());
+        this.lastOutput?.stream('stderr', text);
       }
     }
     this.acks.delete(seq);
@@ -250,15 +272,21 @@ export class WorkerHost extends EventEmitter {
     p.resolve({ type: 'executed', id, outcome: { status: 'error', ename: 'InterruptError', evalue, traceback: [`\u001b[31m\u001b[1mInterruptError\u001b[0m: ${evalue}`] } });
   }
 
-  private terminateWorkerJs(seq: number): void {
-    // Only a cell's own code is terminated; the kernel's work (type checking, module loading)
-    // finishes first, and the interrupt message is answered right after it. Once the worker has
-    // handled this interrupt, what runs is the kernel finishing the cell: leave it alone.
-    if (!this.inspectorWorkerSession || this.executing === 0 || Atomics.load(this.state, 0) !== 0 || Atomics.load(this.state, 1) >= seq) return;
+  /**
+   * Terminates the worker's running JavaScript, if it is neither the kernel's own work nor past
+   * this interrupt; returns whether it asked V8 to. Termination also stops a loop in a timer or
+   * callback when no cell runs: the worker's event loop then goes on with its state intact.
+   */
+  private terminateWorkerJs(seq: number): boolean {
+    // Only code that is not the kernel's is terminated; the kernel's work (type checking, module
+    // loading) finishes first, and the interrupt message is answered right after it. Once the
+    // worker has handled this interrupt, what runs is the kernel finishing the cell: leave it alone.
+    if (!this.inspectorWorkerSession || Atomics.load(this.state, 0) !== 0 || Atomics.load(this.state, 1) >= seq) return false;
     this.session.post('NodeWorker.sendMessageToWorker', {
       sessionId: this.inspectorWorkerSession,
       message: JSON.stringify({ id: 1, method: 'Runtime.terminateExecution' }),
     });
+    return true;
   }
 
   async close(): Promise<void> {

@@ -37,4 +37,6 @@ export type FromWorker =
   | { type: 'isCompleteResult'; id: number; reply: IsCompleteReply }
   | { type: 'backendInfo'; id: number; description: string }
   | { type: 'interruptAck'; seq: number }
+  /** A request (by id) threw in the worker; the main thread rejects it with this error. */
+  | { type: 'failed'; id: number; name: string; message: string }
   | { type: 'log'; text: string };

@@ -12,17 +12,13 @@ import {
   isRequestType,
   replyTypeOf,
   type CommInfoReply,
-  type CompleteRequest,
   type ExecuteReply,
-  type ExecuteRequest,
   type Header,
-  type HistoryRequest,
-  type InspectRequest,
-  type IsCompleteRequest,
+  type IsCompleteReply,
   type Message,
-  type ShutdownRequest,
   type RequestType,
 } from '../protocol/messages';
+import { BadRequestError, validateHeader, validateRequest, type ValidRequestContent } from '../protocol/validate';
 import { KERNEL_INFO_BACKEND_KEY, startingBackend, type KernelBackendInfo, type TransferLabKernelInfoReply } from '../protocol/backends';
 import type { ExecuteOutcome, DisplayMessage } from '../executor/workerProtocol';
 import type { OutputListener } from '../executor/workerHost';
@@ -42,7 +38,7 @@ export interface ExecutorPort {
   execute(code: string, executionCount: number, silent: boolean, storeHistory: boolean, output: OutputListener): Promise<ExecuteOutcome>;
   complete(code: string, cursorPos: number): Promise<{ matches: string[]; cursorStart: number; cursorEnd: number; metadata: Record<string, unknown> }>;
   inspect(code: string, cursorPos: number, detailLevel: number): Promise<{ found: boolean; data: Record<string, unknown> }>;
-  isComplete(code: string): Promise<import('../protocol/messages').IsCompleteReply>;
+  isComplete(code: string): Promise<IsCompleteReply>;
   interrupt(): Promise<void>;
   /** The compute backend once the executor has started it; undefined while it starts. */
   readonly computeBackend: KernelBackendInfo | undefined;
@@ -71,9 +67,12 @@ export class KernelHandler {
     private readonly opts: HandlerOptions,
   ) {}
 
-  /** Entry point for every decoded message on shell or control. */
+  /**
+   * Entry point for every decoded message on shell or control. Never rejects: whatever goes wrong
+   * while handling one message is answered (or logged) and the next message is handled as usual.
+   */
   handle(channel: ReplyChannel, msg: Message): Promise<void> {
-    const type = msg.header.msg_type;
+    const type = this.msgTypeOf(msg);
     if (channel === 'shell' && type !== 'kernel_info_request' && type !== 'interrupt_request' && type !== 'shutdown_request') {
       if (type === 'execute_request') this.queued.add(msg);
       const run = this.shellQueue.then(() => this.dispatch(channel, msg));
@@ -88,46 +87,85 @@ export class KernelHandler {
     return this.shellQueue;
   }
 
+  private msgTypeOf(msg: Message): string | undefined {
+    const header = msg.header as unknown;
+    return header !== null && typeof header === 'object' && typeof (header as Header).msg_type === 'string' ? (header as Header).msg_type : undefined;
+  }
+
+  /** Handles one message; catches everything, so that the shell queue always goes on. */
   private async dispatch(channel: ReplyChannel, msg: Message): Promise<void> {
+    try {
+      await this.dispatchUnsafe(channel, msg);
+    } catch (e) {
+      this.queued.delete(msg);
+      this.aborted.delete(msg);
+      this.logSafely(`failed to handle a message on ${channel}: ${describeError(e)}`);
+    }
+  }
+
+  private logSafely(text: string): void {
+    try {
+      this.io.log(text);
+    } catch {
+      // nowhere left to report it
+    }
+  }
+
+  private async dispatchUnsafe(channel: ReplyChannel, msg: Message): Promise<void> {
+    try {
+      validateHeader(msg.header);
+    } catch (e) {
+      this.queued.delete(msg);
+      this.io.log(`dropped a message on ${channel}: ${(e as Error).message}`);
+      return;
+    }
     const type = msg.header.msg_type;
     if (!isRequestType(type)) {
-      this.io.log(`ignoring unsupported message type ${JSON.stringify(type)} on ${channel}`);
+      this.io.log(`ignoring unsupported message type ${JSON.stringify(type.length > 80 ? `${type.slice(0, 80)}…` : type)} on ${channel}`);
       return;
     }
     this.io.publish('status', { execution_state: 'busy' }, msg.header);
+    let restart: boolean | undefined;
     try {
-      const content = await this.answer(type, msg, channel);
-      if (content) this.io.reply(channel, msg, replyTypeOf(type), content);
+      const content = validateRequest(type, msg.content);
+      if (type === 'shutdown_request') restart = (content as ValidRequestContent['shutdown_request']).restart;
+      const reply = await this.answer(type, msg, content);
+      if (reply) this.io.reply(channel, msg, replyTypeOf(type), reply);
     } catch (e) {
-      this.io.log(`error handling ${type}: ${(e as Error).stack ?? e}`);
-      this.io.reply(channel, msg, replyTypeOf(type), { status: 'error', ename: (e as Error).name ?? 'Error', evalue: (e as Error).message ?? String(e), traceback: [] });
+      this.queued.delete(msg);
+      this.aborted.delete(msg);
+      if (!(e instanceof BadRequestError)) this.io.log(`error handling ${type}: ${describeError(e)}`);
+      else this.io.log(`rejected a request: ${e.message}`);
+      const error = e instanceof Error ? e : new Error(String(e));
+      const content: Record<string, unknown> = { status: 'error', ename: error.name || 'Error', evalue: error.message, traceback: [`${error.name || 'Error'}: ${error.message}`] };
+      if (type === 'execute_request') content.execution_count = this.executionCount;
+      this.io.reply(channel, msg, replyTypeOf(type), content);
     } finally {
       this.io.publish('status', { execution_state: 'idle' }, msg.header);
     }
-    if (type === 'shutdown_request') this.opts.onShutdown(Boolean((msg.content as unknown as ShutdownRequest).restart));
+    if (restart !== undefined) this.opts.onShutdown(restart);
   }
 
   /** The reply content of a request (undefined when the method sent its own reply). */
-  private answer(type: RequestType, msg: Message, channel: ReplyChannel): Promise<object | undefined> | object {
+  private answer(type: RequestType, msg: Message, content: ValidRequestContent[RequestType]): Promise<object | undefined> | object {
     switch (type) {
       case 'kernel_info_request':
         return this.kernelInfo();
       case 'execute_request':
-        return this.execute(msg);
+        return this.execute(msg, content as ValidRequestContent['execute_request']);
       case 'complete_request':
-        return this.complete(msg.content as unknown as CompleteRequest);
+        return this.complete(content as ValidRequestContent['complete_request']);
       case 'inspect_request':
-        return this.inspect(msg.content as unknown as InspectRequest);
+        return this.inspect(content as ValidRequestContent['inspect_request']);
       case 'is_complete_request':
-        return this.executor.isComplete((msg.content as unknown as IsCompleteRequest).code ?? '');
+        return this.executor.isComplete((content as ValidRequestContent['is_complete_request']).code);
       case 'history_request':
-        return { status: 'ok', history: this.history.query(msg.content as unknown as HistoryRequest) };
+        return { status: 'ok', history: this.history.query(content as ValidRequestContent['history_request']) };
       case 'comm_info_request':
         return { status: 'ok', comms: {} } satisfies CommInfoReply;
       case 'shutdown_request':
-        return { status: 'ok', restart: Boolean((msg.content as unknown as ShutdownRequest).restart) };
+        return { status: 'ok', restart: (content as ValidRequestContent['shutdown_request']).restart };
       case 'interrupt_request':
-        void channel;
         return this.executor.interrupt().then(() => ({ status: 'ok' }));
       default: {
         const never: never = type;
@@ -163,13 +201,12 @@ export class KernelHandler {
     };
   }
 
-  private async execute(msg: Message): Promise<ExecuteReply | undefined> {
+  private async execute(msg: Message, req: ValidRequestContent['execute_request']): Promise<ExecuteReply | undefined> {
     this.queued.delete(msg);
-    const req = msg.content as unknown as ExecuteRequest;
-    const code = typeof req.code === 'string' ? req.code : '';
-    const silent = Boolean(req.silent);
-    const storeHistory = req.store_history === undefined ? !silent : Boolean(req.store_history) && !silent;
-    const stopOnError = req.stop_on_error === undefined ? true : Boolean(req.stop_on_error);
+    const code = req.code;
+    const silent = req.silent ?? false;
+    const storeHistory = req.store_history === undefined ? !silent : req.store_history && !silent;
+    const stopOnError = req.stop_on_error ?? true;
     if (this.aborted.delete(msg)) {
       return { status: 'aborted', execution_count: this.executionCount };
     }
@@ -215,16 +252,37 @@ export class KernelHandler {
     };
   }
 
-  private async complete(req: CompleteRequest) {
-    const code = req.code ?? '';
-    const pos = req.cursor_pos ?? [...code].length;
+  private async complete(req: ValidRequestContent['complete_request']) {
+    const code = req.code;
+    const pos = Math.min(req.cursor_pos ?? Number.MAX_SAFE_INTEGER, codePointLength(code));
     const r = await this.executor.complete(code, pos);
     return { status: 'ok', matches: r.matches, cursor_start: r.cursorStart, cursor_end: r.cursorEnd, metadata: r.metadata };
   }
 
-  private async inspect(req: InspectRequest) {
-    const code = req.code ?? '';
-    const r = await this.executor.inspect(code, req.cursor_pos ?? [...code].length, req.detail_level ?? 0);
+  private async inspect(req: ValidRequestContent['inspect_request']) {
+    const code = req.code;
+    const r = await this.executor.inspect(code, Math.min(req.cursor_pos ?? Number.MAX_SAFE_INTEGER, codePointLength(code)), req.detail_level ?? 0);
     return { status: 'ok', found: r.found, data: r.data, metadata: {} };
+  }
+}
+
+/** The length of a string in Unicode code points, as cursor positions count (protocol 5.2+). */
+function codePointLength(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const next = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+    if (c >= 0xd800 && c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i++;
+    n++;
+  }
+  return n;
+}
+
+function describeError(e: unknown): string {
+  if (e instanceof Error) return e.stack ?? `${e.name}: ${e.message}`;
+  try {
+    return String(e);
+  } catch {
+    return 'an unprintable value';
   }
 }

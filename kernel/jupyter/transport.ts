@@ -1,13 +1,15 @@
 /**
  * ZeroMQ transport: binds the five sockets of a connection file, verifies and decodes incoming
- * messages (unsigned or badly signed ones are dropped and logged), hands them to the handler,
+ * messages (unsigned or badly signed ones are dropped and logged, and so are replays: a signature
+ * seen before, see DigestHistory), hands them to the handler,
  * and frames, signs and sends what the handler produces. No message logic here.
  */
 import * as zmq from 'zeromq';
 import { randomUUID } from 'node:crypto';
 import type { ConnectionInfo, Header, Message } from '../protocol/messages';
-import { Signer, decode, encode, makeHeader, WireError } from '../protocol/wire';
+import { DELIMITER, Signer, decode, encode, makeHeader, WireError } from '../protocol/wire';
 import type { KernelIO, ReplyChannel } from './handler';
+import { DigestHistory } from './digestHistory';
 
 /** Serialises sends on a socket: zeromq allows one send in flight per socket. */
 class SendQueue {
@@ -35,6 +37,8 @@ export class ZmqTransport implements KernelIO {
   private readonly hb = new zmq.Reply();
   private readonly queues: Record<'shell' | 'control' | 'iopub', SendQueue>;
   private closed = false;
+  /** Signatures seen on shell and control (one history for both, as in ipykernel). */
+  private readonly digests = new DigestHistory();
 
   constructor(
     private readonly info: ConnectionInfo,
@@ -71,13 +75,20 @@ export class ZmqTransport implements KernelIO {
           try {
             msg = decode(frames as Buffer[], this.signer);
           } catch (e) {
-            if (e instanceof WireError) {
-              this.logger(`dropped a message on ${channel}: ${e.message}`);
-              continue;
-            }
-            throw e;
+            // Whatever is wrong with one message, the socket goes on receiving the next.
+            this.logger(`dropped a message on ${channel}: ${e instanceof WireError ? e.message : `cannot decode it: ${(e as Error).message ?? String(e)}`}`);
+            continue;
           }
-          onMessage(channel, msg);
+          const signature = this.signatureOf(frames as Buffer[]);
+          if (!this.digests.add(signature)) {
+            this.logger(`dropped a message on ${channel}: replayed (its signature was seen before)`);
+            continue;
+          }
+          try {
+            onMessage(channel, msg);
+          } catch (e) {
+            this.logger(`error handling a message on ${channel}: ${(e as Error).stack ?? String(e)}`);
+          }
         }
       } catch (e) {
         if (!this.closed) this.logger(`${channel} socket failed: ${(e as Error).message}`);
@@ -92,6 +103,12 @@ export class ZmqTransport implements KernelIO {
         if (!this.closed) this.logger(`heartbeat failed: ${(e as Error).message}`);
       }
     })();
+  }
+
+  /** The signature frame of a verified message (the frame after the delimiter). */
+  private signatureOf(frames: readonly Buffer[]): string {
+    const d = frames.findIndex((f) => f.length === DELIMITER.length && f.toString('utf8') === DELIMITER);
+    return frames[d + 1]?.toString('utf8') ?? '';
   }
 
   reply(channel: ReplyChannel, request: Message, msgType: string, content: object, metadata: Record<string, unknown> = {}): void {

@@ -146,3 +146,56 @@ test('history_request returns inputs (and outputs on request) of this session', 
   await handler.handle('shell', request('history_request', { hist_access_type: 'tail', n: 1, output: true, raw: true }));
   assert.deepEqual(sent.find((s) => s.type === 'history_reply')!.content.history, [[1, 2, ['second', '2']]]);
 });
+
+test('a request with a wrong field type gets an error reply naming the field, and the next request is answered', async () => {
+  const { handler, sent, logs } = setup();
+  const bad = request('complete_request', { code: 42, cursor_pos: 1 });
+  await handler.handle('shell', bad);
+  const reply = sent.find((s) => s.type === 'complete_reply')!;
+  assert.equal(reply.content.status, 'error');
+  assert.equal(reply.content.ename, 'BadRequestError');
+  assert.equal(reply.content.evalue, 'complete_request: content.code must be a string, got number 42');
+  assert.deepEqual(sent.filter((s) => s.type === 'status').map((s) => s.content.execution_state), ['busy', 'idle']);
+  assert.ok(sent.every((s) => s.parent?.msg_id === bad.header.msg_id));
+  assert.match(logs.join('\n'), /content\.code must be a string/);
+  await handler.handle('shell', request('is_complete_request', { code: 'if (a) {' }));
+  assert.equal(sent.find((s) => s.type === 'is_complete_reply')!.content.status, 'incomplete');
+});
+
+test('an execute_request with a wrong field type does not run and does not count', async () => {
+  const { handler, sent } = setup();
+  await handler.handle('shell', request('execute_request', { code: 'a', stop_on_error: 'yes' }));
+  await handler.handle('shell', request('execute_request', { code: 'b' }));
+  const replies = sent.filter((s) => s.type === 'execute_reply').map((s) => s.content);
+  assert.equal(replies[0]!.status, 'error');
+  assert.equal(replies[0]!.evalue, 'execute_request: content.stop_on_error must be a boolean, got string "yes"');
+  assert.equal(replies[0]!.execution_count, 0);
+  assert.deepEqual(replies[1], { status: 'ok', execution_count: 1, user_expressions: {}, payload: [] });
+  assert.ok(!sent.some((s) => s.type === 'stream' && s.content.text === 'ran a\n'));
+});
+
+test('an exception anywhere while handling a message is logged and the shell queue goes on', async () => {
+  const { handler, sent, logs } = setup();
+  const io = handler as unknown as { io: KernelIO };
+  const publish = io.io.publish;
+  let failures = 1;
+  io.io.publish = (...args) => {
+    if (failures-- > 0) throw new Error('iopub is broken');
+    publish(...args);
+  };
+  await handler.handle('shell', request('complete_request', { code: 'al', cursor_pos: 2 }));
+  assert.match(logs.join('\n'), /iopub is broken/);
+  await handler.handle('shell', request('kernel_info_request'));
+  await handler.handle('shell', request('history_request', { hist_access_type: 'tail', n: 1 }));
+  assert.ok(sent.some((s) => s.type === 'history_reply'));
+});
+
+test('a message whose header has no msg_id is logged and dropped', async () => {
+  const { handler, sent, logs } = setup();
+  const msg = request('execute_request', { code: 'a' });
+  await handler.handle('shell', { ...msg, header: { ...msg.header, msg_id: undefined as unknown as string } });
+  assert.equal(sent.length, 0);
+  assert.match(logs.join('\n'), /header\.msg_id must be a string/);
+  await handler.handle('shell', request('kernel_info_request'));
+  assert.ok(sent.some((s) => s.type === 'kernel_info_reply'));
+});
