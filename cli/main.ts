@@ -2,8 +2,10 @@
  * The `transferlab` command line:
  *   transferlab kernel install [--user | --prefix DIR | --sys-prefix]   the Jupyter kernelspec
  *   transferlab kernel uninstall [--user | --prefix DIR]
- *   transferlab run NOTEBOOK [--out FILE] [--html FILE] [--backend NAME] [--param name=value …]
+ *   transferlab run NOTEBOOK [--out FILE | --in-place] [--html FILE] [--backend NAME] [--param name=value …]
  *   transferlab demo [--out DIR]     runs the flagship notebook on the CPU and writes an HTML report
+ *
+ * SIGTERM and SIGHUP end any command with status 143 or 129 after cleaning up (cli/signals.ts).
  */
 import path from 'node:path';
 import { UsageError } from './errors';
@@ -11,6 +13,7 @@ import { installKernel, uninstallKernel } from './kernelspec';
 import { runImport, runExport, IMPORT_USAGE, EXPORT_USAGE } from './notebookConvert';
 import { runRun, stderrTerminal, RUN_USAGE } from './run';
 import { runDemo, DEMO_USAGE } from './demo';
+import { exitOnTerminationSignals } from './signals';
 
 const USAGE = `usage:
   transferlab kernel install [--user | --prefix DIR | --sys-prefix]
@@ -23,6 +26,7 @@ export async function main(argv: string[]): Promise<number> {
   const out = (s: string) => void process.stdout.write(s);
   const err = (s: string) => void process.stderr.write(s);
   const [command, ...rest] = argv;
+  const restoreSignals = exitOnTerminationSignals(err);
   try {
     switch (command) {
       case 'kernel': {
@@ -54,5 +58,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     throw e;
+  } finally {
+    restoreSignals();
   }
 }

@@ -8,14 +8,16 @@
  * Exit status: 0 done, 1 the input could not be read or converted (the message names the file and
  * the position: line and column for JSON errors, the field path for schema errors), 2 bad usage.
  * Output files are replaced atomically and only once everything converted: a failed run leaves an
- * existing output untouched.
+ * existing output untouched. The output is never the input (under any name: another spelling, a
+ * symbolic or hard link) and is written only as a regular file (a device, FIFO, socket or folder
+ * is refused, see atomicWrite.ts).
  */
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ipynbToTsnb, tsnbToIpynb } from '../kernel/protocol/ipynb';
 import { NotebookFileError, decodeNotebookBytes, parseTsnb, serializeTsnb, type TsnbNotebook } from '../kernel/protocol/tsnb';
 import { parseCliArgs, type CliOptions } from './args';
-import { FileWriteError, writeFileAtomic } from './atomicWrite';
+import { FileWriteError, isSameFile, writeFileAtomic } from './atomicWrite';
 import { notebookToHtml } from './htmlReport';
 import { InputError, MissingBuildError, UsageError } from './errors';
 
@@ -86,10 +88,6 @@ export async function withCliErrors(command: string, usage: string, io: CliIo, b
   }
 }
 
-function samePath(a: string, b: string): boolean {
-  return path.resolve(a) === path.resolve(b);
-}
-
 /**
  * `transferlab import x.ipynb [--out y.tsnb]`: returns the exit status.
  * @example
@@ -105,7 +103,7 @@ export function runImport(args: string[], io: CliIo = processIo): Promise<number
     const input = positionals[0];
     if (input === undefined) throw new UsageError('which notebook? give an .ipynb file');
     const out = values.out ?? replaceExtension(input, '.tsnb');
-    if (samePath(input, out)) throw new UsageError(`--out ${out} is the input file; choose another name`);
+    if (out !== '-' && (await isSameFile(input, out))) throw new UsageError(`--out ${out} is the input file; choose another name`);
     const { notebook, warnings } = ipynbToTsnb(await readInput(input), input);
     const text = serializeTsnb(notebook);
     if (out === '-') io.stdout(text);
@@ -152,7 +150,7 @@ export function runExport(args: string[], io: CliIo = processIo): Promise<number
     if (to === undefined) throw new UsageError('--to is missing: ipynb or html');
     if (to !== 'ipynb' && to !== 'html') throw new UsageError(`--to ${to}: expected ipynb or html`);
     const out = outOption ?? replaceExtension(input, `.${to}`);
-    if (out !== '-' && samePath(input, out)) throw new UsageError(`--out ${out} is the input file; choose another name`);
+    if (out !== '-' && (await isSameFile(input, out))) throw new UsageError(`--out ${out} is the input file; choose another name`);
     const withOutputs = !values['no-outputs'];
     const notebook = parseTsnb(await readInput(input), { file: input });
     let text: string;

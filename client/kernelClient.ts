@@ -60,6 +60,30 @@ export interface ExecuteOptions {
   readonly stopOnError?: boolean;
 }
 
+/**
+ * Tells the TransferLab kernel that the connection file's folder is this client's own, so that a
+ * kernel outliving its client (killed with SIGKILL) removes it (kernel/main.ts reads it).
+ */
+const OWNS_CONNECTION_FILE_ENV = 'TRANSFERLAB_OWNS_CONNECTION_FILE';
+
+/**
+ * The kernels this process launched and has not shut down yet. When the process exits (normally,
+ * through `process.exit`, or from a signal handler that calls it) each is sent SIGTERM and its
+ * connection folder, key included, is removed: 'exit' handlers run synchronously, so this is all
+ * that can be done there. A process killed outright (SIGKILL) runs no handler: then the kernel
+ * notices its parent is gone (JPY_PARENT_PID) and cleans up itself.
+ */
+const launched = new Set<KernelClient>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const client of launched) client.abandon();
+  });
+}
+
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve, reject) => {
@@ -146,11 +170,15 @@ export class KernelClient extends EventEmitter {
       const file = path.join(dir, 'connection.json');
       writeFileSync(file, JSON.stringify(connection), { mode: 0o600 });
       const client = new KernelClient(connection, undefined, options, file, options.heartbeat ?? {});
+      installExitHook();
+      launched.add(client);
       try {
         await client.spawnAndConnect();
         return client;
       } catch (e) {
+        launched.delete(client);
         client.closeSockets();
+        client.process?.kill('SIGKILL');
         rmSync(dir, { recursive: true, force: true });
         if (attempt >= 3 || !(e instanceof KernelStartError) || !/address already in use|EADDRINUSE/i.test(e.message)) throw e;
         options.onLog?.(`kernel start: a port was taken (${e.message.split('\n').find((l) => /in use/i.test(l))?.trim()}); starting again on fresh ports\n`);
@@ -175,7 +203,10 @@ export class KernelClient extends EventEmitter {
     const script = o.kernelScript ?? path.resolve(__dirname, '..', 'dist', 'kernel.js');
     const node = o.nodePath ?? (process.versions.electron ? 'node' : process.execPath);
     const [cmd, ...args] = o.argv ? o.argv.map((a) => a.replace('{connection_file}', this.connectionFile!)) : [node, script, this.connectionFile!];
-    const child = spawn(cmd!, args, { cwd: o.cwd, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // JPY_PARENT_PID (the Jupyter convention): the kernel exits when this process is gone. Set here,
+    // not inherited: a client started from inside another kernel must not pass on that one's.
+    const env = { ...process.env, JPY_PARENT_PID: String(process.pid), [OWNS_CONNECTION_FILE_ENV]: '1', ...o.env };
+    const child = spawn(cmd!, args, { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.process = child;
     this.stderrTail = '';
     child.stdout?.on('data', (d: Buffer) => o.onLog?.(d.toString()));
@@ -454,8 +485,27 @@ export class KernelClient extends EventEmitter {
 
   /** Shuts the kernel down (if we started it) and closes the sockets. */
   async shutdown(): Promise<void> {
-    await this.stopProcess(false);
-    this.closeSockets();
+    try {
+      await this.stopProcess(false);
+      this.closeSockets();
+    } finally {
+      this.removeConnectionFile();
+    }
+  }
+
+  /**
+   * Synchronous last-resort cleanup, for a process that is exiting: SIGTERM to a kernel we started
+   * that still runs, the connection file and its folder removed. Called for every launched client
+   * from the process's 'exit' handler; safe to call more than once.
+   */
+  abandon(): void {
+    const child = this.process;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    this.removeConnectionFile();
+  }
+
+  private removeConnectionFile(): void {
+    launched.delete(this);
     if (this.connectionFile) rmSync(path.dirname(this.connectionFile), { recursive: true, force: true });
   }
 }

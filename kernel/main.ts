@@ -3,7 +3,7 @@
  * Wiring only: the executor worker (cells, with `tl` and `tf` preloaded), the message handler,
  * the ZeroMQ transport, and signals. kernel_info is answered before the compute backend starts.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ConnectionInfo } from './protocol/messages';
 import { AUTO_BACKEND, BACKEND_ENV } from './protocol/backends';
@@ -15,6 +15,59 @@ declare const TRANSFERLAB_VERSION: string | undefined;
 
 function log(text: string): void {
   process.stderr.write(`[transferlab kernel] ${text}\n`);
+}
+
+/**
+ * The environment variable a client sets (to `1`) when it wrote the connection file in a folder of
+ * its own that nobody else cleans up: a kernel that outlives its client then removes the file and
+ * that folder (if empty). KernelClient sets it; Jupyter, which manages its own runtime folder, does not.
+ */
+export const OWNS_CONNECTION_FILE_ENV = 'TRANSFERLAB_OWNS_CONNECTION_FILE';
+
+/** How often the kernel looks whether its client process is still there. */
+const PARENT_POLL_MS = 500;
+
+/**
+ * A kernel whose client process is gone (`JPY_PARENT_PID`, as Jupyter, the extension and
+ * KernelClient set it) calls `onOrphaned` instead of lingering. A kernel started by that very
+ * process sees its parent pid change when the parent dies (even by SIGKILL, even before anyone
+ * reaps it, and whatever process later reuses the pid); otherwise the pid is probed with signal 0.
+ * With {@link OWNS_CONNECTION_FILE_ENV} set, the connection file (it holds the signing key) and its
+ * folder are removed first, since the dead client cannot do it.
+ */
+function watchParent(connectionFile: string, onOrphaned: () => void): void {
+  const parent = Number(process.env.JPY_PARENT_PID);
+  if (!Number.isInteger(parent) || parent <= 1) return;
+  const direct = process.ppid === parent;
+  const gone = (): boolean => {
+    if (direct) return process.ppid !== parent;
+    try {
+      process.kill(parent, 0);
+      return false;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  };
+  const timer = setInterval(() => {
+    if (!gone()) return;
+    clearInterval(timer);
+    if (process.env[OWNS_CONNECTION_FILE_ENV] === '1') {
+      try {
+        rmSync(connectionFile, { force: true });
+        rmdirSync(path.dirname(connectionFile));
+      } catch {
+        // The folder holds something else, or is gone already: leave it.
+      }
+    }
+    // stdout and stderr may be pipes to the dead parent: a failed write (EPIPE) must not crash
+    // the shutdown.
+    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+    log(`parent process ${parent} is gone; shutting down`);
+    onOrphaned();
+    // A shutdown that hangs (a socket that will not close) must not keep an orphan alive.
+    setTimeout(() => process.exit(0), 3000).unref();
+  }, PARENT_POLL_MS);
+  timer.unref();
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -58,21 +111,7 @@ export async function main(argv: string[]): Promise<void> {
   // escape as a rejected promise, it is logged and the kernel goes on (Node would exit).
   process.on('unhandledRejection', (e) => log(`unhandled rejection: ${(e as Error)?.stack ?? String(e)}`));
   process.on('disconnect', () => void shutdown(0));
-  // A kernel whose client process is gone (JPY_PARENT_PID, as Jupyter and the extension set it)
-  // shuts down instead of lingering.
-  const parent = Number(process.env.JPY_PARENT_PID);
-  if (Number.isInteger(parent) && parent > 1) {
-    setInterval(() => {
-      try {
-        process.kill(parent, 0);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ESRCH') {
-          log(`parent process ${parent} is gone; shutting down`);
-          void shutdown(0);
-        }
-      }
-    }, 1000).unref();
-  }
+  watchParent(file, () => void shutdown(0));
   log(`listening (pid ${process.pid}, cwd ${process.cwd()})`);
 }
 

@@ -2,28 +2,34 @@
  * `transferlab run`: executes a notebook headlessly through the TransferLab kernel, as nbclient
  * and papermill do for Python notebooks.
  *
- *   transferlab run analysis.tsnb [--out executed.tsnb] [--html report.html] [--backend NAME]
- *                                 [--param name=value …] [--timeout SECONDS]
+ *   transferlab run analysis.tsnb [--out executed.tsnb | --in-place] [--html report.html]
+ *                                 [--backend NAME] [--param name=value …] [--timeout SECONDS]
  *
  * - The kernel starts in the notebook's folder, on the backend named by `--backend`.
  * - Parameters go into a new cell tagged `injected-parameters`, right after the cell tagged
  *   `parameters` (a later declaration replaces the earlier one in the kernel). The parameters
  *   cell's type annotations are kept, so a value of the wrong type is a type error naming the cell.
  * - Outputs are collected as nbformat outputs by the reducer the editor uses too
- *   (kernel/protocol/outputs.ts) and written back with execution counts, deterministically; the
- *   input file is never overwritten unless `--out` names it.
+ *   (kernel/protocol/outputs.ts) and written back with execution counts, deterministically.
+ * - The input is replaced only with `--in-place`; an `--out` or `--html` that is the input under
+ *   any name (another spelling, a symbolic or hard link) is refused. In place, cells that did not
+ *   run keep their saved outputs, so a failing run loses nothing it did not redo.
+ * - Outputs are regular files only: an `--out` or `--html` that exists as a device, a FIFO, a
+ *   socket or a folder is refused before the kernel starts.
  * - A failing cell stops the run: its error is printed (ANSI colours removed), the notebook is
  *   still written with every output up to the error, and the exit status is 1.
  * - Cells tagged `raises-exception` may fail without stopping the run; cells tagged
  *   `skip-execution` are not run (the nbclient conventions).
  *
  * Exit status: 0 every cell ran, 1 a cell failed (or timed out, or the kernel died or could not
- * start, or a file could not be read or written), 2 bad usage, 130 interrupted with Ctrl-C.
+ * start, or a file could not be read or written), 2 bad usage, 130 interrupted with Ctrl-C, 143
+ * terminated (SIGTERM; the kernel is stopped and its connection file removed, nothing is written).
  */
 import path from 'node:path';
 import { KernelStartError } from '../../client/errors';
 import type { JsonValue } from '../../kernel/protocol/tsnb';
 import { parseCliArgs, type CliOptions } from '../args';
+import { checkOutputTarget, isSameFile } from '../atomicWrite';
 import { FailureKind, UsageError } from '../errors';
 import { withCliErrors, type CliIo } from '../notebookConvert';
 import { RUN_BACKENDS, runNotebook, type RunNotebookResult } from './execution';
@@ -32,19 +38,23 @@ import { ProgressReporter, formatSeconds, type ProgressTerminal } from './progre
 import { defaultOutput, readNotebook, writeHtmlReport, writeNotebook } from './writing';
 
 
-export const RUN_USAGE = `usage: transferlab run NOTEBOOK [--out FILE] [--html FILE] [--backend NAME] [--param name=value …] [--timeout SECONDS]
+export const RUN_USAGE = `usage: transferlab run NOTEBOOK [--out FILE | --in-place] [--html FILE] [--backend NAME] [--param name=value …] [--timeout SECONDS]
 
 Runs every code cell of a notebook (.tsnb or .ipynb) in a fresh TransferLab kernel started in the
 notebook's folder, and writes the executed notebook with its outputs.
   --out FILE         where to write (default: NOTEBOOK.executed.tsnb next to the input; .ipynb
-                     output when FILE ends in .ipynb). The input is only replaced when FILE names it.
+                     output when FILE ends in .ipynb); never the input itself, under any name
+  --in-place         write the executed notebook over the input; cells that do not run (after
+                     a failure, skip-execution) keep the outputs they had
   --html FILE        also write a standalone HTML report with the charts drawn
   --backend NAME     compute backend of the kernel: ${RUN_BACKENDS.join(', ')} (default: auto)
   --param name=value a parameter (repeatable), injected after the cell tagged "parameters";
                      the value is JSON when valid (3, [0,1], true), otherwise a string
   --timeout SECONDS  interrupt and fail a cell that runs longer (default: no limit)
   --quiet            no progress on stderr
-Exit status: 0 all cells ran, 1 a cell failed (the notebook is still written), 2 bad usage.
+Outputs are written only as regular files: an existing device, FIFO, socket or folder is refused.
+Exit status: 0 all cells ran, 1 a cell failed (the notebook is still written), 2 bad usage,
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM: the kernel is stopped, nothing is written).
 `;
 
 export interface RunCommandOptions {
@@ -63,6 +73,8 @@ export interface RunArgs {
   parameters: Map<string, JsonValue>;
   timeout: number | undefined;
   quiet: boolean;
+  /** `--in-place`: the input is the output (present only when given). */
+  inPlace?: true;
 }
 
 /** The options of `transferlab run`. */
@@ -73,6 +85,7 @@ const RUN_OPTIONS = {
   param: { type: 'string', short: 'p', multiple: true },
   timeout: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
+  'in-place': { type: 'boolean' },
 } as const satisfies CliOptions;
 
 /**
@@ -96,21 +109,34 @@ export function parseRunArgs(args: readonly string[]): RunArgs | 'help' {
     timeout = Number(t);
     if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${t}: expected a positive number of seconds`);
   }
-  return { input, out: values.out, html: values.html, backend, parameters: parseParameters(values.param), timeout, quiet: values.quiet };
+  return {
+    input,
+    out: values.out,
+    html: values.html,
+    backend,
+    parameters: parseParameters(values.param),
+    timeout,
+    quiet: values.quiet,
+    ...(values['in-place'] ? { inPlace: true as const } : {}),
+  };
 }
 
 /**
  * Runs a notebook file and writes the results: the shared body of `transferlab run` and
- * `transferlab demo`. Returns the exit status (0, 1 or 130).
+ * `transferlab demo`. Returns the exit status (0, 1 or 130). The output paths are checked before
+ * the kernel starts (regular files only, see `checkOutputTarget`); with `inPlace`, cells that do
+ * not run keep the outputs they had.
  */
 export async function runNotebookFile(
   io: CliIo,
   command: string,
-  spec: { input: string; out: string; html?: string; backend?: string; parameters: Map<string, JsonValue>; timeout?: number; quiet: boolean; cwd?: string },
+  spec: { input: string; out: string; html?: string; backend?: string; parameters: Map<string, JsonValue>; timeout?: number; quiet: boolean; cwd?: string; inPlace?: boolean },
   options: RunCommandOptions = {},
 ): Promise<number> {
   const warn = (t: string) => io.stderr(`transferlab ${command}: warning: ${t}\n`);
   const notebook = await readNotebook(spec.input, warn);
+  await checkOutputTarget(spec.out);
+  if (spec.html !== undefined) await checkOutputTarget(spec.html);
   const terminal: ProgressTerminal = options.terminal ?? {
     write: (t) => io.stderr(t),
     isTTY: false,
@@ -135,6 +161,7 @@ export async function runNotebookFile(
       signal: controller.signal,
       onWarning: warn,
       ...(reporter ? { onEvent: reporter.onEvent } : {}),
+      ...(spec.inPlace ? { keepOutputsOfCellsNotRun: true } : {}),
     });
   } catch (e) {
     if (e instanceof KernelStartError) {
@@ -175,9 +202,19 @@ export function runRun(args: string[], io: CliIo = processIo, options: RunComman
       io.stdout(RUN_USAGE);
       return 0;
     }
-    const out = parsed.out ?? defaultOutput(parsed.input);
-    if (parsed.html !== undefined && path.resolve(parsed.html) === path.resolve(parsed.input)) {
+    const { input, inPlace } = parsed;
+    if (inPlace && parsed.out !== undefined && !(await isSameFile(parsed.out, input))) {
+      throw new UsageError(`--in-place writes over ${input}, but --out names another file (${parsed.out}); give one of them`);
+    }
+    const out = inPlace ? input : (parsed.out ?? defaultOutput(input));
+    if (!inPlace && (await isSameFile(out, input))) {
+      throw new UsageError(`--out ${out} is the input file ${input}; choose another name, or pass --in-place to replace it`);
+    }
+    if (parsed.html !== undefined && (await isSameFile(parsed.html, input))) {
       throw new UsageError(`--html ${parsed.html} is the input file; choose another name`);
+    }
+    if (parsed.html !== undefined && (await isSameFile(parsed.html, out))) {
+      throw new UsageError(`--html ${parsed.html} is the output notebook ${out}; choose another name`);
     }
     return runNotebookFile(
       io,
@@ -190,6 +227,7 @@ export function runRun(args: string[], io: CliIo = processIo, options: RunComman
         parameters: parsed.parameters,
         ...(parsed.timeout !== undefined ? { timeout: parsed.timeout } : {}),
         quiet: parsed.quiet,
+        ...(inPlace ? { inPlace } : {}),
       },
       options,
     );

@@ -96,6 +96,12 @@ export interface RunNotebookOptions {
    * a ping every 5 s, lost after 6 pings of 10 s without an echo, about a minute and a half).
    */
   readonly heartbeat?: HeartbeatOptions;
+  /**
+   * Keep the outputs and execution counts the notebook had in the cells that do not run (after a
+   * failure, after an interrupt, tagged `skip-execution`): what `--in-place` needs so that a
+   * failing run loses nothing it did not redo. Default false: every code cell starts empty.
+   */
+  readonly keepOutputsOfCellsNotRun?: boolean;
 }
 
 /** A headless run waits longer than the editor before it gives a silent kernel up. */
@@ -134,7 +140,7 @@ export async function runNotebook(notebook: TsnbNotebook, options: RunNotebookOp
   const { notebook: nb, warnings } = injectParameters(notebook, options.parameters ?? new Map());
   for (const w of warnings) options.onWarning?.(w);
   for (const cell of nb.cells) {
-    if (cell.cell_type !== 'code') continue;
+    if (cell.cell_type !== 'code' || options.keepOutputsOfCellsNotRun) continue;
     cell.outputs = [];
     cell.execution_count = null;
   }
@@ -163,6 +169,8 @@ export async function runNotebook(notebook: TsnbNotebook, options: RunNotebookOp
       }
       emit({ type: 'cell-started', position, total, cellIndex, source: cell.source });
       const t0 = performance.now();
+      // A cell that runs loses its old outputs and count, whatever happens to it.
+      cell.execution_count = null;
       collector.begin(cell.outputs);
       const outcome = await executeCell(client, cell, collector, position, options, emit);
       executed++;

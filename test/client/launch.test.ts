@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KernelClient, KernelStartError } from '../../client/kernelClient';
@@ -49,3 +49,41 @@ test('after three starts that lose a port, or on any other start failure, launch
   await assert.rejects(KernelClient.launch({ cwd: process.cwd(), argv: other.argv }), (e: unknown) => e instanceof KernelStartError && /cannot read the connection file/.test(e.message));
   assert.equal(other.starts(), 1);
 });
+
+test('the kernel is told its parent (JPY_PARENT_PID, this process, not an inherited one) and abandon() stops it and removes its connection folder', { timeout: 60_000, skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+  const inherited = process.env.JPY_PARENT_PID;
+  process.env.JPY_PARENT_PID = '1234567';
+  let k: KernelClient;
+  try {
+    k = await KernelClient.launch({ cwd: process.cwd() });
+  } finally {
+    if (inherited === undefined) delete process.env.JPY_PARENT_PID;
+    else process.env.JPY_PARENT_PID = inherited;
+  }
+  const child = k.process!;
+  try {
+    await checkParentAndAbandon(k, child.pid!);
+  } finally {
+    // A failing check must not leave the kernel running (and the test runner waiting on it).
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await k.shutdown();
+  }
+});
+
+async function checkParentAndAbandon(k: KernelClient, pid: number): Promise<void> {
+  const environ = Object.fromEntries(
+    readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .filter((e) => e.includes('='))
+      .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+  );
+  assert.equal(environ['JPY_PARENT_PID'], String(process.pid));
+  assert.equal(environ['TRANSFERLAB_OWNS_CONNECTION_FILE'], '1');
+  const file = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').find((a) => a.endsWith('connection.json'))!;
+  assert.ok(existsSync(file));
+  // What the process's 'exit' handler does for every kernel still running: SIGTERM, folder removed.
+  const exited = new Promise<number | null>((r) => k.process!.once('exit', (code) => r(code)));
+  k.abandon();
+  assert.equal(existsSync(path.dirname(file)), false, 'the connection folder is removed at once');
+  assert.equal(await exited, 0, 'the kernel shuts down on SIGTERM');
+}

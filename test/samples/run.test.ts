@@ -364,7 +364,7 @@ describe('transferlab run, end to end', { concurrency: 2 }, () => {
     assert.deepEqual(cells[0]!.outputs, [{ output_type: 'stream', name: 'stdout', text: 'a\n' }]);
   });
 
-  test('.ipynb in, .ipynb out; --out may name the input on purpose', async () => {
+  test('.ipynb in, .ipynb out; --out may name the input on purpose (with --in-place)', async () => {
     const dir = fresh();
     const input = path.join(dir, 'nb.ipynb');
     const ipynb = {
@@ -374,7 +374,7 @@ describe('transferlab run, end to end', { concurrency: 2 }, () => {
       nbformat_minor: 5,
     };
     writeFileSync(input, JSON.stringify(ipynb));
-    assert.equal(await runRun([input, '--param', 'who=you', '--out', input, '--backend', 'cpu', '--quiet'], captureIo()), 0);
+    assert.equal(await runRun([input, '--param', 'who=you', '--out', input, '--in-place', '--backend', 'cpu', '--quiet'], captureIo()), 0);
     const out = JSON.parse(readFileSync(input, 'utf8')) as { nbformat: number; cells: { id: string; execution_count: number | null; outputs: { data?: Record<string, string[]> }[] }[] };
     assert.equal(out.nbformat, 4);
     assert.deepEqual(out.cells.map((c) => c.id), ['c1', 'injected-parameters', 'c2']);
