@@ -40,7 +40,9 @@ import {
   hasJsonKey,
   isBinaryMime,
   isCanonicalBase64,
+  JsonNumber,
   isJsonMime,
+  isJsonNumber,
   isPlainObject,
   parseJsonText,
   parseTsnb,
@@ -77,7 +79,63 @@ export const PRESERVED_KEY = 'tsnbPreserved';
  * `metadata` and never mistaken for top-level fields.
  */
 export const SHADOWED_KEY = 'tsnbShadowed';
-const RESERVED_KEYS: readonly string[] = [PRESERVED_KEY, SHADOWED_KEY];
+/**
+ * Key of `NotebookData.metadata` listing the numbers of the notebook's metadata that a double
+ * cannot hold exactly ({@link ExactNumbers}); cells and outputs keep theirs in `numbers`.
+ */
+export const NUMBERS_KEY = 'tsnbNumbers';
+const RESERVED_KEYS: readonly string[] = [PRESERVED_KEY, SHADOWED_KEY, NUMBERS_KEY];
+
+/**
+ * Numbers a double cannot hold exactly (integers beyond 2^53, `1e400`, `1.0`), by path, as the file
+ * spells them. VS Code passes notebook, cell and output metadata between its processes as JSON,
+ * where a {@link JsonNumber} would become its nearest double (or null), so the metadata handed to
+ * VS Code holds that double and this list holds the exact text; on saving, a value still equal to
+ * the double it was given is written back as the text, and an edited one as edited.
+ */
+export type ExactNumbers = [path: (string | number)[], source: string][];
+
+function placeholder(n: JsonNumber): number | null {
+  const v = Number(n.source);
+  return Number.isFinite(v) ? v : null;
+}
+
+/** A copy of `value` with every {@link JsonNumber} replaced by its double, listing them in `found`. */
+export function detachExactNumbers(value: unknown, found: ExactNumbers, path: (string | number)[] = []): unknown {
+  if (isJsonNumber(value)) {
+    found.push([path, value.source]);
+    return placeholder(value);
+  }
+  if (Array.isArray(value)) return value.map((v, i) => detachExactNumbers(v, found, [...path, i]));
+  if (value !== null && typeof value === 'object') {
+    const out: { [key: string]: unknown } = {};
+    for (const [k, v] of Object.entries(value)) setJsonKey(out, k, detachExactNumbers(v, found, [...path, k]));
+    return out;
+  }
+  return value;
+}
+
+/** `value` (changed in place) with the listed numbers put back where the double is unchanged. */
+export function attachExactNumbers(value: unknown, numbers: unknown): unknown {
+  if (!Array.isArray(numbers)) return value;
+  for (const entry of numbers as unknown[]) {
+    if (!Array.isArray(entry) || entry.length !== 2 || !Array.isArray(entry[0]) || typeof entry[1] !== 'string') continue;
+    const [path, source] = entry as [(string | number)[], string];
+    if (path.length === 0) continue;
+    let parent: unknown = value;
+    for (const key of path.slice(0, -1)) parent = parent !== null && typeof parent === 'object' ? (parent as Record<string, unknown>)[key as string] : undefined;
+    if (parent === null || typeof parent !== 'object') continue;
+    const last = path[path.length - 1]!;
+    const container = parent as Record<string, unknown>;
+    if (!hasJsonKey(container, String(last))) continue;
+    const number = new JsonNumber(source);
+    if (container[last as string] !== placeholder(number)) continue; // edited since: keep the edit
+    if (Array.isArray(container)) (container as unknown[])[last as number] = number;
+    else setJsonKey(container, String(last), number);
+  }
+  return value;
+}
+
 
 /** VS Code's MIME types for streams and errors. */
 export const VscodeMime = {
@@ -98,6 +156,8 @@ export interface TsnbCellMetadata {
   preserved?: JsonObject;
   /** Set on the Code cells that stand for the file's raw cells. */
   rawCell?: true;
+  /** The exact numbers of the fields above ({@link ExactNumbers}). */
+  numbers?: ExactNumbers;
 }
 
 /** What `NotebookCellOutput.metadata` holds for an output read from a .tsnb file. */
@@ -119,6 +179,8 @@ export interface TsnbOutputMetadata {
    * as the item's bytes are still those made from it.
    */
   exact?: { [mime: string]: string };
+  /** The exact numbers of the fields above ({@link ExactNumbers}). */
+  numbers?: ExactNumbers;
 }
 
 /**
@@ -214,7 +276,7 @@ export class TsnbSerializer implements vscode.NotebookSerializer {
       if (cell.id !== undefined) meta.id = cell.id;
       if (cell.cell_type !== 'code' && cell.attachments !== undefined) meta.attachments = cell.attachments;
       if (cell.preserved !== undefined) meta.preserved = cell.preserved;
-      data.metadata = meta as { [key: string]: unknown };
+      data.metadata = withExactNumbers(meta) as { [key: string]: unknown };
       if (cell.cell_type === 'code') {
         data.outputs = cell.outputs.map((o) => this.toCellOutput(o));
         if (cell.execution_count !== null) data.executionSummary = { executionOrder: cell.execution_count };
@@ -231,7 +293,10 @@ export class TsnbSerializer implements vscode.NotebookSerializer {
     }
     if (Object.keys(shadowed).length > 0) metadata[SHADOWED_KEY] = shadowed;
     if (notebook.preserved !== undefined) metadata[PRESERVED_KEY] = notebook.preserved;
-    nb.metadata = metadata;
+    const numbers: ExactNumbers = [];
+    const detached = detachExactNumbers(metadata, numbers) as { [key: string]: unknown };
+    if (numbers.length > 0) detached[NUMBERS_KEY] = numbers;
+    nb.metadata = detached;
     return nb;
   }
 
@@ -276,18 +341,19 @@ export class TsnbSerializer implements vscode.NotebookSerializer {
         return never;
       }
     }
-    return new api.NotebookCellOutput(items, meta as unknown as { [key: string]: unknown });
+    return new api.NotebookCellOutput(items, withExactNumbers(meta) as unknown as { [key: string]: unknown });
   }
 
   /** The .tsnb notebook of VS Code's model. */
   fromNotebookData(data: vscode.NotebookData): TsnbNotebook {
     const { api } = this;
-    const { [PRESERVED_KEY]: preserved, [SHADOWED_KEY]: shadowed, ...rest } = (data.metadata ?? {}) as { [key: string]: unknown };
+    const { [NUMBERS_KEY]: numbers, ...withNumbers } = (data.metadata ?? {}) as { [key: string]: unknown };
+    const { [PRESERVED_KEY]: preserved, [SHADOWED_KEY]: shadowed, ...rest } = attachExactNumbers(structuredClone(withNumbers), numbers) as { [key: string]: unknown };
     if (shadowed !== null && typeof shadowed === 'object') Object.assign(rest, shadowed);
     const metadata = (Object.keys(rest).length === 0 ? createTsnbNotebook().metadata : { ...rest }) as TsnbMetadata;
     const language = notebookLanguage(metadata);
     const cells = data.cells.map((c): TsnbCell => {
-      const meta = (c.metadata ?? {}) as TsnbCellMetadata;
+      const meta = withoutExactNumbers((c.metadata ?? {}) as TsnbCellMetadata);
       let cellMetadata: JsonObject = { ...(meta.metadata ?? {}) };
       const base = { source: c.value, metadata: cellMetadata } as { source: string; metadata: JsonObject; id?: string; preserved?: JsonObject };
       if (meta.id !== undefined) base.id = meta.id;
@@ -374,7 +440,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function fromCellOutput(o: vscode.NotebookCellOutput, cellExecutionCount: number | null): TsnbOutput {
-  const meta = (o.metadata ?? {}) as Partial<TsnbOutputMetadata>;
+  const meta = withoutExactNumbers((o.metadata ?? {}) as Partial<TsnbOutputMetadata>);
   const outputType =
     meta.outputType ??
     (o.items.length > 0 && o.items.every((i) => isStreamMime(i.mime))
@@ -431,4 +497,18 @@ function fromCellOutput(o: vscode.NotebookCellOutput, cellExecutionCount: number
   }
   if (meta.preserved !== undefined) out.preserved = meta.preserved;
   return out;
+}
+
+/** `meta` as VS Code is given it: exact numbers as doubles, with their list in `numbers`. */
+function withExactNumbers<T extends { numbers?: ExactNumbers }>(meta: T): T {
+  const numbers: ExactNumbers = [];
+  const detached = detachExactNumbers(meta, numbers) as T;
+  if (numbers.length > 0) detached.numbers = numbers;
+  return detached;
+}
+
+/** `meta` as VS Code gives it back, with the exact numbers restored where unchanged (a copy). */
+function withoutExactNumbers<T extends { numbers?: ExactNumbers }>(meta: T): T {
+  const { numbers, ...rest } = meta;
+  return attachExactNumbers(structuredClone(rest), numbers) as T;
 }

@@ -250,3 +250,73 @@ test('numbers a double cannot hold and deep nesting: opened and saved exactly, o
     (e: unknown) => e instanceof NotebookOpenError && e.cause instanceof NotebookSyntaxError && /line 1, column \d+: nesting deeper/.test(e.message),
   );
 });
+
+/**
+ * VS Code hands notebook, cell and output metadata between its processes as JSON: what the
+ * serializer gives it comes back as plain JSON values. Numbers a double cannot hold must survive
+ * that trip, and a value edited in between must be saved as edited.
+ */
+function acrossProcesses(data: vscode.NotebookData): vscode.NotebookData {
+  const json = <T>(v: T): T => (v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T));
+  const nb = new Data(
+    data.cells.map((c) => {
+      const cell = new CellData(c.kind, c.value, c.languageId);
+      cell.metadata = json(c.metadata);
+      if (c.executionSummary) cell.executionSummary = json(c.executionSummary);
+      if (c.outputs) cell.outputs = c.outputs.map((o) => new Output(o.items.map((i) => new OutputItem(i.data, i.mime)), json(o.metadata)));
+      return cell;
+    }),
+  );
+  nb.metadata = json(data.metadata);
+  return nb;
+}
+
+test('numbers a double cannot hold survive VS Code passing metadata between processes as JSON', () => {
+  const text = `{
+  "cells": [
+    {
+      "cell_type": "code",
+      "execution_count": 1,
+      "metadata": {
+        "seed": 98765432109876543210,
+        "tags": [1.0, 1e400]
+      },
+      "outputs": [
+        {
+          "data": {
+            "text/plain": "x"
+          },
+          "metadata": {
+            "n": 18446744073709551617
+          },
+          "output_type": "display_data"
+        }
+      ],
+      "source": "1"
+    }
+  ],
+  "metadata": {
+    "big": 12345678901234567891,
+    "format_version": 1,
+    "huge": 1e400,
+    "tsnbNumbers": [[["big"], "1"]]
+  }
+}
+`;
+  const s = serializer();
+  // The file in the writer's own layout (arrays one item a line), with every number as written.
+  const canonical = dec(s.serializeNotebook(s.deserializeNotebook(enc(text))));
+  for (const n of ['98765432109876543210', '1.0', '1e400', '18446744073709551617', '12345678901234567891']) assert.ok(canonical.includes(n), n);
+  const opened = s.deserializeNotebook(enc(canonical));
+  assert.equal(dec(s.serializeNotebook(acrossProcesses(opened))), canonical);
+  // A user key named like the serializer's list is kept as the user's.
+  assert.match(canonical, /"tsnbNumbers": \[/);
+  // An edited number is saved as edited; the others keep their digits.
+  const edited = acrossProcesses(opened);
+  (edited.metadata as { big: number }).big = 7;
+  const saved = dec(s.serializeNotebook(edited));
+  assert.match(saved, /"big": 7,/);
+  assert.match(saved, /"huge": 1e400,/);
+  assert.match(saved, /"seed": 98765432109876543210,/);
+  assert.match(saved, /"n": 18446744073709551617/);
+});
