@@ -41,6 +41,11 @@ export interface OutputMessage {
 export interface CellOutputs {
   readonly outputs: readonly TsnbOutput[];
   readonly clearPending: boolean;
+  /**
+   * When the last output is a stream: the text of its last line as it arrived, carriage returns
+   * and all, so that the next chunk overwrites from where a terminal's cursor would be.
+   */
+  readonly streamTail?: string;
 }
 
 /** The outputs of the cells seen so far, and the display ids they show. */
@@ -110,7 +115,7 @@ export function removeLastOutput<C>(state: OutputState<C>, cell: C): { state: Ou
   const removed = current.outputs[current.outputs.length - 1];
   if (removed === undefined) return { state };
   const outputs = current.outputs.slice(0, -1);
-  return { state: withCell(state, cell, { ...current, outputs }, forgetCell(state.displays, cell, outputs.length)), removed };
+  return { state: withCell(state, cell, { outputs, clearPending: current.clearPending }, forgetCell(state.displays, cell, outputs.length)), removed };
 }
 
 /**
@@ -193,20 +198,39 @@ function append<C>(state0: OutputState<C>, cell: C, output: TsnbOutput, displayI
 function appendStream<C>(state0: OutputState<C>, cell: C, name: string, text: string): OutputStep<C> {
   const cleared = beforeOutput(state0, cell);
   const state = cleared.state;
-  const outputs = outputsOf(state, cell);
+  const current = state.cells.get(cell) ?? NO_CELL;
+  const outputs = current.outputs;
   const index = outputs.length - 1;
   const last = outputs[index];
   if (last?.output_type === 'stream' && last.name === name) {
-    const output: TsnbStreamOutput = { ...last, text: applyCarriageReturns(last.text + text) };
+    const { text: shown, tail } = continueStream(last.text, current.streamTail, text);
+    const output: TsnbStreamOutput = { ...last, text: shown };
     const next = [...outputs];
     next[index] = output;
     return {
-      state: withCell(state, cell, { outputs: next, clearPending: false }),
+      state: withCell(state, cell, { outputs: next, clearPending: false, streamTail: tail }),
       changes: [...cleared.changes, { type: OutputChangeType.replace, cell, index, output }],
     };
   }
-  const step = append(state, cell, { output_type: 'stream', name, text: applyCarriageReturns(text) });
-  return { state: step.state, changes: [...cleared.changes, ...step.changes] };
+  const { text: shown, tail } = continueStream('', '', text);
+  const step = append(state, cell, { output_type: 'stream', name, text: shown });
+  const after = step.state.cells.get(cell)!;
+  return { state: withCell(step.state, cell, { ...after, streamTail: tail }), changes: [...cleared.changes, ...step.changes] };
+}
+
+/**
+ * A stream's shown text and the raw text of its last line, after the chunk `text`. Exactly
+ * `applyCarriageReturns` of everything the stream received (carriage returns act within a line),
+ * but only the last line is looked at again, so a long stream costs linear time. Without the raw
+ * last line (`tail` undefined), the shown one stands in for it.
+ */
+function continueStream(shown: string, tail: string | undefined, text: string): { text: string; tail: string } {
+  const rawTail = tail ?? shown.slice(shown.lastIndexOf('\n') + 1);
+  const head = shown.slice(0, shown.length - applyCarriageReturns(rawTail).length);
+  const raw = rawTail + text;
+  const cut = raw.lastIndexOf('\n') + 1;
+  const rest = raw.slice(cut);
+  return { text: head + applyCarriageReturns(raw.slice(0, cut)) + applyCarriageReturns(rest), tail: rest };
 }
 
 function updateDisplay<C>(state: OutputState<C>, c: Record<string, unknown>): OutputStep<C> {

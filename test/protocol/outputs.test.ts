@@ -202,6 +202,33 @@ describe('applyCarriageReturns', () => {
     assert.equal(applyCarriageReturns('12345\r\rab\rc'), 'cb345');
     assert.equal(applyCarriageReturns('𝛉𝛉𝛉\rx'), 'x𝛉𝛉', 'characters, not UTF-16 units');
   });
+
+  it('a stream cut into chunks anywhere reads as the whole text does (the cursor is kept across chunks)', () => {
+    // '\rab' then 'c' after 'xyz123' is 'abc123', as on a terminal: the chunk boundary falls in
+    // the middle of the text that overwrites the line.
+    const run = (chunks: readonly string[]): string => {
+      let state = emptyOutputState<string>();
+      for (const text of chunks) ({ state } = reduceOutput(state, 'c', { header: { msg_type: 'stream' }, content: { name: 'stdout', text } }));
+      const [out] = outputsOf(state, 'c');
+      return out?.output_type === 'stream' ? out.text : '';
+    };
+    assert.equal(run(['xyz123\rab', 'c']), 'abc123');
+    assert.equal(run(['xyz123\r', 'ab', 'c\n', 'next']), 'abc123\nnext');
+    // Seeded random streams over the characters that matter, cut into random chunks.
+    let seed = 12345;
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const alphabet = ['a', 'b', '\r', '\n', '𝛉', '\r\n', '\r\r'];
+    for (let trial = 0; trial < 500; trial++) {
+      const pieces = Array.from({ length: 1 + rand(30) }, () => alphabet[rand(alphabet.length)]!);
+      const chunks: string[] = [];
+      for (let i = 0; i < pieces.length; ) {
+        const k = 1 + rand(4);
+        chunks.push(pieces.slice(i, i + k).join(''));
+        i += k;
+      }
+      assert.equal(run(chunks), applyCarriageReturns(chunks.join('')), JSON.stringify(chunks));
+    }
+  });
 });
 
 describe('display ids', () => {
