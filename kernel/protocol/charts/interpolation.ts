@@ -73,7 +73,7 @@ export function curveRows(payload: InterpolationPayload): InterpolationRow[] {
 export function interpolationSpec(payload: InterpolationPayload, theme: Theme): TopLevelSpec {
   const labels = payload.pairs.map((p) => p.label);
   const curve = curveRows(payload);
-  const only = (metric: InterpolationRow['metric']) => [{ filter: { field: 'metric', equal: metric } }];
+  const rowsOfMetric = (metric: InterpolationRow['metric']) => [{ filter: { field: 'metric', equal: metric } }];
   const chord = payload.pairs.flatMap((p) => chordEnds(p).map((e) => ({ pair: p.label, ...e })));
   const barriers = payload.pairs.map((p) => ({ pair: p.label, ...barrierSegment(p), barrier: p.barrier, label: `barrier ${short(p.barrier)}` }));
   const hasAccuracy = payload.pairs.some((p) => p.accuracy.length > 0);
@@ -90,7 +90,7 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
         encoding: { x, y: { field: 'loss', type: 'quantitative' }, color },
       },
       {
-        transform: only('loss'),
+        transform: rowsOfMetric('loss'),
         mark: { type: 'line', point: true },
         encoding: {
           x,
@@ -128,7 +128,7 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
   const accuracy = {
     ...size,
     title: { text: 'accuracy', fontSize: theme.fontSize },
-    transform: [...only('accuracy'), { filter: 'datum.value !== null' }],
+    transform: [...rowsOfMetric('accuracy'), { filter: 'datum.value !== null' }],
     mark: { type: 'line', point: true },
     encoding: {
       x,
