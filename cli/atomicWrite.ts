@@ -23,9 +23,6 @@ export const FileKind = {
   other: 'special file',
 } as const;
 export type FileKind = (typeof FileKind)[keyof typeof FileKind];
-export function isFileKind(value: unknown): value is FileKind {
-  return Object.values(FileKind).includes(value as FileKind);
-}
 
 /** The kind of a node that is not a regular file (undefined for a regular file). */
 export function specialFileKind(st: Stats): FileKind | undefined {

@@ -67,9 +67,6 @@ export const FailureKind = {
   died: 'died',
 } as const;
 export type FailureKind = (typeof FailureKind)[keyof typeof FailureKind];
-export function isFailureKind(value: unknown): value is FailureKind {
-  return Object.values(FailureKind).includes(value as FailureKind);
-}
 
 /**
  * A cell of a headless run failed: it raised an error, ran past the timeout, was interrupted, or
