@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ConnectionInfo, ExecuteReply, ExecuteRequest, Header, KernelInfoReply, Message, IsCompleteReply, CompleteReply, InspectReply } from '../kernel/protocol/messages';
 import { Signer, decode, encode } from '../kernel/protocol/wire';
+import { OWNS_CONNECTION_FILE_ENV, PARENT_PID_ENV } from '../kernel/protocol/environment';
 import { KernelDiedError, KernelStartError, KernelUnresponsiveError } from './errors';
 
 export { KernelDiedError, KernelStartError, KernelUnresponsiveError };
@@ -59,12 +60,6 @@ export interface ExecuteOptions {
   readonly storeHistory?: boolean;
   readonly stopOnError?: boolean;
 }
-
-/**
- * Tells the TransferLab kernel that the connection file's folder is this client's own, so that a
- * kernel outliving its client (killed with SIGKILL) removes it (kernel/main.ts reads it).
- */
-const OWNS_CONNECTION_FILE_ENV = 'TRANSFERLAB_OWNS_CONNECTION_FILE';
 
 /**
  * The kernels this process launched and has not shut down yet. When the process exits (normally,
@@ -205,7 +200,7 @@ export class KernelClient extends EventEmitter {
     const [cmd, ...args] = o.argv ? o.argv.map((a) => a.replace('{connection_file}', this.connectionFile!)) : [node, script, this.connectionFile!];
     // JPY_PARENT_PID (the Jupyter convention): the kernel exits when this process is gone. Set here,
     // not inherited: a client started from inside another kernel must not pass on that one's.
-    const env = { ...process.env, JPY_PARENT_PID: String(process.pid), [OWNS_CONNECTION_FILE_ENV]: '1', ...o.env };
+    const env = { ...process.env, [PARENT_PID_ENV]: String(process.pid), [OWNS_CONNECTION_FILE_ENV]: '1', ...o.env };
     const child = spawn(cmd!, args, { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.process = child;
     this.stderrTail = '';

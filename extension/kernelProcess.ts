@@ -126,8 +126,8 @@ export class KernelProcess implements vscode.Disposable {
         : (vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir());
     // A backend chosen in the settings wins; with `auto` the notebook's own `metadata.backend` applies.
     const backend = settings.backend !== Backend.auto ? settings.backend : (notebookBackend(this.notebook) ?? Backend.auto);
-    // JPY_PARENT_PID: the Jupyter convention that lets a kernel exit when its client's process is gone.
-    const env: Record<string, string> = { ELECTRON_RUN_AS_NODE: '1', JPY_PARENT_PID: String(process.pid), ...kernelEnvironment({ ...settings, backend }) };
+    // KernelClient tells the kernel its parent (JPY_PARENT_PID), so it exits with the extension host.
+    const env: Record<string, string> = { ELECTRON_RUN_AS_NODE: '1', ...kernelEnvironment({ ...settings, backend }) };
     const t0 = Date.now();
     this.log.info(`starting kernel: ${nodePath} ${kernelScript} (cwd ${cwd}, backend ${backend})`);
     let client: KernelClient;

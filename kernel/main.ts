@@ -10,19 +10,13 @@ import { AUTO_BACKEND, BACKEND_ENV } from './protocol/backends';
 import { KernelHandler } from './jupyter/handler';
 import { ZmqTransport } from './jupyter/transport';
 import { WorkerHost } from './executor/workerHost';
+import { OWNS_CONNECTION_FILE_ENV, PARENT_PID_ENV } from './protocol/environment';
 
 declare const TRANSFERLAB_VERSION: string | undefined;
 
 function log(text: string): void {
   process.stderr.write(`[transferlab kernel] ${text}\n`);
 }
-
-/**
- * The environment variable a client sets (to `1`) when it wrote the connection file in a folder of
- * its own that nobody else cleans up: a kernel that outlives its client then removes the file and
- * that folder (if empty). KernelClient sets it; Jupyter, which manages its own runtime folder, does not.
- */
-export const OWNS_CONNECTION_FILE_ENV = 'TRANSFERLAB_OWNS_CONNECTION_FILE';
 
 /** How often the kernel looks whether its client process is still there. */
 const PARENT_POLL_MS = 500;
@@ -36,7 +30,7 @@ const PARENT_POLL_MS = 500;
  * folder are removed first, since the dead client cannot do it.
  */
 function watchParent(connectionFile: string, onOrphaned: () => void): void {
-  const parent = Number(process.env.JPY_PARENT_PID);
+  const parent = Number(process.env[PARENT_PID_ENV]);
   if (!Number.isInteger(parent) || parent <= 1) return;
   const direct = process.ppid === parent;
   const gone = (): boolean => {

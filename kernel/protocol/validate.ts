@@ -32,7 +32,7 @@ export function jsonTypeOf(v: unknown): string {
 }
 
 /** Describes a value for an error message without copying a huge one into it. */
-function describe(v: unknown): string {
+function summarizeValue(v: unknown): string {
   const type = jsonTypeOf(v);
   if (type === 'string') return (v as string).length > 40 ? `a string of ${(v as string).length} characters` : `string ${JSON.stringify(v)}`;
   if (type === 'number') return `number ${String(v)}`;
@@ -49,7 +49,7 @@ class ContentReader {
   ) {}
 
   private fail(field: string, expected: string, got: unknown): never {
-    throw new BadRequestError(`${this.type}: content.${field} must be ${expected}, got ${got === undefined ? 'nothing (the field is missing)' : describe(got)}`);
+    throw new BadRequestError(`${this.type}: content.${field} must be ${expected}, got ${got === undefined ? 'nothing (the field is missing)' : summarizeValue(got)}`);
   }
 
   private raw(field: string, { required }: Field, expected: string): unknown {
@@ -118,7 +118,7 @@ const REQUIRED: Field = { required: true };
  * validateRequest('is_complete_request', { code: 1 }); // throws BadRequestError
  */
 export function validateRequest<T extends RequestType>(type: T, content: unknown): ValidRequestContent[T] {
-  if (jsonTypeOf(content) !== 'object') throw new BadRequestError(`${type}: content must be an object, got ${describe(content)}`);
+  if (jsonTypeOf(content) !== 'object') throw new BadRequestError(`${type}: content must be an object, got ${summarizeValue(content)}`);
   const r = new ContentReader(type, content as Record<string, unknown>);
   const checked = ((): ValidRequestContent[RequestType] => {
     switch (type as RequestType) {
@@ -192,9 +192,9 @@ export function validateRequest<T extends RequestType>(type: T, content: unknown
 
 /** Checks of the header fields the kernel relies on; the message in a BadRequestError names the field. */
 export function validateHeader(header: unknown): void {
-  if (jsonTypeOf(header) !== 'object') throw new BadRequestError(`header must be an object, got ${describe(header)}`);
+  if (jsonTypeOf(header) !== 'object') throw new BadRequestError(`header must be an object, got ${summarizeValue(header)}`);
   const h = header as Record<string, unknown>;
   for (const field of ['msg_id', 'msg_type'] as const) {
-    if (typeof h[field] !== 'string') throw new BadRequestError(`header.${field} must be a string, got ${h[field] === undefined ? 'nothing (the field is missing)' : describe(h[field])}`);
+    if (typeof h[field] !== 'string') throw new BadRequestError(`header.${field} must be a string, got ${h[field] === undefined ? 'nothing (the field is missing)' : summarizeValue(h[field])}`);
   }
 }
