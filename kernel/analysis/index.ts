@@ -48,3 +48,7 @@ export { interpolate, interpolateAll, InterpolationResult } from './interpolate'
 export type { InterpolateOptions, InterpolationCurve, Recalibration } from './interpolate';
 export { criticality, CriticalityResult } from './criticality';
 export type { CriticalityOptions, ModuleCriticality, CriticalityPoint } from './criticality';
+export * as stats from './stats';
+export type { Interval } from './stats';
+export { Findings, Verdict, isVerdict, verdictOf } from './findings';
+export type { Claim, Finding, FindingInit, FindingTest, FindingFormat } from './findings';
