@@ -1,8 +1,10 @@
 /**
  * Every sample notebook runs headlessly through `transferlab run` with small parameters, and the
  * flagship's outputs show the paper's qualitative findings (PAPER.md, "What a small-scale
- * reproduction should show", items 1–3), read from the analysis results' JSON payloads.
- * Two notebooks run at a time (one kernel per core).
+ * reproduction should show", items 1–3), read from the analysis results' JSON payloads; its summary
+ * tests every claim with an interval over seeds, and each verdict follows from its interval. (What
+ * the verdicts are at the flagship's own sizes is recorded, over three seed sets, by
+ * `npm run bench -- findings` in docs/findings.md.) Two notebooks run at a time (one kernel per core).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +16,7 @@ import { runDemo } from '../../cli/demo';
 import { Mime, type CkaPayload, type InterpolationPayload } from '../../kernel/protocol/mime';
 import { parseTsnb, type JsonValue, type TsnbCodeCell, type TsnbMimeBundle, type TsnbNotebook, type TsnbOutput } from '../../kernel/protocol/tsnb';
 import { captureIo, repoRoot } from '../helpers/tools';
+import { verdictOf, type Claim } from '../../kernel/analysis/findings';
 
 const SAMPLES_DIR = path.join(repoRoot, 'sample-notebooks');
 
@@ -70,7 +73,17 @@ const SMALL: Record<string, readonly string[]> = {
  * too shallow (0.13) for the checks below; `npm run demo` runs the ResNet at full size, and the
  * end-to-end test runs it through VS Code.
  */
-const FLAGSHIP = ['arch=cnn', 'sourceSize=1500', 'preEpochs=2', 'labelsPerClass=20', 'fineTuneEpochs=6', 'seeds=[1,2]', 'blockSizes=[28,1]', 'probeSize=300', 'interpolationPoints=5'];
+const FLAGSHIP = ['arch=cnn', 'sourceSize=1500', 'preEpochs=2', 'labelsPerClass=20', 'fineTuneEpochs=6', 'seeds=[1,2,3]', 'blockSizes=[28,1]', 'probeSize=300', 'interpolationPoints=5'];
+
+/** The flagship summary's JSON (tl.Findings). */
+interface FindingsJson {
+  title: string;
+  rows: {
+    claim: string;
+    verdict: string;
+    tests: { claim: Claim; verdict: string; estimate: number; lower: number | null; upper: number | null; n: number; level: number; values: { label: string; value: number }[] }[];
+  }[];
+}
 
 const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
   pretraining(nb) {
@@ -154,7 +167,7 @@ describe('sample notebooks run headlessly with small parameters', { concurrency:
     test(name, async () => CHECKS[name]!(await runSample(name, params)));
   }
 
-  test('transferlab demo runs the flagship; the paper\'s findings 1–3 are in its outputs', async () => {
+  test('transferlab demo runs the flagship; the paper\'s findings 1–3 are in its outputs, and its summary tests every claim over seeds', async () => {
     const dir = path.join(mkdtempSync(path.join(tmpdir(), 'tl-demo-')), 'out');
     const io = captureIo();
     let progress = '';
@@ -217,9 +230,45 @@ describe('sample notebooks run headlessly with small parameters', { concurrency:
     assert.ok(b('RI-T₁ – RI-T₂') > 0.2 && b('RI-T₁ – RI-T₂') > 4 * Math.max(b('P-T₁ – P-T₂'), 0), `RI-T/RI-T barrier clearly positive: ${bars}`);
     assert.ok(b('P-T₁ – RI-T₁') > 0.2, `P-T/RI-T barrier clearly positive: ${bars}`);
 
-    // The summary table names each finding, and the HTML report has the charts.
-    assert.equal(summary[0], "| the paper's finding | this run | |");
-    assert.equal(summary.filter((l) => / [✓✗] \|$/.test(l)).length, 8, 'eight findings, each marked');
+    // The summary: every claim of the paper tested with a statistic per seed (or pair of seeds), an
+    // interval over seeds, and the verdict that interval gives (recomputed here).
+    const findings = payloads<FindingsJson>(nb, Mime.json).filter((p) => typeof p === 'object' && p !== null && 'rows' in p && 'title' in p);
+    assert.equal(findings.length, 1, 'one findings table');
+    const rows = findings[0]!.rows;
+    assert.deepEqual(rows.map((r) => r.claim.replace(/\d+×\d+/g, 'b×b')), [
+      'P-T beats RI-T with scarce labels',
+      'Smaller blocks hurt both: accuracy falls from b×b to b×b blocks',
+      'P-T keeps an edge even at b×b blocks',
+      "P-T's edge shrinks as the blocks shrink",
+      "P-T's edge is largest early in training",
+      'Two P-T runs are more similar than two RI-T runs',
+      'P-T/P-T similarity is highest in the lower modules',
+      'P-T stays similar to P, far more than to RI-T',
+      'P-T stays close to P; RI-T travels far from its start',
+      'No barrier between P-T solutions',
+      'A barrier between RI-T solutions',
+      'Lower modules are less critical than upper ones',
+      'P-T is more robust to rewinding than RI-T',
+      'The very first epochs transfer worse',
+      'Transfer plateaus long before pre-training ends',
+    ]);
+    for (const r of rows) {
+      for (const t of r.tests) {
+        assert.equal(t.n, 3, `${r.claim}: three seeds (or three pairs of them)`);
+        assert.equal(t.values.length, 3, `${r.claim}: the per-seed values`);
+        assert.ok(t.lower !== null && t.upper !== null && t.lower <= t.estimate && t.estimate <= t.upper, `${r.claim}: an interval around the estimate`);
+        const mean = t.values.reduce((s, v) => s + v.value, 0) / 3;
+        assert.ok(Math.abs(mean - t.estimate) < 1e-9, `${r.claim}: the estimate is the mean of the values shown`);
+        const interval = { estimate: t.estimate, lower: t.lower, upper: t.upper, level: t.level, n: t.n, standardError: NaN, pValue: NaN, method: 'student-t' as const };
+        assert.equal(t.verdict, verdictOf(interval, t.claim), `${r.claim}: the verdict follows from the interval`);
+      }
+      const verdicts = r.tests.map((t) => t.verdict);
+      assert.equal(r.verdict, verdicts.includes('fails') ? 'fails' : verdicts.every((v) => v === 'holds') ? 'holds' : 'unresolved', r.claim);
+    }
+    assert.equal(summary[0], "| the paper's claim | statistic | estimate [95% CI] | per seed | verdict |");
+    assert.equal(summary.filter((l) => / (✓|✗|not resolved at this scale)( \(.*\))? \|$/.test(l)).length, rows.length, 'every row with its verdict');
+
+    // The HTML report has the charts.
     const html = readFileSync(path.join(dir, 'flagship.html'), 'utf8');
     assert.match(html, /<title>What is being transferred in transfer learning\?<\/title>/);
     assert.match(html, /data-mime="application\/vnd\.transferlab\.cka\+json"/);
