@@ -182,6 +182,78 @@ test('RBF CKA equals the float64 reference (median of all n² distances, thresho
   const X2 = randn(41, 4, 13);
   const Y2 = related(X2, 5, 14);
   assertClose(cka.rbf(X2, Y2), refRbf(X2, Y2), 1e-6, 'rbf odd n');
+  // Distances all from the float32 Gram form (where positive), or all by differences in float64.
+  const saved = cka.ckaInternals.rbfCancellation;
+  try {
+    const X3 = randn(120, 40, 15, 1, 0.5);
+    const Y3 = related(X3, 30, 16);
+    for (const ratio of [1e300, 0]) {
+      cka.ckaInternals.rbfCancellation = ratio;
+      for (const debiased of [false, true]) assertClose(cka.rbf(X3, Y3, { debiased }), refRbf(X3, Y3, 1, debiased), 1e-6, `rbf rbfCancellation=${ratio} debiased=${debiased}`);
+    }
+  } finally {
+    cka.ckaInternals.rbfCancellation = saved;
+  }
+});
+
+/**
+ * Data on which squared distances from a float32 Gram matrix (‖a‖² + ‖b‖² − 2a·b) cancel: points
+ * close together and far from the origin even after centring. Each set is X and a related Y.
+ */
+function adversarial(): [string, M, M][] {
+  const r = rand(1234);
+  // Two clusters of spread 1e-2 at ±1e4 (70% / 30% of the points, so that most pairs, and the median
+  // distance, are within a cluster), plus a common offset of 1e4.
+  const n = 50;
+  const p = 4;
+  const W = randn(p, 3, 99);
+  const clusters: [M, M] = [[], []];
+  for (let i = 0; i < n; i++) {
+    const side = i < 35 ? 1 : -35 / 15;
+    const z = Array.from({ length: p }, () => normal(r));
+    clusters[0].push(z.map((v, k) => 1e4 + side * 1e4 * (k + 1) + 1e-2 * v));
+    const h = W[0]!.map((_, j) => Math.tanh(z.reduce((s, v, k) => s + v * W[k]![j]!, 0)) + 0.3 * normal(r));
+    clusters[1].push(h.map((v) => -1e4 + side * 2e4 + 1e-2 * v));
+  }
+  // Duplicated points (each row twice) at an offset of 1e3 with spread 1e-3.
+  const base = randn(20, 3, 77, 1e-3, 1e3);
+  const baseY = related(base.map((row) => row.map((v) => (v - 1e3) * 1e3)), 4, 78).map((row) => row.map((v) => 5e3 + 1e-3 * v));
+  const dupX = [...base, ...base];
+  const dupY = [...baseY, ...baseY];
+  // Mixed scales between columns (1e4, 1, 1e-3) with large offsets, in clusters.
+  const mixed = randn(40, 3, 55).map((row, i) => [3e5 + (i % 2) * 1e4 + 1e-1 * row[0]!, -7e4 + row[1]!, 1e-3 * row[2]!]);
+  const mixedY = related(mixed.map((row) => [(row[0]! - 3e5) / 1e4, row[1]! + 7e4, row[2]! * 1e3]), 3, 56).map((row) => row.map((v) => 1e4 + v));
+  return [
+    ['clusters', clusters[0], clusters[1]],
+    ['duplicates', dupX, dupY],
+    ['mixed scales', mixed, mixedY],
+  ];
+}
+
+test('RBF CKA equals the float64 reference on adversarial data (tight clusters far out, duplicates, mixed scales)', async () => {
+  for (const [name, X, Y] of adversarial()) {
+    for (const debiased of [false, true]) {
+      for (const threshold of [1, 0.5]) {
+        const got = await assertNoLeak('rbf adversarial', () => cka.rbf(X, Y, { threshold, debiased }));
+        assertClose(got, refRbf(X, Y, threshold, debiased), 1e-6, `rbf ${name} number[][] threshold=${threshold} debiased=${debiased}`);
+      }
+    }
+    // Tensors hold float32: the reference takes the same float32 values, differences in float64.
+    const Xf = X.map((row) => row.map(Math.fround));
+    const Yf = Y.map((row) => row.map(Math.fround));
+    const tX = tf.tensor2d(Xf);
+    const tY = tf.tensor2d(Yf);
+    try {
+      for (const debiased of [false, true]) {
+        const got = await assertNoLeak('rbf adversarial tensors', () => cka.rbf(tX, tY, { debiased }));
+        assertClose(got, refRbf(Xf, Yf, 1, debiased), 1e-6, `rbf ${name} tensors debiased=${debiased}`);
+      }
+      const heat = await assertNoLeak('rbf adversarial matrix', () => cka.matrixFromFeatures({ x: tX }, { y: Y }, { kind: 'rbf' }));
+      assertClose(heat.get('x', 'y'), refRbf(Xf, Y), 1e-6, `rbf ${name} matrixFromFeatures`);
+    } finally {
+      tf.dispose([tX, tY]);
+    }
+  }
 });
 
 test('asynchronous twins give the synchronous values', async () => {

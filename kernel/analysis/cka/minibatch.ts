@@ -99,10 +99,11 @@ export class MinibatchCka {
     if (n < 4) fail(fn, 'featuresA', `has a minibatch of ${n} examples; the unbiased HSIC needs at least 4`);
     const reps: Rep[] = [];
     const seen = new Map<Features, number>();
+    const keepRaw = this.estimator.kind === 'rbf';
     const index = function* (arg: string, k: string, f: Features): Analysis<number> {
       const known = seen.get(f);
       if (known !== undefined) return known;
-      reps.push(yield* readRep(fn, `${arg}.${k}`, f));
+      reps.push(yield* readRep(fn, `${arg}.${k}`, f, `${arg}.${k}`, keepRaw));
       seen.set(f, reps.length - 1);
       return reps.length - 1;
     };

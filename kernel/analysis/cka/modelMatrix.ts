@@ -80,9 +80,9 @@ function* modelMatrix(fn: string, modelA: Model, modelB: Model, data: DataLike |
   const addAll = function* (model: Model, layers: readonly string[], side: string, index: Map<string, number>): Analysis<void> {
     const raw = yield* collectAll(fn, model, x, layers, batchSize);
     for (const [name, r] of raw) {
-      reps.push(repFrom(`${side} module '${name}'`, r.data, n, r.p));
+      reps.push(repFrom(`${side} module '${name}'`, r.data, n, r.p, e.kind === 'rbf'));
       index.set(name, reps.length - 1);
-      raw.delete(name); // let the uncentred copy go
+      raw.delete(name); // let the uncentred copy go (the RBF kernel's Rep keeps it)
     }
   };
   if (same) {
