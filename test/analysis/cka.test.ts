@@ -295,6 +295,48 @@ test('minibatch CKA equals the mean of per-batch unbiased HSIC (reference), line
   }
 });
 
+test('minibatch CKA weights a ragged batch by its examples (reference: Σ m·HSIC₁ over batches)', async () => {
+  const X = randn(92, 6, 34);
+  const Y = related(X, 5, 35, 1);
+  const batches = [[0, 40], [40, 80], [80, 92]] as const; // the last batch has 12 examples
+  for (const kind of ['linear', 'rbf'] as const) {
+    const acc = new cka.MinibatchCka({ kind });
+    for (const [a, b] of batches) await assertNoLeak('MinibatchCka.update ragged', () => acc.update({ x: X.slice(a, b) }, { y: Y.slice(a, b) }));
+    const res = acc.result();
+    const gram = (A: M) => (kind === 'linear' ? gramLinear(A) : gramRbf(A, 1));
+    let kl = 0;
+    let kk = 0;
+    let ll = 0;
+    let klMean = 0;
+    let kkMean = 0;
+    let llMean = 0;
+    for (const [a, b] of batches) {
+      const m = b - a;
+      const K = gram(X.slice(a, b));
+      const L = gram(Y.slice(a, b));
+      kl += m * hsicUnbiased(K, L);
+      kk += m * hsicUnbiased(K, K);
+      ll += m * hsicUnbiased(L, L);
+      klMean += hsicUnbiased(K, L);
+      kkMean += hsicUnbiased(K, K);
+      llMean += hsicUnbiased(L, L);
+    }
+    const want = kl / Math.sqrt(kk * ll);
+    const unweighted = klMean / Math.sqrt(kkMean * llMean);
+    assert.ok(Math.abs(want - unweighted) > 1e-3, `the test data must tell the weightings apart (${want} vs ${unweighted})`);
+    assertClose(res.get('x', 'y'), want, 1e-6, `ragged minibatch ${kind}`);
+    assert.deepEqual(res.batchSizes, [40, 40, 12]);
+    assert.equal(res.batchWeighting, 'examples');
+    assert.equal(res.n, 92);
+    assert.match(res.toString(), /minibatch \(3 batches of 40 examples, the last of 12; unbiased HSIC weighted by batch size\), n = 92/);
+  }
+  // Equal batches: the paper's mean over batches, said without a "last".
+  const eq = new cka.MinibatchCka();
+  eq.update({ x: X.slice(0, 46) }, { y: Y.slice(0, 46) });
+  eq.update({ x: X.slice(46) }, { y: Y.slice(46) });
+  assert.match(eq.result().description, /2 batches of 46 examples; unbiased HSIC weighted by batch size/);
+});
+
 test('the Gram form on worker threads gives the single-thread values', async () => {
   const X = randn(200, 150, 201, 1, 0.5);
   const A = { a: X, b: related(X, 40, 202), c: randn(200, 7, 203) };
@@ -435,6 +477,22 @@ test('matrix(modelA, modelB, data): module outputs of two models, full and minib
       const want = acc.result();
       assert.equal(mb.batches, 2);
       for (const r of ['conv2', 'fc']) for (const c of ['conv2', 'fc']) assertClose(mb.get(r, c), want.get(r, c), 1e-9, `minibatch ${r}/${c}`);
+      // Ragged: 64 = 24 + 24 + 16 (the last weighted by its size); 64 = 31 + 33 (a tail of 2 joins the batch before it).
+      for (const [batchSize, sizes] of [[24, [24, 24, 16]], [31, [31, 33]]] as const) {
+        const rag = await assertNoLeak('ragged minibatch matrix', () => cka.matrix(a, b, x, { estimator: 'minibatch', batchSize, layers: ['fc'] }));
+        assert.deepEqual(rag.batchSizes, sizes);
+        assert.equal(rag.n, 64);
+        const accR = new cka.MinibatchCka();
+        let s = 0;
+        for (const m of sizes) {
+          const pa = { fc: tf.slice(fa.get('fc')!, s, m) };
+          const pb = { fc: tf.slice(fb.get('fc')!, s, m) };
+          accR.update(pa, pb);
+          tf.dispose([pa.fc, pb.fc]);
+          s += m;
+        }
+        assertClose(rag.get('fc', 'fc'), accR.result().get('fc', 'fc'), 1e-9, `ragged minibatch matrix, batchSize ${batchSize}`);
+      }
     } finally {
       tf.dispose([...fa.values(), ...fb.values()]);
     }
