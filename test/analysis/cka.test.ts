@@ -524,7 +524,7 @@ test('errors name the function, the argument and the shapes', async () => {
   nanT.dispose();
   assert.throws(() => cka.linear(X, X.map(() => [1, 1])), /tl\.cka\.linear: Y is constant across examples/);
   assert.throws(() => cka.linear(X, X, { debaised: true } as never), (e: unknown) => e instanceof InvalidArgumentError && /options\.debaised is not a known option/.test(e.message));
-  assert.throws(() => cka.rbf(X, X, { threshold: 0 }), /options\.threshold must be in/);
+  assert.throws(() => cka.rbf(X, X, { threshold: 0 }), /tl\.cka\.rbf: options\.threshold must be > 0, got 0/);
   assert.throws(() => cka.linear('x' as never, X), /X must be a tensor \[n, p\] or number\[\]\[\], got the string "x"/);
   const d = tf.zeros([4, 2]);
   d.dispose();
