@@ -7,8 +7,9 @@
  * is not small next to ‖a‖² + ‖b‖² (most pairs of most representations, at the cost of one matrix
  * product). Where it is (points close together and far from the centre, such as tight clusters
  * far apart, and duplicates), the form cancels: an error of 1e-7 of ‖a‖² swamps the distance, and
- * rounding the centred features to float32 already moves such points. Those pairs (ratio above
- * `ckaInternals.rbfCancellation`) are recomputed on the host as Σ (aₖ − bₖ)² in float64 from the
+ * rounding the centred features to float32 already moves such points. Those pairs (‖a‖² + ‖b‖² at
+ * least `ckaInternals.rbfCancellation` times the Gram form's value, or that value not positive)
+ * are recomputed on the host as Σ (aₖ − bₖ)² in float64 from the
  * values as given (float64 arrays, or the float32 values of a tensor, whose differences are exact
  * in float64). The cost stays O(n²p), paid in JavaScript only for the pairs that need it.
  */
@@ -21,7 +22,7 @@ import { gramColumns, uploadChunks } from './gramBlocks';
 import { ckaInternals } from './internals';
 
 /** ‖xₐ − x_b‖² by differences in float64, over rows a and b of the row-major n × p `x`. */
-export function squaredDistance(x: ArrayLike<number>, p: number, a: number, b: number): number {
+function squaredDistance(x: ArrayLike<number>, p: number, a: number, b: number): number {
   const oa = a * p;
   const ob = b * p;
   let s0 = 0;
