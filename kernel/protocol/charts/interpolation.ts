@@ -95,7 +95,7 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
   // Raw and aligned curves of a pair share its colour; the aligned one is dashed.
   const dash =
     aligned.length > 0
-      ? { strokeDash: { field: 'weights', type: 'nominal', title: 'weights', sort: ['raw', 'aligned'], scale: { domain: ['raw', 'aligned'], range: [[1, 0], [6, 3]] } } }
+      ? { strokeDash: { field: 'weights', type: 'nominal', title: 'weights', sort: ['raw', 'aligned'], scale: { domain: ['raw', 'aligned'], range: [[1, 0], [6, 3]] }, legend: { symbolType: 'stroke' } } }
       : {};
   const weightsTip = aligned.length > 0 ? [{ field: 'weights', type: 'nominal' }] : [];
   const hasAccuracy = payload.pairs.some((p) => p.accuracy.length > 0);
