@@ -180,6 +180,8 @@ const KEYS = ['lambdas', 'batchSize', 'group', 'recalibrate', 'recalibrationData
  * const r = await tl.interpolate(ptA, ptB, test, {label: 'P-T/P-T', recalibrationData: train});
  * r.curves[0].barrier;  // ≈ 0 for two fine-tuned copies of one pre-trained model
  * r;                    // displays loss and accuracy curves
+ * const s = await tl.interpolate(ri1, ri2, test, {label: 'RI-T/RI-T', align: true});
+ * s.curves[0].aligned.barrier;  // after matching ri2's hidden units to ri1's (tl.align)
  * ```
  */
 export async function interpolate(a: Model, b: Model, data: DataLike, options: InterpolateOptions = {}): Promise<InterpolationResult> {
