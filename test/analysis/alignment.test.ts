@@ -350,6 +350,27 @@ test('align: maxIterations bounds the sweeps; the seed fixes the result', async 
   }
 });
 
+test('align: a model with itself stays in place; tied units (zero-initialised Fixup layers) converge without cycling', async () => {
+  const m = randomize(cnn({ ...cnnOpts, seed: 1 }), 51);
+  const f1 = resnet({ ...resOpts, norm: 'none', seed: 1 });
+  const f2 = resnet({ ...resOpts, norm: 'none', seed: 2 });
+  try {
+    const self = await align(m, m);
+    assert.equal(self.iterations, 1);
+    assert.ok(self.converged);
+    assert.ok(self.groups.every((g) => g.moved === 0));
+    self.dispose();
+    // conv2 and the classifier start at zero: many units score the same.
+    const tied = await align(f1, f2, { maxIterations: 50 });
+    assert.ok(tied.converged, `stopped after ${tied.iterations} sweeps without converging`);
+    for (const g of permutationSpec(f1).groups) assert.ok(isPermutation(tied.permutations[g.name]!, g.size), g.name);
+    assert.ok(tied.distanceAfter <= tied.distanceBefore);
+    tied.dispose();
+  } finally {
+    for (const t of [m, f1, f2]) t.dispose();
+  }
+});
+
 /** A learnable 3-class task on 8×8 images: the class is the brightest of three bands. */
 function task(n: number, seed: number, channels = 1) {
   const r = prng(seed);
