@@ -48,3 +48,5 @@ export { interpolate, interpolateAll, InterpolationResult } from './interpolate'
 export type { InterpolateOptions, InterpolationCurve, Recalibration } from './interpolate';
 export { criticality, CriticalityResult } from './criticality';
 export type { CriticalityOptions, ModuleCriticality, CriticalityPoint } from './criticality';
+export { align, AlignmentResult, linearAssignment, permuteUnits, permutationSpec } from './alignment';
+export type { AlignOptions, AlignedGroup, AlignedCurve, AlignOption, Permutations, PermutationSpec, PermutationGroup, PermutedAxis, ScoreMatrix } from './alignment';

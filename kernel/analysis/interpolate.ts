@@ -14,6 +14,7 @@ import { checkInteger, checkKeys, checkObject, formatValue, fail } from './valid
 import { canRecalibrate, checkSameParameters, evaluateSettings, hasBuffers, type WeightSetting } from './evalGrid';
 import { fmt, textTable } from './results';
 import { interpolationSpec, lightTheme } from '../protocol/charts';
+import { alignedTable, withAlignment, type AlignedCurve, type AlignOption } from './alignment/interpolation';
 
 /** How normalisation statistics are treated along the path. */
 export type Recalibration = boolean | 'auto' | ((model: Model, lambda: number) => void | Promise<void>);
@@ -34,6 +35,12 @@ export interface InterpolateOptions {
   readonly recalibrate?: Recalibration;
   /** Images to recompute normalisation statistics on (usually training data). Default: the evaluation images. */
   readonly recalibrationData?: DataLike | tf.Tensor4D;
+  /**
+   * Also interpolate from A to B with B's hidden units permuted to match A (weight matching,
+   * `tl.align`): `true`, or `{maxIterations, seed}`. Each curve then carries `aligned`, drawn
+   * dashed next to the raw one. Default false.
+   */
+  readonly align?: AlignOption;
   /** The pair's label in charts, e.g. `P-T/P-T`. */
   readonly label?: string;
   /** Chart title. */
@@ -53,6 +60,8 @@ export interface InterpolationCurve {
   readonly accuracyBarrier: number;
   /** Whether BatchNorm statistics were recomputed at each λ. */
   readonly recalibrated: boolean;
+  /** With `align`: the curve from A to B aligned to A, on the same λ grid. */
+  readonly aligned?: AlignedCurve;
 }
 
 function gridOf(fn: string, v: unknown): number[] {
@@ -159,7 +168,7 @@ async function curve(fn: string, pair: Pair, data: DataLike, o: Record<string, u
   }
 }
 
-const KEYS = ['lambdas', 'batchSize', 'group', 'recalibrate', 'recalibrationData', 'label', 'title'];
+const KEYS = ['lambdas', 'batchSize', 'group', 'recalibrate', 'recalibrationData', 'align', 'label', 'title'];
 
 /**
  * Loss and accuracy along the straight line between two models of the same architecture, and the
@@ -171,6 +180,8 @@ const KEYS = ['lambdas', 'batchSize', 'group', 'recalibrate', 'recalibrationData
  * const r = await tl.interpolate(ptA, ptB, test, {label: 'P-T/P-T', recalibrationData: train});
  * r.curves[0].barrier;  // ≈ 0 for two fine-tuned copies of one pre-trained model
  * r;                    // displays loss and accuracy curves
+ * const s = await tl.interpolate(ri1, ri2, test, {label: 'RI-T/RI-T', align: true});
+ * s.curves[0].aligned.barrier;  // after matching ri2's hidden units to ri1's (tl.align)
  * ```
  */
 export async function interpolate(a: Model, b: Model, data: DataLike, options: InterpolateOptions = {}): Promise<InterpolationResult> {
@@ -178,7 +189,8 @@ export async function interpolate(a: Model, b: Model, data: DataLike, options: I
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, KEYS);
   if (o['label'] !== undefined && typeof o['label'] !== 'string') fail(fn, 'options.label', `must be a string, got ${formatValue(o['label'])}`);
-  const c = await curve(fn, { label: (o['label'] as string | undefined) ?? `${a.arch} → ${b.arch}`, a, b }, data, o, -1);
+  const label = (o['label'] as string | undefined) ?? `${a.arch} → ${b.arch}`;
+  const c = await withAlignment(fn, o['align'], 'a', a, 'b', b, (bb) => curve(fn, { label, a, b: bb }, data, o, -1));
   return new InterpolationResult([c], o['title'] as string | undefined);
 }
 
@@ -205,7 +217,7 @@ export async function interpolateAll(pairs: readonly { readonly label: string; r
   for (let i = 0; i < pairs.length; i++) {
     const p = pairs[i]!;
     if (p === null || typeof p !== 'object' || typeof p.label !== 'string') fail(fn, `pairs[${i}]`, `must be {label: string, a: Model, b: Model}, got ${formatValue(p)}`);
-    curves.push(await curve(fn, p, data, o, i));
+    curves.push(await withAlignment(fn, o['align'], `pairs[${i}].a`, p.a, `pairs[${i}].b`, p.b, (bb) => curve(fn, { ...p, b: bb }, data, o, i)));
   }
   return new InterpolationResult(curves, o['title'] as string | undefined);
 }
@@ -225,6 +237,11 @@ export class InterpolationResult implements Displayable {
     return new Map(this.curves.map((c) => [c.label, c.barrier]));
   }
 
+  /** Barrier after alignment of each pair interpolated with `align`, by label. */
+  alignedBarriers(): Map<string, number> {
+    return new Map(this.curves.flatMap((c) => (c.aligned ? [[c.label, c.aligned.barrier] as const] : [])));
+  }
+
   /** Several results in one chart. */
   static combine(results: readonly InterpolationResult[], title?: string): InterpolationResult {
     return new InterpolationResult(
@@ -236,7 +253,15 @@ export class InterpolationResult implements Displayable {
   toPayload(): InterpolationPayload {
     return {
       title: this.title,
-      pairs: this.curves.map((c) => ({ label: c.label, lambdas: c.lambdas, loss: c.loss, accuracy: c.accuracy, barrier: c.barrier, barrierLambda: c.barrierLambda })),
+      pairs: this.curves.map((c) => ({
+        label: c.label,
+        lambdas: c.lambdas,
+        loss: c.loss,
+        accuracy: c.accuracy,
+        barrier: c.barrier,
+        barrierLambda: c.barrierLambda,
+        ...(c.aligned ? { aligned: { loss: c.aligned.loss, accuracy: c.aligned.accuracy, barrier: c.aligned.barrier, barrierLambda: c.aligned.barrierLambda } } : {}),
+      })),
     };
   }
 
@@ -249,7 +274,7 @@ export class InterpolationResult implements Displayable {
       const mid = c.lambdas.indexOf(0.5);
       return [c.label, fmt(c.loss[c.lambdas.indexOf(0)]!, 4), fmt(mid >= 0 ? c.loss[mid]! : NaN, 4), fmt(c.loss[c.lambdas.indexOf(1)]!, 4), fmt(c.barrier, 4), fmt(c.barrierLambda, 2), fmt(c.accuracyBarrier, 4), c.recalibrated ? 'yes' : 'no'];
     });
-    return `${this.title}\n${textTable(['pair', 'L(λ=0)', 'L(λ=0.5)', 'L(λ=1)', 'barrier', 'at λ', 'acc. barrier', 'BN recomputed'], rows)}`;
+    return `${this.title}\n${textTable(['pair', 'L(λ=0)', 'L(λ=0.5)', 'L(λ=1)', 'barrier', 'at λ', 'acc. barrier', 'BN recomputed'], rows)}${alignedTable(this.curves)}`;
   }
 
   [DISPLAY](): MimeBundle {

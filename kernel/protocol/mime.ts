@@ -57,6 +57,16 @@ export interface InterpolationPayload {
     /** max_λ [L(θλ) − ((1−λ)L(θ₁) + λL(θ₂))] and the λ where it is reached. */
     readonly barrier: number;
     readonly barrierLambda: number;
+    /**
+     * The curve from A to B with B's hidden units permuted to match A (weight matching), on the
+     * same λ grid; absent when the pair was not aligned.
+     */
+    readonly aligned?: {
+      readonly loss: readonly number[];
+      readonly accuracy: readonly number[];
+      readonly barrier: number;
+      readonly barrierLambda: number;
+    };
   }[];
 }
 

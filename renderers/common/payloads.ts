@@ -105,6 +105,15 @@ export function parseInterpolationPayload(v: unknown): InterpolationPayload {
     }
     c.num(q['barrier'], `${path}.barrier`);
     c.num(q['barrierLambda'], `${path}.barrierLambda`);
+    if (q['aligned'] !== undefined) {
+      const al = c.obj(q['aligned'], `${path}.aligned`);
+      const aLoss = c.numbers(al['loss'], `${path}.aligned.loss`);
+      const aAcc = c.numbers(al['accuracy'], `${path}.aligned.accuracy`);
+      if (aLoss.length !== lambdas.length) c.fail(`${path}.aligned.loss`, `has ${aLoss.length} values but lambdas has ${lambdas.length}`);
+      if (aAcc.length !== accuracy.length) c.fail(`${path}.aligned.accuracy`, `has ${aAcc.length} values but the raw accuracy has ${accuracy.length}`);
+      c.num(al['barrier'], `${path}.aligned.barrier`);
+      c.num(al['barrierLambda'], `${path}.aligned.barrierLambda`);
+    }
   });
   c.optStr(o, 'title', '');
   return v as InterpolationPayload;

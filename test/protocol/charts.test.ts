@@ -196,6 +196,31 @@ test('interpolation: the kernel\'s vega-lite fallback is the renderer\'s chart i
   vl.compile(kernel as vl.TopLevelSpec);
 });
 
+test('interpolation with aligned curves: dashed in the pair\'s colour, with their own barrier; without, the chart has no dash legend', async () => {
+  const curve = { lambdas: [0, 0.5, 1], loss: [0.3, 1.1, 0.4], accuracy: [0.9, 0.5, 0.88], barrier: 0.75, barrierLambda: 0.5, accuracyBarrier: 0.39, recalibrated: false };
+  const aligned = { loss: [0.3, 0.36, 0.4], accuracy: [0.9, 0.89, 0.88], barrier: 0.01, barrierLambda: 0.5, accuracyBarrier: 0, iterations: 3, converged: true, distanceBefore: 2, distanceAfter: 1 };
+  const result = new InterpolationResult([{ label: 'A/B', ...curve, aligned }, { label: 'C/D', ...curve }], 'aligned');
+  const payload = result.toPayload();
+  assert.deepEqual(payload.pairs[0]!.aligned, { loss: aligned.loss, accuracy: aligned.accuracy, barrier: 0.01, barrierLambda: 0.5 });
+  assert.equal(payload.pairs[1]!.aligned, undefined);
+  const spec = interpolationSpec(payload, lightTheme) as unknown as { data: { values: { pair: string; weights: string }[] }; hconcat: { layer?: { encoding?: Record<string, unknown>; data?: { values: { label: string }[] } }[]; encoding?: Record<string, unknown> }[] };
+  assert.equal(spec.data.values.filter((r) => r.weights === 'aligned').length, 6, 'A/B aligned: loss and accuracy at 3 λ');
+  assert.ok(spec.data.values.filter((r) => r.pair === 'C/D').every((r) => r.weights === 'raw'));
+  const curves = spec.hconcat[0]!.layer![1]!.encoding!;
+  assert.equal((curves['strokeDash'] as { field: string }).field, 'weights');
+  assert.equal((curves['color'] as { field: string }).field, 'pair', 'raw and aligned share the pair\'s colour');
+  assert.ok(spec.hconcat[1]!.encoding!['strokeDash'], 'the accuracy panel dashes aligned curves too');
+  assert.deepEqual(spec.hconcat[0]!.layer!.at(-1)!.data!.values.map((v) => v.label), ['aligned 0.01']);
+  assert.deepEqual(json(display(result)[Mime.vegaLite]), json(spec));
+  const view = new vega.View(vega.parse(vl.compile(spec as unknown as vl.TopLevelSpec).spec), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  for (const text of ['>barrier 0.75<', '>aligned 0.01<', '>weights<', '>raw<', '>A/B<', '>C/D<']) assert.ok(svg.includes(text), text);
+  assert.match(display(result)[Mime.plain] as string, /Aligned by weight matching[^\n]*\n.*\n.*\nA\/B +0\.7500 +0\.0100 +0\.50 +0\.0000 +2\.000 → 1\.000/);
+  const plain = interpolationSpec({ pairs: [payload.pairs[1]!] }, lightTheme) as unknown as { hconcat: { layer: { encoding?: Record<string, unknown> }[] }[] };
+  assert.equal(plain.hconcat[0]!.layer[1]!.encoding!['strokeDash'], undefined);
+});
+
 test('training: the kernel\'s vega-lite fallback is the renderer\'s chart in the light theme', () => {
   const payload: TrainingPayload = {
     title: 'P-T vs RI-T',

@@ -62,6 +62,7 @@ const SMALL: Record<string, readonly string[]> = {
   interpolation: ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=3', 'points=5', 'probeSize=200'],
   criticality: ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=2', 'alphas=3', 'sigmas=[0.05]', 'samples=1'],
   checkpoints: ['sourceSize=500', 'preEpochs=2', 'checkpointEpochs=[0,1,2]', 'labelsPerClass=10', 'fineTuneEpochs=2', 'seeds=[1]'],
+  alignment: ['trainSize=200', 'testSize=200', 'epochs=3', 'points=5'],
 };
 
 /**
@@ -117,6 +118,19 @@ const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
     const tables = payloads<{ label: string; modules: { module: string }[] }>(nb, Mime.json);
     assert.deepEqual(tables.map((t) => t.label), ['P-T rewound to P', 'RI-T rewound to its initialisation', 'P-T rewound to epoch 1']);
     assert.deepEqual(tables[0]!.modules.map((m) => m.module), ['conv1', 'conv2', 'fc1', 'fc']);
+  },
+  alignment(nb) {
+    const t = texts(nb);
+    const gap = /max \|logits\(A\) − logits\(permuted A\)\| over 64 images: ([\d.e+-]+)/.exec(t);
+    assert.ok(gap && Number(gap[1]) < 1e-4, `a permuted copy computes the same function: ${gap?.[1]}`);
+    const curves = payloads<InterpolationPayload>(nb, Mime.interpolation);
+    assert.deepEqual(curves.map((c) => c.pairs[0]!.label), ['RI-T₁ – permuted RI-T₁', 'RI-T₁ – RI-T₂']);
+    const self = curves[0]!.pairs[0]!;
+    assert.ok(self.aligned && Math.abs(self.aligned.barrier) < 1e-4, `aligned barrier with a permuted copy ≈ 0: ${self.aligned?.barrier}`);
+    assert.ok(self.barrier > self.aligned.barrier, `raw ${self.barrier} above aligned ${self.aligned.barrier}`);
+    assert.ok(curves[1]!.pairs[0]!.aligned, 'the pair of networks has an aligned curve');
+    assert.match(t, /Weight matching \(cnn\): \d+ sweeps?, converged; ‖θA − θB‖ [\d.]+ → [\d.]+/);
+    assert.match(t, /\| RI-T₁ – RI-T₂ \| -?[\d.]+ \| -?[\d.]+ \|/);
   },
   checkpoints(nb) {
     const t = texts(nb);

@@ -3,7 +3,9 @@
  * report and Jupyter (the kernel's vega-lite fallback) draw: loss and accuracy against λ for one or
  * more pairs of solutions. The loss panel also draws, per pair, the straight line between the end
  * points (dashed) and the barrier: a vertical segment from that line up to the curve at the λ where
- * the curve rises highest above it, labelled with its height.
+ * the curve rises highest above it, labelled with its height. A pair interpolated with `align` also
+ * has the curve to B aligned to A (weight matching), drawn dashed in the pair's colour with its own
+ * barrier (the chord is the same: aligning B does not change its loss).
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { InterpolationPayload } from '../mime';
@@ -45,21 +47,31 @@ export function chordEnds(p: Pair): { lambda: number; loss: number }[] {
 /** One point of a curve: the value of `metric` for `pair` at `lambda` (null where not finite). */
 export interface InterpolationRow {
   readonly pair: string;
+  /** `raw`: B as trained; `aligned`: B's units permuted to match A. */
+  readonly weights: 'raw' | 'aligned';
   readonly lambda: number;
   readonly metric: 'loss' | 'accuracy';
   readonly value: number | null;
 }
 
-/** The curves as rows, loss then accuracy (for the pairs that report it), pair by pair. */
+/** The aligned curve of a pair as a pair of its own (same label and λ grid), if it has one. */
+export function alignedPair(p: Pair): Pair | undefined {
+  return p.aligned ? { label: p.label, lambdas: p.lambdas, ...p.aligned } : undefined;
+}
+
+/** The curves as rows, loss then accuracy (for the pairs that report it), pair by pair, raw then aligned. */
 export function curveRows(payload: InterpolationPayload): InterpolationRow[] {
   const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
-  return payload.pairs.flatMap((p) =>
+  const rowsOf = (p: Pair, weights: InterpolationRow['weights']) =>
     p.lambdas.flatMap((lambda, k) => {
-      const rows: InterpolationRow[] = [{ pair: p.label, lambda, metric: 'loss', value: finite(p.loss[k]!) }];
-      if (p.accuracy.length > 0) rows.push({ pair: p.label, lambda, metric: 'accuracy', value: finite(p.accuracy[k]!) });
+      const rows: InterpolationRow[] = [{ pair: p.label, weights, lambda, metric: 'loss', value: finite(p.loss[k]!) }];
+      if (p.accuracy.length > 0) rows.push({ pair: p.label, weights, lambda, metric: 'accuracy', value: finite(p.accuracy[k]!) });
       return rows;
-    }),
-  );
+    });
+  return payload.pairs.flatMap((p) => {
+    const a = alignedPair(p);
+    return a ? [...rowsOf(p, 'raw'), ...rowsOf(a, 'aligned')] : rowsOf(p, 'raw');
+  });
 }
 
 /**
@@ -76,6 +88,16 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
   const rowsOfMetric = (metric: InterpolationRow['metric']) => [{ filter: { field: 'metric', equal: metric } }];
   const chord = payload.pairs.flatMap((p) => chordEnds(p).map((e) => ({ pair: p.label, ...e })));
   const barriers = payload.pairs.map((p) => ({ pair: p.label, ...barrierSegment(p), barrier: p.barrier, label: `barrier ${short(p.barrier)}` }));
+  const aligned = payload.pairs.flatMap((p) => {
+    const a = alignedPair(p);
+    return a ? [{ pair: p.label, ...barrierSegment(a), barrier: a.barrier, label: `aligned ${short(a.barrier)}` }] : [];
+  });
+  // Raw and aligned curves of a pair share its colour; the aligned one is dashed.
+  const dash =
+    aligned.length > 0
+      ? { strokeDash: { field: 'weights', type: 'nominal', title: 'weights', sort: ['raw', 'aligned'], scale: { domain: ['raw', 'aligned'], range: [[1, 0], [6, 3]] }, legend: { symbolType: 'stroke' } } }
+      : {};
+  const weightsTip = aligned.length > 0 ? [{ field: 'weights', type: 'nominal' }] : [];
   const hasAccuracy = payload.pairs.some((p) => p.accuracy.length > 0);
   const x = { field: 'lambda', type: 'quantitative', title: 'λ', axis: { tickCount: 5 } } as const;
   const color = { field: 'pair', type: 'nominal', title: 'pair', sort: labels } as const;
@@ -96,8 +118,10 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
           x,
           y: { field: 'value', type: 'quantitative', title: 'loss', scale: { zero: false } },
           color,
+          ...dash,
           tooltip: [
             { field: 'pair', type: 'nominal' },
+            ...weightsTip,
             { field: 'lambda', type: 'quantitative', title: 'λ', format: '.3f' },
             { field: 'value', type: 'quantitative', title: 'loss', format: '.4f' },
           ],
@@ -123,6 +147,30 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
         mark: { type: 'text', dy: -9, fontSize: Math.max(10, theme.fontSize - 1) },
         encoding: { x, y: { field: 'top', type: 'quantitative' }, text: { field: 'label' }, color },
       },
+      ...(aligned.length > 0
+        ? [
+            {
+              data: { values: aligned },
+              mark: { type: 'rule', strokeWidth: 2, strokeDash: [3, 2] },
+              encoding: {
+                x,
+                y: { field: 'bottom', type: 'quantitative' },
+                y2: { field: 'top' },
+                color,
+                tooltip: [
+                  { field: 'pair', type: 'nominal' },
+                  { field: 'barrier', type: 'quantitative', title: 'aligned barrier', format: '.4f' },
+                  { field: 'lambda', type: 'quantitative', title: 'at λ', format: '.3f' },
+                ],
+              },
+            },
+            {
+              data: { values: aligned },
+              mark: { type: 'text', dy: 11, fontSize: Math.max(10, theme.fontSize - 1) },
+              encoding: { x, y: { field: 'bottom', type: 'quantitative' }, text: { field: 'label' }, color },
+            },
+          ]
+        : []),
     ],
   };
   const accuracy = {
@@ -134,8 +182,10 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
       x,
       y: { field: 'value', type: 'quantitative', title: 'accuracy', scale: { zero: false } },
       color,
+      ...dash,
       tooltip: [
         { field: 'pair', type: 'nominal' },
+        ...weightsTip,
         { field: 'lambda', type: 'quantitative', title: 'λ', format: '.3f' },
         { field: 'value', type: 'quantitative', title: 'accuracy', format: '.4f' },
       ],
@@ -143,10 +193,10 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
   };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: payload.title ?? 'Linear interpolation between solutions', subtitle: 'θ(λ) = (1−λ)·θ₁ + λ·θ₂; dashed: straight line between the end losses' },
+    title: { text: payload.title ?? 'Linear interpolation between solutions', subtitle: `θ(λ) = (1−λ)·θ₁ + λ·θ₂; dashed: straight line between the end losses${aligned.length > 0 ? '; dashed with points: θ₂ aligned to θ₁ (weight matching)' : ''}` },
     data: { values: curve },
     hconcat: hasAccuracy ? [loss, accuracy] : [loss],
-    resolve: { scale: { color: 'shared' } },
+    resolve: { scale: { color: 'shared', ...(aligned.length > 0 ? { strokeDash: 'shared' } : {}) } },
     config: vegaConfig(theme),
   } as TopLevelSpec;
 }
