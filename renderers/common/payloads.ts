@@ -105,8 +105,11 @@ export function parseInterpolationPayload(v: unknown): InterpolationPayload {
     }
     c.num(q['barrier'], `${path}.barrier`);
     c.num(q['barrierLambda'], `${path}.barrierLambda`);
+    const d = q['barrierDefinition'];
+    if (d !== undefined && d !== 'linear' && d !== 'mean') c.fail(`${path}.barrierDefinition`, `must be 'linear' or 'mean'`);
   });
   c.optStr(o, 'title', '');
+  if (o['warnings'] !== undefined) c.strings(o['warnings'], 'warnings');
   return v as InterpolationPayload;
 }
 
