@@ -46,5 +46,8 @@ export { distance, distances, DistanceResult } from './distance';
 export type { DistanceOptions, ModuleDistance, PairDistance, WeightsSource } from './distance';
 export { interpolate, interpolateAll, InterpolationResult } from './interpolate';
 export type { InterpolateOptions, InterpolationCurve, Recalibration } from './interpolate';
+export { BARRIER_DEFINITIONS } from './interpolate';
+export type { BarrierDefinition, InterpolationCurveInit } from './interpolate';
+export type { RecalibrationInfo, RecalibrationSource } from './evalGrid';
 export { criticality, CriticalityResult } from './criticality';
 export type { CriticalityOptions, ModuleCriticality, CriticalityPoint } from './criticality';
