@@ -54,9 +54,14 @@ export interface InterpolationPayload {
     readonly lambdas: readonly number[];
     readonly loss: readonly number[];
     readonly accuracy: readonly number[];
-    /** max_λ [L(θλ) − ((1−λ)L(θ₁) + λL(θ₂))] and the λ where it is reached. */
+    /** The barrier by `barrierDefinition` and the λ where it is reached. */
     readonly barrier: number;
     readonly barrierLambda: number;
+    /**
+     * `linear` (default when absent): max_λ [L(θλ) − ((1−λ)L(θ₁) + λL(θ₂))], height above the chord;
+     * `mean`: max_λ L(θλ) − ½(L(θ₁) + L(θ₂)), height above the mean end loss.
+     */
+    readonly barrierDefinition?: 'linear' | 'mean';
     /**
      * The curve from A to B with B's hidden units permuted to match A (weight matching), on the
      * same λ grid; absent when the pair was not aligned.
@@ -68,6 +73,8 @@ export interface InterpolationPayload {
       readonly barrierLambda: number;
     };
   }[];
+  /** Cautions shown with the chart (e.g. BatchNorm statistics recomputed on the evaluation data). */
+  readonly warnings?: readonly string[];
 }
 
 /** `application/vnd.transferlab.images+json`: grids of images, e.g. original vs block-shuffled. */

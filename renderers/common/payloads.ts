@@ -114,8 +114,11 @@ export function parseInterpolationPayload(v: unknown): InterpolationPayload {
       c.num(al['barrier'], `${path}.aligned.barrier`);
       c.num(al['barrierLambda'], `${path}.aligned.barrierLambda`);
     }
+    const d = q['barrierDefinition'];
+    if (d !== undefined && d !== 'linear' && d !== 'mean') c.fail(`${path}.barrierDefinition`, `must be 'linear' or 'mean'`);
   });
   c.optStr(o, 'title', '');
+  if (o['warnings'] !== undefined) c.strings(o['warnings'], 'warnings');
   return v as InterpolationPayload;
 }
 

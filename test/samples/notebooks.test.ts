@@ -113,6 +113,10 @@ const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
     assert.equal(curves.length, 3);
     assert.deepEqual(curves[1]!.pairs.map((p) => p.label), ['P-T₁ – P-T₂', 'RI-T₁ – RI-T₂', 'P-T₁ – RI-T₁']);
     assert.ok(curves[2]!.pairs[0]!.lambdas.some((l) => l < 0), 'a grid beyond [0, 1]');
+    assert.ok(curves.every((c) => c.pairs.every((p) => p.barrierDefinition === 'linear')), 'the linear barrier by default');
+    const rows = [...texts(nb).matchAll(/^\| (.+?) \| (-?[\d.]+) \| (-?[\d.]+) \|$/gm)];
+    assert.equal(rows.length, 3, 'the barrier table, linear and mean, one row per pair');
+    for (const r of rows) assert.ok(Number(r[2]) >= 0 && Number(r[3]) >= 0, `both barriers are ≥ 0 (0 and 1 are on the grid): ${r[0]}`);
   },
   criticality(nb) {
     const tables = payloads<{ label: string; modules: { module: string }[] }>(nb, Mime.json);

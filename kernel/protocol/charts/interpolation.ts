@@ -1,11 +1,13 @@
 /**
  * The vega-lite spec of linear-interpolation curves, the one figure VS Code's renderer, the HTML
  * report and Jupyter (the kernel's vega-lite fallback) draw: loss and accuracy against λ for one or
- * more pairs of solutions. The loss panel also draws, per pair, the straight line between the end
- * points (dashed) and the barrier: a vertical segment from that line up to the curve at the λ where
- * the curve rises highest above it, labelled with its height. A pair interpolated with `align` also
- * has the curve to B aligned to A (weight matching), drawn dashed in the pair's colour with its own
- * barrier (the chord is the same: aligning B does not change its loss).
+ * more pairs of solutions. The loss panel also draws, per pair, the reference line of its barrier
+ * definition (dashed): the straight line between the end losses (`linear`, the default) or the
+ * level of their mean (`mean`); and the barrier: a vertical segment from that line up to the curve
+ * at the λ where the curve rises highest above it, labelled with its height. A pair interpolated with `align`
+ * also has the curve to B aligned to A (weight matching), drawn dashed in the pair's colour with
+ * its own barrier (the reference line is the same: aligning B does not change its loss). The
+ * subtitle names the definition and any warnings of the payload.
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { InterpolationPayload } from '../mime';
@@ -29,19 +31,32 @@ export function short(x: number): string {
   return Number(x.toPrecision(3)).toString();
 }
 
-/** The barrier segment of a pair: from the chord (curve − barrier) to the curve at barrierLambda. */
+/** The barrier segment of a pair: from the reference line (curve − barrier) to the curve at barrierLambda. */
 export function barrierSegment(p: Pair): { lambda: number; top: number; bottom: number } {
   const k = nearestIndex(p.lambdas, p.barrierLambda);
   const top = p.loss[k]!;
   return { lambda: p.barrierLambda, top, bottom: top - p.barrier };
 }
 
-/** The end points of the chord: the losses at λ = 0 and λ = 1 (or the nearest λ sampled). */
+/**
+ * The end points of the barrier's reference line: the losses at λ = 0 and λ = 1 (or the nearest λ
+ * sampled) for the linear definition; both at their mean for the `mean` definition.
+ */
 export function chordEnds(p: Pair): { lambda: number; loss: number }[] {
-  return [0, 1].map((t) => {
+  const ends = [0, 1].map((t) => {
     const k = nearestIndex(p.lambdas, t);
     return { lambda: p.lambdas[k]!, loss: p.loss[k]! };
   });
+  if (p.barrierDefinition !== 'mean') return ends;
+  const mean = (ends[0]!.loss + ends[1]!.loss) / 2;
+  return ends.map((e) => ({ ...e, loss: mean }));
+}
+
+/** The subtitle line naming the barrier definition(s) of the pairs. */
+export function barrierNote(payload: InterpolationPayload): string {
+  const defs = [...new Set(payload.pairs.map((p) => p.barrierDefinition ?? 'linear'))];
+  const words = (d: string): string => (d === 'mean' ? 'highest loss above the mean end loss (Ainsworth et al. 2023)' : 'highest loss above the straight line between the end losses (Frankle et al. 2020)');
+  return `barrier: ${defs.map((d) => (defs.length > 1 ? `${d}: ${words(d)}` : words(d))).join('; ')}`;
 }
 
 /** One point of a curve: the value of `metric` for `pair` at `lambda` (null where not finite). */
@@ -193,7 +208,10 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
   };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: payload.title ?? 'Linear interpolation between solutions', subtitle: `θ(λ) = (1−λ)·θ₁ + λ·θ₂; dashed: straight line between the end losses${aligned.length > 0 ? '; dashed with points: θ₂ aligned to θ₁ (weight matching)' : ''}` },
+    title: {
+      text: payload.title ?? 'Linear interpolation between solutions',
+      subtitle: [`θ(λ) = (1−λ)·θ₁ + λ·θ₂; dashed: the barrier's reference line${aligned.length > 0 ? '; dashed with points: θ₂ aligned to θ₁ (weight matching)' : ''}`, barrierNote(payload), ...(payload.warnings ?? []).map((w) => `⚠ ${w}`)],
+    },
     data: { values: curve },
     hconcat: hasAccuracy ? [loss, accuracy] : [loss],
     resolve: { scale: { color: 'shared', ...(aligned.length > 0 ? { strokeDash: 'shared' } : {}) } },
