@@ -281,7 +281,7 @@ test('permuteUnits: explicit permutations move the units named; activations are 
     await assert.rejects(permuteUnits(q, { conv1: [0, 1, 2] }), /tl\.permuteUnits: permutations\.conv1 must be a permutation of 0…3 \(4 units\)/);
     await assert.rejects(permuteUnits(q, { conv1: [0, 1, 1, 3] }), /permutations\.conv1 must be a permutation of 0…3: position 2 holds 1, already used/);
     await assert.rejects(permuteUnits(q, { fc: [0, 1, 2] }), /tl\.permuteUnits: permutations\.fc is not a permutation group of cnn \(groups: conv1, conv2, fc1\)/);
-    await assert.rejects(permuteUnits(q, { seed: -1 }), /permutations\.seed must be an integer in \[0, 2\^32\)/);
+    await assert.rejects(permuteUnits(q, { seed: -1 }), /permutations\.seed must be an integer from 0 to 2³² − 1/);
   } finally {
     q.dispose();
   }
@@ -430,7 +430,7 @@ test('interpolateAll with align on a BatchNorm ResNet: statistics recomputed alo
           { label: 'A/B', a: m, b: other },
         ],
         data,
-        { lambdas: 5, align: { seed: 1, maxIterations: 20 } },
+        { lambdas: 5, recalibrationData: data, align: { seed: 1, maxIterations: 20 } },
       ),
     );
     const [self, pair] = r.curves as [(typeof r.curves)[number], (typeof r.curves)[number]];
