@@ -48,3 +48,5 @@ export { interpolate, interpolateAll, InterpolationResult } from './interpolate'
 export type { InterpolateOptions, InterpolationCurve, Recalibration } from './interpolate';
 export { criticality, CriticalityResult } from './criticality';
 export type { CriticalityOptions, ModuleCriticality, CriticalityPoint } from './criticality';
+export { curvature, curvatureTable, CurvatureResult, CurvatureTable } from './curvature';
+export type { CurvatureOptions, CurvatureMethod, ModuleCurvature, CriticalityLike } from './curvature';
