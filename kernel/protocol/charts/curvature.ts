@@ -1,8 +1,9 @@
 /**
  * The vega-lite spec of per-module curvature: bars of the top Hessian eigenvalue and of the
  * Hutchinson trace estimate (with its 95% interval) per module, one colour per model, and, when
- * the rows carry it, module criticality μ beside them (symmetric log scale, so that μ = 0 shows; ∞ is not drawn). The kernel draws it in the light
- * theme as the fallback of `tl.curvature`'s results.
+ * the rows carry it, module criticality μ beside them (symmetric log scale, so that μ = 0 shows;
+ * ∞ is not drawn). The kernel draws it in the light theme as the fallback of `tl.curvature`'s
+ * results.
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { vegaConfig, type Theme } from './theme';
