@@ -519,14 +519,14 @@ test('finite differences: used where tfjs has no exact second derivative, said s
     await curvature(lr, d, { iterations: 2, hutchinsonSamples: 1, method: 'finite-difference' });
     assert.deepEqual(f64(lr.variables.get('dense/kernel')!), before);
 
-    const t = await curvature(tanh, d, { iterations: 20, hutchinsonSamples: 2 });
+    const t = await assertNoLeak('finite differences after a lost second derivative', () => curvature(tanh, d, { iterations: 20, hutchinsonSamples: 2 }));
     assert.equal(t.modules[0]!.method, 'finite-difference');
     assert.match(t.modules[0]!.methodNote!, /Tanh/);
     assert.match(t.toString(), /drops the second derivative of Tanh/);
     assert.equal((await curvature(tanhData, d, { iterations: 5, hutchinsonSamples: 1 })).modules[0]!.method, 'exact');
     await assert.rejects(curvature(tanh, d, { method: 'exact' }), (e: Error) => e instanceof InvalidArgumentError && /tl\.curvature: options\.method is 'exact' but module dense has .*Tanh/.test(e.message));
 
-    const p = await curvature(pool, d, { iterations: 20, hutchinsonSamples: 2 });
+    const p = await assertNoLeak('finite differences after a failed exact product', () => curvature(pool, d, { iterations: 20, hutchinsonSamples: 2 }));
     assert.equal(p.modules[0]!.method, 'finite-difference');
     assert.match(p.modules[0]!.methodNote!, /no exact second derivative \(no second derivative for MaxPoolGrad with overlapping windows\)/);
   } finally {

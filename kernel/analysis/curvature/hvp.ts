@@ -11,6 +11,17 @@ import { crossEntropySum, ensureSecondOrderGradients, OUTPUT_SAVING_KERNELS } fr
 
 export type HvpMethod = 'exact' | 'finite-difference';
 
+/**
+ * Frees what a gradient computation that threw left on the tape: tfjs disposes the tensors its
+ * kernels saved for the backward pass only when the outermost gradient completes.
+ */
+function releaseTape(): void {
+  const state = tf.engine().state;
+  if (state.gradientDepth !== 0 || !state.activeTape) return;
+  for (const node of state.activeTape) for (const t of node.saved ?? []) t.dispose();
+  state.activeTape = [];
+}
+
 /** The step of the finite difference relative to max(‖θ‖, 1), for a unit vector v. */
 export const FD_RELATIVE_STEP = 5e-3;
 
@@ -97,6 +108,7 @@ export class ModuleHessian {
       t.dispose();
       if (values.some((a) => !Number.isFinite(a))) return 'the exact product is not finite';
     } catch (e) {
+      releaseTape();
       return `no exact second derivative (${(e as Error).message.split('\n')[0]})`;
     }
     const lost = [...forwardKernels].filter((k) => OUTPUT_SAVING_KERNELS.has(k));
