@@ -374,8 +374,8 @@ function gaussNewtonMatrix(gv: (v: Float64Array) => Float64Array, dim: number): 
   return G;
 }
 
-test('tl.cnn: every module\'s exact Hessian equals its Gauss–Newton block (the logits are piecewise linear in one layer)', async () => {
-  // 6×6 input: conv1's pooling runs the fused wasm gradient, conv2's (3×3, odd) the MaxPoolGrad path.
+/** tl.cnn's modules against their Gauss–Newton blocks (see below), on the current backend. */
+async function checkCnnAgainstGaussNewton(): Promise<void> {
   const model = cnn({ inputShape: [6, 6, 1], numClasses: 3, channels: [3, 4], hidden: 8, seed: 2 });
   const n = 6;
   const d = data(n, [6, 6, 1], 3, 7);
@@ -404,6 +404,11 @@ test('tl.cnn: every module\'s exact Hessian equals its Gauss–Newton block (the
     model.dispose();
     tf.dispose([d.x, d.y]);
   }
+}
+
+test('tl.cnn: every module\'s exact Hessian equals its Gauss–Newton block (the logits are piecewise linear in one layer)', async () => {
+  // 6×6 input: on wasm conv1's pooling runs the fused ReLU-pool gradient, conv2's (3×3, odd) the MaxPoolGrad path.
+  await checkCnnAgainstGaussNewton();
 });
 
 test('tl.resnet (BatchNorm in inference mode): exact products match Gauss–Newton on each parameter tensor; fc is logistic regression', async () => {
@@ -607,4 +612,9 @@ test('the result displays a table and bar charts, and joins module criticality',
     final.dispose();
     tf.dispose([d.x, d.y]);
   }
+});
+
+test('tl.cnn on the cpu backend (MaxPoolGrad everywhere): the same agreement', async () => {
+  await initBackend('cpu');
+  await checkCnnAgainstGaussNewton();
 });
