@@ -1,5 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { tf } from '../../kernel/analysis/tfjs';
 import { initBackend } from '../../kernel/analysis/backends';
 import { curvature, curvatureTable, CurvatureResult } from '../../kernel/analysis/curvature';
@@ -617,4 +618,37 @@ test('the result displays a table and bar charts, and joins module criticality',
 test('tl.cnn on the cpu backend (MaxPoolGrad everywhere): the same agreement', async () => {
   await initBackend('cpu');
   await checkCnnAgainstGaussNewton();
+});
+
+const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
+
+test('on WebGPU (lavapipe without a GPU): the numbers the cpu gives, also for a module of more than 7 parameter tensors', async (t) => {
+  await initBackend('cpu');
+  const model = resnet({ inputShape: [8, 8, 1], numClasses: 3, width: 3, blocks: [1, 1], seed: 1 });
+  const d = data(16, [8, 8, 1], 3, 1);
+  // layer2's first block has a projection: 9 parameter tensors (WebGPU's AddN takes at most 7).
+  assert.equal([...model.variables.keys()].filter((p) => p.startsWith('layer2/')).length, 9);
+  const options = { modules: ['layer2', 'fc'], iterations: 25, tolerance: 0, hutchinsonSamples: 2, seed: 1 };
+  try {
+    const onCpu = await curvature(model, d, options);
+    try {
+      t.diagnostic(`webgpu device: ${(await initBackend('webgpu')).device}`);
+    } catch (e) {
+      assert.fail(
+        `WebGPU could not start (${(e as Error).message}). Without a GPU the tests use lavapipe: install Mesa 25 from bookworm-backports ` +
+          `(apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1)${existsSync(LAVAPIPE_ICD) ? '' : `; ${LAVAPIPE_ICD} is missing`}.`,
+      );
+    }
+    const onGpu = await curvature(model, d, options);
+    onCpu.modules.forEach((c, i) => {
+      const g = onGpu.modules[i]!;
+      assert.equal(g.method, 'exact');
+      assert.ok(rel(g.topEigenvalue, c.topEigenvalue) < 1e-4, `${c.module}: ${g.topEigenvalue} on webgpu, ${c.topEigenvalue} on cpu`);
+      g.traceSamples.forEach((s, j) => assert.ok(rel(s, c.traceSamples[j]!) < 1e-4, `${c.module} probe ${j}: ${s} vs ${c.traceSamples[j]}`));
+    });
+  } finally {
+    await initBackend('cpu');
+    model.dispose();
+    tf.dispose([d.x, d.y]);
+  }
 });

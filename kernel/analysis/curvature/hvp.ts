@@ -69,6 +69,14 @@ export class ModuleHessian {
     });
   }
 
+  /**
+   * ⟨g, v⟩ over the module's parameters, added one tensor at a time (WebGPU's AddN takes at most
+   * 7 inputs: more give a wrong sum with a validation warning, not an error).
+   */
+  private inner(g: tf.NamedTensorMap, vs: tf.Tensor[]): tf.Scalar {
+    return this.vars.map((w, k) => tf.sum(tf.mul(g[w.name] ?? tf.zerosLike(w), vs[k]!)) as tf.Scalar).reduce((a, b) => tf.add(a, b));
+  }
+
   private flat(grads: tf.NamedTensorMap): tf.Tensor1D {
     return tf.concat(this.vars.map((w) => (grads[w.name] ? tf.reshape(grads[w.name]!, [-1]) : tf.zeros([w.size])))) as tf.Tensor1D;
   }
@@ -100,7 +108,7 @@ export class ModuleHessian {
             }
             return loss;
           }, this.vars);
-          return tf.addN(this.vars.map((w, i) => tf.sum(tf.mul(g[w.name] ?? tf.zerosLike(w), vs[i]!)))) as tf.Scalar;
+          return this.inner(g, vs);
         }, this.vars);
         return this.flat(grads);
       });
@@ -126,7 +134,7 @@ export class ModuleHessian {
         const vs = this.split(v);
         const { grads } = tf.variableGrads(() => {
           const { grads: g } = tf.variableGrads(() => this.lossSum(x, onehot), this.vars);
-          return tf.addN(this.vars.map((w, k) => tf.sum(tf.mul(g[w.name] ?? tf.zerosLike(w), vs[k]!)))) as tf.Scalar;
+          return this.inner(g, vs);
         }, this.vars);
         return this.flat(grads);
       });
