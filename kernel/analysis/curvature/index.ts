@@ -52,6 +52,12 @@ export interface CurvatureOptions {
  * result says so). The same seed gives the same numbers; each module's numbers do not depend on
  * which other modules are analysed.
  *
+ * Cost: each power-iteration step and each probe is one Hessian-vector product, about four passes
+ * of forward and backward work over `data`; a module needs `iterations` (fewer once converged)
+ * plus `hutchinsonSamples` of them. The top eigenvalue is the one of largest magnitude, with its
+ * sign (at a minimum, the largest); the trace is of the whole block, so a larger module has a
+ * larger trace at the same curvature per direction.
+ *
  * @example
  * ```ts
  * const c = await tl.curvature(model, train.take(500), {modules: ['conv1', 'fc'], hutchinsonSamples: 10});
