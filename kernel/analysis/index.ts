@@ -53,3 +53,5 @@ export { criticality, CriticalityResult } from './criticality';
 export type { CriticalityOptions, ModuleCriticality, CriticalityPoint } from './criticality';
 export { align, AlignmentResult, linearAssignment, permuteUnits, permutationSpec } from './alignment';
 export type { AlignOptions, AlignedGroup, AlignedCurve, AlignOption, Permutations, PermutationSpec, PermutationGroup, PermutedAxis, ScoreMatrix } from './alignment';
+export { curvature, curvatureTable, CurvatureResult, CurvatureTable } from './curvature';
+export type { CurvatureOptions, CurvatureMethod, ModuleCurvature, CriticalityLike } from './curvature';

@@ -12,7 +12,8 @@ import * as vl from 'vega-lite';
 import { CkaResult } from '../../kernel/analysis/cka';
 import { InterpolationResult } from '../../kernel/analysis/interpolate';
 import { trainingBundle } from '../../kernel/analysis/progress';
-import { ckaSpec, interpolationSpec, lightTheme, PALETTES, trainingSpec, vegaConfig, type Theme } from '../../kernel/protocol/charts';
+import { ckaSpec, curvatureSpec, interpolationSpec, lightTheme, PALETTES, trainingSpec, vegaConfig, type Theme } from '../../kernel/protocol/charts';
+import { CurvatureResult, curvatureTable } from '../../kernel/analysis/curvature';
 import { HoverSignal, LEVELS } from '../../kernel/protocol/charts/cka';
 import { expressionInterpreter } from 'vega-interpreter';
 import { Mime, type TrainingPayload } from '../../kernel/protocol/mime';
@@ -240,4 +241,29 @@ test('the kernel\'s light theme paints its background; the renderers\' themes le
   assert.equal(vegaConfig(lightTheme)['background'], '#ffffff');
   assert.equal(vegaConfig(dark)['background'], 'transparent');
   assert.equal(vegaConfig({ ...lightTheme, paintBackground: false })['background'], 'transparent');
+});
+
+test('curvature: the kernel\'s vega-lite fallback is the builder\'s chart in the light theme; μ only when joined', async () => {
+  const module = (name: string, lambda: number, trace: number, se: number) => ({
+    module: name, parameters: 10, topEigenvalue: lambda, iterations: 5, relativeChange: 1e-5, converged: true, trace, traceStandardError: se, traceSamples: [trace],
+    method: 'exact' as const, step: NaN, seconds: 0.1,
+  });
+  const init = { n: 50, batchNorm: false, seed: 0, batchSize: 256, maxIterations: 100, tolerance: 1e-4, probes: 4 };
+  const pt = new CurvatureResult({ ...init, label: 'P-T', modules: [module('conv1', 0.5, 2, 0.1), module('fc', 3, 9, NaN)] });
+  const rit = new CurvatureResult({ ...init, label: 'RI-T', modules: [module('conv1', 0.9, 4, 0.3), module('fc', 7, 20, 2)] });
+  const kernel = display(pt)[Mime.vegaLite];
+  assert.deepEqual(json(kernel), json(curvatureSpec(pt.rows(), lightTheme, { title: 'Curvature of P-T per module' })));
+  assert.deepEqual(withoutConfig(kernel), withoutConfig(curvatureSpec(pt.rows(), dark, { title: 'Curvature of P-T per module' })));
+  assert.equal((kernel as { hconcat: unknown[] }).hconcat.length, 2, 'λ_max and trace');
+  const criticality = { label: 'init', metric: 'error' as const, modules: [{ module: 'conv1', criticality: 0, rewoundError: 0.1, rewoundLoss: 0.3 }, { module: 'fc', criticality: Infinity, rewoundError: 0.8, rewoundLoss: 2 }] };
+  const both = curvatureTable([pt.withCriticality(criticality), rit]).toVegaLite() as { hconcat: { data: { values: Record<string, unknown>[] } }[] };
+  assert.equal(both.hconcat.length, 3, 'a μ panel');
+  const rows = both.hconcat[2]!.data.values;
+  assert.deepEqual(rows.map((r) => [r['label'], r['module'], r['criticality']]), [['P-T', 'conv1', 0], ['P-T', 'fc', null], ['RI-T', 'conv1', null], ['RI-T', 'fc', null]]);
+  // The trace's 95% interval; none without a standard error.
+  assert.ok(Math.abs((rows[0]!['traceHigh'] as number) - (2 + 1.959963984540054 * 0.1)) < 1e-12);
+  assert.deepEqual([rows[1]!['traceLow'], rows[1]!['traceHigh']], [9, 9]);
+  const view = new vega.View(vega.parse(vl.compile(both as unknown as vl.TopLevelSpec).spec), { renderer: 'none' });
+  await view.runAsync();
+  view.finalize();
 });

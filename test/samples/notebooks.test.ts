@@ -63,6 +63,7 @@ const SMALL: Record<string, readonly string[]> = {
   criticality: ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=2', 'alphas=3', 'sigmas=[0.05]', 'samples=1'],
   checkpoints: ['sourceSize=500', 'preEpochs=2', 'checkpointEpochs=[0,1,2]', 'labelsPerClass=10', 'fineTuneEpochs=2', 'seeds=[1]'],
   alignment: ['trainSize=200', 'testSize=200', 'epochs=3', 'points=5'],
+  curvature: ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=2', 'iterations=3', 'hutchinsonSamples=2', 'alphas=3', 'sigmas=[0.05]'],
 };
 
 /**
@@ -140,6 +141,17 @@ const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
     const t = texts(nb);
     assert.match(t, /Target accuracy after fine-tuning from each pre-training checkpoint\nepoch  accuracy  loss\n\s+0 .*\n\s+1 .*\n\s+2 /);
     assert.match(t, /Best checkpoint: epoch \*\*\d\*\*/);
+  },
+  curvature(nb) {
+    const results = payloads<{ label?: string; modules: { module: string; method: string; topEigenvalue: number; trace: number }[] }>(nb, Mime.json).filter((r) => r.label !== undefined);
+    assert.deepEqual(results.map((r) => r.label), ['P-T', 'RI-T']);
+    for (const r of results) {
+      assert.deepEqual(r.modules.map((m) => m.module), ['conv1', 'conv2', 'fc1', 'fc']);
+      assert.ok(r.modules.every((m) => m.method === 'exact' && Number.isFinite(m.topEigenvalue) && Number.isFinite(m.trace)), JSON.stringify(r.modules));
+    }
+    const t = texts(nb);
+    assert.match(t, /model\s+module\s+params\s+λ_max\s+iters\s+rel\. change\s+trace ± SE\s+HVP\s+μ\s+error rewound\n/);
+    assert.match(t, /\| fc \| [\d.e+-]+ \| [\d.e+-]+ \| [\d.e+-]+ ± [\d.e+-]+ \| [\d.e+-]+ ± [\d.e+-]+ \| ([\d.e+-]+|∞) \| ([\d.e+-]+|∞) \|/);
   },
 };
 
