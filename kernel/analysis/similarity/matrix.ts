@@ -65,7 +65,7 @@ interface Settings {
 function settingsOf(fn: string, o: Record<string, unknown>): Settings {
   const m = o['measures'] ?? SIMILARITY_MEASURES;
   if (!Array.isArray(m) || m.length === 0) fail(fn, 'options.measures', `must be a non-empty array of measures (${SIMILARITY_MEASURES.join(', ')}), got ${formatValue(m)}`);
-  for (const x of m as unknown[]) if (!isSimilarityMeasure(x)) fail(fn, 'options.measures', `has ${formatValue(x)}; the measures are ${SIMILARITY_MEASURES.join(', ')}`);
+  for (const x of m as unknown[]) if (!isSimilarityMeasure(x)) fail(fn, 'options.measures', `names ${typeof x === 'string' ? `an unknown measure '${x}'` : formatValue(x)}; the measures are ${SIMILARITY_MEASURES.join(', ')}`);
   const measures = [...new Set(m as SimilarityMeasure[])];
   return {
     measures,
