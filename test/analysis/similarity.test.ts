@@ -15,6 +15,7 @@ import { InvalidArgumentError, ShapeMismatchError } from '../../kernel/analysis/
 import { stopGramWorkers } from '../../kernel/analysis/gram/pool';
 import { symmetricEigen } from '../../kernel/analysis/similarity/linalg';
 import { Mime, type CkaPayload } from '../../kernel/protocol/mime';
+import { DISPLAY } from '../../kernel/analysis/display';
 import { assertNoLeak } from './leak';
 
 before(async () => {
@@ -440,7 +441,7 @@ test('matrixFromFeatures: one result with every measure, each cell the pair func
   assert.equal(res.get('x', 'y'), res.get('x', 'y', 'cka'), 'the first measure by default');
   assert.match(res.measures.find((m) => m.measure === 'rsa')!.label, /RSA, Spearman of euclidean RDMs \(−1–1\)/);
   assert.match(res.measures.find((m) => m.measure === 'procrustes')!.label, /1 − d²\/2 \(0–1\)/);
-  const bundle = res[Symbol.for('Jupyter.display') as typeof similarity.SimilarityResult.prototype[typeof import('../../kernel/analysis/display').DISPLAY]]();
+  const bundle = res[DISPLAY]();
   const payload = bundle[Mime.cka] as CkaPayload;
   assert.equal(payload.measures?.length, 5);
   assert.deepEqual(payload.values, payload.measures![0]!.values, 'values: the first measure, for views that show one');
