@@ -520,3 +520,12 @@ test('no tensor leaks from the pair functions on tensor input', async () => {
     tf.dispose([x, y]);
   }
 });
+
+test('a constant module is named in the matrix\'s error', () => {
+  const { X } = data(20, 12);
+  const flat = X.map(() => [1, 1, 1]);
+  for (const measure of ['svcca', 'pwcca', 'procrustes'] as const) {
+    assert.throws(() => similarity.matrixFromFeatures({ good: X, flat }, undefined, { measures: [measure] }), /tl\.similarity\.matrixFromFeatures: featuresA\.flat is constant/, measure);
+  }
+  assert.throws(() => similarity.procrustes(X, flat), /tl\.similarity\.procrustes: Y is constant/);
+});

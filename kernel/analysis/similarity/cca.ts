@@ -16,11 +16,11 @@ export interface CcaResult {
 
 /**
  * CCA of the spans of the first `kx` rows of `ux` and the first `ky` rows of `uy` (orthonormal
- * vectors of length n).
+ * vectors of length n); `labels` name the two in errors.
  */
-export function ccaOfBases(fn: string, ux: Float64Array, kx: number, uy: Float64Array, ky: number, n: number, wantDirections = false): CcaResult {
-  if (kx === 0) fail(fn, 'X', 'is constant (no direction left after centring)');
-  if (ky === 0) fail(fn, 'Y', 'is constant (no direction left after centring)');
+export function ccaOfBases(fn: string, labels: readonly [string, string], ux: Float64Array, kx: number, uy: Float64Array, ky: number, n: number, wantDirections = false): CcaResult {
+  if (kx === 0) fail(fn, labels[0], 'is constant (no direction left after centring)');
+  if (ky === 0) fail(fn, labels[1], 'is constant (no direction left after centring)');
   const m = crossRows(ux, kx, uy, ky, n);
   const { values, vectors } = symmetricEigen(gramOfRows(m, kx, ky), kx, wantDirections);
   const k = Math.min(kx, ky);

@@ -116,7 +116,7 @@ function* measureAll(fn: string, rowsOf: readonly Representation[], colsOf: read
             return rsaOf(fn, a, b, s.rsa);
         }
       };
-      values = rowsOf.map((a) => colsOf.map((b) => (a === b && measure !== 'pwcca' ? 1 : f(a, b))));
+      values = rowsOf.map((a) => colsOf.map((b) => f(a, b)));
     }
     out.push({ measure, label: measureLabel(measure, s), values });
   }

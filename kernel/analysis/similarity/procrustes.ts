@@ -10,7 +10,7 @@
  */
 import { type Analysis, runAsync, runSync } from '../engine';
 import type { Features } from '../representations';
-import { checkKeys, checkNumber, checkObject, checkOneOf } from '../validate';
+import { checkKeys, checkNumber, checkObject, checkOneOf, fail } from '../validate';
 import { crossRows, singularValues } from './linalg';
 import { type Representation, checkPair, pairOf } from './representation';
 
@@ -37,10 +37,10 @@ export function procrustesSettings(fn: string, options: unknown, prefix = 'optio
 
 /** ‖X̂ᵀŶ‖_* of the centred, unit-norm representations: the similarity 1 − d²/2, in [0, 1]. */
 export function procrustesSimilarityOf(fn: string, a: Representation, b: Representation, o: ProcrustesSettings): number {
-  void fn;
   const sa = a.svd(o.tolerance);
   const sb = b.svd(o.tolerance);
-  if (sa.rank === 0 || sb.rank === 0) return sa.rank === sb.rank ? 1 : 0;
+  if (sa.rank === 0) fail(fn, a.label, 'is constant (no direction left after centring): it cannot be scaled to unit norm');
+  if (sb.rank === 0) fail(fn, b.label, 'is constant (no direction left after centring): it cannot be scaled to unit norm');
   const m = crossRows(sa.u, sa.rank, sb.u, sb.rank, a.n);
   for (let i = 0; i < sa.rank; i++) for (let j = 0; j < sb.rank; j++) m[i * sb.rank + j]! *= sa.s[i]! * sb.s[j]!;
   let nuclear = 0;

@@ -33,7 +33,7 @@ export function pwccaSettings(fn: string, options: unknown, prefix = 'options'):
 export function pwccaOf(fn: string, a: Representation, b: Representation, o: PwccaSettings): { value: number; rho: Float64Array; weights: Float64Array } {
   const sa = a.svd(o.tolerance);
   const sb = b.svd(o.tolerance);
-  const { rho, a: coef } = ccaOfBases(fn, sa.u, sa.rank, sb.u, sb.rank, a.n, true);
+  const { rho, a: coef } = ccaOfBases(fn, [a.label, b.label], sa.u, sa.rank, sb.u, sb.rank, a.n, true);
   const { n, p, x } = a.centred;
   const kx = sa.rank;
   const m = rho.length;

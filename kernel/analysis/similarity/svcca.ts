@@ -49,7 +49,7 @@ export function svccaOf(fn: string, a: Representation, b: Representation, o: Svc
   const sb = b.svd(o.tolerance);
   const kx = directionsFor(sa.s, sa.total, o.variance);
   const ky = directionsFor(sb.s, sb.total, o.variance);
-  const { rho } = ccaOfBases(fn, sa.u, kx, sb.u, ky, a.n);
+  const { rho } = ccaOfBases(fn, [a.label, b.label], sa.u, kx, sb.u, ky, a.n);
   let sum = 0;
   for (const r of rho) sum += r;
   return { value: sum / rho.length, rho, kx, ky };
