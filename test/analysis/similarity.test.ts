@@ -165,15 +165,59 @@ function pwccaRef(X: M, Y: M): number {
   return alpha.reduce((s, a, i) => s + (a / total) * rho[i]!, 0);
 }
 
-/** ‖X̂ᵀŶ‖_* from the eigenvalues of MᵀM. */
+/**
+ * Singular values by one-sided Jacobi (Hestenes): rotate pairs of columns until all are
+ * orthogonal; the singular values are the column norms (accurate for small ones too, unlike the
+ * square roots of eigenvalues of MᵀM).
+ */
+function singularValuesRef(a: M): number[] {
+  const u = a.map((r) => [...r]);
+  const q = u[0]!.length;
+  for (let sweep = 0; sweep < 60; sweep++) {
+    let rotated = false;
+    for (let p = 0; p < q; p++) {
+      for (let r = p + 1; r < q; r++) {
+        let alpha = 0;
+        let beta = 0;
+        let gamma = 0;
+        for (const row of u) {
+          alpha += row[p]! ** 2;
+          beta += row[r]! ** 2;
+          gamma += row[p]! * row[r]!;
+        }
+        if (Math.abs(gamma) <= 1e-15 * Math.sqrt(alpha * beta)) continue;
+        rotated = true;
+        const zeta = (beta - alpha) / (2 * gamma);
+        const t = Math.sign(zeta || 1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
+        const c = 1 / Math.sqrt(1 + t * t);
+        const s = c * t;
+        for (const row of u) {
+          const up = row[p]!;
+          const ur = row[r]!;
+          row[p] = c * up - s * ur;
+          row[r] = s * up + c * ur;
+        }
+      }
+    }
+    if (!rotated) break;
+  }
+  return Array.from({ length: q }, (_, j) => Math.sqrt(u.reduce((s, row) => s + row[j]! ** 2, 0)));
+}
+
+/** ‖X̂ᵀŶ‖_*: the sum of the singular values of M = X̂ᵀŶ (one-sided Jacobi on the taller of M, Mᵀ). */
 function procrustesSimilarityRef(X: M, Y: M): number {
   const xc = centre(X);
   const yc = centre(Y);
   const m = mul(T(scale(xc, 1 / frob(xc))), scale(yc, 1 / frob(yc)));
-  // Eigenvalues that are zero in exact arithmetic come out as ±1e-17 or so: their square roots
-  // would add ~1e-9 each, so those below 1e-13 of the largest count as zero.
-  const { values } = jacobiEigen(mul(T(m), m));
-  return values.reduce((s, v) => s + (v > 1e-13 * values[0]! ? Math.sqrt(v) : 0), 0);
+  return singularValuesRef(m.length >= m[0]!.length ? m : T(m)).reduce((s, v) => s + v, 0);
+}
+
+/** ‖X̂ᵀŶ‖_* from the eigenvalues of MᵀM (cross-check of the Jacobi SVD where all singular values are large). */
+function procrustesByEigenRef(X: M, Y: M): number {
+  const xc = centre(X);
+  const yc = centre(Y);
+  const m = mul(T(scale(xc, 1 / frob(xc))), scale(yc, 1 / frob(yc)));
+  return jacobiEigen(mul(T(m), m)).values.reduce((s, v) => s + Math.sqrt(Math.max(0, v)), 0);
 }
 
 function rdmRef(X: M, kind: 'correlation' | 'euclidean'): number[] {
@@ -275,6 +319,7 @@ test('SVCCA, PWCCA, Procrustes and RSA match float64 references (number[][], 1e-
       close(similarity.svcca(A, B, { variance: 0.9 }), svccaRef(A, B, 0.9), 1e-9, `svcca 90% ${name}`);
       close(similarity.pwcca(A, B), pwccaRef(A, B), 1e-9, `pwcca ${name}`);
       const sim = procrustesSimilarityRef(A, B);
+      close(procrustesByEigenRef(A, B), sim, 1e-9, `the two Procrustes references ${name}`);
       close(similarity.procrustes(A, B, { output: 'similarity' }), sim, 1e-9, `procrustes similarity ${name}`);
       close(similarity.procrustes(A, B, { output: 'squared' }), 2 - 2 * sim, 1e-9, `procrustes d² ${name}`);
       close(similarity.procrustes(A, B), Math.sqrt(2 - 2 * sim), 1e-9, `procrustes d ${name}`);
@@ -295,6 +340,17 @@ test('wide representations (p > n) take the n×n form and still match the refere
   close(similarity.rsa(X, Y), rsaRef(X, Y), 1e-9, 'rsa');
   // The SVCCA reference takes the p×p route (Jacobi on X̃ᵀX̃): an independent check of the n×n form.
   close(similarity.svcca(X, Y, { variance: 0.8 }), svccaRef(X, Y, 0.8), 1e-8, 'svcca 80%');
+});
+
+test('ill-conditioned representations (singular values over five decades) still match the references', () => {
+  // Columns scaled from 1 down to 1e-5: the Gram matrix's condition number is 1e10, and the left
+  // singular vectors of the small directions are re-orthonormalised.
+  const X = randn(60, 8, 21).map((row) => row.map((v, j) => v * 10 ** (-5 * j / 7)));
+  const Y = add(mul(X, randn(8, 5, 22)), scale(randn(60, 5, 23), 0.01));
+  close(similarity.svcca(X, Y, { variance: 1 }), svccaRef(X, Y, 1), 1e-8, 'svcca, all variance');
+  close(similarity.pwcca(X, Y), pwccaRef(X, Y), 1e-8, 'pwcca');
+  close(similarity.pwcca(Y, X), pwccaRef(Y, X), 1e-8, 'pwcca (Y, X)');
+  close(similarity.procrustes(X, Y, { output: 'similarity' }), procrustesSimilarityRef(X, Y), 1e-9, 'procrustes');
 });
 
 test('tensors are read as float32 and agree with the reference on the same values', () => {

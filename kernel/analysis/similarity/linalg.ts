@@ -9,7 +9,8 @@
  * eigen-decomposition of its smaller Gram matrix (n×n when p > n, p×p otherwise), so a 500×2048
  * representation costs one 500×500 eigen-decomposition. Squaring the matrix squares its condition
  * number: directions whose singular value is below `tolerance` (default 1e-6) times the largest are
- * treated as absent, and the left singular vectors are re-orthonormalised (Gram–Schmidt, twice).
+ * treated as absent, and left singular vectors of small singular values are re-orthonormalised
+ * (Gram–Schmidt, twice).
  */
 
 /** Eigenvalues (descending) and eigenvectors (row k of `vectors` is the k-th, length m). */
@@ -278,19 +279,25 @@ export function thinSvd(c: Centred, tolerance: number): ThinSvd {
     // The eigenvectors of XXᵀ: orthonormal already.
     u.set(vectors.subarray(0, rank * n));
   } else {
-    // u_k = X v_k / s_k, as rows: (V_rank · Xᵀ) scaled, then made orthonormal again (the Gram
-    // matrix squared the condition number).
+    // u_k = X v_k / s_k, as rows: (V_rank · Xᵀ) scaled. Their orthogonality errs by about
+    // ε·(s_0/s_k)² (the Gram matrix squared the condition number): rows with s_0/s_k > 100 are
+    // made orthonormal again against all before them.
     const xv = matMul(vectors, rank, p, xt, n);
     for (let k = 0; k < rank; k++) for (let a = 0; a < n; a++) u[k * n + a] = xv[k * n + a]! / s[k]!;
-    orthonormaliseRows(u, rank, n);
+    let from = 0;
+    while (from < rank && s[0]! <= 100 * s[from]!) from++;
+    orthonormaliseRows(u, rank, n, from);
   }
   return { s, u, total, rank };
 }
 
-/** Modified Gram–Schmidt, twice, on the m rows (length len) of `a`, in place. */
-export function orthonormaliseRows(a: Float64Array, m: number, len: number): void {
+/**
+ * Modified Gram–Schmidt, twice, on rows `from`…m−1 (length len) of `a`, in place: each made
+ * orthogonal to all rows before it and normalised (rows before `from` are taken as orthonormal).
+ */
+export function orthonormaliseRows(a: Float64Array, m: number, len: number, from = 0): void {
   for (let pass = 0; pass < 2; pass++) {
-    for (let i = 0; i < m; i++) {
+    for (let i = from; i < m; i++) {
       const oi = i * len;
       for (let j = 0; j < i; j++) {
         const oj = j * len;
