@@ -213,6 +213,8 @@ export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {
         fill: 'color',
         type: 'gradient',
         title: measures !== undefined ? { signal: `${MeasureSignal.labels}[${MeasureSignal.index}]` } : 'CKA',
+        // a measure's label names its range too: room for it (vega cuts titles at 180 px)
+        ...(measures !== undefined ? { titleLimit: 360 } : {}),
         gradientLength: Math.min(200, Math.max(80, step * rows.length)),
         values: [0, 0.2, 0.4, 0.6, 0.8, 1],
         format: '.1f',
