@@ -72,7 +72,7 @@ function* pairRsa(fn: string, X: Features, Y: Features, options: unknown): Analy
  * @example
  * ```ts
  * const X = tf.randomNormal([200, 64]);
- * tl.similarity.rsa(X, tf.relu(X));                                  // high
+ * tl.similarity.rsa(X, tf.relu(X));                                  // ≈ 0.7
  * tl.similarity.rsa(X, tf.relu(X), {rdm: 'euclidean', compare: 'pearson'});
  * ```
  */
