@@ -26,6 +26,15 @@ export interface SimilarityResultInit {
  * switch. Every measure is shown as a similarity on the 0..1 colour scale: CKA, SVCCA, PWCCA and
  * the Procrustes similarity 1 − d²/2 lie in [0, 1]; RSA lies in [−1, 1] (negative cells take the
  * colour of 0, the hover shows the value).
+ *
+ * @example
+ * ```ts
+ * const heat = await tl.similarity.matrix(netA, netB, probe, {measures: ['cka', 'svcca', 'rsa']});
+ * heat.get('fc1', 'fc1', 'rsa');
+ * heat.diagonal('svcca');
+ * heat.values('cka');
+ * heat;   // one heatmap, a switch between the measures
+ * ```
  */
 export class SimilarityResult implements Displayable, SimilarityResultInit {
   readonly rows: readonly string[];
