@@ -14,7 +14,8 @@ import { InterpolationResult } from '../../kernel/analysis/interpolate';
 import { trainingBundle } from '../../kernel/analysis/progress';
 import { ckaSpec, curvatureSpec, interpolationSpec, lightTheme, PALETTES, trainingSpec, vegaConfig, type Theme } from '../../kernel/protocol/charts';
 import { CurvatureResult, curvatureTable } from '../../kernel/analysis/curvature';
-import { HoverSignal, LEVELS } from '../../kernel/protocol/charts/cka';
+import { HoverSignal, LEVELS, MeasureSignal } from '../../kernel/protocol/charts/cka';
+import { SimilarityResult } from '../../kernel/analysis/similarity';
 import { expressionInterpreter } from 'vega-interpreter';
 import { Mime, type TrainingPayload } from '../../kernel/protocol/mime';
 
@@ -181,6 +182,78 @@ test('cka: VS Code\'s renderer turns the spec\'s hover off and keeps the figure'
   const view = await headless(without, true);
   assert.ok(!(await view.toSVG()).includes('>A: '));
   view.finalize();
+});
+
+test('cka: a payload with several measures gets a switch; the cells, legend and hover follow it', async () => {
+  const result = new SimilarityResult({
+    rows: ['conv1', 'fc'],
+    columns: ['conv1', 'fc'],
+    measures: [
+      { measure: 'cka', label: 'Linear CKA (0–1)', values: [[1, 0.2], [0.3, 0.9]] },
+      { measure: 'svcca', label: 'SVCCA, 99% variance (0–1)', values: [[0.95, 0.41], [0.5, Number.NaN]] },
+      { measure: 'rsa', label: 'RSA, Spearman of correlation RDMs (−1–1)', values: [[1, -0.25], [0.1, 0.7]] },
+    ],
+    n: 64,
+    modelA: 'P-T',
+    modelB: 'RI-T',
+  });
+  const payload = result.toPayload();
+  const kernel = json(display(result)[Mime.vega]) as { signals: { name: string; value?: unknown; bind?: { input: string; options: string[]; labels: string[] } }[]; legends: { title: unknown }[] };
+  assert.deepEqual(kernel, json(ckaSpec(payload, lightTheme).spec), 'the kernel\'s fallback is the builder\'s spec');
+  const measure = kernel.signals.find((x) => x.name === MeasureSignal.measure);
+  assert.equal(measure?.value, 'cka', 'the first measure is shown first');
+  assert.deepEqual(measure?.bind, { input: 'radio', options: ['cka', 'svcca', 'rsa'], labels: ['Linear CKA (0–1)', 'SVCCA, 99% variance (0–1)', 'RSA, Spearman of correlation RDMs (−1–1)'], name: 'Measure ' });
+  assert.deepEqual(kernel.legends[0]!.title, { signal: `${MeasureSignal.labels}[${MeasureSignal.index}]` }, 'the legend names the measure and its range');
+  const step = ckaSpec(payload, lightTheme).layout.step;
+  for (const interpreter of [false, true]) {
+    const view = await headless(kernel, interpreter);
+    const shown = () => (view.data('cells') as { m: number }[]).map((c) => c.m);
+    assert.ok(shown().length > 0 && shown().every((m) => m === 0), 'only the first measure\'s cells are drawn');
+    assert.ok((await view.toSVG()).includes('Linear CKA (0–1)'));
+    await pointAt(view, 1.5 * step, 0.5 * step);
+    assert.equal(view.signal(HoverSignal.text), 'P-T: conv1, RI-T: fc, CKA: 0.200');
+    view.signal(MeasureSignal.measure, 'svcca');
+    await view.runAsync();
+    assert.ok(shown().length > 0 && shown().every((m) => m === 1), 'the switch draws the chosen measure\'s cells');
+    assert.equal(view.signal(HoverSignal.text), 'P-T: conv1, RI-T: fc, SVCCA: 0.410', 'the hover reads the chosen measure');
+    await pointAt(view, 1.5 * step, 1.5 * step);
+    assert.equal(view.signal(HoverSignal.text), 'P-T: fc, RI-T: fc, SVCCA: n/a');
+    view.signal(MeasureSignal.measure, 'rsa');
+    await pointAt(view, 1.5 * step, 0.5 * step);
+    assert.equal(view.signal(HoverSignal.text), 'P-T: conv1, RI-T: fc, RSA: −0.250', 'a negative RSA is exact on hover (its colour clamps to 0)');
+    const svg = await view.toSVG();
+    assert.ok(svg.includes('RSA, Spearman of correlation RDMs (−1–1)') && !svg.includes('Linear CKA (0–1)'), 'the legend title follows the switch');
+    view.finalize();
+  }
+  // VS Code: no hover line, the switch stays (the renderer's tooltip reads the index signal).
+  const vscode = json(ckaSpec(payload, dark, { hover: false }).spec) as { signals: { name: string }[]; marks: { name: string }[] };
+  assert.deepEqual(vscode.signals.map((x) => x.name), [MeasureSignal.measure, MeasureSignal.index, MeasureSignal.labels, MeasureSignal.names]);
+  assert.deepEqual(vscode.marks.map((m) => m.name), ['heatmap']);
+  const source = readFileSync(path.join(root, 'renderers', 'cka', 'render.ts'), 'utf8');
+  assert.match(source, /view\.signal\(MeasureSignal\.index\)/, 'the renderer\'s tooltip shows the measure the switch picked');
+});
+
+test('cka: one measure other than CKA is named without a switch; a CKA payload without measures draws as before', async () => {
+  const one = ckaSpec({ rows: ['a'], columns: ['b'], values: [[0.4]], kind: 'linear', debiased: false, measures: [{ measure: 'procrustes', label: 'Procrustes similarity 1 − d²/2 (0–1)', values: [[0.4]] }] }, lightTheme);
+  const spec = json(one.spec) as { signals: { name: string; bind?: unknown }[]; title: { text: string } };
+  assert.equal(spec.signals.find((x) => x.name === MeasureSignal.measure)?.bind, undefined, 'nothing to switch to');
+  const view = await headless(spec, true);
+  assert.ok((await view.toSVG()).includes('Procrustes similarity 1 − d²/2 (0–1)'));
+  await pointAt(view, 0.5 * one.layout.step, 0.5 * one.layout.step);
+  assert.equal(view.signal(HoverSignal.text), 'A: a, B: b, Procrustes: 0.400');
+  view.finalize();
+  assert.equal(spec.title.text, 'Module similarity');
+
+  const old = { rows: ['a', 'b'], columns: ['c'], values: [[0.3], [0.8]], kind: 'linear' as const, debiased: false };
+  for (const hover of [true, false]) {
+    const plain = json(ckaSpec(old, dark, { hover }).spec) as { signals?: { name: string }[]; data: object[]; legends: { title: unknown }[]; title: { text: string } };
+    assert.ok(!(plain.signals ?? []).some((x) => x.name.startsWith('cka_measure')), 'no measure signals');
+    assert.deepEqual(plain.data, json([{ name: 'cells', values: (plain.data[0] as { values: object[] }).values }]), 'no filter on the cells');
+    assert.ok((plain.data[0] as { values: object[] }).values.every((c) => !('m' in c)));
+    assert.equal(plain.legends[0]!.title, 'CKA');
+    assert.equal(plain.title.text, 'linear CKA');
+    assert.deepEqual(plain, json(ckaSpec({ ...old, measures: [] }, dark, { hover }).spec), 'an empty measures list is no measures');
+  }
 });
 
 test('interpolation: the kernel\'s vega-lite fallback is the renderer\'s chart in the light theme', () => {

@@ -64,6 +64,7 @@ const SMALL: Record<string, readonly string[]> = {
   checkpoints: ['sourceSize=500', 'preEpochs=2', 'checkpointEpochs=[0,1,2]', 'labelsPerClass=10', 'fineTuneEpochs=2', 'seeds=[1]'],
   alignment: ['trainSize=200', 'testSize=200', 'epochs=3', 'points=5'],
   curvature: ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=2', 'iterations=3', 'hutchinsonSamples=2', 'alphas=3', 'sigmas=[0.05]'],
+  'similarity-measures': ['n=120', 'width=12', 'trainSize=300', 'epochs=1', 'probeSize=150'],
 };
 
 /**
@@ -152,6 +153,30 @@ const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
     const t = texts(nb);
     assert.match(t, /model\s+module\s+params\s+λ_max\s+iters\s+rel\. change\s+trace ± SE\s+HVP\s+μ\s+error rewound\n/);
     assert.match(t, /\| fc \| [\d.e+-]+ \| [\d.e+-]+ \| [\d.e+-]+ ± [\d.e+-]+ \| [\d.e+-]+ ± [\d.e+-]+ \| ([\d.e+-]+|∞) \| ([\d.e+-]+|∞) \|/);
+  },
+  'similarity-measures'(nb) {
+    const t = texts(nb);
+    const row = (label: string): string[] => {
+      const line = t.split('\n').find((l) => l.startsWith(`| ${label} |`));
+      assert.ok(line, `no row ${label}`);
+      return line.split('|').slice(2, -1).map((c) => c.trim());
+    };
+    // linear CKA, SVCCA 99%, SVCCA 100%, PWCCA, Procrustes, RSA
+    const rotated = row('X·Q, Q orthogonal');
+    assert.ok(rotated.slice(0, 5).every((c) => c.startsWith('✓')), `CKA, SVCCA, PWCCA and Procrustes ignore a rotation: ${rotated.join(', ')}`);
+    assert.ok(!rotated[5]!.startsWith('✓'), 'correlation RSA does not');
+    const invertible = row('X·A, A invertible');
+    assert.ok(invertible[2]!.startsWith('✓'), 'CCA with all variance kept ignores an invertible map');
+    assert.ok(!invertible[0]!.startsWith('✓') && !invertible[4]!.startsWith('✓'), 'CKA and Procrustes do not');
+    assert.ok(row('each example scaled and shifted')[5]!.startsWith('✓'), 'correlation RSA ignores per-example scale and shift');
+    const [xy, yx] = row('PWCCA');
+    assert.notEqual(xy, yx, 'PWCCA is not symmetric');
+    const svcca100 = row('SVCCA (100%)');
+    assert.equal(svcca100[0], svcca100[2], 'SVCCA with all variance kept: f(X·A, Y) = f(X, Y)');
+    const heat = payloads<CkaPayload>(nb, Mime.cka);
+    assert.equal(heat.length, 1);
+    assert.deepEqual(heat[0]!.measures?.map((m) => m.measure), ['cka', 'svcca', 'pwcca', 'procrustes', 'rsa']);
+    assert.deepEqual(heat[0]!.rows, ['conv2', 'fc1', 'fc']);
   },
 };
 
