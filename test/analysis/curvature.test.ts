@@ -553,7 +553,7 @@ test('clear errors: unknown module, empty data, wrong shapes, bad options', asyn
     await bad(curvature(model, d, { modules: ['fc', 'fc'] }), /names a module twice/);
     await bad(curvature(model, empty), /tl\.curvature: data is empty/);
     await bad(curvature(model, wrong), /tl\.curvature: data\.x has images 5×5×1 but the model \(cnn\) expects 6×6×1/, ShapeMismatchError);
-    await bad(curvature(model, d, { iterations: 0 }), /options\.iterations must be in \[1, 100000\], got 0/);
+    await bad(curvature(model, d, { iterations: 0 }), /options\.iterations must be between 1 and 100000, got 0/);
     await bad(curvature(model, d, { hutchinsonSamples: 1.5 }), /options\.hutchinsonSamples must be an integer/);
     await bad(curvature(model, d, { method: 'newton' as 'exact' }), /options\.method must be one of 'auto', 'exact', 'finite-difference'/);
     await bad(curvature(model, d, { iterationz: 3 } as never), /options\.iterationz is not a known option/);
