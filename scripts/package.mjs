@@ -5,7 +5,8 @@
 //
 // vsce refuses a .vscodeignore next to the npm `files` list of package.json, and `files` serves
 // `npm pack` (the CLI and library). So the extension is packed from a staging folder holding a
-// copy of the manifest without `files`/dev entries, dist/, the docs, .vscodeignore (plus the rules
+// copy of the manifest without `files`/dev entries and with the extension's entry as `main`
+// (scripts/extensionManifest.mjs), dist/, the docs, .vscodeignore (plus the rules
 // that drop other platforms' binaries) and the production dependency tree (hard links where the
 // file system allows, so staging costs seconds, not 500 MB of copies).
 //
@@ -17,6 +18,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { EXTENSION_MAIN, extensionManifest } from './extensionManifest.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const args = process.argv.slice(2);
@@ -57,7 +59,7 @@ function run(cmd, cmdArgs, cwd = root) {
 
 const t0 = Date.now();
 if (!args.includes('--no-build')) run(process.execPath, ['esbuild.mjs', '--production']);
-for (const entry of ['dist/extension.js', 'dist/kernel.js', 'dist/kernelWorker.js', 'dist/analysis.js', 'dist/gramWorker.js']) {
+for (const entry of [EXTENSION_MAIN, 'dist/kernel.js', 'dist/kernelWorker.js', 'dist/analysis.js', 'dist/gramWorker.js']) {
   if (!existsSync(path.join(root, entry))) fail(`${entry} is missing after the build`);
 }
 
@@ -65,10 +67,9 @@ for (const entry of ['dist/extension.js', 'dist/kernel.js', 'dist/kernelWorker.j
 rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
 
-// 2. The manifest, minus what only npm and development use.
-const staged = { ...manifest };
-for (const key of ['files', 'devDependencies', 'scripts', 'bin', 'exports', 'types', 'allowScripts']) delete staged[key];
-writeFileSync(path.join(stage, 'package.json'), JSON.stringify(staged, null, 2) + '\n');
+// 2. The manifest as VS Code reads it: `main` the extension's entry (package.json's is the analysis
+// API, for npm), minus what only npm and development use.
+writeFileSync(path.join(stage, 'package.json'), JSON.stringify(extensionManifest(manifest), null, 2) + '\n');
 
 // 3. The extension's own files.
 for (const name of ['dist', 'sample-notebooks', 'README.md', 'CHANGELOG.md', 'LICENSE', 'LICENSE.md', 'images']) {

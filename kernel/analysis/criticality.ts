@@ -5,6 +5,10 @@
  *   μᵢ = min over the (α, σ) grid, σ > 0, of α²‖θᵢᶠ − θᵢ⁰‖²_F / σ²  subject to  E_u[err] ≤ ε,
  * the expectation estimated with seeded noise samples. A module is non-critical when rewinding it
  * (α → 0) keeps the error low. The rewind target can be any earlier checkpoint, not only θ⁰.
+ * Rewinding a module changes the activations of every layer after it, so for models with
+ * BatchNorm the running statistics are recomputed for every setting (and for the final model the
+ * grid is compared with) before it is evaluated, as interpolation does; by default on the
+ * evaluated data, which the paper's protocol takes from the training set.
  * `tl.criticality` in notebooks.
  */
 import { tf } from './tfjs';
@@ -15,7 +19,7 @@ import { DISPLAY, type Displayable } from './display';
 import { checkData, type DataLike } from './dataset';
 import { checkDataFitsModel, checkModel } from './train';
 import { checkInteger, checkKeys, checkNumber, checkObject, checkOneOf, checkSeed, formatValue, fail } from './validate';
-import { checkSameParameters, evaluateSettings } from './evalGrid';
+import { checkSameParameters, describeRecalibration, evaluateSettings, planRecalibration, type RecalibrationInfo } from './evalGrid';
 import { VEGA_LITE_SCHEMA, fmt, fmtShort, jsonNumber, textTable } from './results';
 import { weightsOf, type WeightsSource } from './distance';
 
@@ -40,6 +44,17 @@ export interface CriticalityOptions {
   readonly group?: number;
   /** What the rewind target is, for tables and charts (e.g. `init`, `epoch 2`). Default `init`. */
   readonly label?: string;
+  /**
+   * BatchNorm statistics of each rewound model: `'auto'` (default) recomputes them for models that
+   * have BatchNorm; `true` requires it; `false` keeps the final model's running statistics (stale
+   * for every layer after the rewound module).
+   */
+  readonly recalibrate?: boolean | 'auto';
+  /**
+   * Images to recompute BatchNorm statistics on: a data set or images [N, H, W, C]. Default
+   * (`'evaluation'`): the evaluated `data`, which should be training data, as in the paper.
+   */
+  readonly recalibrationData?: DataLike | tf.Tensor4D | 'evaluation';
 }
 
 /** One grid point of one module: mean metric over the noise samples. */
@@ -102,13 +117,16 @@ function noiseSeed(seed: number, ...parts: number[]): number {
 /**
  * Rewinds each module of `model` towards `initial` (its initialisation, or any earlier
  * checkpoint) with noise, and reports the α–error curves and each module's criticality μ.
- * Evaluates modules × α × (1 + (σ's − 1) × samples) settings, `group` per pass over `data`.
+ * Evaluates modules × α × (1 + (σ's − 1) × samples) settings, `group` per pass over `data`
+ * (the training data, as in the paper). For models with BatchNorm every setting's statistics are
+ * recomputed first, on `data` or on `recalibrationData`; `result.recalibration` says which.
  *
  * @example
  * ```ts
  * const init = tl.resnet({...config, seed: 1});   // the same seed as before training: θ⁰
  * const c = await tl.criticality(trained, init, train.take(512), {samples: 2});
  * c.table();      // μ per module
+ * c.recalibration; // {recalibrated: true, source: 'evaluation', examples: 512} for a ResNet
  * c;              // α–error curves and the table
  * ```
  */
@@ -120,7 +138,7 @@ export async function criticality(model: Model, initial: WeightsSource, data: Da
   const { numClasses } = checkData(fn, 'data', data);
   checkDataFitsModel(fn, model, data, numClasses);
   const o = checkObject(fn, 'options', options);
-  checkKeys(fn, 'options', o, ['modules', 'alphas', 'sigmas', 'samples', 'epsilon', 'metric', 'seed', 'batchSize', 'group', 'label']);
+  checkKeys(fn, 'options', o, ['modules', 'alphas', 'sigmas', 'samples', 'epsilon', 'metric', 'seed', 'batchSize', 'group', 'label', 'recalibrate', 'recalibrationData']);
   const modules = o['modules'] === undefined ? [...model.moduleNames] : (o['modules'] as unknown[]);
   if (!Array.isArray(modules) || modules.length === 0) fail(fn, 'options.modules', `must be a non-empty array of module names, got ${formatValue(o['modules'])}`);
   for (const m of modules) {
@@ -136,6 +154,7 @@ export async function criticality(model: Model, initial: WeightsSource, data: Da
   const label = o['label'] ?? 'init';
   if (typeof label !== 'string') fail(fn, 'options.label', `must be a string, got ${formatValue(label)}`);
   if (o['epsilon'] !== undefined) checkNumber(fn, 'options.epsilon', o['epsilon'], 0);
+  const recalibration = planRecalibration(fn, model, o, data, { batchSize, whenMissing: 'evaluation' });
 
   // The settings of one module: (α, σ, sample) with one sample at σ = 0.
   const settings: { alpha: number; sigma: number; sample: number }[] = [];
@@ -144,7 +163,8 @@ export async function criticality(model: Model, initial: WeightsSource, data: Da
   }));
 
   const results: ModuleCriticality[] = [];
-  const baseEval = await evaluateSettings(model, 1, () => ({ weights: new Map([...model.variables].map(([k, v]) => [k, tf.clone(v)])) }), data, { batchSize, group: 1 });
+  // The final model, with its statistics recomputed like every setting's, so that α = 1, σ = 0 is exactly it.
+  const baseEval = await evaluateSettings(model, 1, () => ({ weights: new Map([...model.variables].map(([k, v]) => [k, tf.clone(v)])) }), data, { batchSize, group: 1, prepare: recalibration.prepare });
   const base = { error: 1 - baseEval[0]!.accuracy, loss: baseEval[0]!.loss };
   const epsilon = (o['epsilon'] as number | undefined) ?? (metric === 'error' ? Math.min(1, base.error + 0.05) : base.loss * 1.1);
 
@@ -179,7 +199,7 @@ export async function criticality(model: Model, initial: WeightsSource, data: Da
         return { weights };
       },
       data,
-      { batchSize, group },
+      { batchSize, group, prepare: recalibration.prepare },
     );
     // Mean over samples per (α, σ).
     const grid: CriticalityPoint[] = [];
@@ -213,7 +233,7 @@ export async function criticality(model: Model, initial: WeightsSource, data: Da
     const rewound = grid.find((g) => g.alpha === alphas[0] && g.sigma === 0)!;
     results.push({ module: mod, criticality: best, alpha: bestAlpha, sigma: bestSigma, distance: Math.sqrt(dist2), rewoundError: rewound.error, rewoundLoss: rewound.loss, grid });
   }
-  return new CriticalityResult({ label, metric, epsilon, baseError: base.error, baseLoss: base.loss, modules: results, samples, seed });
+  return new CriticalityResult({ label, metric, epsilon, baseError: base.error, baseLoss: base.loss, modules: results, samples, seed, recalibration: recalibration.info });
 }
 
 /** What a {@link CriticalityResult} holds. */
@@ -228,6 +248,8 @@ export interface CriticalityInit {
   readonly modules: readonly ModuleCriticality[];
   readonly samples: number;
   readonly seed: number;
+  /** Whether BatchNorm statistics were recomputed for every setting and the final model, and on which images. Default: not recomputed. */
+  readonly recalibration?: RecalibrationInfo;
 }
 
 /** Module criticality: a table of μ per module and the α–error curves (σ = 0). */
@@ -240,6 +262,7 @@ export class CriticalityResult implements Displayable, CriticalityInit {
   readonly modules: readonly ModuleCriticality[];
   readonly samples: number;
   readonly seed: number;
+  readonly recalibration: RecalibrationInfo;
 
   constructor(init: CriticalityInit) {
     this.label = init.label;
@@ -250,6 +273,12 @@ export class CriticalityResult implements Displayable, CriticalityInit {
     this.modules = init.modules;
     this.samples = init.samples;
     this.seed = init.seed;
+    this.recalibration = init.recalibration ?? { recalibrated: false, source: null, examples: null };
+  }
+
+  /** The BatchNorm note of tables and charts, e.g. `BatchNorm statistics recomputed for every setting on the evaluation data (512 images)`. */
+  private batchNormNote(): string {
+    return this.recalibration.recalibrated ? `BatchNorm statistics recomputed for every setting ${describeRecalibration(this.recalibration)}` : 'BatchNorm statistics not recomputed';
   }
 
   /** μ per module. */
@@ -269,7 +298,7 @@ export class CriticalityResult implements Displayable, CriticalityInit {
     const values = this.modules.flatMap((m) => m.grid.filter((g) => g.sigma === 0).map((g) => ({ module: m.module, alpha: g.alpha, value: this.metric === 'error' ? g.error : g.loss })));
     return {
       $schema: VEGA_LITE_SCHEMA,
-      title: { text: `Rewinding one module to ${this.label}`, subtitle: `${y} vs α (σ = 0); dashed: ε = ${fmtShort(this.epsilon)}` },
+      title: { text: `Rewinding one module to ${this.label}`, subtitle: [`${y} vs α (σ = 0); dashed: ε = ${fmtShort(this.epsilon)}`, ...(this.recalibration.recalibrated ? [this.batchNormNote()] : [])] },
       width: 320,
       height: 220,
       layer: [
@@ -295,6 +324,7 @@ export class CriticalityResult implements Displayable, CriticalityInit {
       epsilon: this.epsilon,
       baseError: this.baseError,
       baseLoss: this.baseLoss,
+      recalibration: this.recalibration,
       modules: this.modules.map((m) => ({ ...m, criticality: jsonNumber(m.criticality), alpha: jsonNumber(m.alpha), sigma: jsonNumber(m.sigma) })),
     };
   }
@@ -302,7 +332,7 @@ export class CriticalityResult implements Displayable, CriticalityInit {
   toString(): string {
     const rows = this.modules.map((m) => [m.module, Number.isFinite(m.criticality) ? fmtShort(m.criticality) : '∞ (no σ meets ε)', fmt(m.alpha, 2), fmt(m.sigma, 3), fmt(m.distance, 3), fmt(this.metric === 'error' ? m.rewoundError : m.rewoundLoss, 4)]);
     const base = this.metric === 'error' ? this.baseError : this.baseLoss;
-    return `Module criticality, rewinding to ${this.label} (${this.metric} ≤ ε = ${fmtShort(this.epsilon)}; final model ${fmtShort(base)}; ${this.samples} noise samples, seed ${this.seed})\n${textTable(['module', 'μ', 'α', 'σ', '‖θᶠ−θ⁰‖', `${this.metric} rewound`], rows)}`;
+    return `Module criticality, rewinding to ${this.label} (${this.metric} ≤ ε = ${fmtShort(this.epsilon)}; final model ${fmtShort(base)}; ${this.samples} noise samples, seed ${this.seed}; ${this.batchNormNote()})\n${textTable(['module', 'μ', 'α', 'σ', '‖θᶠ−θ⁰‖', `${this.metric} rewound`], rows)}`;
   }
 
   [DISPLAY](): MimeBundle {

@@ -11,7 +11,7 @@ import type { Model, NamedWeights } from './modelContract';
 import type { DataLike } from './dataset';
 import { lossAndCorrect } from './train';
 import { ShapeMismatchError } from './errors';
-import { shapeStr } from './validate';
+import { fail, formatValue, shapeStr } from './validate';
 
 /** One weight setting: all trainable parameters, optionally normalisation buffers. */
 export interface WeightSetting {
@@ -42,6 +42,104 @@ export function hasBuffers(m: Model): m is Model & WithBuffers {
 /** Whether `m` can recompute its normalisation statistics from data. */
 export function canRecalibrate(m: Model): m is Model & WithBuffers {
   return hasBuffers(m) && typeof (m as Partial<WithBuffers>).recalibrate === 'function';
+}
+
+/**
+ * Where the images came from that normalisation statistics were recomputed on:
+ * `recalibrationData` (given by the caller, normally the training data), `evaluation` (the data
+ * the results are measured on), `function` (the caller's own function did it).
+ */
+export type RecalibrationSource = 'recalibrationData' | 'evaluation' | 'function';
+
+/** How an analysis treated BatchNorm statistics; results carry it and show it. */
+export interface RecalibrationInfo {
+  /** Whether statistics were recomputed for every evaluated weight setting. */
+  readonly recalibrated: boolean;
+  /** Which images they were recomputed on; null when not recomputed. */
+  readonly source: RecalibrationSource | null;
+  /** How many images; null when not recomputed or done by a function. */
+  readonly examples: number | null;
+  /** A caution to show with the result (e.g. statistics taken from the evaluation data). */
+  readonly warning?: string;
+}
+
+/** No recomputation: the model has no statistics, or the caller turned it off. */
+export const NOT_RECALIBRATED: RecalibrationInfo = { recalibrated: false, source: null, examples: null };
+
+/** One line for tables and notes: `on recalibrationData (512 images)`, `no`, …. */
+export function describeRecalibration(r: RecalibrationInfo): string {
+  if (!r.recalibrated) return 'no';
+  if (r.source === 'function') return 'by the recalibrate function';
+  const what = r.source === 'evaluation' ? 'the evaluation data' : 'recalibrationData';
+  return `on ${what}${r.examples === null ? '' : ` (${r.examples} images)`}`;
+}
+
+/** What {@link planRecalibration} decided: the record for the result and the step to run on each model. */
+export interface RecalibrationPlan {
+  readonly info: RecalibrationInfo;
+  /** Recomputes the statistics of one evaluated model (setting `index`); absent when nothing is recomputed. */
+  readonly prepare?: (model: Model, index: number) => void | Promise<void>;
+}
+
+/** How a caller of {@link planRecalibration} treats defaults. */
+export interface RecalibrationPolicy {
+  /** Examples per forward pass while recomputing. */
+  readonly batchSize: number;
+  /**
+   * What a missing `recalibrationData` means for a model with BatchNorm: `'evaluation'` uses the
+   * evaluated data (criticality, which is measured on training data); `'required'` throws naming
+   * the option (interpolation, which is measured on held-out data).
+   */
+  readonly whenMissing: 'evaluation' | 'required';
+  /** Warning recorded when the evaluated data is used (asked for explicitly). */
+  readonly evaluationWarning?: string;
+  /** The second argument of a user function `recalibrate(model, arg)` for setting i; without it functions are refused. */
+  readonly functionArgument?: (index: number) => unknown;
+  /** How the function form is spelled in messages, e.g. `(model, λ) => …`. */
+  readonly functionSignature?: string;
+}
+
+/**
+ * Validates `options.recalibrate` (`'auto'` default, `true`, `false`, or a function where the
+ * policy allows one) and `options.recalibrationData` (images [N, H, W, C], a data set {x, y}, or
+ * `'evaluation'`), and returns how BatchNorm statistics are recomputed before each evaluation:
+ * as exact averages over the chosen images (`model.recalibrate`), the same for every setting.
+ * The one place interpolation and criticality decide this.
+ */
+export function planRecalibration(fn: string, model: Model, options: Readonly<Record<string, unknown>>, data: DataLike, policy: RecalibrationPolicy): RecalibrationPlan {
+  const rec = options['recalibrate'] ?? 'auto';
+  const allowFunction = policy.functionArgument !== undefined;
+  if (!(typeof rec === 'boolean' || rec === 'auto' || (allowFunction && typeof rec === 'function'))) {
+    fail(fn, 'options.recalibrate', `must be true, false${allowFunction ? `, 'auto' or a function ${policy.functionSignature ?? '(model, …) => …'}` : " or 'auto'"}, got ${formatValue(rec)}`);
+  }
+  if (rec === true && !canRecalibrate(model)) fail(fn, 'options.recalibrate', `is true but the model (${model.arch}) has no normalisation statistics to recompute (no recalibrate method or no BatchNorm)`);
+  const given = options['recalibrationData'];
+  let images: tf.Tensor4D | undefined;
+  if (given !== undefined && given !== 'evaluation') {
+    const x: unknown = given instanceof tf.Tensor ? given : (given as Partial<DataLike> | null)?.x;
+    if (!(x instanceof tf.Tensor) || x.rank !== 4) return fail(fn, 'options.recalibrationData', `must be a data set {x, y}, images [N, H, W, C] or 'evaluation', got ${formatValue(given)}`);
+    if (x.isDisposed) fail(fn, 'options.recalibrationData', 'is a disposed tensor');
+    const want = data.x.shape.slice(1);
+    if (x.shape.slice(1).some((d: number, i: number) => d !== want[i])) throw new ShapeMismatchError(fn, 'options.recalibrationData', `has images ${shapeStr(x.shape)} but data has ${shapeStr(data.x.shape)}; the images must have the same size and channels`);
+    images = x as tf.Tensor4D;
+  }
+  if (typeof rec === 'function') {
+    const arg = policy.functionArgument!;
+    return { info: { recalibrated: true, source: 'function', examples: null }, prepare: (m, i) => (rec as (m: Model, a: unknown) => void | Promise<void>)(m, arg(i)) };
+  }
+  if (rec === false || !canRecalibrate(model)) return { info: NOT_RECALIBRATED };
+  if (given === undefined && policy.whenMissing === 'required') {
+    fail(
+      fn,
+      'options.recalibrationData',
+      `is required for a model with BatchNorm (${model.arch}): pass the training data (a data set or its images) to recompute the statistics of every evaluated model on, as the paper does; 'evaluation' to use the evaluated data instead (with a warning); or recalibrate: false not to recompute them`,
+    );
+  }
+  const source: RecalibrationSource = images ? 'recalibrationData' : 'evaluation';
+  const x = images ?? data.x;
+  const warning = source === 'evaluation' ? policy.evaluationWarning : undefined;
+  const info: RecalibrationInfo = { recalibrated: true, source, examples: x.shape[0], ...(warning ? { warning } : {}) };
+  return { info, prepare: (m) => (m as Model & WithBuffers).recalibrate(x, { batchSize: policy.batchSize }) };
 }
 
 /**

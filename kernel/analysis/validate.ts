@@ -21,21 +21,38 @@ export function fail(fn: string, arg: string, detail: string): never {
   throw new InvalidArgumentError(fn, arg, detail);
 }
 
+/**
+ * A range as a person writes it, for `must be …` messages: `> 0` (a lower bound of
+ * Number.MIN_VALUE: any positive number), `≥ 1`, `≤ 10`, `between 2 and 8` (inclusive), `> 0 and ≤ 1`;
+ * an upper bound of Infinity (or, for integers, Number.MAX_SAFE_INTEGER) is no bound. Undefined for
+ * no bound at all.
+ */
+export function describeRange(min: number, max: number, integer = false): string | undefined {
+  const lower = min === -Infinity ? undefined : min === Number.MIN_VALUE ? '> 0' : `≥ ${min}`;
+  const upper = max === Infinity || (integer && max === Number.MAX_SAFE_INTEGER) ? undefined : `≤ ${max}`;
+  if (lower === undefined) return upper;
+  if (upper === undefined) return lower;
+  if (lower.startsWith('≥')) return `between ${min} and ${max}`;
+  return `${lower} and ${upper}`;
+}
+
+/** An integer in [min, max] (both inclusive; max = Number.MAX_SAFE_INTEGER for no upper bound). */
 export function checkInteger(fn: string, arg: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isInteger(v)) fail(fn, arg, `must be an integer, got ${formatValue(v)}`);
-  if (v < min || v > max) fail(fn, arg, `must be in [${min}, ${max === Number.MAX_SAFE_INTEGER ? '∞' : max}], got ${v}`);
+  if (v < min || v > max) fail(fn, arg, `must be ${describeRange(min, max, true)}, got ${v}`);
   return v;
 }
 
+/** A finite number in [min, max] (both inclusive; min = Number.MIN_VALUE for any positive number). */
 export function checkNumber(fn: string, arg: string, v: unknown, min = -Infinity, max = Infinity): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) fail(fn, arg, `must be a finite number, got ${formatValue(v)}`);
-  if (v < min || v > max) fail(fn, arg, `must be in [${min}, ${max}], got ${v}`);
+  if (v < min || v > max) fail(fn, arg, `must be ${describeRange(min, max)}, got ${v}`);
   return v;
 }
 
 export function checkSeed(fn: string, arg: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
-    fail(fn, arg, `must be an integer in [0, 2^32), got ${formatValue(v)}`);
+    fail(fn, arg, `must be an integer from 0 to 2³² − 1, got ${formatValue(v)}`);
   }
   return v;
 }

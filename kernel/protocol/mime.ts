@@ -44,6 +44,29 @@ export interface CkaPayload {
   readonly modelA?: string;
   readonly modelB?: string;
   readonly n?: number;
+  /**
+   * Several similarity measures on the same rows and columns (`tl.similarity.matrix`): the heatmap
+   * gets a switch between them, and `values` is the first one's. Absent: one measure, the CKA that
+   * `kind` and `debiased` describe.
+   */
+  readonly measures?: readonly MeasureMatrix[];
+}
+
+/** The similarity measures a module × module heatmap can show (`tl.similarity`). */
+export const SimilarityMeasure = { cka: 'cka', svcca: 'svcca', pwcca: 'pwcca', procrustes: 'procrustes', rsa: 'rsa' } as const;
+export type SimilarityMeasure = (typeof SimilarityMeasure)[keyof typeof SimilarityMeasure];
+export const SIMILARITY_MEASURES: readonly SimilarityMeasure[] = Object.values(SimilarityMeasure);
+export function isSimilarityMeasure(s: unknown): s is SimilarityMeasure {
+  return typeof s === 'string' && (SIMILARITY_MEASURES as readonly string[]).includes(s);
+}
+
+/** One measure's matrix in a {@link CkaPayload} that carries several. */
+export interface MeasureMatrix {
+  readonly measure: SimilarityMeasure;
+  /** What the legend and the switch call it, with its range, e.g. `SVCCA, 99% variance (0–1)`. */
+  readonly label: string;
+  /** values[i][j] for rows[i], columns[j]; shown on the 0..1 colour scale (clamped), exact on hover. */
+  readonly values: readonly (readonly number[])[];
 }
 
 /** `application/vnd.transferlab.interpolation+json`: loss/accuracy along θ(λ) for one or more pairs. */
@@ -54,10 +77,27 @@ export interface InterpolationPayload {
     readonly lambdas: readonly number[];
     readonly loss: readonly number[];
     readonly accuracy: readonly number[];
-    /** max_λ [L(θλ) − ((1−λ)L(θ₁) + λL(θ₂))] and the λ where it is reached. */
+    /** The barrier by `barrierDefinition` and the λ where it is reached. */
     readonly barrier: number;
     readonly barrierLambda: number;
+    /**
+     * `linear` (default when absent): max_λ [L(θλ) − ((1−λ)L(θ₁) + λL(θ₂))], height above the chord;
+     * `mean`: max_λ L(θλ) − ½(L(θ₁) + L(θ₂)), height above the mean end loss.
+     */
+    readonly barrierDefinition?: 'linear' | 'mean';
+    /**
+     * The curve from A to B with B's hidden units permuted to match A (weight matching), on the
+     * same λ grid; absent when the pair was not aligned.
+     */
+    readonly aligned?: {
+      readonly loss: readonly number[];
+      readonly accuracy: readonly number[];
+      readonly barrier: number;
+      readonly barrierLambda: number;
+    };
   }[];
+  /** Cautions shown with the chart (e.g. BatchNorm statistics recomputed on the evaluation data). */
+  readonly warnings?: readonly string[];
 }
 
 /** `application/vnd.transferlab.images+json`: grids of images, e.g. original vs block-shuffled. */

@@ -3,10 +3,11 @@
  * the cells from the spec the kernel's fallback uses too (kernel/protocol/charts/cka.ts); the
  * tooltip (row module, column module, value) follows the pointer, computed from its position since
  * cells are merged into paths. It replaces the spec's own hover line (Jupyter's), which a renderer
- * in VS Code's webview can do better than a line at a fixed place.
+ * in VS Code's webview can do better than a line at a fixed place. A payload with several measures
+ * gets the spec's measure switch; the tooltip reads the measure it shows.
  */
 import type { CkaPayload } from '../../kernel/protocol/mime';
-import { ckaSpec, type HeatmapLayout } from '../../kernel/protocol/charts/cka';
+import { ckaSpec, MEASURE_SHORT_NAMES, MeasureSignal, measuresOf, type HeatmapLayout } from '../../kernel/protocol/charts/cka';
 import type { Theme } from '../common/theme';
 import { embedVega, type RenderedView } from '../common/vega';
 
@@ -14,7 +15,13 @@ export async function renderCka(host: HTMLElement, payload: CkaPayload, theme: T
   // The spec's own hover line is off here: the floating tooltip below follows the pointer.
   const { spec, layout } = ckaSpec(payload, theme, { hover: false });
   const embedded = await embedVega(host, spec, theme, { tooltip: false });
-  const stop = attachCellTooltip(host, embedded.view.origin(), layout, payload, theme);
+  const measures = measuresOf(payload);
+  const shown = (): Shown => {
+    if (measures === undefined) return { name: 'CKA', values: payload.values };
+    const m = measures[Number(embedded.view.signal(MeasureSignal.index)) || 0] ?? measures[0]!;
+    return { name: MEASURE_SHORT_NAMES[m.measure] ?? m.measure, values: m.values };
+  };
+  const stop = attachCellTooltip(host, embedded.view.origin(), layout, payload, theme, shown);
   return {
     dispose(): void {
       stop();
@@ -23,8 +30,14 @@ export async function renderCka(host: HTMLElement, payload: CkaPayload, theme: T
   };
 }
 
+/** The measure the heatmap shows: its short name and matrix. */
+interface Shown {
+  readonly name: string;
+  readonly values: CkaPayload['values'];
+}
+
 /** Shows row, column and value of the cell under the pointer; returns a function that removes it. */
-function attachCellTooltip(host: HTMLElement, origin: [number, number], layout: HeatmapLayout, payload: CkaPayload, theme: Theme): () => void {
+function attachCellTooltip(host: HTMLElement, origin: [number, number], layout: HeatmapLayout, payload: CkaPayload, theme: Theme, shown: () => Shown): () => void {
   const doc = host.ownerDocument;
   const tip = doc.createElement('div');
   tip.className = 'tl-tooltip';
@@ -58,9 +71,10 @@ function attachCellTooltip(host: HTMLElement, origin: [number, number], layout: 
       tip.style.display = 'none';
       return;
     }
-    const v = payload.values[i]?.[j];
+    const { name, values } = shown();
+    const v = values[i]?.[j];
     const value = v === null || v === undefined || Number.isNaN(v) ? 'NaN' : v.toFixed(4);
-    tip.replaceChildren(...[`${a}: ${layout.rows[i]}`, `${b}: ${layout.columns[j]}`, `CKA: ${value}`].map((line) => {
+    tip.replaceChildren(...[`${a}: ${layout.rows[i]}`, `${b}: ${layout.columns[j]}`, `${name}: ${value}`].map((line) => {
       const div = doc.createElement('div');
       div.textContent = line;
       return div;

@@ -3,7 +3,7 @@
  * they are drawn, so that a malformed output shows a message naming the field instead of a blank
  * or broken chart. Pure functions.
  */
-import { Mime, type CkaPayload, type ImagesPayload, type InterpolationPayload, type TrainingPayload } from '../../kernel/protocol/mime';
+import { Mime, SIMILARITY_MEASURES, isSimilarityMeasure, type CkaPayload, type ImagesPayload, type InterpolationPayload, type TrainingPayload } from '../../kernel/protocol/mime';
 
 /**
  * An output's payload does not have the shape its MIME type promises (a producer bug, or a
@@ -83,6 +83,21 @@ export function parseCkaPayload(v: unknown): CkaPayload {
   c.optStr(o, 'title', '');
   c.optStr(o, 'modelA', '');
   c.optStr(o, 'modelB', '');
+  if (o['measures'] !== undefined) {
+    c.arr(o['measures'], 'measures').forEach((m, k) => {
+      const path = `measures[${k}]`;
+      const q = c.obj(m, path);
+      const name = c.str(q['measure'], `${path}.measure`);
+      if (!isSimilarityMeasure(name)) c.fail(`${path}.measure`, `is '${name}', not one of ${SIMILARITY_MEASURES.join(', ')}`);
+      c.str(q['label'], `${path}.label`);
+      const mv = c.arr(q['values'], `${path}.values`);
+      if (mv.length !== rows.length) c.fail(`${path}.values`, `has ${mv.length} rows but rows has ${rows.length} names`);
+      mv.forEach((row, i) => {
+        const r = c.numbers(row, `${path}.values[${i}]`);
+        if (r.length !== columns.length) c.fail(`${path}.values[${i}]`, `has ${r.length} entries but columns has ${columns.length} names`);
+      });
+    });
+  }
   return v as CkaPayload;
 }
 
@@ -105,8 +120,20 @@ export function parseInterpolationPayload(v: unknown): InterpolationPayload {
     }
     c.num(q['barrier'], `${path}.barrier`);
     c.num(q['barrierLambda'], `${path}.barrierLambda`);
+    if (q['aligned'] !== undefined) {
+      const al = c.obj(q['aligned'], `${path}.aligned`);
+      const aLoss = c.numbers(al['loss'], `${path}.aligned.loss`);
+      const aAcc = c.numbers(al['accuracy'], `${path}.aligned.accuracy`);
+      if (aLoss.length !== lambdas.length) c.fail(`${path}.aligned.loss`, `has ${aLoss.length} values but lambdas has ${lambdas.length}`);
+      if (aAcc.length !== accuracy.length) c.fail(`${path}.aligned.accuracy`, `has ${aAcc.length} values but the raw accuracy has ${accuracy.length}`);
+      c.num(al['barrier'], `${path}.aligned.barrier`);
+      c.num(al['barrierLambda'], `${path}.aligned.barrierLambda`);
+    }
+    const d = q['barrierDefinition'];
+    if (d !== undefined && d !== 'linear' && d !== 'mean') c.fail(`${path}.barrierDefinition`, `must be 'linear' or 'mean'`);
   });
   c.optStr(o, 'title', '');
+  if (o['warnings'] !== undefined) c.strings(o['warnings'], 'warnings');
   return v as InterpolationPayload;
 }
 

@@ -182,6 +182,78 @@ test('RBF CKA equals the float64 reference (median of all n² distances, thresho
   const X2 = randn(41, 4, 13);
   const Y2 = related(X2, 5, 14);
   assertClose(cka.rbf(X2, Y2), refRbf(X2, Y2), 1e-6, 'rbf odd n');
+  // Distances all from the float32 Gram form (where positive), or all by differences in float64.
+  const saved = cka.ckaInternals.rbfCancellation;
+  try {
+    const X3 = randn(120, 40, 15, 1, 0.5);
+    const Y3 = related(X3, 30, 16);
+    for (const ratio of [1e300, 0]) {
+      cka.ckaInternals.rbfCancellation = ratio;
+      for (const debiased of [false, true]) assertClose(cka.rbf(X3, Y3, { debiased }), refRbf(X3, Y3, 1, debiased), 1e-6, `rbf rbfCancellation=${ratio} debiased=${debiased}`);
+    }
+  } finally {
+    cka.ckaInternals.rbfCancellation = saved;
+  }
+});
+
+/**
+ * Data on which squared distances from a float32 Gram matrix (‖a‖² + ‖b‖² − 2a·b) cancel: points
+ * close together and far from the origin even after centring. Each set is X and a related Y.
+ */
+function adversarial(): [string, M, M][] {
+  const r = rand(1234);
+  // Two clusters of spread 1e-2 at ±1e4 (70% / 30% of the points, so that most pairs, and the median
+  // distance, are within a cluster), plus a common offset of 1e4.
+  const n = 50;
+  const p = 4;
+  const W = randn(p, 3, 99);
+  const clusters: [M, M] = [[], []];
+  for (let i = 0; i < n; i++) {
+    const side = i < 35 ? 1 : -35 / 15;
+    const z = Array.from({ length: p }, () => normal(r));
+    clusters[0].push(z.map((v, k) => 1e4 + side * 1e4 * (k + 1) + 1e-2 * v));
+    const h = W[0]!.map((_, j) => Math.tanh(z.reduce((s, v, k) => s + v * W[k]![j]!, 0)) + 0.3 * normal(r));
+    clusters[1].push(h.map((v) => -1e4 + side * 2e4 + 1e-2 * v));
+  }
+  // Duplicated points (each row twice) at an offset of 1e3 with spread 1e-3.
+  const base = randn(20, 3, 77, 1e-3, 1e3);
+  const baseY = related(base.map((row) => row.map((v) => (v - 1e3) * 1e3)), 4, 78).map((row) => row.map((v) => 5e3 + 1e-3 * v));
+  const dupX = [...base, ...base];
+  const dupY = [...baseY, ...baseY];
+  // Mixed scales between columns (1e4, 1, 1e-3) with large offsets, in clusters.
+  const mixed = randn(40, 3, 55).map((row, i) => [3e5 + (i % 2) * 1e4 + 1e-1 * row[0]!, -7e4 + row[1]!, 1e-3 * row[2]!]);
+  const mixedY = related(mixed.map((row) => [(row[0]! - 3e5) / 1e4, row[1]! + 7e4, row[2]! * 1e3]), 3, 56).map((row) => row.map((v) => 1e4 + v));
+  return [
+    ['clusters', clusters[0], clusters[1]],
+    ['duplicates', dupX, dupY],
+    ['mixed scales', mixed, mixedY],
+  ];
+}
+
+test('RBF CKA equals the float64 reference on adversarial data (tight clusters far out, duplicates, mixed scales)', async () => {
+  for (const [name, X, Y] of adversarial()) {
+    for (const debiased of [false, true]) {
+      for (const threshold of [1, 0.5]) {
+        const got = await assertNoLeak('rbf adversarial', () => cka.rbf(X, Y, { threshold, debiased }));
+        assertClose(got, refRbf(X, Y, threshold, debiased), 1e-6, `rbf ${name} number[][] threshold=${threshold} debiased=${debiased}`);
+      }
+    }
+    // Tensors hold float32: the reference takes the same float32 values, differences in float64.
+    const Xf = X.map((row) => row.map(Math.fround));
+    const Yf = Y.map((row) => row.map(Math.fround));
+    const tX = tf.tensor2d(Xf);
+    const tY = tf.tensor2d(Yf);
+    try {
+      for (const debiased of [false, true]) {
+        const got = await assertNoLeak('rbf adversarial tensors', () => cka.rbf(tX, tY, { debiased }));
+        assertClose(got, refRbf(Xf, Yf, 1, debiased), 1e-6, `rbf ${name} tensors debiased=${debiased}`);
+      }
+      const heat = await assertNoLeak('rbf adversarial matrix', () => cka.matrixFromFeatures({ x: tX }, { y: Y }, { kind: 'rbf' }));
+      assertClose(heat.get('x', 'y'), refRbf(Xf, Y), 1e-6, `rbf ${name} matrixFromFeatures`);
+    } finally {
+      tf.dispose([tX, tY]);
+    }
+  }
 });
 
 test('asynchronous twins give the synchronous values', async () => {
@@ -221,6 +293,48 @@ test('minibatch CKA equals the mean of per-batch unbiased HSIC (reference), line
       assertClose(res.get(name, 'y'), kl / Math.sqrt(kk * ll), 1e-6, `minibatch ${kind} ${name}`);
     }
   }
+});
+
+test('minibatch CKA weights a ragged batch by its examples (reference: Σ m·HSIC₁ over batches)', async () => {
+  const X = randn(92, 6, 34);
+  const Y = related(X, 5, 35, 1);
+  const batches = [[0, 40], [40, 80], [80, 92]] as const; // the last batch has 12 examples
+  for (const kind of ['linear', 'rbf'] as const) {
+    const acc = new cka.MinibatchCka({ kind });
+    for (const [a, b] of batches) await assertNoLeak('MinibatchCka.update ragged', () => acc.update({ x: X.slice(a, b) }, { y: Y.slice(a, b) }));
+    const res = acc.result();
+    const gram = (A: M) => (kind === 'linear' ? gramLinear(A) : gramRbf(A, 1));
+    let kl = 0;
+    let kk = 0;
+    let ll = 0;
+    let klMean = 0;
+    let kkMean = 0;
+    let llMean = 0;
+    for (const [a, b] of batches) {
+      const m = b - a;
+      const K = gram(X.slice(a, b));
+      const L = gram(Y.slice(a, b));
+      kl += m * hsicUnbiased(K, L);
+      kk += m * hsicUnbiased(K, K);
+      ll += m * hsicUnbiased(L, L);
+      klMean += hsicUnbiased(K, L);
+      kkMean += hsicUnbiased(K, K);
+      llMean += hsicUnbiased(L, L);
+    }
+    const want = kl / Math.sqrt(kk * ll);
+    const unweighted = klMean / Math.sqrt(kkMean * llMean);
+    assert.ok(Math.abs(want - unweighted) > 1e-3, `the test data must tell the weightings apart (${want} vs ${unweighted})`);
+    assertClose(res.get('x', 'y'), want, 1e-6, `ragged minibatch ${kind}`);
+    assert.deepEqual(res.batchSizes, [40, 40, 12]);
+    assert.equal(res.batchWeighting, 'examples');
+    assert.equal(res.n, 92);
+    assert.match(res.toString(), /minibatch \(3 batches of 40 examples, the last of 12; unbiased HSIC weighted by batch size\), n = 92/);
+  }
+  // Equal batches: the paper's mean over batches, said without a "last".
+  const eq = new cka.MinibatchCka();
+  eq.update({ x: X.slice(0, 46) }, { y: Y.slice(0, 46) });
+  eq.update({ x: X.slice(46) }, { y: Y.slice(46) });
+  assert.match(eq.result().description, /2 batches of 46 examples; unbiased HSIC weighted by batch size/);
 });
 
 test('the Gram form on worker threads gives the single-thread values', async () => {
@@ -363,6 +477,22 @@ test('matrix(modelA, modelB, data): module outputs of two models, full and minib
       const want = acc.result();
       assert.equal(mb.batches, 2);
       for (const r of ['conv2', 'fc']) for (const c of ['conv2', 'fc']) assertClose(mb.get(r, c), want.get(r, c), 1e-9, `minibatch ${r}/${c}`);
+      // Ragged: 64 = 24 + 24 + 16 (the last weighted by its size); 64 = 31 + 33 (a tail of 2 joins the batch before it).
+      for (const [batchSize, sizes] of [[24, [24, 24, 16]], [31, [31, 33]]] as const) {
+        const rag = await assertNoLeak('ragged minibatch matrix', () => cka.matrix(a, b, x, { estimator: 'minibatch', batchSize, layers: ['fc'] }));
+        assert.deepEqual(rag.batchSizes, sizes);
+        assert.equal(rag.n, 64);
+        const accR = new cka.MinibatchCka();
+        let s = 0;
+        for (const m of sizes) {
+          const pa = { fc: tf.slice(fa.get('fc')!, s, m) };
+          const pb = { fc: tf.slice(fb.get('fc')!, s, m) };
+          accR.update(pa, pb);
+          tf.dispose([pa.fc, pb.fc]);
+          s += m;
+        }
+        assertClose(rag.get('fc', 'fc'), accR.result().get('fc', 'fc'), 1e-9, `ragged minibatch matrix, batchSize ${batchSize}`);
+      }
     } finally {
       tf.dispose([...fa.values(), ...fb.values()]);
     }
@@ -394,7 +524,7 @@ test('errors name the function, the argument and the shapes', async () => {
   nanT.dispose();
   assert.throws(() => cka.linear(X, X.map(() => [1, 1])), /tl\.cka\.linear: Y is constant across examples/);
   assert.throws(() => cka.linear(X, X, { debaised: true } as never), (e: unknown) => e instanceof InvalidArgumentError && /options\.debaised is not a known option/.test(e.message));
-  assert.throws(() => cka.rbf(X, X, { threshold: 0 }), /options\.threshold must be in/);
+  assert.throws(() => cka.rbf(X, X, { threshold: 0 }), /tl\.cka\.rbf: options\.threshold must be > 0, got 0/);
   assert.throws(() => cka.linear('x' as never, X), /X must be a tensor \[n, p\] or number\[\]\[\], got the string "x"/);
   const d = tf.zeros([4, 2]);
   d.dispose();

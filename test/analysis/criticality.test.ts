@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../../kernel/analysis/tfjs';
 import { initBackend } from '../../kernel/analysis/backends';
 import { criticality } from '../../kernel/analysis/criticality';
-import { cnn } from '../../kernel/analysis/netModel';
+import { cnn, resnet, type NetModel } from '../../kernel/analysis/netModel';
 import { evaluate } from '../../kernel/analysis/train';
 import { Mime } from '../../kernel/protocol/mime';
 import { compile as compileVegaLite } from 'vega-lite';
@@ -89,6 +89,86 @@ test('rewinding one module: curves at σ = 0 match direct evaluation; μ from th
     JSON.stringify(bundle[Mime.json]);
     compileVegaLite(bundle[Mime.vegaLite] as never);
     assert.match(hard.toString(), /∞ \(no σ meets ε\)/);
+  } finally {
+    init.dispose();
+    final.dispose();
+    tf.dispose([d.x, d.y]);
+  }
+});
+
+/** `model` with the parameters of `module` set to `init`'s, other modules as they are; statistics optionally recomputed on `x`. */
+async function rewoundByHand(model: NetModel, init: NetModel, module: string, d: { x: tf.Tensor4D; y: tf.Tensor1D }, x?: tf.Tensor4D) {
+  const probe = model.clone();
+  const w = new Map([...model.variables].map(([k, v]) => [k, tf.clone(k.startsWith(`${module}/`) ? init.variables.get(k)! : v)]));
+  probe.setWeights(w);
+  tf.dispose([...w.values()]);
+  if (x) probe.recalibrate(x, { batchSize: 32 });
+  const e = await evaluate(probe, d);
+  probe.dispose();
+  return e;
+}
+
+test('BatchNorm: every rewound model has its statistics recomputed (on the evaluated data by default) before it is evaluated', async () => {
+  const opts = { inputShape: [8, 8, 1] as [number, number, number], numClasses: 3, width: 4, blocks: [1] };
+  const init = resnet({ ...opts, seed: 1 });
+  const final = resnet({ ...opts, seed: 1 });
+  const moved = new Map([...final.variables].map(([k, v]) => [k, tf.tidy(() => tf.add(v, tf.mul(tf.randomNormal(v.shape, 0, 1, 'float32', 9), 0.3)))]));
+  final.setWeights(moved);
+  tf.dispose([...moved.values()]);
+  const train = data(64, 3);
+  const other = data(48, 8);
+  // The "trained" model's statistics fit its own weights on the training data, as after training.
+  final.recalibrate(train.x, { batchSize: 32 });
+  const small = { alphas: 2, sigmas: [0.05], samples: 1, batchSize: 32, group: 3 } as const;
+  try {
+    const r = await assertNoLeak('criticality with BN', () => criticality(final, init, train, { ...small, modules: ['conv1', 'layer1'] }));
+    assert.deepEqual(r.recalibration, { recalibrated: true, source: 'evaluation', examples: 64 });
+    for (const m of r.modules) {
+      const fresh = await rewoundByHand(final, init, m.module, train, train.x);
+      const stale = await rewoundByHand(final, init, m.module, train);
+      assert.ok(Math.abs(m.rewoundLoss - fresh.loss) < 1e-5, `${m.module} rewound, statistics recomputed: ${m.rewoundLoss} vs ${fresh.loss}`);
+      assert.ok(Math.abs(m.rewoundError - (1 - fresh.accuracy)) < 1e-9, `${m.module} rewound error`);
+      assert.ok(Math.abs(stale.loss - fresh.loss) > 1e-2, `${m.module}: stale statistics give another loss (${stale.loss} vs ${fresh.loss}), so the test can tell them apart`);
+    }
+    // α = 1, σ = 0 is the final model with its statistics recomputed on the same data.
+    const base = await evaluate(final, train);
+    assert.ok(Math.abs(r.baseLoss - base.loss) < 1e-5, `final model: ${r.baseLoss} vs ${base.loss}`);
+    // Other images for the statistics.
+    const viaOther = await criticality(final, init, train, { ...small, modules: ['conv1'], recalibrationData: other.x });
+    assert.deepEqual(viaOther.recalibration, { recalibrated: true, source: 'recalibrationData', examples: 48 });
+    const byOther = await rewoundByHand(final, init, 'conv1', train, other.x);
+    assert.ok(Math.abs(viaOther.modules[0]!.rewoundLoss - byOther.loss) < 1e-5, 'statistics from recalibrationData');
+    // recalibrate: false keeps the stale statistics (the old behaviour, now asked for by name).
+    const kept = await criticality(final, init, train, { ...small, modules: ['conv1'], recalibrate: false });
+    assert.equal(kept.recalibration.recalibrated, false);
+    const stale = await rewoundByHand(final, init, 'conv1', train);
+    assert.ok(Math.abs(kept.modules[0]!.rewoundLoss - stale.loss) < 1e-5);
+    // The result says so in every view.
+    const bundle = (r as unknown as Record<symbol, () => Record<string, unknown>>)[Symbol.for('Jupyter.display')]!();
+    assert.match(bundle[Mime.plain] as string, /BatchNorm statistics recomputed for every setting on the evaluation data \(64 images\)/);
+    assert.deepEqual((bundle[Mime.json] as { recalibration: unknown }).recalibration, r.recalibration);
+    assert.match(JSON.stringify((bundle[Mime.vegaLite] as { title: unknown }).title), /BatchNorm statistics recomputed/);
+    assert.match(viaOther.toString(), /on recalibrationData \(48 images\)/);
+    assert.match(kept.toString(), /BatchNorm statistics not recomputed/);
+    await assert.rejects(criticality(final, init, train, { ...small, recalibrationData: data(4, 1).x.reshape([4, 4, 16, 1]) as tf.Tensor4D }), /tl\.criticality: options\.recalibrationData has images \[4, 4, 16, 1\] but data has \[64, 8, 8, 1\]/);
+    await assert.rejects(criticality(final, init, train, { ...small, recalibrate: 'yes' } as never), /tl\.criticality: options\.recalibrate must be true, false or 'auto'/);
+  } finally {
+    init.dispose();
+    final.dispose();
+    tf.dispose([train.x, train.y, other.x, other.y]);
+  }
+});
+
+test('models without BatchNorm are evaluated as they are', async () => {
+  const init = cnn({ ...config, seed: 1 });
+  const final = cnn({ ...config, seed: 2 });
+  const d = data(30, 2);
+  try {
+    const r = await criticality(final, init, d, { modules: ['conv1'], alphas: 2, sigmas: [0.05], samples: 1 });
+    assert.deepEqual(r.recalibration, { recalibrated: false, source: null, examples: null });
+    const e = await rewoundByHand(final, init, 'conv1', d);
+    assert.ok(Math.abs(r.modules[0]!.rewoundLoss - e.loss) < 1e-5);
+    await assert.rejects(criticality(final, init, d, { recalibrate: true }), /tl\.criticality: options\.recalibrate is true but the model \(cnn\) has no normalisation statistics/);
   } finally {
     init.dispose();
     final.dispose();

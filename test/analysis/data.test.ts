@@ -146,7 +146,7 @@ test('synthetic data: seeded, balanced, with the statistics asked for', () => {
   const shapes = synthetic({ kind: 'shapes', n: 16, classes: 8, channels: 3, colour: true, seed: 1 });
   assert.deepEqual(shapes.x.shape, [16, 28, 28, 3]);
   assert.equal(shapes.classes[4], 'ring');
-  assert.throws(() => synthetic({ kind: 'shapes', classes: 9 }), /tl.data.synthetic: options.classes must be in \[2, 8\], got 9/);
+  assert.throws(() => synthetic({ kind: 'shapes', classes: 9 }), /tl.data.synthetic: options.classes must be between 2 and 8, got 9/);
   assert.throws(() => synthetic({ colour: true }), /options.colour needs options.channels = 3/);
   assert.throws(() => synthetic({ size: [2, 2] }), /options.size must be \[H, W\] with integers in \[4, 1024\]/);
   for (const d of [a, b, c, shapes]) d.dispose();

@@ -196,7 +196,7 @@ test('Fixup ResNet without normalisation starts with zero output and trains', ()
 
 test('input validation names function, argument and shapes', () => {
   assert.throws(() => resnet({ inputShape: [8, 8], numClasses: 3 } as never), (e: Error) => e instanceof InvalidArgumentError && /tl.resnet: options.inputShape/.test(e.message));
-  assert.throws(() => cnn({ inputShape: [8, 8, 1], numClasses: 1 }), /tl.cnn: options.numClasses must be in \[2/);
+  assert.throws(() => cnn({ inputShape: [8, 8, 1], numClasses: 1 }), /tl.cnn: options.numClasses must be ≥ 2, got 1/);
   assert.throws(() => resnet({ inputShape: [8, 8, 1], numClasses: 3, norm: 'group' as never }), /options.norm must be one of 'batch', 'none'/);
   assert.throws(() => cnn({ inputShape: [8, 8, 1], numClasses: 3, chanels: [3] } as never), /options.chanels is not a known option/);
   const m = cnn({ inputShape: [8, 8, 1], numClasses: 3, channels: [2], hidden: 0 });

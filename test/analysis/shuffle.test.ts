@@ -90,7 +90,7 @@ test('errors: block sizes that do not divide H and W, non-image shapes, bad seed
   const flat = tf.zeros([4, 784]);
   assert.throws(() => blockShuffle(flat as never, 4), /tl.blockShuffle: images must be images \[N, H, W, C\] or one image \[H, W, C\], got shape \[4, 784\]/);
   assert.throws(() => pixelShuffle([1, 2, 3] as never), /tl.pixelShuffle: images must be images/);
-  assert.throws(() => blockShuffle(x, 4, { seed: -1 }), /options.seed must be an integer in \[0, 2\^32\)/);
+  assert.throws(() => blockShuffle(x, 4, { seed: -1 }), /options.seed must be an integer from 0 to 2³² − 1, got the number -1/);
   tf.dispose([x, rect, flat]);
 });
 

@@ -211,10 +211,10 @@ test('evaluate: accuracy and loss as computed by hand, labels or one-hot, no lea
 test('bad input is rejected before training, naming function, argument and shapes', async () => {
   const data = task(32, 12);
   const m = smallCnn();
-  await assert.rejects(train(m, data, { epochs: 0, ...quiet }), (e: Error) => e instanceof InvalidArgumentError && /tl.train: options.epochs must be in \[1, 100000\], got 0/.test(e.message));
+  await assert.rejects(train(m, data, { epochs: 0, ...quiet }), (e: Error) => e instanceof InvalidArgumentError && /tl.train: options.epochs must be between 1 and 100000, got 0/.test(e.message));
   await assert.rejects(train(m, data, { epoch: 3 } as never), /tl.train: options.epoch is not a known option/);
   await assert.rejects(train(m, data, { schedule: 'linear' as never, ...quiet }), /options.schedule must be 'constant', 'cosine' or \{type: 'step', every, gamma\?\}/);
-  await assert.rejects(train(m, data, { checkpoints: [7], epochs: 5, ...quiet }), /options.checkpoints\[0\] must be in \[0, 5\], got 7/);
+  await assert.rejects(train(m, data, { checkpoints: [7], epochs: 5, ...quiet }), /options.checkpoints\[0\] must be between 0 and 5, got 7/);
   const big = synthetic({ n: 8, size: [16, 16], seed: 1 });
   await assert.rejects(train(m, big, quiet), (e: Error) => e instanceof ShapeMismatchError && e.message === 'tl.train: data.x has images 16×16×1 but the model (cnn) expects 12×12×1');
   const five = task(10, 13, 5);

@@ -1,12 +1,13 @@
 /**
  * Runs the mocha suites of test/e2e/exthost inside code-server's extension host (the extension
- * under development is this repository's build) and reports each of their tests here.
+ * under development is this repository's build, from the folder developmentExtension() prepares)
+ * and reports each of their tests here.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { CodeServer, ROOT, Workbench, e2eEnvironment, workspaceCopy } from './harness';
+import { CodeServer, Workbench, developmentExtension, e2eEnvironment, workspaceCopy } from './harness';
 import type { ExtHostReport } from './exthost/index';
 
 describe('extension-host tests (mocha in code-server)', () => {
@@ -30,7 +31,7 @@ describe('extension-host tests (mocha in code-server)', () => {
     });
     const remote = (p: string) => `vscode-remote://127.0.0.1:${server.port}${p}`;
     const payload = JSON.stringify([
-      ['extensionDevelopmentPath', remote(ROOT)],
+      ['extensionDevelopmentPath', remote(await developmentExtension())],
       ['extensionTestsPath', remote(bundle)],
     ]);
     let exit!: (code: number) => void;

@@ -7,7 +7,7 @@
  * stopped by killing that group, so nothing lingers after a test file.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -510,6 +510,25 @@ export class Workbench {
 }
 
 /** A copy of a fixture workspace in a temp folder (tests edit and run notebooks in it). */
+/**
+ * The extension under development as VS Code loads it. package.json's `main` is the analysis API
+ * (`require('transferlab')`), so VS Code is given a folder holding the manifest it needs
+ * (scripts/extensionManifest.mjs, as in the .vsix) beside links to this repository's dist/ and
+ * node_modules/: the repository's build, as before.
+ */
+export async function developmentExtension(): Promise<string> {
+  const { extensionManifest } = await import('../../scripts/extensionManifest.mjs');
+  const dir = path.join(ROOT, '.cache', 'e2e', 'dev-extension');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify(extensionManifest(manifest), null, 2) + '\n');
+  for (const name of ['dist', 'node_modules', 'sample-notebooks', 'README.md', 'CHANGELOG.md']) {
+    if (existsSync(path.join(ROOT, name))) symlinkSync(path.join(ROOT, name), path.join(dir, name));
+  }
+  return dir;
+}
+
 export function workspaceCopy(fixture: string): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), `transferlab-e2e-ws-`));
   const src = path.join(FIXTURES, fixture);

@@ -12,8 +12,10 @@ import * as vl from 'vega-lite';
 import { CkaResult } from '../../kernel/analysis/cka';
 import { InterpolationResult } from '../../kernel/analysis/interpolate';
 import { trainingBundle } from '../../kernel/analysis/progress';
-import { ckaSpec, interpolationSpec, lightTheme, PALETTES, trainingSpec, vegaConfig, type Theme } from '../../kernel/protocol/charts';
-import { HoverSignal, LEVELS } from '../../kernel/protocol/charts/cka';
+import { ckaSpec, curvatureSpec, interpolationSpec, lightTheme, PALETTES, trainingSpec, vegaConfig, type Theme } from '../../kernel/protocol/charts';
+import { CurvatureResult, curvatureTable } from '../../kernel/analysis/curvature';
+import { HoverSignal, LEVELS, MeasureSignal } from '../../kernel/protocol/charts/cka';
+import { SimilarityResult } from '../../kernel/analysis/similarity';
 import { expressionInterpreter } from 'vega-interpreter';
 import { Mime, type TrainingPayload } from '../../kernel/protocol/mime';
 
@@ -182,6 +184,78 @@ test('cka: VS Code\'s renderer turns the spec\'s hover off and keeps the figure'
   view.finalize();
 });
 
+test('cka: a payload with several measures gets a switch; the cells, legend and hover follow it', async () => {
+  const result = new SimilarityResult({
+    rows: ['conv1', 'fc'],
+    columns: ['conv1', 'fc'],
+    measures: [
+      { measure: 'cka', label: 'Linear CKA (0–1)', values: [[1, 0.2], [0.3, 0.9]] },
+      { measure: 'svcca', label: 'SVCCA, 99% variance (0–1)', values: [[0.95, 0.41], [0.5, Number.NaN]] },
+      { measure: 'rsa', label: 'RSA, Spearman of correlation RDMs (−1–1)', values: [[1, -0.25], [0.1, 0.7]] },
+    ],
+    n: 64,
+    modelA: 'P-T',
+    modelB: 'RI-T',
+  });
+  const payload = result.toPayload();
+  const kernel = json(display(result)[Mime.vega]) as { signals: { name: string; value?: unknown; bind?: { input: string; options: string[]; labels: string[] } }[]; legends: { title: unknown }[] };
+  assert.deepEqual(kernel, json(ckaSpec(payload, lightTheme).spec), 'the kernel\'s fallback is the builder\'s spec');
+  const measure = kernel.signals.find((x) => x.name === MeasureSignal.measure);
+  assert.equal(measure?.value, 'cka', 'the first measure is shown first');
+  assert.deepEqual(measure?.bind, { input: 'radio', options: ['cka', 'svcca', 'rsa'], labels: ['Linear CKA (0–1)', 'SVCCA, 99% variance (0–1)', 'RSA, Spearman of correlation RDMs (−1–1)'], name: 'Measure ' });
+  assert.deepEqual(kernel.legends[0]!.title, { signal: `${MeasureSignal.labels}[${MeasureSignal.index}]` }, 'the legend names the measure and its range');
+  const step = ckaSpec(payload, lightTheme).layout.step;
+  for (const interpreter of [false, true]) {
+    const view = await headless(kernel, interpreter);
+    const shown = () => (view.data('cells') as { m: number }[]).map((c) => c.m);
+    assert.ok(shown().length > 0 && shown().every((m) => m === 0), 'only the first measure\'s cells are drawn');
+    assert.ok((await view.toSVG()).includes('Linear CKA (0–1)'));
+    await pointAt(view, 1.5 * step, 0.5 * step);
+    assert.equal(view.signal(HoverSignal.text), 'P-T: conv1, RI-T: fc, CKA: 0.200');
+    view.signal(MeasureSignal.measure, 'svcca');
+    await view.runAsync();
+    assert.ok(shown().length > 0 && shown().every((m) => m === 1), 'the switch draws the chosen measure\'s cells');
+    assert.equal(view.signal(HoverSignal.text), 'P-T: conv1, RI-T: fc, SVCCA: 0.410', 'the hover reads the chosen measure');
+    await pointAt(view, 1.5 * step, 1.5 * step);
+    assert.equal(view.signal(HoverSignal.text), 'P-T: fc, RI-T: fc, SVCCA: n/a');
+    view.signal(MeasureSignal.measure, 'rsa');
+    await pointAt(view, 1.5 * step, 0.5 * step);
+    assert.equal(view.signal(HoverSignal.text), 'P-T: conv1, RI-T: fc, RSA: −0.250', 'a negative RSA is exact on hover (its colour clamps to 0)');
+    const svg = await view.toSVG();
+    assert.ok(svg.includes('RSA, Spearman of correlation RDMs (−1–1)') && !svg.includes('Linear CKA (0–1)'), 'the legend title follows the switch');
+    view.finalize();
+  }
+  // VS Code: no hover line, the switch stays (the renderer's tooltip reads the index signal).
+  const vscode = json(ckaSpec(payload, dark, { hover: false }).spec) as { signals: { name: string }[]; marks: { name: string }[] };
+  assert.deepEqual(vscode.signals.map((x) => x.name), [MeasureSignal.measure, MeasureSignal.index, MeasureSignal.labels, MeasureSignal.names]);
+  assert.deepEqual(vscode.marks.map((m) => m.name), ['heatmap']);
+  const source = readFileSync(path.join(root, 'renderers', 'cka', 'render.ts'), 'utf8');
+  assert.match(source, /view\.signal\(MeasureSignal\.index\)/, 'the renderer\'s tooltip shows the measure the switch picked');
+});
+
+test('cka: one measure other than CKA is named without a switch; a CKA payload without measures draws as before', async () => {
+  const one = ckaSpec({ rows: ['a'], columns: ['b'], values: [[0.4]], kind: 'linear', debiased: false, measures: [{ measure: 'procrustes', label: 'Procrustes similarity 1 − d²/2 (0–1)', values: [[0.4]] }] }, lightTheme);
+  const spec = json(one.spec) as { signals: { name: string; bind?: unknown }[]; title: { text: string } };
+  assert.equal(spec.signals.find((x) => x.name === MeasureSignal.measure)?.bind, undefined, 'nothing to switch to');
+  const view = await headless(spec, true);
+  assert.ok((await view.toSVG()).includes('Procrustes similarity 1 − d²/2 (0–1)'));
+  await pointAt(view, 0.5 * one.layout.step, 0.5 * one.layout.step);
+  assert.equal(view.signal(HoverSignal.text), 'A: a, B: b, Procrustes: 0.400');
+  view.finalize();
+  assert.equal(spec.title.text, 'Module similarity');
+
+  const old = { rows: ['a', 'b'], columns: ['c'], values: [[0.3], [0.8]], kind: 'linear' as const, debiased: false };
+  for (const hover of [true, false]) {
+    const plain = json(ckaSpec(old, dark, { hover }).spec) as { signals?: { name: string }[]; data: object[]; legends: { title: unknown }[]; title: { text: string } };
+    assert.ok(!(plain.signals ?? []).some((x) => x.name.startsWith('cka_measure')), 'no measure signals');
+    assert.deepEqual(plain.data, json([{ name: 'cells', values: (plain.data[0] as { values: object[] }).values }]), 'no filter on the cells');
+    assert.ok((plain.data[0] as { values: object[] }).values.every((c) => !('m' in c)));
+    assert.equal(plain.legends[0]!.title, 'CKA');
+    assert.equal(plain.title.text, 'linear CKA');
+    assert.deepEqual(plain, json(ckaSpec({ ...old, measures: [] }, dark, { hover }).spec), 'an empty measures list is no measures');
+  }
+});
+
 test('interpolation: the kernel\'s vega-lite fallback is the renderer\'s chart in the light theme', () => {
   const curve = { lambdas: [0, 0.5, 1], loss: [0.3, 1.1, 0.4], accuracy: [0.9, 0.5, 0.88], barrier: 0.75, barrierLambda: 0.5, accuracyBarrier: 0.39, recalibrated: false };
   const result = new InterpolationResult([{ label: 'A/B', ...curve }, { label: 'B/A', ...curve, accuracy: [] }], 'two pairs');
@@ -194,6 +268,31 @@ test('interpolation: the kernel\'s vega-lite fallback is the renderer\'s chart i
   assert.equal((kernel as { data: { values: unknown[] } }).data.values.length, 9, 'one row per pair, λ and metric reported');
   assertRendererUses('interpolation', 'interpolationSpec');
   vl.compile(kernel as vl.TopLevelSpec);
+});
+
+test('interpolation with aligned curves: dashed in the pair\'s colour, with their own barrier; without, the chart has no dash legend', async () => {
+  const curve = { lambdas: [0, 0.5, 1], loss: [0.3, 1.1, 0.4], accuracy: [0.9, 0.5, 0.88], barrier: 0.75, barrierLambda: 0.5, accuracyBarrier: 0.39, recalibrated: false };
+  const aligned = { loss: [0.3, 0.36, 0.4], accuracy: [0.9, 0.89, 0.88], barrier: 0.01, barrierLambda: 0.5, accuracyBarrier: 0, iterations: 3, converged: true, distanceBefore: 2, distanceAfter: 1 };
+  const result = new InterpolationResult([{ label: 'A/B', ...curve, aligned }, { label: 'C/D', ...curve }], 'aligned');
+  const payload = result.toPayload();
+  assert.deepEqual(payload.pairs[0]!.aligned, { loss: aligned.loss, accuracy: aligned.accuracy, barrier: 0.01, barrierLambda: 0.5 });
+  assert.equal(payload.pairs[1]!.aligned, undefined);
+  const spec = interpolationSpec(payload, lightTheme) as unknown as { data: { values: { pair: string; weights: string }[] }; hconcat: { layer?: { encoding?: Record<string, unknown>; data?: { values: { label: string }[] } }[]; encoding?: Record<string, unknown> }[] };
+  assert.equal(spec.data.values.filter((r) => r.weights === 'aligned').length, 6, 'A/B aligned: loss and accuracy at 3 λ');
+  assert.ok(spec.data.values.filter((r) => r.pair === 'C/D').every((r) => r.weights === 'raw'));
+  const curves = spec.hconcat[0]!.layer![1]!.encoding!;
+  assert.equal((curves['strokeDash'] as { field: string }).field, 'weights');
+  assert.equal((curves['color'] as { field: string }).field, 'pair', 'raw and aligned share the pair\'s colour');
+  assert.ok(spec.hconcat[1]!.encoding!['strokeDash'], 'the accuracy panel dashes aligned curves too');
+  assert.deepEqual(spec.hconcat[0]!.layer!.at(-1)!.data!.values.map((v) => v.label), ['aligned 0.01']);
+  assert.deepEqual(json(display(result)[Mime.vegaLite]), json(spec));
+  const view = new vega.View(vega.parse(vl.compile(spec as unknown as vl.TopLevelSpec).spec), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  for (const text of ['>barrier 0.75<', '>aligned 0.01<', '>weights<', '>raw<', '>A/B<', '>C/D<']) assert.ok(svg.includes(text), text);
+  assert.match(display(result)[Mime.plain] as string, /Aligned by weight matching[^\n]*\n.*\n.*\nA\/B +0\.7500 +0\.0100 +0\.50 +0\.0000 +2\.000 → 1\.000/);
+  const plain = interpolationSpec({ pairs: [payload.pairs[1]!] }, lightTheme) as unknown as { hconcat: { layer: { encoding?: Record<string, unknown> }[] }[] };
+  assert.equal(plain.hconcat[0]!.layer[1]!.encoding!['strokeDash'], undefined);
 });
 
 test('training: the kernel\'s vega-lite fallback is the renderer\'s chart in the light theme', () => {
@@ -215,4 +314,29 @@ test('the kernel\'s light theme paints its background; the renderers\' themes le
   assert.equal(vegaConfig(lightTheme)['background'], '#ffffff');
   assert.equal(vegaConfig(dark)['background'], 'transparent');
   assert.equal(vegaConfig({ ...lightTheme, paintBackground: false })['background'], 'transparent');
+});
+
+test('curvature: the kernel\'s vega-lite fallback is the builder\'s chart in the light theme; μ only when joined', async () => {
+  const module = (name: string, lambda: number, trace: number, se: number) => ({
+    module: name, parameters: 10, topEigenvalue: lambda, iterations: 5, relativeChange: 1e-5, converged: true, trace, traceStandardError: se, traceSamples: [trace],
+    method: 'exact' as const, step: NaN, seconds: 0.1,
+  });
+  const init = { n: 50, batchNorm: false, seed: 0, batchSize: 256, maxIterations: 100, tolerance: 1e-4, probes: 4 };
+  const pt = new CurvatureResult({ ...init, label: 'P-T', modules: [module('conv1', 0.5, 2, 0.1), module('fc', 3, 9, NaN)] });
+  const rit = new CurvatureResult({ ...init, label: 'RI-T', modules: [module('conv1', 0.9, 4, 0.3), module('fc', 7, 20, 2)] });
+  const kernel = display(pt)[Mime.vegaLite];
+  assert.deepEqual(json(kernel), json(curvatureSpec(pt.rows(), lightTheme, { title: 'Curvature of P-T per module' })));
+  assert.deepEqual(withoutConfig(kernel), withoutConfig(curvatureSpec(pt.rows(), dark, { title: 'Curvature of P-T per module' })));
+  assert.equal((kernel as { hconcat: unknown[] }).hconcat.length, 2, 'λ_max and trace');
+  const criticality = { label: 'init', metric: 'error' as const, modules: [{ module: 'conv1', criticality: 0, rewoundError: 0.1, rewoundLoss: 0.3 }, { module: 'fc', criticality: Infinity, rewoundError: 0.8, rewoundLoss: 2 }] };
+  const both = curvatureTable([pt.withCriticality(criticality), rit]).toVegaLite() as { hconcat: { data: { values: Record<string, unknown>[] } }[] };
+  assert.equal(both.hconcat.length, 3, 'a μ panel');
+  const rows = both.hconcat[2]!.data.values;
+  assert.deepEqual(rows.map((r) => [r['label'], r['module'], r['criticality']]), [['P-T', 'conv1', 0], ['P-T', 'fc', null], ['RI-T', 'conv1', null], ['RI-T', 'fc', null]]);
+  // The trace's 95% interval; none without a standard error.
+  assert.ok(Math.abs((rows[0]!['traceHigh'] as number) - (2 + 1.959963984540054 * 0.1)) < 1e-12);
+  assert.deepEqual([rows[1]!['traceLow'], rows[1]!['traceHigh']], [9, 9]);
+  const view = new vega.View(vega.parse(vl.compile(both as unknown as vl.TopLevelSpec).spec), { renderer: 'none' });
+  await view.runAsync();
+  view.finalize();
 });

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { Mime, TRANSFERLAB_MIME_TYPES } from '../../kernel/protocol/mime';
 import { repoRoot } from '../helpers/tools';
 
@@ -82,4 +83,22 @@ test('every file and folder docs/architecture.md names exists', () => {
     const plain = p.replace(/\/\*.*$/, '').replace(/\/$/, '');
     assert.ok(existsSync(path.join(repoRoot, plain)), `docs/architecture.md names ${p}, which does not exist`);
   }
+});
+
+test("package.json's main is the analysis API; the .vsix's manifest names the extension's entry", async () => {
+  const manifest = JSON.parse(read('package.json')) as { main: string; exports: { '.': { default: string } } };
+  assert.equal(`./${manifest.main}`, manifest.exports['.'].default, 'main and exports["."] name the same bundle');
+  // A checkout (or an install) loads the analysis API with a plain require, outside VS Code.
+  const r = spawnSync(process.execPath, ['-e', `const tl = require(${JSON.stringify(repoRoot)}); console.log(JSON.stringify({ linear: typeof tl.cka.linear, initBackend: typeof tl.initBackend }))`], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, `require(<repository>) failed:\n${r.stderr}`);
+  assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()!), { linear: 'function', initBackend: 'function' });
+  // VS Code reads the extension's entry from the manifest scripts/package.mjs stages (and the e2e harness).
+  const { EXTENSION_MAIN, extensionManifest } = await import('../../scripts/extensionManifest.mjs');
+  const staged = extensionManifest(manifest);
+  assert.equal(staged.main, 'dist/extension.js');
+  assert.equal(EXTENSION_MAIN, 'dist/extension.js');
+  assert.ok(!('exports' in staged) && !('files' in staged), 'npm-only keys stay out of the .vsix manifest');
+  assert.match(read('esbuild.mjs'), /nodeTarget\('extension\/extension\.ts', 'dist\/extension\.js'\)/, 'esbuild.mjs builds the entry the manifest names');
+  assert.match(read('scripts/package.mjs'), /writeFileSync\(path\.join\(stage, 'package\.json'\), JSON\.stringify\(extensionManifest\(manifest\)/, 'package.mjs stages extensionManifest(package.json)');
+  assert.match(read('test/e2e/exthost.e2e.ts'), /extensionDevelopmentPath', remote\(await developmentExtension\(\)\)/, 'the extension under development is loaded with the extension manifest');
 });

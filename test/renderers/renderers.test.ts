@@ -90,6 +90,48 @@ test('cka: the tooltip names the cell under the pointer and its value', async ()
   await light.page.mouse.move(0, 0);
 });
 
+test('cka: a payload with several measures shows a switch; the legend and the tooltip follow it', async () => {
+  const base = cka(4, 3) as { values: number[][] };
+  const svcca = base.values.map((row) => row.map((v) => v / 2));
+  const payload = {
+    ...base,
+    measures: [
+      { measure: 'cka', label: 'Linear CKA (0–1)', values: base.values },
+      { measure: 'svcca', label: 'SVCCA, 99% variance (0–1)', values: svcca },
+    ],
+  };
+  const r = await render(light.page, 'cka', Mime.cka, payload, 'cka-measures');
+  assert.equal(r.error, null);
+  assert.ok((await svgTexts(light.page, 'cka-measures')).includes('Linear CKA (0–1)'));
+  const radios = await light.page.evaluate(() => {
+    const el = (window as unknown as { tlElement: (id: string) => HTMLElement }).tlElement('cka-measures');
+    return Array.from(el.querySelectorAll<HTMLInputElement>('input[type=radio]')).map((i) => `${i.value}:${i.checked}`);
+  });
+  assert.deepEqual(radios, ['cka:true', 'svcca:false']);
+  await light.page.evaluate(() => {
+    const el = (window as unknown as { tlElement: (id: string) => HTMLElement }).tlElement('cka-measures');
+    el.querySelector<HTMLInputElement>('input[type=radio][value=svcca]')!.click();
+  });
+  await light.page.waitForFunction(() => {
+    const el = (window as unknown as { tlElement: (id: string) => HTMLElement }).tlElement('cka-measures');
+    return Array.from(el.querySelectorAll('svg text')).some((t) => t.textContent === 'SVCCA, 99% variance (0–1)');
+  });
+  const box = await light.page.evaluate(() => {
+    const el = (window as unknown as { tlElement: (id: string) => HTMLElement }).tlElement('cka-measures');
+    const rects = Array.from(el.querySelectorAll('svg .mark-path path')).map((p) => p.getBoundingClientRect());
+    const left = Math.min(...rects.map((b) => b.left));
+    const top = Math.min(...rects.map((b) => b.top));
+    return { left, top, width: Math.max(...rects.map((b) => b.right)) - left, height: Math.max(...rects.map((b) => b.bottom)) - top };
+  });
+  await light.page.mouse.move(box.left + (1.5 * box.width) / 3, box.top + (2.5 * box.height) / 4);
+  const tip = await light.page.evaluate(() => {
+    const el = (window as unknown as { tlElement: (id: string) => HTMLElement }).tlElement('cka-measures');
+    return el.querySelector<HTMLElement>('.tl-tooltip')?.innerText ?? null;
+  });
+  assert.equal(tip, `scratch: layer3\npretrained: layer2\nSVCCA: ${(Math.exp(-1 / 6) / 2).toFixed(4)}`);
+  await light.page.mouse.move(0, 0);
+});
+
 test('cka: a 64×64 heatmap renders within 150 ms', async () => {
   const page = await openRendererPage(browser, 'vscode-dark');
   const payload = cka(64);

@@ -9,7 +9,7 @@ import * as vl from 'vega-lite';
 import { expressionInterpreter } from 'vega-interpreter';
 import type { CkaPayload, InterpolationPayload, TrainingPayload } from '../../kernel/protocol/mime';
 import { cellSize, ckaSpec, levelPaths, uniqueLabels, LEVELS } from '../../kernel/protocol/charts/cka';
-import { barrierSegment, chordEnds, interpolationSpec, short } from '../../kernel/protocol/charts/interpolation';
+import { barrierNote, barrierSegment, chordEnds, interpolationSpec, short } from '../../kernel/protocol/charts/interpolation';
 import { statusLines, trainingRows, trainingSpec } from '../../kernel/protocol/charts/training';
 import { mergeConfig, themedSpec } from '../../renderers/vegalite/render';
 import { displayScale } from '../../renderers/images/render';
@@ -97,6 +97,22 @@ test('interpolation: chord, barrier and a spec vega-lite compiles', async () => 
   assert.ok(!(await svgOf(lossOnly)).includes('>accuracy<'));
 });
 
+test('interpolation: the mean barrier definition draws its reference at the mean end loss; the subtitle names each definition and any warning', async () => {
+  const pair = { label: 'p', lambdas: [0, 0.5, 1], loss: [1, 2.5, 3], accuracy: [], barrier: 1, barrierLambda: 1, barrierDefinition: 'mean' as const };
+  assert.deepEqual(chordEnds(pair), [
+    { lambda: 0, loss: 2 },
+    { lambda: 1, loss: 2 },
+  ]);
+  assert.deepEqual(barrierSegment(pair), { lambda: 1, top: 3, bottom: 2 });
+  const linear = { ...pair, label: 'q', barrierDefinition: undefined, barrier: 0.5, barrierLambda: 0.5 };
+  assert.match(barrierNote({ pairs: [linear] }), /^barrier: highest loss above the straight line between the end losses \(Frankle et al\. 2020\)$/);
+  assert.match(barrierNote({ pairs: [pair] }), /^barrier: highest loss above the mean end loss \(Ainsworth et al\. 2023\)$/);
+  assert.match(barrierNote({ pairs: [linear, pair] }), /linear: .*; mean: /);
+  const spec = interpolationSpec({ pairs: [pair, linear], warnings: ['p: BatchNorm statistics from the evaluation data'] }, theme);
+  const svg = await svgOf(vl.compile(spec).spec);
+  for (const text of ['⚠ p: BatchNorm statistics from the evaluation data', 'mean end loss', '>barrier 1<']) assert.ok(svg.includes(text), text);
+});
+
 test('training: rows, status lines and a spec vega-lite compiles', async () => {
   const payload: TrainingPayload = {
     runs: [
@@ -147,10 +163,20 @@ test('payload checks name the MIME type and the field', () => {
   expectError(() => parseCkaPayload({ ...cka, values: [['x']] }), 'values[0][0]', /must be a number/);
   expectError(() => parseCkaPayload({ ...cka, values: [] }), 'values', /has 0 rows but rows has 1 names/);
   assert.doesNotThrow(() => parseCkaPayload({ ...cka, values: [[null]] }), 'null stands for NaN');
+  const measures = [{ measure: 'svcca', label: 'SVCCA', values: [[0.5]] }];
+  assert.doesNotThrow(() => parseCkaPayload({ ...cka, measures }), 'several measures (tl.similarity)');
+  expectError(() => parseCkaPayload({ ...cka, measures: [{ ...measures[0], measure: 'cca' }] }), 'measures[0].measure', /is 'cca', not one of cka, svcca/);
+  expectError(() => parseCkaPayload({ ...cka, measures: [{ ...measures[0], values: [[0.5, 1]] }] }), 'measures[0].values[0]', /has 2 entries but columns has 1 names/);
   const pair = { label: 'p', lambdas: [0, 1], loss: [1, 2], accuracy: [], barrier: 0, barrierLambda: 0 };
   expectError(() => parseInterpolationPayload({ pairs: [] }), 'pairs', /is empty/);
   expectError(() => parseInterpolationPayload({ pairs: [{ ...pair, loss: [1] }] }), 'pairs[0].loss', /has 1 values but lambdas has 2/);
   expectError(() => parseInterpolationPayload({ pairs: [pair, { ...pair, accuracy: [1] }] }), 'pairs[1].accuracy', /use \[\] when there is no accuracy/);
+  const aligned = { loss: [1, 1], accuracy: [], barrier: 0, barrierLambda: 0 };
+  assert.doesNotThrow(() => parseInterpolationPayload({ pairs: [{ ...pair, aligned }] }));
+  expectError(() => parseInterpolationPayload({ pairs: [{ ...pair, aligned: { ...aligned, loss: [1] } }] }), 'pairs[0].aligned.loss', /has 1 values but lambdas has 2/);
+  expectError(() => parseInterpolationPayload({ pairs: [{ ...pair, aligned: 3 }] }), 'pairs[0].aligned', /must be an object/);
+  expectError(() => parseInterpolationPayload({ pairs: [{ ...pair, barrierDefinition: 'max' }] }), 'pairs[0].barrierDefinition', /must be 'linear' or 'mean'/);
+  expectError(() => parseInterpolationPayload({ pairs: [pair], warnings: [1] }), 'warnings[0]', /must be a string/);
   expectError(() => parseImagesPayload({ width: 0, height: 2, rows: [] }), 'width', /positive integer/);
   expectError(() => parseTrainingPayload({ runs: [{ label: 'r', points: [{ epoch: 0, step: 0 }], done: false }] }), 'runs[0].points[0].loss', /must be a number/);
   expectError(() => parseTrainingPayload({ runs: [{ label: 'r', points: [], done: 'no' }] }), 'runs[0].done', /true or false/);

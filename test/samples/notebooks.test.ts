@@ -65,6 +65,9 @@ const SMALL: Record<string, readonly string[]> = {
   interpolation: ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=3', 'points=5', 'probeSize=200'],
   criticality: ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=2', 'alphas=3', 'sigmas=[0.05]', 'samples=1'],
   checkpoints: ['sourceSize=500', 'preEpochs=2', 'checkpointEpochs=[0,1,2]', 'labelsPerClass=10', 'fineTuneEpochs=2', 'seeds=[1]'],
+  alignment: ['trainSize=200', 'testSize=200', 'epochs=3', 'points=5'],
+  curvature: ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=2', 'iterations=3', 'hutchinsonSamples=2', 'alphas=3', 'sigmas=[0.05]'],
+  'similarity-measures': ['n=120', 'width=12', 'trainSize=300', 'epochs=1', 'probeSize=150'],
 };
 
 /**
@@ -125,16 +128,68 @@ const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
     assert.equal(curves.length, 3);
     assert.deepEqual(curves[1]!.pairs.map((p) => p.label), ['P-T₁ – P-T₂', 'RI-T₁ – RI-T₂', 'P-T₁ – RI-T₁']);
     assert.ok(curves[2]!.pairs[0]!.lambdas.some((l) => l < 0), 'a grid beyond [0, 1]');
+    assert.ok(curves.every((c) => c.pairs.every((p) => p.barrierDefinition === 'linear')), 'the linear barrier by default');
+    const rows = [...texts(nb).matchAll(/^\| (.+?) \| (-?[\d.]+) \| (-?[\d.]+) \|$/gm)];
+    assert.equal(rows.length, 3, 'the barrier table, linear and mean, one row per pair');
+    for (const r of rows) assert.ok(Number(r[2]) >= 0 && Number(r[3]) >= 0, `both barriers are ≥ 0 (0 and 1 are on the grid): ${r[0]}`);
   },
   criticality(nb) {
     const tables = payloads<{ label: string; modules: { module: string }[] }>(nb, Mime.json);
     assert.deepEqual(tables.map((t) => t.label), ['P-T rewound to P', 'RI-T rewound to its initialisation', 'P-T rewound to epoch 1']);
     assert.deepEqual(tables[0]!.modules.map((m) => m.module), ['conv1', 'conv2', 'fc1', 'fc']);
   },
+  alignment(nb) {
+    const t = texts(nb);
+    const gap = /max \|logits\(A\) − logits\(permuted A\)\| over 64 images: ([\d.e+-]+)/.exec(t);
+    assert.ok(gap && Number(gap[1]) < 1e-4, `a permuted copy computes the same function: ${gap?.[1]}`);
+    const curves = payloads<InterpolationPayload>(nb, Mime.interpolation);
+    assert.deepEqual(curves.map((c) => c.pairs[0]!.label), ['RI-T₁ – permuted RI-T₁', 'RI-T₁ – RI-T₂']);
+    const self = curves[0]!.pairs[0]!;
+    assert.ok(self.aligned && Math.abs(self.aligned.barrier) < 1e-4, `aligned barrier with a permuted copy ≈ 0: ${self.aligned?.barrier}`);
+    assert.ok(self.barrier > self.aligned.barrier, `raw ${self.barrier} above aligned ${self.aligned.barrier}`);
+    assert.ok(curves[1]!.pairs[0]!.aligned, 'the pair of networks has an aligned curve');
+    assert.match(t, /Weight matching \(cnn\): \d+ sweeps?, converged; ‖θA − θB‖ [\d.]+ → [\d.]+/);
+    assert.match(t, /\| RI-T₁ – RI-T₂ \| -?[\d.]+ \| -?[\d.]+ \|/);
+  },
   checkpoints(nb) {
     const t = texts(nb);
     assert.match(t, /Target accuracy after fine-tuning from each pre-training checkpoint\nepoch  accuracy  loss\n\s+0 .*\n\s+1 .*\n\s+2 /);
     assert.match(t, /Best checkpoint: epoch \*\*\d\*\*/);
+  },
+  curvature(nb) {
+    const results = payloads<{ label?: string; modules: { module: string; method: string; topEigenvalue: number; trace: number }[] }>(nb, Mime.json).filter((r) => r.label !== undefined);
+    assert.deepEqual(results.map((r) => r.label), ['P-T', 'RI-T']);
+    for (const r of results) {
+      assert.deepEqual(r.modules.map((m) => m.module), ['conv1', 'conv2', 'fc1', 'fc']);
+      assert.ok(r.modules.every((m) => m.method === 'exact' && Number.isFinite(m.topEigenvalue) && Number.isFinite(m.trace)), JSON.stringify(r.modules));
+    }
+    const t = texts(nb);
+    assert.match(t, /model\s+module\s+params\s+λ_max\s+iters\s+rel\. change\s+trace ± SE\s+HVP\s+μ\s+error rewound\n/);
+    assert.match(t, /\| fc \| [\d.e+-]+ \| [\d.e+-]+ \| [\d.e+-]+ ± [\d.e+-]+ \| [\d.e+-]+ ± [\d.e+-]+ \| ([\d.e+-]+|∞) \| ([\d.e+-]+|∞) \|/);
+  },
+  'similarity-measures'(nb) {
+    const t = texts(nb);
+    const row = (label: string): string[] => {
+      const line = t.split('\n').find((l) => l.startsWith(`| ${label} |`));
+      assert.ok(line, `no row ${label}`);
+      return line.split('|').slice(2, -1).map((c) => c.trim());
+    };
+    // linear CKA, SVCCA 99%, SVCCA 100%, PWCCA, Procrustes, RSA
+    const rotated = row('X·Q, Q orthogonal');
+    assert.ok(rotated.slice(0, 5).every((c) => c.startsWith('✓')), `CKA, SVCCA, PWCCA and Procrustes ignore a rotation: ${rotated.join(', ')}`);
+    assert.ok(!rotated[5]!.startsWith('✓'), 'correlation RSA does not');
+    const invertible = row('X·A, A invertible');
+    assert.ok(invertible[2]!.startsWith('✓'), 'CCA with all variance kept ignores an invertible map');
+    assert.ok(!invertible[0]!.startsWith('✓') && !invertible[4]!.startsWith('✓'), 'CKA and Procrustes do not');
+    assert.ok(row('each example scaled and shifted')[5]!.startsWith('✓'), 'correlation RSA ignores per-example scale and shift');
+    const [xy, yx] = row('PWCCA');
+    assert.notEqual(xy, yx, 'PWCCA is not symmetric');
+    const svcca100 = row('SVCCA (100%)');
+    assert.equal(svcca100[0], svcca100[2], 'SVCCA with all variance kept: f(X·A, Y) = f(X, Y)');
+    const heat = payloads<CkaPayload>(nb, Mime.cka);
+    assert.equal(heat.length, 1);
+    assert.deepEqual(heat[0]!.measures?.map((m) => m.measure), ['cka', 'svcca', 'pwcca', 'procrustes', 'rsa']);
+    assert.deepEqual(heat[0]!.rows, ['conv2', 'fc1', 'fc']);
   },
 };
 

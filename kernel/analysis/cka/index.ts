@@ -7,7 +7,9 @@
  * products that cost O(n²p) or O(np²) run as float32 matrix products on the backend, blocked so
  * that each float32 sum is short; everything after them runs in float64: Gram diagonals (exact,
  * from the rounded features), traces, inner products of Gram blocks, sums of partial products.
- * Results match a float64 reference to ~1e-7 relative.
+ * Results match a float64 reference to ~1e-7 relative. The RBF kernel's squared distances take
+ * the float32 Gram form only where it cannot cancel, and are recomputed by differences in float64
+ * elsewhere (tight clusters far apart, duplicates); its kernel matrices stay in float64 (./rbf.ts).
  *
  * Two exact forms for the linear kernel, chosen by cost (`algorithm: 'auto'`; ./linear.ts):
  * cross-products of features, or each module's centred Gram matrix once. With centred features,

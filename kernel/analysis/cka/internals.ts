@@ -19,4 +19,10 @@ export const ckaInternals = {
    */
   threads: undefined as number | undefined,
   parallelMinWork: 2e10,
+  /**
+   * The RBF kernel takes a squared distance from the float32 Gram matrix, ‖a‖² + ‖b‖² − 2a·b, only
+   * where ‖a‖² + ‖b‖² is less than this many times it; elsewhere (the form would cancel) it
+   * recomputes it by differences in float64. 0: always by differences.
+   */
+  rbfCancellation: 4,
 };

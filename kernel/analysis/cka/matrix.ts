@@ -27,7 +27,7 @@ function* featuresMatrix(fn: string, A: NamedFeatures, B: NamedFeatures | undefi
   const indexOf = function* (arg: string, name: string, f: Features): Analysis<number> {
     const known = seen.get(f);
     if (known !== undefined) return known;
-    reps.push(yield* readRep(fn, `${arg}.${name}`, f, `${arg}.${name}`));
+    reps.push(yield* readRep(fn, `${arg}.${name}`, f, `${arg}.${name}`, e.kind === 'rbf'));
     seen.set(f, reps.length - 1);
     return reps.length - 1;
   };

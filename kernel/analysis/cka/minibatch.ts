@@ -23,9 +23,16 @@ export interface MinibatchOptions {
 /**
  * Minibatch CKA (Nguyen, Raghu, Kornblith 2021) as an accumulator, for n beyond memory: feed the
  * same examples, in the same order, to both sides one minibatch at a time; each minibatch adds
- * its unbiased HSIC₁ for every pair, in float64; {@link result} gives
- * CKA = Σ HSIC₁(K, L) / √(Σ HSIC₁(K, K) · Σ HSIC₁(L, L)). Minibatches need ≥ 4 examples; use equal
- * sizes for the estimator of the paper.
+ * its unbiased HSIC₁ for every pair, weighted by its number of examples m, in float64;
+ * {@link result} gives CKA = Σ m·HSIC₁(K, L) / √(Σ m·HSIC₁(K, K) · Σ m·HSIC₁(L, L)).
+ * Minibatches need ≥ 4 examples.
+ *
+ * Why weight by m. With equal batches this is exactly the paper's estimator (the mean of HSIC₁
+ * over batches). A ragged batch (usually the last) would count as much as a full one under the
+ * plain mean although its estimate is noisier. Each HSIC₁ is unbiased whatever m, so any fixed
+ * weights keep the sums unbiased; its variance falls as ~1/m (the leading term of a U-statistic's
+ * variance when the representations are dependent), so weights ∝ m are the inverse-variance
+ * weights, and every example counts alike. The result says so (`batchWeighting`, `batchSizes`).
  *
  * @example
  * ```ts
@@ -42,6 +49,7 @@ export class MinibatchCka {
   private selfCols: Float64Array | undefined;
   private examples = 0;
   private batches = 0;
+  private readonly sizes: number[] = [];
   private readonly estimator: Estimator;
   private readonly options: Record<string, unknown>;
 
@@ -99,10 +107,11 @@ export class MinibatchCka {
     if (n < 4) fail(fn, 'featuresA', `has a minibatch of ${n} examples; the unbiased HSIC needs at least 4`);
     const reps: Rep[] = [];
     const seen = new Map<Features, number>();
+    const keepRaw = this.estimator.kind === 'rbf';
     const index = function* (arg: string, k: string, f: Features): Analysis<number> {
       const known = seen.get(f);
       if (known !== undefined) return known;
-      reps.push(yield* readRep(fn, `${arg}.${k}`, f));
+      reps.push(yield* readRep(fn, `${arg}.${k}`, f, `${arg}.${k}`, keepRaw));
       seen.set(f, reps.length - 1);
       return reps.length - 1;
     };
@@ -111,13 +120,14 @@ export class MinibatchCka {
     const cols: number[] = [];
     for (const [k, v] of eb) cols.push(yield* index('featuresB', k, v));
     const t = yield* hsicTable(fn, reps, rows, cols, this.estimator);
-    // Scale n(n−3)·HSIC₁ back to HSIC₁ so that minibatches of different sizes weigh alike.
-    const s = 1 / (n * (n - 3));
+    // n(n−3)·HSIC₁ → n·HSIC₁: each batch's HSIC₁ weighted by its examples (see the class comment).
+    const s = 1 / (n - 3);
     t.cross.forEach((v, i) => (this.cross![i]! += v * s));
     t.selfRows.forEach((v, i) => (this.selfRows![i]! += v * s));
     t.selfCols.forEach((v, i) => (this.selfCols![i]! += v * s));
     this.examples += n;
     this.batches++;
+    this.sizes.push(n);
   }
 
   /** CKA for all module pairs from the minibatches so far. */
@@ -135,6 +145,8 @@ export class MinibatchCka {
       estimator: 'minibatch',
       n: this.examples,
       batches: this.batches,
+      batchSizes: this.sizes,
+      batchWeighting: 'examples',
       title: o['title'] as string | undefined,
       modelA: o['modelA'] as string | undefined,
       modelB: o['modelB'] as string | undefined,

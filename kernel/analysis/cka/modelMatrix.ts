@@ -24,7 +24,9 @@ export interface ModelMatrixOptions extends MatrixOptions {
   readonly batchSize?: number;
   /**
    * `full` (default): exact CKA on all examples (keeps every module's representation in memory);
-   * `minibatch`: the unbiased minibatch estimator over forward batches (memory of one batch).
+   * `minibatch`: the unbiased minibatch estimator over forward batches (memory of one batch);
+   * a ragged last batch is weighted by its size (see MinibatchCka), and a tail of fewer than 4
+   * examples joins the batch before it.
    */
   readonly estimator?: 'full' | 'minibatch';
 }
@@ -59,9 +61,10 @@ function* modelMatrix(fn: string, modelA: Model, modelB: Model, data: DataLike |
   if (estimator === 'minibatch') {
     if (batchSize < 4) fail(fn, 'options.batchSize', `is ${batchSize}; the minibatch estimator needs at least 4 examples per batch`);
     const acc = new MinibatchCka({ kind: e.kind, threshold: e.threshold, ...meta });
-    for (let i = 0; i + 4 <= n; i += batchSize) {
-      const b = Math.min(batchSize, n - i);
-      if (b < 4) break;
+    if (n < 4) fail(fn, 'data', `has ${n} examples; the minibatch estimator needs at least 4`);
+    for (let i = 0; i < n; ) {
+      // A tail too short for the unbiased HSIC (< 4 examples) joins the batch before it.
+      const b = n - (i + batchSize) < 4 ? n - i : batchSize;
       const fa = forwardCollect(modelA, x, i, b, la);
       const fb = same ? fa : forwardCollect(modelB, x, i, b, lb);
       try {
@@ -69,6 +72,7 @@ function* modelMatrix(fn: string, modelA: Model, modelB: Model, data: DataLike |
       } finally {
         tf.dispose([...fa.values(), ...(same ? [] : fb.values())]);
       }
+      i += b;
     }
     return acc.result();
   }
@@ -80,9 +84,9 @@ function* modelMatrix(fn: string, modelA: Model, modelB: Model, data: DataLike |
   const addAll = function* (model: Model, layers: readonly string[], side: string, index: Map<string, number>): Analysis<void> {
     const raw = yield* collectAll(fn, model, x, layers, batchSize);
     for (const [name, r] of raw) {
-      reps.push(repFrom(`${side} module '${name}'`, r.data, n, r.p));
+      reps.push(repFrom(`${side} module '${name}'`, r.data, n, r.p, e.kind === 'rbf'));
       index.set(name, reps.length - 1);
-      raw.delete(name); // let the uncentred copy go
+      raw.delete(name); // let the uncentred copy go (the RBF kernel's Rep keeps it)
     }
   };
   if (same) {

@@ -19,8 +19,9 @@ function checkPairShapes(fn: string, X: unknown, Y: unknown, minN: number, why: 
 
 function* pairCka(fn: string, X: Features, Y: Features, e: Estimator): Analysis<number> {
   checkPairShapes(fn, X, Y, e.debiased ? 4 : 2, e.debiased ? 'the debiased estimator' : 'CKA');
-  const a = yield* readRep(fn, 'X', X);
-  const b = X === Y ? a : yield* readRep(fn, 'Y', Y);
+  const keepRaw = e.kind === 'rbf';
+  const a = yield* readRep(fn, 'X', X, 'X', keepRaw);
+  const b = X === Y ? a : yield* readRep(fn, 'Y', Y, 'Y', keepRaw);
   const reps = X === Y ? [a] : [a, b];
   const t = yield* hsicTable(fn, reps, [0], [reps.length - 1], e);
   return ckaValues(fn, ['X'], ['Y'], t, e.debiased)[0]![0]!;

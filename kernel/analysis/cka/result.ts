@@ -20,9 +20,25 @@ export interface CkaResultInit {
   readonly estimator: 'full' | 'minibatch';
   readonly n: number;
   readonly batches?: number;
+  /** Minibatch estimator: the examples in each batch, in order. */
+  readonly batchSizes?: readonly number[];
+  /** Minibatch estimator: how batches are weighted (`examples`: each batch's HSIC₁ by its size, see MinibatchCka). */
+  readonly batchWeighting?: 'examples';
   readonly title?: string;
   readonly modelA?: string;
   readonly modelB?: string;
+}
+
+/** ` of 256 examples` for equal batches, ` of 256 examples, the last of 40` or ` of 31–33 examples` otherwise; empty when unknown. */
+function batchSizesText(sizes: readonly number[] | undefined): string {
+  if (sizes === undefined || sizes.length === 0) return '';
+  const first = sizes[0]!;
+  if (sizes.every((m) => m === first)) return ` of ${first} examples`;
+  const last = sizes[sizes.length - 1]!;
+  if (sizes.slice(0, -1).every((m) => m === first)) return ` of ${first} examples, the last of ${last}`;
+  const lo = sizes.reduce((a, b) => Math.min(a, b));
+  const hi = sizes.reduce((a, b) => Math.max(a, b));
+  return ` of ${lo}–${hi} examples`;
 }
 
 /**
@@ -38,6 +54,8 @@ export class CkaResult implements Displayable, CkaResultInit {
   readonly estimator: 'full' | 'minibatch';
   readonly n: number;
   readonly batches?: number;
+  readonly batchSizes?: readonly number[];
+  readonly batchWeighting?: 'examples';
   readonly title?: string;
   readonly modelA?: string;
   readonly modelB?: string;
@@ -51,6 +69,8 @@ export class CkaResult implements Displayable, CkaResultInit {
     this.estimator = init.estimator;
     this.n = init.n;
     if (init.batches !== undefined) this.batches = init.batches;
+    if (init.batchSizes !== undefined) this.batchSizes = [...init.batchSizes];
+    if (init.batchWeighting !== undefined) this.batchWeighting = init.batchWeighting;
     if (init.title !== undefined) this.title = init.title;
     if (init.modelA !== undefined) this.modelA = init.modelA;
     if (init.modelB !== undefined) this.modelB = init.modelB;
@@ -74,7 +94,7 @@ export class CkaResult implements Displayable, CkaResultInit {
 
   /** A one-line description of the estimator. */
   get description(): string {
-    const est = this.estimator === 'minibatch' ? `minibatch (${this.batches ?? '?'} batches, unbiased HSIC)` : this.debiased ? 'debiased' : 'biased';
+    const est = this.estimator === 'minibatch' ? `minibatch (${this.batches ?? '?'} batches${batchSizesText(this.batchSizes)}; unbiased HSIC${this.batchWeighting === 'examples' ? ' weighted by batch size' : ''})` : this.debiased ? 'debiased' : 'biased';
     return `${this.kind} CKA, ${est}, n = ${this.n}`;
   }
 

@@ -19,7 +19,7 @@
  * tooltip handler before the pointer signal updates the item).
  */
 import type { Spec } from 'vega';
-import type { CkaPayload } from '../mime';
+import type { CkaPayload, MeasureMatrix, SimilarityMeasure } from '../mime';
 import { isHighContrast, vegaConfig, type Theme } from './theme';
 
 /** Colour levels the 0..1 range is quantised to (steps of 1/255: invisible). */
@@ -42,7 +42,7 @@ export function uniqueLabels(names: readonly string[]): string[] {
 
 /** The title (`Debiased RBF CKA`, or the payload's) and subtitle (`A vs B, n = 64`). */
 export function ckaTitle(p: CkaPayload): { text: string; subtitle?: string } {
-  const text = p.title ?? `${p.debiased ? 'Debiased ' : ''}${p.kind === 'rbf' ? 'RBF' : 'linear'} CKA`;
+  const text = p.title ?? (measuresOf(p) !== undefined ? 'Module similarity' : `${p.debiased ? 'Debiased ' : ''}${p.kind === 'rbf' ? 'RBF' : 'linear'} CKA`);
   const parts: string[] = [];
   if (p.modelA !== undefined || p.modelB !== undefined) parts.push(`${p.modelA ?? 'A'} vs ${p.modelB ?? 'B'}`);
   if (p.n !== undefined) parts.push(`n = ${p.n}`);
@@ -88,6 +88,50 @@ export const HoverSignal = {
 } as const;
 export type HoverSignal = (typeof HoverSignal)[keyof typeof HoverSignal];
 
+/**
+ * Payloads that carry several measures (`measures`, from `tl.similarity.matrix`) get a switch: a
+ * radio input bound to {@link MeasureSignal.measure} (when there are two or more) picks which
+ * measure's cells are drawn; the legend's title (the measure, with its range) and the hover line
+ * follow it. All measures share the 0..1 colour scale. A payload without `measures` draws as
+ * before, with no signal of these.
+ */
+export const MeasureSignal = {
+  /** The measure shown, by name (`cka`, `svcca`, …); the radio input sets it. */
+  measure: 'cka_measure',
+  /** Its index in the payload's `measures`. */
+  index: 'cka_measure_index',
+  /** The measures' labels (the legend's title), by index. */
+  labels: 'cka_measure_labels',
+  /** The measures' matrices (null for NaN), by index: what the hover line reads. */
+  values: 'cka_measure_values',
+  /** The measures' short names (the hover line's), by index. */
+  names: 'cka_measure_names',
+} as const;
+export type MeasureSignal = (typeof MeasureSignal)[keyof typeof MeasureSignal];
+
+/** What the hover line and tooltips call each measure. */
+export const MEASURE_SHORT_NAMES: Readonly<Record<SimilarityMeasure, string>> = { cka: 'CKA', svcca: 'SVCCA', pwcca: 'PWCCA', procrustes: 'Procrustes', rsa: 'RSA' };
+
+/** The payload's measures, or undefined for a one-measure (CKA) payload. */
+export function measuresOf(p: CkaPayload): readonly MeasureMatrix[] | undefined {
+  return p.measures !== undefined && p.measures.length > 0 ? p.measures : undefined;
+}
+
+/** The signals of the measure switch. */
+function measureSignals(measures: readonly MeasureMatrix[]): object[] {
+  const names = measures.map((m) => m.measure);
+  return [
+    {
+      name: MeasureSignal.measure,
+      value: names[0],
+      ...(measures.length > 1 ? { bind: { input: 'radio', options: names, labels: measures.map((m) => m.label), name: 'Measure ' } } : {}),
+    },
+    { name: MeasureSignal.index, update: `max(0, indexof(${JSON.stringify(names)}, ${MeasureSignal.measure}))` },
+    { name: MeasureSignal.labels, value: measures.map((m) => m.label) },
+    { name: MeasureSignal.names, value: measures.map((m) => MEASURE_SHORT_NAMES[m.measure] ?? m.measure) },
+  ];
+}
+
 /** Options of {@link ckaSpec}. */
 export interface CkaSpecOptions {
   /** Fill of a cell of value t in [0, 1]; by default the spec's `color` scale (the legend's scheme). */
@@ -123,24 +167,27 @@ export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {
   const step = cellSize(rows.length, columns.length);
   const labelSize = Math.min(11, Math.max(7, step - 2));
   const hc = isHighContrast(theme.kind);
-  const cells = [...levelPaths(p.values, step)].map(([l, path]) => {
+  const measures = measuresOf(p);
+  const cellsOf = (values: CkaPayload['values']) => [...levelPaths(values, step)].map(([l, path]) => {
     const t = l < 0 ? null : l / (LEVELS - 1);
     const fill = t === null ? theme.mutedForeground : colorOf?.(t);
     return { path, t, ...(fill !== undefined ? { fill } : {}), opacity: t === null ? 0.25 : 1 };
   });
+  // With several measures, every measure's cells, tagged with its index and filtered by the switch.
+  const cells = measures === undefined ? cellsOf(p.values) : measures.flatMap((m, i) => cellsOf(m.values).map((c) => ({ ...c, m: i })));
   const fill = colorOf !== undefined ? { field: 'fill' } : [{ test: 'datum.t === null', field: 'fill' }, { scale: 'color', field: 't' }];
   const title = ckaTitle(p);
   const config = vegaConfig(theme);
   const hovered = hover ? hoverParts(p, theme, config) : undefined;
   const spec = {
     $schema: 'https://vega.github.io/schema/vega/v5.json',
-    description: `${title.text}: ${rows.length}×${columns.length} module similarity heatmap`,
+    description: `${title.text}: ${rows.length}×${columns.length} module similarity heatmap${measures !== undefined ? ` (${measures.map((m) => MEASURE_SHORT_NAMES[m.measure] ?? m.measure).join(', ')})` : ''}`,
     width: step * columns.length,
     height: step * rows.length,
     padding: 4,
     autosize: 'pad',
     title: { ...title, anchor: 'start' },
-    data: [{ name: 'cells', values: cells }],
+    data: [{ name: 'cells', values: cells, ...(measures !== undefined ? { transform: [{ type: 'filter', expr: `datum.m === ${MeasureSignal.index}` }] } : {}) }],
     scales: [
       { name: 'x', type: 'band', domain: columns, range: 'width', padding: 0 },
       { name: 'y', type: 'band', domain: rows, range: 'height', padding: 0 },
@@ -165,7 +212,9 @@ export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {
       {
         fill: 'color',
         type: 'gradient',
-        title: 'CKA',
+        title: measures !== undefined ? { signal: `${MeasureSignal.labels}[${MeasureSignal.index}]` } : 'CKA',
+        // a measure's label names its range too: room for it (vega cuts titles at 180 px)
+        ...(measures !== undefined ? { titleLimit: 360 } : {}),
         gradientLength: Math.min(200, Math.max(80, step * rows.length)),
         values: [0, 0.2, 0.4, 0.6, 0.8, 1],
         format: '.1f',
@@ -187,7 +236,7 @@ export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {
       },
       ...(hovered?.marks ?? []),
     ],
-    ...(hovered !== undefined ? { signals: hovered.signals } : {}),
+    ...(hovered !== undefined || measures !== undefined ? { signals: [...(measures !== undefined ? measureSignals(measures) : []), ...(hovered?.signals ?? [])] } : {}),
     config: hovered?.config ?? config,
   };
   return { spec: spec as unknown as Spec, layout: { step, rows, columns } };
@@ -199,13 +248,19 @@ export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {
  * the config, so that the spec apart from its config stays the same in every theme.
  */
 function hoverParts(p: CkaPayload, theme: Theme, config: Record<string, unknown>): { signals: object[]; marks: object[]; config: Record<string, unknown> } {
-  const matrix = p.values.map((row) => row.map((v) => (v === null || Number.isNaN(v) ? null : v)));
+  const nullNaN = (values: CkaPayload['values']) => values.map((row) => row.map((v) => (v === null || Number.isNaN(v) ? null : v)));
+  const measures = measuresOf(p);
   const { pointer, cell, text } = HoverSignal;
   const values = `${cell}_values`;
   const names = `${cell}_names`;
   const v = `${values}[${cell}[0]][${cell}[1]]`;
   const signals = [
-    { name: values, value: matrix },
+    ...(measures !== undefined
+      ? [
+          { name: MeasureSignal.values, value: measures.map((m) => nullNaN(m.values)) },
+          { name: values, update: `${MeasureSignal.values}[${MeasureSignal.index}]` },
+        ]
+      : [{ name: values, value: nullNaN(p.values) }]),
     { name: names, value: [p.modelA ?? 'A', p.modelB ?? 'B'] },
     {
       name: pointer,
@@ -225,7 +280,7 @@ function hoverParts(p: CkaPayload, theme: Theme, config: Record<string, unknown>
       name: text,
       update:
         `${cell} ? ${names}[0] + ': ' + domain('y')[${cell}[0]] + ', ' + ${names}[1] + ': ' + domain('x')[${cell}[1]]` +
-        ` + ', CKA: ' + (${v} === null ? 'n/a' : format(${v}, '.3f')) : ''`,
+        ` + ', ${measures !== undefined ? `' + ${MeasureSignal.names}[${MeasureSignal.index}] + '` : 'CKA'}: ' + (${v} === null ? 'n/a' : format(${v}, '.3f')) : ''`,
     },
   ];
   const marks = [

@@ -1,9 +1,13 @@
 /**
  * The vega-lite spec of linear-interpolation curves, the one figure VS Code's renderer, the HTML
  * report and Jupyter (the kernel's vega-lite fallback) draw: loss and accuracy against λ for one or
- * more pairs of solutions. The loss panel also draws, per pair, the straight line between the end
- * points (dashed) and the barrier: a vertical segment from that line up to the curve at the λ where
- * the curve rises highest above it, labelled with its height.
+ * more pairs of solutions. The loss panel also draws, per pair, the reference line of its barrier
+ * definition (dashed): the straight line between the end losses (`linear`, the default) or the
+ * level of their mean (`mean`); and the barrier: a vertical segment from that line up to the curve
+ * at the λ where the curve rises highest above it, labelled with its height. A pair interpolated with `align`
+ * also has the curve to B aligned to A (weight matching), drawn dashed in the pair's colour with
+ * its own barrier (the reference line is the same: aligning B does not change its loss). The
+ * subtitle names the definition and any warnings of the payload.
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { InterpolationPayload } from '../mime';
@@ -27,39 +31,62 @@ export function short(x: number): string {
   return Number(x.toPrecision(3)).toString();
 }
 
-/** The barrier segment of a pair: from the chord (curve − barrier) to the curve at barrierLambda. */
+/** The barrier segment of a pair: from the reference line (curve − barrier) to the curve at barrierLambda. */
 export function barrierSegment(p: Pair): { lambda: number; top: number; bottom: number } {
   const k = nearestIndex(p.lambdas, p.barrierLambda);
   const top = p.loss[k]!;
   return { lambda: p.barrierLambda, top, bottom: top - p.barrier };
 }
 
-/** The end points of the chord: the losses at λ = 0 and λ = 1 (or the nearest λ sampled). */
+/**
+ * The end points of the barrier's reference line: the losses at λ = 0 and λ = 1 (or the nearest λ
+ * sampled) for the linear definition; both at their mean for the `mean` definition.
+ */
 export function chordEnds(p: Pair): { lambda: number; loss: number }[] {
-  return [0, 1].map((t) => {
+  const ends = [0, 1].map((t) => {
     const k = nearestIndex(p.lambdas, t);
     return { lambda: p.lambdas[k]!, loss: p.loss[k]! };
   });
+  if (p.barrierDefinition !== 'mean') return ends;
+  const mean = (ends[0]!.loss + ends[1]!.loss) / 2;
+  return ends.map((e) => ({ ...e, loss: mean }));
+}
+
+/** The subtitle line naming the barrier definition(s) of the pairs. */
+export function barrierNote(payload: InterpolationPayload): string {
+  const defs = [...new Set(payload.pairs.map((p) => p.barrierDefinition ?? 'linear'))];
+  const words = (d: string): string => (d === 'mean' ? 'highest loss above the mean end loss (Ainsworth et al. 2023)' : 'highest loss above the straight line between the end losses (Frankle et al. 2020)');
+  return `barrier: ${defs.map((d) => (defs.length > 1 ? `${d}: ${words(d)}` : words(d))).join('; ')}`;
 }
 
 /** One point of a curve: the value of `metric` for `pair` at `lambda` (null where not finite). */
 export interface InterpolationRow {
   readonly pair: string;
+  /** `raw`: B as trained; `aligned`: B's units permuted to match A. */
+  readonly weights: 'raw' | 'aligned';
   readonly lambda: number;
   readonly metric: 'loss' | 'accuracy';
   readonly value: number | null;
 }
 
-/** The curves as rows, loss then accuracy (for the pairs that report it), pair by pair. */
+/** The aligned curve of a pair as a pair of its own (same label and λ grid), if it has one. */
+export function alignedPair(p: Pair): Pair | undefined {
+  return p.aligned ? { label: p.label, lambdas: p.lambdas, ...p.aligned } : undefined;
+}
+
+/** The curves as rows, loss then accuracy (for the pairs that report it), pair by pair, raw then aligned. */
 export function curveRows(payload: InterpolationPayload): InterpolationRow[] {
   const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
-  return payload.pairs.flatMap((p) =>
+  const rowsOf = (p: Pair, weights: InterpolationRow['weights']) =>
     p.lambdas.flatMap((lambda, k) => {
-      const rows: InterpolationRow[] = [{ pair: p.label, lambda, metric: 'loss', value: finite(p.loss[k]!) }];
-      if (p.accuracy.length > 0) rows.push({ pair: p.label, lambda, metric: 'accuracy', value: finite(p.accuracy[k]!) });
+      const rows: InterpolationRow[] = [{ pair: p.label, weights, lambda, metric: 'loss', value: finite(p.loss[k]!) }];
+      if (p.accuracy.length > 0) rows.push({ pair: p.label, weights, lambda, metric: 'accuracy', value: finite(p.accuracy[k]!) });
       return rows;
-    }),
-  );
+    });
+  return payload.pairs.flatMap((p) => {
+    const a = alignedPair(p);
+    return a ? [...rowsOf(p, 'raw'), ...rowsOf(a, 'aligned')] : rowsOf(p, 'raw');
+  });
 }
 
 /**
@@ -76,6 +103,16 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
   const rowsOfMetric = (metric: InterpolationRow['metric']) => [{ filter: { field: 'metric', equal: metric } }];
   const chord = payload.pairs.flatMap((p) => chordEnds(p).map((e) => ({ pair: p.label, ...e })));
   const barriers = payload.pairs.map((p) => ({ pair: p.label, ...barrierSegment(p), barrier: p.barrier, label: `barrier ${short(p.barrier)}` }));
+  const aligned = payload.pairs.flatMap((p) => {
+    const a = alignedPair(p);
+    return a ? [{ pair: p.label, ...barrierSegment(a), barrier: a.barrier, label: `aligned ${short(a.barrier)}` }] : [];
+  });
+  // Raw and aligned curves of a pair share its colour; the aligned one is dashed.
+  const dash =
+    aligned.length > 0
+      ? { strokeDash: { field: 'weights', type: 'nominal', title: 'weights', sort: ['raw', 'aligned'], scale: { domain: ['raw', 'aligned'], range: [[1, 0], [6, 3]] }, legend: { symbolType: 'stroke' } } }
+      : {};
+  const weightsTip = aligned.length > 0 ? [{ field: 'weights', type: 'nominal' }] : [];
   const hasAccuracy = payload.pairs.some((p) => p.accuracy.length > 0);
   const x = { field: 'lambda', type: 'quantitative', title: 'λ', axis: { tickCount: 5 } } as const;
   const color = { field: 'pair', type: 'nominal', title: 'pair', sort: labels } as const;
@@ -96,8 +133,10 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
           x,
           y: { field: 'value', type: 'quantitative', title: 'loss', scale: { zero: false } },
           color,
+          ...dash,
           tooltip: [
             { field: 'pair', type: 'nominal' },
+            ...weightsTip,
             { field: 'lambda', type: 'quantitative', title: 'λ', format: '.3f' },
             { field: 'value', type: 'quantitative', title: 'loss', format: '.4f' },
           ],
@@ -123,6 +162,30 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
         mark: { type: 'text', dy: -9, fontSize: Math.max(10, theme.fontSize - 1) },
         encoding: { x, y: { field: 'top', type: 'quantitative' }, text: { field: 'label' }, color },
       },
+      ...(aligned.length > 0
+        ? [
+            {
+              data: { values: aligned },
+              mark: { type: 'rule', strokeWidth: 2, strokeDash: [3, 2] },
+              encoding: {
+                x,
+                y: { field: 'bottom', type: 'quantitative' },
+                y2: { field: 'top' },
+                color,
+                tooltip: [
+                  { field: 'pair', type: 'nominal' },
+                  { field: 'barrier', type: 'quantitative', title: 'aligned barrier', format: '.4f' },
+                  { field: 'lambda', type: 'quantitative', title: 'at λ', format: '.3f' },
+                ],
+              },
+            },
+            {
+              data: { values: aligned },
+              mark: { type: 'text', dy: 11, fontSize: Math.max(10, theme.fontSize - 1) },
+              encoding: { x, y: { field: 'bottom', type: 'quantitative' }, text: { field: 'label' }, color },
+            },
+          ]
+        : []),
     ],
   };
   const accuracy = {
@@ -134,8 +197,10 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
       x,
       y: { field: 'value', type: 'quantitative', title: 'accuracy', scale: { zero: false } },
       color,
+      ...dash,
       tooltip: [
         { field: 'pair', type: 'nominal' },
+        ...weightsTip,
         { field: 'lambda', type: 'quantitative', title: 'λ', format: '.3f' },
         { field: 'value', type: 'quantitative', title: 'accuracy', format: '.4f' },
       ],
@@ -143,10 +208,13 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
   };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: payload.title ?? 'Linear interpolation between solutions', subtitle: 'θ(λ) = (1−λ)·θ₁ + λ·θ₂; dashed: straight line between the end losses' },
+    title: {
+      text: payload.title ?? 'Linear interpolation between solutions',
+      subtitle: [`θ(λ) = (1−λ)·θ₁ + λ·θ₂; dashed: the barrier's reference line${aligned.length > 0 ? '; dashed with points: θ₂ aligned to θ₁ (weight matching)' : ''}`, barrierNote(payload), ...(payload.warnings ?? []).map((w) => `⚠ ${w}`)],
+    },
     data: { values: curve },
     hconcat: hasAccuracy ? [loss, accuracy] : [loss],
-    resolve: { scale: { color: 'shared' } },
+    resolve: { scale: { color: 'shared', ...(aligned.length > 0 ? { strokeDash: 'shared' } : {}) } },
     config: vegaConfig(theme),
   } as TopLevelSpec;
 }
