@@ -289,8 +289,8 @@ describe('sample notebooks run headlessly with small parameters', { concurrency:
     // interval over seeds, and the verdict that interval gives (recomputed here).
     const findings = payloads<FindingsJson>(nb, Mime.json).filter((p) => typeof p === 'object' && p !== null && 'rows' in p && 'title' in p);
     assert.equal(findings.length, 1, 'one findings table');
-    const rows = findings[0]!.rows;
-    assert.deepEqual(rows.map((r) => r.claim.replace(/\d+×\d+/g, 'b×b')), [
+    const findingRows = findings[0]!.rows;
+    assert.deepEqual(findingRows.map((r) => r.claim.replace(/\d+×\d+/g, 'b×b')), [
       'P-T beats RI-T with scarce labels',
       'Smaller blocks hurt both: accuracy falls from b×b to b×b blocks',
       'P-T keeps an edge even at b×b blocks',
@@ -307,7 +307,7 @@ describe('sample notebooks run headlessly with small parameters', { concurrency:
       'The very first epochs transfer worse',
       'Transfer plateaus long before pre-training ends',
     ]);
-    for (const r of rows) {
+    for (const r of findingRows) {
       for (const t of r.tests) {
         assert.equal(t.n, 3, `${r.claim}: three seeds (or three pairs of them)`);
         assert.equal(t.values.length, 3, `${r.claim}: the per-seed values`);
@@ -321,7 +321,7 @@ describe('sample notebooks run headlessly with small parameters', { concurrency:
       assert.equal(r.verdict, verdicts.includes('fails') ? 'fails' : verdicts.every((v) => v === 'holds') ? 'holds' : 'unresolved', r.claim);
     }
     assert.equal(summary[0], "| the paper's claim | statistic | estimate [95% CI] | per seed | verdict |");
-    assert.equal(summary.filter((l) => / (✓|✗|not resolved at this scale)( \(.*\))? \|$/.test(l)).length, rows.length, 'every row with its verdict');
+    assert.equal(summary.filter((l) => / (✓|✗|not resolved at this scale)( \(.*\))? \|$/.test(l)).length, findingRows.length, 'every row with its verdict');
 
     // The HTML report has the charts.
     const html = readFileSync(path.join(dir, 'flagship.html'), 'utf8');
