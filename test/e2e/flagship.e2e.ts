@@ -46,7 +46,7 @@ describe('the flagship notebook in code-server', () => {
     await frame.locator('svg, canvas').first().waitFor({ timeout: 30_000 });
     assert.ok((await frame.locator('svg, canvas').count()) > 0, 'a chart is drawn');
     await wb.screenshot('flagship-cka');
-    await wb.revealCell('const diag');
+    await wb.revealCell('new tl.Findings');
     await wb.screenshot('flagship-findings');
   });
 });
