@@ -44,6 +44,21 @@ export interface CkaPayload {
   readonly modelA?: string;
   readonly modelB?: string;
   readonly n?: number;
+  /**
+   * Optional: uncertainty over examples per cell (same shape as `values`; null where undefined):
+   * percentile bootstrap intervals at `level` and permutation p-values; a cell with p > `alpha`
+   * is drawn as not distinguishable from the null.
+   */
+  readonly uncertainty?: {
+    readonly level: number;
+    readonly alpha: number;
+    /** Bootstrap resamples and permutations behind the numbers. */
+    readonly bootstrap: number;
+    readonly permutations: number;
+    readonly lower?: readonly (readonly (number | null)[])[];
+    readonly upper?: readonly (readonly (number | null)[])[];
+    readonly pValue?: readonly (readonly (number | null)[])[];
+  };
 }
 
 /** `application/vnd.transferlab.interpolation+json`: loss/accuracy along θ(λ) for one or more pairs. */
@@ -57,6 +72,8 @@ export interface InterpolationPayload {
     /** max_λ [L(θλ) − ((1−λ)L(θ₁) + λL(θ₂))] and the λ where it is reached. */
     readonly barrier: number;
     readonly barrierLambda: number;
+    /** Optional: a percentile bootstrap interval of the barrier over evaluation examples. */
+    readonly barrierInterval?: { readonly lower: number; readonly upper: number; readonly level: number; readonly bootstrap: number };
   }[];
 }
 
