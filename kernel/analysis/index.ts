@@ -48,6 +48,6 @@ export { SyncReadError } from './engine';
 export { distance, distances, DistanceResult } from './distance';
 export type { DistanceOptions, ModuleDistance, PairDistance, WeightsSource } from './distance';
 export { interpolate, interpolateAll, InterpolationResult } from './interpolate';
-export type { InterpolateOptions, InterpolationCurve, Recalibration } from './interpolate';
+export type { InterpolateOptions, InterpolationCurve, Recalibration, BarrierInterval } from './interpolate';
 export { criticality, CriticalityResult } from './criticality';
 export type { CriticalityOptions, ModuleCriticality, CriticalityPoint } from './criticality';

@@ -14,6 +14,7 @@ import { checkInteger, checkKeys, checkObject, formatValue, fail } from './valid
 import { canRecalibrate, checkSameParameters, evaluateSettings, hasBuffers, type WeightSetting } from './evalGrid';
 import { fmt, textTable } from './results';
 import { interpolationSpec, lightTheme } from '../protocol/charts';
+import { bootstrapMeans, checkUncertainty, type UncertaintyOptions } from './resampling';
 
 /** How normalisation statistics are treated along the path. */
 export type Recalibration = boolean | 'auto' | ((model: Model, lambda: number) => void | Promise<void>);
@@ -38,6 +39,23 @@ export interface InterpolateOptions {
   readonly label?: string;
   /** Chart title. */
   readonly title?: string;
+  /**
+   * A percentile bootstrap interval of the barrier over the evaluation examples (`true`: 200
+   * resamples, 95%, seed 0): each example's loss is kept at every λ, and each resample recomputes
+   * the barrier from the resampled mean losses. The models, and their BatchNorm statistics, stay
+   * fixed: the interval is over examples, not over training runs.
+   */
+  readonly uncertainty?: Pick<UncertaintyOptions, 'bootstrap' | 'level' | 'seed'> | boolean;
+}
+
+/** A bootstrap interval of a barrier over evaluation examples. */
+export interface BarrierInterval {
+  readonly lower: number;
+  readonly upper: number;
+  /** Coverage, e.g. 0.95. */
+  readonly level: number;
+  /** Bootstrap resamples. */
+  readonly bootstrap: number;
 }
 
 /** One interpolation curve. */
@@ -53,6 +71,8 @@ export interface InterpolationCurve {
   readonly accuracyBarrier: number;
   /** Whether BatchNorm statistics were recomputed at each λ. */
   readonly recalibrated: boolean;
+  /** The barrier's percentile bootstrap interval over evaluation examples (option `uncertainty`). */
+  readonly barrierInterval?: BarrierInterval;
 }
 
 function gridOf(fn: string, v: unknown): number[] {
@@ -120,6 +140,7 @@ async function curve(fn: string, pair: Pair, data: DataLike, o: Record<string, u
   const lambdas = gridOf(fn, o['lambdas']);
   const batchSize = checkInteger(fn, 'options.batchSize', o['batchSize'] ?? 256, 1);
   const group = checkInteger(fn, 'options.group', o['group'] ?? 7, 1, 64);
+  const u = checkUncertainty(fn, 'options.uncertainty', o['uncertainty'], false);
   const rec = o['recalibrate'] ?? 'auto';
   if (!(typeof rec === 'boolean' || rec === 'auto' || typeof rec === 'function')) fail(fn, 'options.recalibrate', `must be true, false, 'auto' or a function (model, λ) => …, got ${formatValue(rec)}`);
   if (rec === true && !canRecalibrate(a)) fail(fn, 'options.recalibrate', `is true but the model (${a.arch}) has no normalisation statistics to recompute (no recalibrate method or no BatchNorm)`);
@@ -142,6 +163,7 @@ async function curve(fn: string, pair: Pair, data: DataLike, o: Record<string, u
       {
         batchSize,
         group,
+        perExample: u !== undefined,
         prepare: recalibrating
           ? async (m, i) => {
               if (typeof rec === 'function') await rec(m, lambdas[i]!);
@@ -152,14 +174,23 @@ async function curve(fn: string, pair: Pair, data: DataLike, o: Record<string, u
     );
     const loss = points.map((p) => p.loss);
     const accuracy = points.map((p) => p.accuracy);
-    return { label: pair.label, lambdas, loss, accuracy, ...barrierOf(lambdas, loss, accuracy), recalibrated: recalibrating };
+    const barrierInterval = u === undefined ? undefined : bootstrapMeans(points.map((p) => p.losses!), (means) => barrierOf(lambdas, means, accuracy).barrier, u);
+    return {
+      label: pair.label,
+      lambdas,
+      loss,
+      accuracy,
+      ...barrierOf(lambdas, loss, accuracy),
+      recalibrated: recalibrating,
+      ...(barrierInterval && u ? { barrierInterval: { lower: barrierInterval.lower, upper: barrierInterval.upper, level: u.level, bootstrap: u.bootstrap } } : {}),
+    };
   } finally {
     if (bufA) tf.dispose([...bufA.values()]);
     if (bufB) tf.dispose([...bufB.values()]);
   }
 }
 
-const KEYS = ['lambdas', 'batchSize', 'group', 'recalibrate', 'recalibrationData', 'label', 'title'];
+const KEYS = ['lambdas', 'batchSize', 'group', 'recalibrate', 'recalibrationData', 'label', 'title', 'uncertainty'];
 
 /**
  * Loss and accuracy along the straight line between two models of the same architecture, and the
@@ -171,6 +202,8 @@ const KEYS = ['lambdas', 'batchSize', 'group', 'recalibrate', 'recalibrationData
  * const r = await tl.interpolate(ptA, ptB, test, {label: 'P-T/P-T', recalibrationData: train});
  * r.curves[0].barrier;  // ≈ 0 for two fine-tuned copies of one pre-trained model
  * r;                    // displays loss and accuracy curves
+ * const s = await tl.interpolate(ptA, ptB, test, {uncertainty: {bootstrap: 200, seed: 1}});
+ * s.curves[0].barrierInterval; // {lower, upper, level: 0.95, bootstrap: 200}, over test examples
  * ```
  */
 export async function interpolate(a: Model, b: Model, data: DataLike, options: InterpolateOptions = {}): Promise<InterpolationResult> {
@@ -236,7 +269,15 @@ export class InterpolationResult implements Displayable {
   toPayload(): InterpolationPayload {
     return {
       title: this.title,
-      pairs: this.curves.map((c) => ({ label: c.label, lambdas: c.lambdas, loss: c.loss, accuracy: c.accuracy, barrier: c.barrier, barrierLambda: c.barrierLambda })),
+      pairs: this.curves.map((c) => ({
+        label: c.label,
+        lambdas: c.lambdas,
+        loss: c.loss,
+        accuracy: c.accuracy,
+        barrier: c.barrier,
+        barrierLambda: c.barrierLambda,
+        ...(c.barrierInterval ? { barrierInterval: c.barrierInterval } : {}),
+      })),
     };
   }
 
@@ -249,7 +290,11 @@ export class InterpolationResult implements Displayable {
       const mid = c.lambdas.indexOf(0.5);
       return [c.label, fmt(c.loss[c.lambdas.indexOf(0)]!, 4), fmt(mid >= 0 ? c.loss[mid]! : NaN, 4), fmt(c.loss[c.lambdas.indexOf(1)]!, 4), fmt(c.barrier, 4), fmt(c.barrierLambda, 2), fmt(c.accuracyBarrier, 4), c.recalibrated ? 'yes' : 'no'];
     });
-    return `${this.title}\n${textTable(['pair', 'L(λ=0)', 'L(λ=0.5)', 'L(λ=1)', 'barrier', 'at λ', 'acc. barrier', 'BN recomputed'], rows)}`;
+    const withInterval = this.curves.find((c) => c.barrierInterval)?.barrierInterval;
+    if (withInterval) rows.forEach((r, i) => r.splice(5, 0, this.curves[i]!.barrierInterval ? `[${fmt(this.curves[i]!.barrierInterval!.lower, 4)}, ${fmt(this.curves[i]!.barrierInterval!.upper, 4)}]` : ''));
+    const head = ['pair', 'L(λ=0)', 'L(λ=0.5)', 'L(λ=1)', 'barrier', ...(withInterval ? [`${Math.round(withInterval.level * 100)}% interval`] : []), 'at λ', 'acc. barrier', 'BN recomputed'];
+    const note = withInterval ? '\nIntervals: percentile bootstrap over evaluation examples (models fixed), not over training seeds.' : '';
+    return `${this.title}\n${textTable(head, rows)}${note}`;
   }
 
   [DISPLAY](): MimeBundle {

@@ -13,6 +13,10 @@ import { bootstrapMeans, checkUncertainty, percentileInterval, permutationPValue
 import { InvalidArgumentError } from '../../kernel/analysis/errors';
 import { Mime, type CkaPayload } from '../../kernel/protocol/mime';
 import { assertNoLeak } from './leak';
+import { cnn } from '../../kernel/analysis/netModel';
+import { interpolate } from '../../kernel/analysis/interpolate';
+import { evaluateSettings } from '../../kernel/analysis/evalGrid';
+import type { NamedWeights } from '../../kernel/analysis/modelContract';
 
 before(async () => {
   await initBackend('wasm');
@@ -235,8 +239,11 @@ test('X against X·Q (Q orthogonal): CKA 1, an interval at 1, the smallest p-val
 
 test('bootstrap intervals cover the population CKA at about the nominal rate (debiased, 95%)', () => {
   // X ~ N(0, I₂), Y = X + E with E ~ N(0, I₂): population CKA ‖Σxy‖²/(‖Σxx‖‖Σyy‖) = 1/(1+σ²) = 0.5.
-  // The debiased estimator is nearly unbiased here, so the percentile interval covers at close
-  // to its level; 200 replications, so the coverage must be within [0.90, 0.99].
+  // The debiased estimator is nearly unbiased here, so the percentile interval covers close to its
+  // level: over 600 replications of this setting (n = 80, 100 resamples) it covered 92% (the
+  // biased estimator 93%; percentile intervals under-cover a little at small n). With 200
+  // replications, coverage must be within [0.85, 0.99]: an interval 30% too narrow (~80%) or one
+  // that ignores the resampling of one side fails.
   const reps = 200;
   const n = 80;
   let covered = 0;
@@ -251,7 +258,7 @@ test('bootstrap intervals cover the population CKA at about the nominal rate (de
     assert.ok(Number.isNaN(e.pValue));
   }
   console.log(`debiased linear CKA, n = ${n}: 95% bootstrap intervals covered the population value 0.5 in ${covered}/${reps} replications (mean width ${width.toFixed(3)})`);
-  assert.ok(covered >= 0.9 * reps && covered <= 0.99 * reps, `coverage ${covered}/${reps}`);
+  assert.ok(covered >= 0.85 * reps && covered <= 0.99 * reps, `coverage ${covered}/${reps}`);
 });
 
 test('the same seed gives the same intervals and p-values; another seed, others', () => {
@@ -295,5 +302,78 @@ test('heatmaps carry per-cell intervals and p-values, shown in the payload and t
     assert.throws(() => cka.linear(A.l1, B.m1, { uncertainty: { resamples: 3 } as never }), /options\.uncertainty\.resamples is not a known option/);
   } finally {
     tf.dispose([...Object.values(A), ...Object.values(B)]);
+  }
+});
+
+// ─── Barriers ─────────────────────────────────────────────────────────────────────────────────
+
+test('barrier interval over evaluation examples: per-example losses average to the curve, the width matches the standard error, deterministic, no leaks', async () => {
+  const config = { inputShape: [8, 8, 1] as [number, number, number], numClasses: 3, channels: [4, 6], hidden: 10 };
+  // A confident network and a copy with its hidden units permuted: the same function at both ends,
+  // labels that it predicts, and a clear barrier between them (the mixed units disagree).
+  const a = cnn({ ...config, seed: 1 });
+  const n = 300;
+  const x = tf.randomUniform([n, 8, 8, 1], 0, 1, 'float32', 3) as tf.Tensor4D;
+  const replace = (m: typeof a, changed: NamedWeights): void => {
+    const all: NamedWeights = new Map([...m.variables].map(([k, v]) => [k, changed.get(k) ?? tf.clone(v)]));
+    m.setWeights(all);
+    tf.dispose([...all.values()]);
+  };
+  replace(a, new Map([['fc/kernel', tf.mul(a.variables.get('fc/kernel')!, 8)]]));
+  const y = tf.tidy(() => {
+    const { logits, activations } = a.forward(x);
+    tf.dispose([...activations.values()]);
+    return tf.argMax(logits, 1).toInt() as tf.Tensor1D;
+  });
+  const b = a.clone();
+  const reverse = tf.tensor1d(Array.from({ length: 10 }, (_, i) => 9 - i), 'int32');
+  const permuted: NamedWeights = new Map([
+    ['fc1/kernel', tf.gather(a.variables.get('fc1/kernel')!, reverse, 1)],
+    ['fc1/bias', tf.gather(a.variables.get('fc1/bias')!, reverse)],
+    ['fc/kernel', tf.gather(a.variables.get('fc/kernel')!, reverse, 0)],
+  ]);
+  replace(b, permuted);
+  reverse.dispose();
+  const d = { x, y };
+  try {
+    const lambdas = [0, 0.25, 0.5, 0.75, 1];
+    const mix = (l: number): NamedWeights => {
+      const out: NamedWeights = new Map();
+      for (const [k, v] of a.variables) out.set(k, tf.tidy(() => tf.add(tf.mul(v, 1 - l), tf.mul(b.variables.get(k)!, l))));
+      return out;
+    };
+    const points = await assertNoLeak('evaluateSettings with per-example losses', () => evaluateSettings(a, lambdas.length, (i) => ({ weights: mix(lambdas[i]!) }), d, { batchSize: 64, group: 2, perExample: true }));
+    for (const p of points) {
+      assert.equal(p.losses!.length, n);
+      close(p.losses!.reduce((s, v) => s + v, 0) / n, p.loss, 1e-5, 'mean of per-example losses');
+    }
+    const u = { bootstrap: 300, seed: 7 };
+    const r = await assertNoLeak('interpolate with uncertainty', () => interpolate(a, b, d, { lambdas, batchSize: 64, uncertainty: u }));
+    const c = r.curves[0]!;
+    const iv = c.barrierInterval!;
+    assert.deepEqual([iv.level, iv.bootstrap], [0.95, 300]);
+    assert.ok(iv.lower < c.barrier && c.barrier < iv.upper, `${iv.lower} < ${c.barrier} < ${iv.upper}`);
+    // Independent scale check: the standard error of the per-example gap at the barrier's λ.
+    const k = lambdas.indexOf(c.barrierLambda);
+    const l = c.barrierLambda;
+    const gap = Array.from({ length: n }, (_, i) => points[k]!.losses![i]! - (1 - l) * points[0]!.losses![i]! - l * points[4]!.losses![i]!);
+    const mean = gap.reduce((s, v) => s + v, 0) / n;
+    const se = Math.sqrt(gap.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1) / n);
+    const ratio = (iv.upper - iv.lower) / (2 * 1.96 * se);
+    console.log(`barrier ${c.barrier.toFixed(4)} at λ = ${l}, 95% bootstrap interval [${iv.lower.toFixed(4)}, ${iv.upper.toFixed(4)}]; width / (2·1.96·SE) = ${ratio.toFixed(3)}`);
+    assert.ok(ratio > 0.6 && ratio < 1.5, `interval width / normal-theory width = ${ratio}`);
+    const again = await interpolate(a, b, d, { lambdas, batchSize: 64, uncertainty: u });
+    assert.deepEqual(again.curves[0]!.barrierInterval, iv, 'the same seed, the same interval');
+    assert.deepEqual(r.toPayload().pairs[0]!.barrierInterval, iv);
+    assert.match(r.toString(), /95% interval/);
+    assert.match(r.toString(), /not over training seeds/);
+    const plain = await interpolate(a, b, d, { lambdas, batchSize: 64 });
+    assert.equal(plain.curves[0]!.barrierInterval, undefined);
+    assert.equal(plain.curves[0]!.barrier, c.barrier);
+    await assert.rejects(interpolate(a, b, d, { uncertainty: { permutations: 10 } as never }), /tl\.interpolate: options\.uncertainty\.permutations is not a known option/);
+  } finally {
+    a.dispose();
+    b.dispose();
+    tf.dispose([x, y]);
   }
 });
