@@ -6,7 +6,7 @@
  * in VS Code's webview can do better than a line at a fixed place.
  */
 import type { CkaPayload } from '../../kernel/protocol/mime';
-import { ckaSpec, type HeatmapLayout } from '../../kernel/protocol/charts/cka';
+import { cellUncertaintyLines, ckaSpec, type HeatmapLayout } from '../../kernel/protocol/charts/cka';
 import type { Theme } from '../common/theme';
 import { embedVega, type RenderedView } from '../common/vega';
 
@@ -23,7 +23,10 @@ export async function renderCka(host: HTMLElement, payload: CkaPayload, theme: T
   };
 }
 
-/** Shows row, column and value of the cell under the pointer; returns a function that removes it. */
+/**
+ * Shows row, column and value of the cell under the pointer (with its interval and p-value when the
+ * payload has them); returns a function that removes it.
+ */
 function attachCellTooltip(host: HTMLElement, origin: [number, number], layout: HeatmapLayout, payload: CkaPayload, theme: Theme): () => void {
   const doc = host.ownerDocument;
   const tip = doc.createElement('div');
@@ -60,7 +63,7 @@ function attachCellTooltip(host: HTMLElement, origin: [number, number], layout: 
     }
     const v = payload.values[i]?.[j];
     const value = v === null || v === undefined || Number.isNaN(v) ? 'NaN' : v.toFixed(4);
-    tip.replaceChildren(...[`${a}: ${layout.rows[i]}`, `${b}: ${layout.columns[j]}`, `CKA: ${value}`].map((line) => {
+    tip.replaceChildren(...[`${a}: ${layout.rows[i]}`, `${b}: ${layout.columns[j]}`, `CKA: ${value}`, ...cellUncertaintyLines(payload, i, j)].map((line) => {
       const div = doc.createElement('div');
       div.textContent = line;
       return div;

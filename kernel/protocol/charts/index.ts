@@ -5,6 +5,7 @@
  * (kernel/protocol/mime.ts) and a {@link Theme}.
  */
 export { ckaSpec, ckaTitle, cellSize, level, levelPaths, uniqueLabels, HoverSignal, LEVELS, type CkaSpecOptions, type HeatmapLayout } from './cka';
-export { barrierSegment, chordEnds, curveRows, interpolationSpec, short, type InterpolationRow } from './interpolation';
+export { cellUncertaintyLines, isIndistinguishable, nullMarkPath, uncertaintyNote } from './cka';
+export { barrierIntervalBar, barrierLabel, barrierSegment, chordEnds, curveRows, interpolationSpec, short, type InterpolationRow } from './interpolation';
 export { statusLines, trainingRows, trainingSpec, type TrainingRow } from './training';
 export { DEFAULT_FONT_FAMILY, PALETTES, ThemeKind, isDark, isHighContrast, isThemeKind, lightTheme, vegaConfig, type Theme } from './theme';

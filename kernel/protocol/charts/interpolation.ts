@@ -3,7 +3,8 @@
  * report and Jupyter (the kernel's vega-lite fallback) draw: loss and accuracy against λ for one or
  * more pairs of solutions. The loss panel also draws, per pair, the straight line between the end
  * points (dashed) and the barrier: a vertical segment from that line up to the curve at the λ where
- * the curve rises highest above it, labelled with its height.
+ * the curve rises highest above it, labelled with its height; where the payload has a bootstrap
+ * interval of the barrier, an error bar at the same λ and the interval in the label.
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { InterpolationPayload } from '../mime';
@@ -42,6 +43,23 @@ export function chordEnds(p: Pair): { lambda: number; loss: number }[] {
   });
 }
 
+/** The barrier's label: `barrier 0.12`, with its interval when there is one: `barrier 0.12 [0.08, 0.15]`. */
+export function barrierLabel(p: Pair): string {
+  const iv = p.barrierInterval;
+  return iv === undefined ? `barrier ${short(p.barrier)}` : `barrier ${short(p.barrier)} [${short(iv.lower)}, ${short(iv.upper)}]`;
+}
+
+/**
+ * The barrier interval as an error bar at the barrier's λ, in loss units: the chord's value there
+ * plus the lower and upper bounds (undefined without an interval).
+ */
+export function barrierIntervalBar(p: Pair): { lambda: number; low: number; high: number; lower: number; upper: number; interval: string } | undefined {
+  const iv = p.barrierInterval;
+  if (iv === undefined) return undefined;
+  const { lambda, bottom } = barrierSegment(p);
+  return { lambda, low: bottom + iv.lower, high: bottom + iv.upper, lower: iv.lower, upper: iv.upper, interval: `${Math.round(iv.level * 100)}% bootstrap over examples (${iv.bootstrap} resamples)` };
+}
+
 /** One point of a curve: the value of `metric` for `pair` at `lambda` (null where not finite). */
 export interface InterpolationRow {
   readonly pair: string;
@@ -75,7 +93,11 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
   const curve = curveRows(payload);
   const rowsOfMetric = (metric: InterpolationRow['metric']) => [{ filter: { field: 'metric', equal: metric } }];
   const chord = payload.pairs.flatMap((p) => chordEnds(p).map((e) => ({ pair: p.label, ...e })));
-  const barriers = payload.pairs.map((p) => ({ pair: p.label, ...barrierSegment(p), barrier: p.barrier, label: `barrier ${short(p.barrier)}` }));
+  const barriers = payload.pairs.map((p) => ({ pair: p.label, ...barrierSegment(p), barrier: p.barrier, label: barrierLabel(p) }));
+  const intervals = payload.pairs.flatMap((p) => {
+    const iv = barrierIntervalBar(p);
+    return iv === undefined ? [] : [{ pair: p.label, ...iv }];
+  });
   const hasAccuracy = payload.pairs.some((p) => p.accuracy.length > 0);
   const x = { field: 'lambda', type: 'quantitative', title: 'λ', axis: { tickCount: 5 } } as const;
   const color = { field: 'pair', type: 'nominal', title: 'pair', sort: labels } as const;
@@ -118,6 +140,26 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
           ],
         },
       },
+      ...(intervals.length > 0
+        ? [
+            {
+              data: { values: intervals },
+              mark: { type: 'errorbar', ticks: { size: 8 }, thickness: 1.5 },
+              encoding: {
+                x: { ...x, field: 'lambda' },
+                y: { field: 'low', type: 'quantitative' },
+                y2: { field: 'high' },
+                color,
+                tooltip: [
+                  { field: 'pair', type: 'nominal' },
+                  { field: 'lower', type: 'quantitative', title: 'barrier, lower', format: '.4f' },
+                  { field: 'upper', type: 'quantitative', title: 'barrier, upper', format: '.4f' },
+                  { field: 'interval', type: 'nominal', title: 'interval' },
+                ],
+              },
+            },
+          ]
+        : []),
       {
         data: { values: barriers },
         mark: { type: 'text', dy: -9, fontSize: Math.max(10, theme.fontSize - 1) },
