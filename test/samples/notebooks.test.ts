@@ -62,6 +62,7 @@ const SMALL: Record<string, readonly string[]> = {
   interpolation: ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=3', 'points=5', 'probeSize=200'],
   criticality: ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=2', 'alphas=3', 'sigmas=[0.05]', 'samples=1'],
   checkpoints: ['sourceSize=500', 'preEpochs=2', 'checkpointEpochs=[0,1,2]', 'labelsPerClass=10', 'fineTuneEpochs=2', 'seeds=[1]'],
+  uncertainty: ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=2', 'probeSize=100', 'bootstrap=40', 'permutations=39', 'calibrationSeeds=60', 'points=3'],
 };
 
 /**
@@ -117,6 +118,29 @@ const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
     const tables = payloads<{ label: string; modules: { module: string }[] }>(nb, Mime.json);
     assert.deepEqual(tables.map((t) => t.label), ['P-T rewound to P', 'RI-T rewound to its initialisation', 'P-T rewound to epoch 1']);
     assert.deepEqual(tables[0]!.modules.map((m) => m.module), ['conv1', 'conv2', 'fc1', 'fc']);
+  },
+  uncertainty(nb) {
+    const heatmaps = payloads<CkaPayload>(nb, Mime.cka);
+    assert.deepEqual(heatmaps.map((h) => `${h.modelA}/${h.modelB}`), ['P-T₁/RI-T₁']);
+    for (const h of heatmaps) {
+      assert.deepEqual([h.uncertainty?.bootstrap, h.uncertainty?.permutations, h.uncertainty?.level], [40, 39, 0.95]);
+      h.values.forEach((row, i) =>
+        row.forEach((v, j) => {
+          const [lo, hi, p] = [h.uncertainty!.lower![i]![j]!, h.uncertainty!.upper![i]![j]!, h.uncertainty!.pValue![i]![j]!];
+          assert.ok(lo <= hi && p >= 1 / 40 && p <= 1, `${h.rows[i]}/${h.columns[j]}: ${v} [${lo}, ${hi}], p = ${p}`);
+        }),
+      );
+    }
+    const t = texts(nb);
+    assert.match(t, /\| P-T₁\/P-T₂ \| conv1 \| [\d.]+ \| \[-?[\d.]+, [\d.]+\] \| [\d.]+ \|/);
+    const m = /Independent pairs rejected at α = 0\.05: \*\*(\d+) of 60\*\* \(99% binomial range (\d+)–(\d+)\)/.exec(t);
+    assert.ok(m, t);
+    assert.ok(Number(m[1]) >= Number(m[2]) && Number(m[1]) <= Number(m[3]), m[0]);
+    assert.match(t, /X against X·Q: linear CKA 1\.0000, 95% interval \[1\.0000, 1\.0000\].*permutation p = 0\.0100/);
+    const curves = payloads<InterpolationPayload>(nb, Mime.interpolation);
+    assert.deepEqual(curves[0]!.pairs.map((p) => p.label), ['P-T₁ – P-T₂', 'RI-T₁ – RI-T₂']);
+    for (const p of curves[0]!.pairs) assert.ok(p.barrierInterval && p.barrierInterval.lower <= p.barrierInterval.upper && p.barrierInterval.bootstrap === 40, JSON.stringify(p.barrierInterval));
+    assert.match(t, /\| P-T₁ – P-T₂ \| -?[\d.]+ \| \[-?[\d.]+, -?[\d.]+\] \|/);
   },
   checkpoints(nb) {
     const t = texts(nb);
