@@ -121,7 +121,9 @@ const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
   },
   uncertainty(nb) {
     const heatmaps = payloads<CkaPayload>(nb, Mime.cka);
-    assert.deepEqual(heatmaps.map((h) => `${h.modelA}/${h.modelB}`), ['P-T₁/RI-T₁']);
+    assert.deepEqual(heatmaps.map((h) => `${h.modelA}/${h.modelB}`), ['P-T₁/RI-T₁', 'P-T₁/RI-T₁']);
+    const mixed = heatmaps[1]!;
+    assert.deepEqual(mixed.columns.slice(-2), ['conv1, other images', 'fc, other images']);
     for (const h of heatmaps) {
       assert.deepEqual([h.uncertainty?.bootstrap, h.uncertainty?.permutations, h.uncertainty?.level], [40, 39, 0.95]);
       h.values.forEach((row, i) =>
@@ -131,6 +133,10 @@ const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
         }),
       );
     }
+    // Features of the same images are related (p at its minimum, 1/40); of mismatched images, mostly not.
+    assert.equal(mixed.uncertainty!.pValue![0]![0], 1 / 40);
+    const mismatched = mixed.uncertainty!.pValue!.flatMap((row) => row.slice(-2));
+    assert.ok(mismatched.filter((p) => p! > 0.05).length >= mismatched.length / 2, `mismatched p-values ${mismatched.join(', ')}`);
     const t = texts(nb);
     assert.match(t, /\| P-T₁\/P-T₂ \| conv1 \| [\d.]+ \| \[-?[\d.]+, [\d.]+\] \| [\d.]+ \|/);
     const m = /Independent pairs rejected at α = 0\.05: \*\*(\d+) of 60\*\* \(99% binomial range (\d+)–(\d+)\)/.exec(t);
