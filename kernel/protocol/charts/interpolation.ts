@@ -147,7 +147,7 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
               mark: { type: 'errorbar', ticks: { size: 8 }, thickness: 1.5 },
               encoding: {
                 x: { ...x, field: 'lambda' },
-                y: { field: 'low', type: 'quantitative' },
+                y: { field: 'low', type: 'quantitative', title: 'loss' },
                 y2: { field: 'high' },
                 color,
                 tooltip: [
