@@ -371,6 +371,9 @@ test('barrier interval over evaluation examples: per-example losses average to t
     assert.equal(plain.curves[0]!.barrierInterval, undefined);
     assert.equal(plain.curves[0]!.barrier, c.barrier);
     await assert.rejects(interpolate(a, b, d, { uncertainty: { permutations: 10 } as never }), /tl\.interpolate: options\.uncertainty\.permutations is not a known option/);
+    await assert.rejects(cka.matrix(a, b, x, { estimator: 'minibatch', uncertainty: true }), /tl\.cka\.matrix: options\.uncertainty needs the full estimator/);
+    const heat = await assertNoLeak('tl.cka.matrix with uncertainty', () => cka.matrix(a, b, x, { layers: ['conv1', 'fc'], uncertainty: { bootstrap: 20, permutations: 19, seed: 1 } }));
+    assert.equal(heat.uncertainty?.pValue?.length, 2);
   } finally {
     a.dispose();
     b.dispose();

@@ -19,11 +19,11 @@
  *   stays centred, so each permutation costs one O(n²) inner product per pair. The same
  *   permutations serve every cell of a heatmap (the column side is permuted).
  *
- * Memory: n² float32 values per representation (4 MB for n = 1000).
+ * Memory: 2·n² float32 values per representation (8 MB for n = 1000).
  */
 import { tf } from '../tfjs';
 import type { Analysis } from '../engine';
-import { median } from '../float64';
+import { dot, median } from '../float64';
 import { fail } from '../validate';
 import { bootstrapWeights, percentileInterval, permutationFrom, permutationPValue, resamplingStreams, type UncertaintySettings } from '../resampling';
 import type { Estimator } from './options';
@@ -145,9 +145,9 @@ function permutedHsic(G: Centred, L: Centred, debiased: boolean, perm?: Int32Arr
   const g = G.g;
   let full = 0;
   if (lp !== undefined) {
-    for (let t = 0; t < n * n; t++) full += g[t]! * lp[t]!;
+    full = dot(g, lp);
   } else if (perm === undefined) {
-    for (let t = 0; t < n * n; t++) full += g[t]! * L.g[t]!;
+    full = dot(g, L.g);
   } else {
     for (let a = 0; a < n; a++) {
       const o = a * n;
@@ -168,60 +168,75 @@ function permutedHsic(G: Centred, L: Centred, debiased: boolean, perm?: Int32Arr
   return full - diag + (G.totalOff * L.totalOff) / ((n - 1) * (n - 2)) - (2 / (n - 2)) * rows;
 }
 
-/**
- * Per representation and bootstrap resample, on the resample's support S: ρ = G_S w_S (biased), or
- * for the unbiased HSIC the off-diagonal sums κ¹ = K̃w and κ² = K̃w² (w² elementwise).
- */
-interface RowSums {
-  readonly r1: Float64Array;
-  readonly r2: Float64Array;
+/** A bootstrap resample: the support S (examples drawn at least once) and their counts. */
+interface Resample {
+  readonly support: Int32Array;
+  /** Counts wᵢ and their squares, on S. */
+  readonly w: Float64Array;
+  readonly w2: Float64Array;
+  /** Σ wᵢ (= n) and the weighted number of ordered quadruples of distinct examples. */
+  readonly total: number;
+  readonly n4: number;
 }
 
-function weightedRowSums(G: Centred, support: Int32Array, w: Float64Array, debiased: boolean): RowSums {
-  const n = G.n;
-  const r1 = new Float64Array(support.length);
-  const r2 = new Float64Array(debiased ? support.length : 0);
-  for (let s = 0; s < support.length; s++) {
-    const i = support[s]!;
-    const o = i * n;
-    let a1 = 0;
-    let a2 = 0;
-    for (let t = 0; t < support.length; t++) {
-      const j = support[t]!;
-      const v = w[j]! * G.g[o + j]!;
-      a1 += v;
-      a2 += w[j]! * v;
-    }
-    if (debiased) {
-      const wi = w[i]!;
-      const v = wi * G.g[o + i]!;
-      r1[s] = a1 - v;
-      r2[s] = a2 - wi * v;
-    } else {
-      r1[s] = a1;
-    }
-  }
-  return { r1, r2 };
-}
-
-/** The weighted number of ordered quadruples of distinct examples, from power sums of the counts. */
-function weightedQuadruples(w: Float64Array, support: Int32Array): number {
+function resampleOf(counts: Float64Array): Resample {
+  const support = Int32Array.from(Array.from({ length: counts.length }, (_, i) => i).filter((i) => counts[i]! > 0));
+  const w = Float64Array.from(support, (i) => counts[i]!);
+  const w2 = w.map((v) => v * v);
   let p1 = 0;
   let p2 = 0;
   let p3 = 0;
   let p4 = 0;
-  for (const i of support) {
-    const v = w[i]!;
+  for (const v of w) {
     p1 += v;
     p2 += v * v;
     p3 += v * v * v;
     p4 += v * v * v * v;
   }
-  return p1 ** 4 - 6 * p1 * p1 * p2 + 3 * p2 * p2 + 8 * p1 * p3 - 6 * p4;
+  return { support, w, w2, total: p1, n4: p1 ** 4 - 6 * p1 * p1 * p2 + 3 * p2 * p2 + 8 * p1 * p3 - 6 * p4 };
+}
+
+/** G[S][:, S] as a contiguous |S| × |S| block (diagonal zeroed for the unbiased HSIC), into `out`. */
+function compact(G: Centred, r: Resample, debiased: boolean, out: Float32Array): Float32Array {
+  const m = r.support.length;
+  const n = G.n;
+  for (let s = 0; s < m; s++) {
+    const o = r.support[s]! * n;
+    const d = s * m;
+    for (let t = 0; t < m; t++) out[d + t] = G.g[o + r.support[t]!]!;
+    if (debiased) out[d + s] = 0;
+  }
+  return out.subarray(0, m * m);
+}
+
+/** Per representation and resample: κ¹ = Gw and, for the unbiased HSIC, κ² = Gw² (w² elementwise) on the compact block. */
+interface RowSums {
+  readonly r1: Float64Array;
+  readonly r2: Float64Array;
+}
+
+function weightedRowSums(c: Float32Array, r: Resample, debiased: boolean): RowSums {
+  const m = r.support.length;
+  const { w, w2 } = r;
+  const r1 = new Float64Array(m);
+  const r2 = new Float64Array(debiased ? m : 0);
+  for (let s = 0; s < m; s++) {
+    const o = s * m;
+    let a1 = 0;
+    let a2 = 0;
+    for (let t = 0; t < m; t++) {
+      const v = c[o + t]!;
+      a1 += w[t]! * v;
+      a2 += w2[t]! * v;
+    }
+    r1[s] = a1;
+    if (debiased) r2[s] = a2;
+  }
+  return { r1, r2 };
 }
 
 /**
- * HSIC of a bootstrap resample given as counts w over the support S.
+ * HSIC of a bootstrap resample, from the compact blocks of G and L on its support.
  * - Biased: tr(K_b H L_b H) of the resample's Gram matrices, duplicates included.
  * - Unbiased: the order-4 U-statistic of Song et al. (2012), h = K̃ᵢⱼL̃ᵢⱼ + K̃ᵢⱼL̃_qr − 2K̃ᵢⱼL̃ᵢ_q,
  *   averaged over quadruples of distinct examples weighted by wᵢwⱼw_qw_r (copies of one example
@@ -229,50 +244,43 @@ function weightedQuadruples(w: Float64Array, support: Int32Array): number {
  *   Like the unweighted estimator it is unchanged by K̃ᵢⱼ → K̃ᵢⱼ + fᵢ + fⱼ, so any centring of G does.
  * With all counts 1 these are the estimators on the sample (the biased one up to the factor (n−1)²).
  */
-function weightedHsic(G: Centred, L: Centred, support: Int32Array, w: Float64Array, rg: RowSums, rl: RowSums, debiased: boolean, n4: number): number {
-  const n = G.n;
-  // With M = G∘L (off-diagonal only when debiased) and mₖ = Σⱼ wⱼᵏ Mᵢⱼ:
+function weightedHsic(cg: Float32Array, cl: Float32Array, r: Resample, rg: RowSums, rl: RowSums, debiased: boolean): number {
+  const m = r.support.length;
+  const { w, w2 } = r;
+  // With M = G∘L (zero diagonal when debiased) and mₖ = Σⱼ wⱼᵏ Mᵢⱼ:
   let p = 0; // Σᵢⱼ wᵢwⱼ Mᵢⱼ
   let u = 0; // Σᵢⱼ wᵢwⱼ² Mᵢⱼ
   let v3 = 0; // Σᵢⱼ wᵢ³wⱼ Mᵢⱼ
   let q = 0; // Σᵢⱼ wᵢ²wⱼ² Mᵢⱼ
-  for (let s = 0; s < support.length; s++) {
-    const i = support[s]!;
-    const o = i * n;
+  for (let s = 0; s < m; s++) {
+    const o = s * m;
     let m1 = 0;
     let m2 = 0;
-    for (let t = 0; t < support.length; t++) {
-      const j = support[t]!;
-      const wj = w[j]!;
-      const m = G.g[o + j]! * L.g[o + j]!;
-      m1 += wj * m;
-      m2 += wj * wj * m;
-    }
-    const wi = w[i]!;
     if (debiased) {
-      const m = G.g[o + i]! * L.g[o + i]!;
-      m1 -= wi * m;
-      m2 -= wi * wi * m;
+      for (let t = 0; t < m; t++) {
+        const v = cg[o + t]! * cl[o + t]!;
+        m1 += w[t]! * v;
+        m2 += w2[t]! * v;
+      }
+    } else {
+      for (let t = 0; t < m; t++) m1 += w[t]! * cg[o + t]! * cl[o + t]!;
     }
+    const wi = w[s]!;
     p += wi * m1;
     u += wi * m2;
     v3 += wi * wi * wi * m1;
     q += wi * wi * m2;
   }
-  let total = 0;
-  let totalSq = 0;
-  let r = 0; // Σᵢ wᵢ κ¹ᵢ λ¹ᵢ
+  let r1 = 0; // Σᵢ wᵢ κ¹ᵢ λ¹ᵢ
   let r2 = 0; // Σᵢ wᵢ² κ¹ᵢ λ¹ᵢ
   let sg = 0; // Σᵢ wᵢ κ¹ᵢ
   let sl = 0;
   let rk2 = 0; // Σᵢ wᵢ κ²ᵢ λ¹ᵢ
   let rl2 = 0; // Σᵢ wᵢ κ¹ᵢ λ²ᵢ
-  for (let s = 0; s < support.length; s++) {
-    const wi = w[support[s]!]!;
+  for (let s = 0; s < m; s++) {
+    const wi = w[s]!;
     const prod = rg.r1[s]! * rl.r1[s]!;
-    total += wi;
-    totalSq += wi * wi;
-    r += wi * prod;
+    r1 += wi * prod;
     r2 += wi * wi * prod;
     sg += wi * rg.r1[s]!;
     sl += wi * rl.r1[s]!;
@@ -281,30 +289,29 @@ function weightedHsic(G: Centred, L: Centred, support: Int32Array, w: Float64Arr
       rl2 += wi * rg.r1[s]! * rl.r2[s]!;
     }
   }
-  if (!debiased) return p - (2 / total) * r + (sg * sl) / (total * total);
-  const a = total;
+  const a = r.total;
+  if (!debiased) return p - (2 / a) * r1 + (sg * sl) / (a * a);
   // Σ over distinct quadruples of W·K̃ᵢⱼL̃ᵢⱼ: each pair weighted by the weight of the other two.
+  let totalSq = 0;
+  for (let s = 0; s < m; s++) totalSq += w2[s]!;
   const t2 = (a * a - totalSq) * p - 4 * a * u + 4 * v3 + 2 * q;
   // ... of W·K̃ᵢⱼL̃ᵢ_q: distinct triples S(α,β,γ) = Σ wᵢ^α wⱼ^β w_q^γ K̃ᵢⱼL̃ᵢ_q, times the fourth weight.
-  const s111 = r - u;
+  const s111 = r1 - u;
   const s211 = r2 - q;
   const s121 = rk2 - v3;
   const s112 = rl2 - v3;
   const t3 = a * s111 - s211 - s121 - s112;
   // ... of W·K̃ᵢⱼL̃_qr: all quadruples less those sharing one or two indices.
   const t4 = sg * sl - 4 * s211 - 2 * q;
-  return (t2 - 2 * t3 + t4) / n4;
+  return (t2 - 2 * t3 + t4) / r.n4;
 }
 
 /** @internal For tests: HSIC of explicit Gram matrices (n × n, row-major) with bootstrap counts w. */
 export function weightedHsicOf(n: number, K: ArrayLike<number>, L: ArrayLike<number>, w: ArrayLike<number>, debiased: boolean): number {
-  const G = centred(n, K);
-  const H = centred(n, L);
-  const wf = Float64Array.from(w);
-  const support = Int32Array.from(Array.from({ length: n }, (_, i) => i).filter((i) => wf[i]! > 0));
-  const rg = weightedRowSums(G, support, wf, debiased);
-  const rl = weightedRowSums(H, support, wf, debiased);
-  return weightedHsic(G, H, support, wf, rg, rl, debiased, weightedQuadruples(wf, support));
+  const r = resampleOf(Float64Array.from(w));
+  const cg = compact(centred(n, K), r, debiased, new Float32Array(n * n));
+  const cl = compact(centred(n, L), r, debiased, new Float32Array(n * n));
+  return weightedHsic(cg, cl, r, weightedRowSums(cg, r, debiased), weightedRowSums(cl, r, debiased), debiased);
 }
 
 /** @internal For tests: HSIC of explicit Gram matrices with L's examples permuted by π. */
@@ -323,7 +330,7 @@ export function permutedHsicOf(n: number, K: ArrayLike<number>, L: ArrayLike<num
 export function* ckaUncertainty(fn: string, reps: readonly Rep[], rows: readonly number[], cols: readonly number[], e: Estimator, u: UncertaintySettings): Analysis<CkaUncertainty> {
   const n = reps[0]!.n;
   const used = uniqueOf(rows.flatMap((i) => cols.map((j) => [i, j] as const)));
-  const bytes = (used.length + 1) * n * n * 4 + (e.kind === 'rbf' ? 16 * n * n : 0);
+  const bytes = (2 * used.length + 1) * n * n * 4 + (e.kind === 'rbf' ? 16 * n * n : 0);
   if (bytes > 2 ** 31) {
     fail(fn, 'options.uncertainty', `needs the Gram matrices of ${used.length} representations of ${n} examples (${(bytes / 2 ** 30).toFixed(1)} GiB); use fewer examples (a random subset of a few thousand gives the intervals)`);
   }
@@ -365,14 +372,19 @@ export function* ckaUncertainty(fn: string, reps: readonly Rep[], rows: readonly
   if (u.bootstrap > 0) {
     const samples = Array.from({ length: cells }, () => new Float64Array(u.bootstrap));
     const w = new Float64Array(n);
+    const buffers = new Map(used.map((k) => [k, new Float32Array(n * n)]));
     let undefinedResamples = 0;
     for (let b = 0; b < u.bootstrap; b++) {
       bootstrapWeights(n, streams.bootstrap, w);
-      const support = Int32Array.from(Array.from({ length: n }, (_, i) => i).filter((i) => w[i]! > 0));
-      const n4 = weightedQuadruples(w, support);
+      const r = resampleOf(w);
+      const blocks = new Map<number, Float32Array>();
       const rho = new Map<number, RowSums>();
-      for (const k of used) rho.set(k, weightedRowSums(grams.get(k)!, support, w, e.debiased));
-      const h = (i: number, j: number) => weightedHsic(grams.get(i)!, grams.get(j)!, support, w, rho.get(i)!, rho.get(j)!, e.debiased, n4);
+      for (const k of used) {
+        const c = compact(grams.get(k)!, r, e.debiased, buffers.get(k)!);
+        blocks.set(k, c);
+        rho.set(k, weightedRowSums(c, r, e.debiased));
+      }
+      const h = (i: number, j: number) => weightedHsic(blocks.get(i)!, blocks.get(j)!, r, rho.get(i)!, rho.get(j)!, e.debiased);
       const self = new Map<number, number>();
       for (const k of used) self.set(k, h(k, k));
       for (let ri = 0; ri < rows.length; ri++) {
