@@ -371,9 +371,16 @@ test('barrier interval over evaluation examples: per-example losses average to t
     assert.equal(plain.curves[0]!.barrierInterval, undefined);
     assert.equal(plain.curves[0]!.barrier, c.barrier);
     await assert.rejects(interpolate(a, b, d, { uncertainty: { permutations: 10 } as never }), /tl\.interpolate: options\.uncertainty\.permutations is not a known option/);
-    await assert.rejects(cka.matrix(a, b, x, { estimator: 'minibatch', uncertainty: true }), /tl\.cka\.matrix: options\.uncertainty needs the full estimator/);
-    const heat = await assertNoLeak('tl.cka.matrix with uncertainty', () => cka.matrix(a, b, x, { layers: ['conv1', 'fc'], uncertainty: { bootstrap: 20, permutations: 19, seed: 1 } }));
-    assert.equal(heat.uncertainty?.pValue?.length, 2);
+    const [m1, m2] = [cnn({ ...config, seed: 3 }), cnn({ ...config, seed: 4 })];
+    try {
+      await assert.rejects(cka.matrix(m1, m2, x, { estimator: 'minibatch', uncertainty: true }), /tl\.cka\.matrix: options\.uncertainty needs the full estimator/);
+      const heat = await assertNoLeak('tl.cka.matrix with uncertainty', () => cka.matrix(m1, m2, x, { layers: ['conv1', 'fc'], uncertainty: { bootstrap: 20, permutations: 19, seed: 1 } }));
+      assert.deepEqual(heat.uncertainty?.pValue?.map((r) => r.length), [2, 2]);
+      assert.equal(heat.cell('conv1', 'conv1').pValue, 1 / 20, 'the first modules of two networks on the same images are related');
+    } finally {
+      m1.dispose();
+      m2.dispose();
+    }
   } finally {
     a.dispose();
     b.dispose();
