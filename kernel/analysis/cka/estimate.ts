@@ -43,7 +43,7 @@ export class CkaEstimate implements Displayable {
     this.n = meta.n;
   }
 
-  /** The estimate, so that the value works as a number (`v > 0.5`, `v.toFixed(3)` needs `+v`). */
+  /** The estimate, so that `+v` (or `v.estimate`) is the number the call returns without `uncertainty`. */
   valueOf(): number {
     return this.estimate;
   }
