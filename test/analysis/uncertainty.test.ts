@@ -176,7 +176,7 @@ test('resampling helpers: quantiles, intervals, p-values, option checks', () => 
   assert.equal(permutationPValue(199, 199), 1);
   assert.deepEqual(checkUncertainty('f', 'u', true), { bootstrap: 200, permutations: 200, level: 0.95, alpha: 0.05, seed: 0 });
   assert.equal(checkUncertainty('f', 'u', undefined), undefined);
-  assert.throws(() => checkUncertainty('f', 'u', { level: 95 }), /f: u\.level must be in \[0, 1\], got 95/);
+  assert.throws(() => checkUncertainty('f', 'u', { level: 95 }), /f: u\.level must be between 0 and 1, got 95/);
   assert.throws(() => checkUncertainty('f', 'u', { bootstrap: 0, permutations: 0 }), /neither bootstrap resamples nor permutations/);
   assert.throws(() => checkUncertainty('f', 'u', { permutations: 10 }, false), /u\.permutations is not a known option/);
   assert.throws(() => checkUncertainty('f', 'u', { bootstrap: 5 }), /at least 20 resamples/);
