@@ -152,6 +152,8 @@ test('cka: with uncertainty, the tooltip adds interval and p-value, and cells no
   assert.ok(texts.some((t) => t.includes('× permutation p > 0.05: not distinguishable from the null')), JSON.stringify(texts));
   const box = await light.page.evaluate(() => {
     const el = (window as unknown as { tlElement: (id: string) => HTMLElement }).tlElement('cka-unc');
+    // Earlier tests leave their outputs on the page: bring this one on screen before pointing at it.
+    el.scrollIntoView({ block: 'start' });
     const marks = el.querySelectorAll('svg .mark-path').length;
     const paths = Array.from(el.querySelectorAll('svg .mark-path path')).filter((p) => p.getAttribute('fill') !== 'none' && p.getAttribute('fill') !== null);
     const rects = paths.map((p) => p.getBoundingClientRect());
