@@ -2,6 +2,10 @@
  * Distance in parameter space (PAPER.md §3): ‖θA − θB‖₂ per module and for the whole network,
  * summed in float64. The classifier (`fc` by default), re-initialised for the target task, is
  * flagged, and the totals are given with and without it. `tl.distance` in notebooks.
+ *
+ * Distances are exact for the two networks given: there are no examples to resample, so they
+ * carry no interval (unlike CKA and barriers, option `uncertainty`). Their uncertainty is over
+ * training runs: compute them for several seed pairs (docs/uncertainty.md).
  */
 import { tf } from './tfjs';
 import { moduleOf, type Model, type NamedWeights } from './modelContract';

@@ -23,6 +23,8 @@ export interface WeightSetting {
 export interface GridPoint {
   readonly loss: number;
   readonly accuracy: number;
+  /** The cross-entropy of each example, in data order (with `perExample`). */
+  readonly losses?: Float32Array;
 }
 
 /** Models that keep normalisation statistics (NetModel with BatchNorm). */
@@ -165,6 +167,8 @@ export interface EvaluateSettingsOptions {
   readonly group: number;
   /** Called on each clone after its weights are set and before it is evaluated (e.g. BatchNorm recalibration). */
   readonly prepare?: (model: Model, index: number) => void | Promise<void>;
+  /** Also return each example's loss (for bootstrap intervals over examples). Default false. */
+  readonly perExample?: boolean;
 }
 
 /**
@@ -191,6 +195,7 @@ export async function evaluateSettings(base: Model, count: number, make: (i: num
         if (options.prepare) await options.prepare(model, i);
       }
       const sums: tf.Scalar[] = [];
+      const perExample: tf.Tensor1D[][] = Array.from({ length: g1 - g0 }, () => []);
       try {
         for (let k = 0; k < g1 - g0; k++) sums.push(tf.scalar(0), tf.scalar(0));
         for (let s = 0; s < n; s += options.batchSize) {
@@ -202,6 +207,7 @@ export async function evaluateSettings(base: Model, count: number, make: (i: num
               const { logits, activations } = clones[k]!.forward(xb);
               tf.dispose([...activations.values()]);
               const r = lossAndCorrect(logits, yb);
+              if (options.perExample) perExample[k]!.push(tf.keep(exampleLosses(logits, yb)));
               const l = tf.add(sums[2 * k]!, r.lossSum) as tf.Scalar;
               const c = tf.add(sums[2 * k + 1]!, r.correct) as tf.Scalar;
               sums[2 * k]!.dispose();
@@ -218,9 +224,21 @@ export async function evaluateSettings(base: Model, count: number, make: (i: num
         } finally {
           packed.dispose();
         }
-        for (let k = 0; k < g1 - g0; k++) out.push({ loss: values[2 * k]! / n, accuracy: values[2 * k + 1]! / n });
+        for (let k = 0; k < g1 - g0; k++) {
+          let losses: Float32Array | undefined;
+          if (options.perExample) {
+            const all = tf.concat(perExample[k]!);
+            try {
+              losses = (await all.data()) as Float32Array;
+            } finally {
+              all.dispose();
+            }
+          }
+          out.push({ loss: values[2 * k]! / n, accuracy: values[2 * k + 1]! / n, ...(losses ? { losses } : {}) });
+        }
       } finally {
         tf.dispose(sums);
+        tf.dispose(perExample.flat());
       }
     }
   } finally {
@@ -229,3 +247,11 @@ export async function evaluateSettings(base: Model, count: number, make: (i: num
   return out;
 }
 
+
+/** The cross-entropy of each example (labels int32 [B] or one-hot [B, K]). */
+function exampleLosses(logits: tf.Tensor2D, y: tf.Tensor1D | tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const onehot = y.rank === 2 ? (y as tf.Tensor2D) : tf.oneHot(y as tf.Tensor1D, logits.shape[1]);
+    return tf.neg(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1)) as tf.Tensor1D;
+  });
+}

@@ -22,6 +22,7 @@ import { NOT_RECALIBRATED, checkSameParameters, describeRecalibration, evaluateS
 import { fmt, textTable } from './results';
 import { interpolationSpec, lightTheme } from '../protocol/charts';
 import { alignedTable, withAlignment, type AlignedCurve, type AlignOption } from './alignment/interpolation';
+import { bootstrapMeans, checkUncertainty, type UncertaintyOptions } from './resampling';
 
 /** How normalisation statistics are treated along the path. */
 export type Recalibration = boolean | 'auto' | ((model: Model, lambda: number) => void | Promise<void>);
@@ -77,6 +78,23 @@ export interface InterpolateOptions {
   readonly label?: string;
   /** Chart title. */
   readonly title?: string;
+  /**
+   * A percentile bootstrap interval of the barrier over the evaluation examples (`true`: 200
+   * resamples, 95%, seed 0): each example's loss is kept at every λ, and each resample recomputes
+   * the barrier from the resampled mean losses. The models, and their BatchNorm statistics, stay
+   * fixed: the interval is over examples, not over training runs.
+   */
+  readonly uncertainty?: Pick<UncertaintyOptions, 'bootstrap' | 'level' | 'seed'> | boolean;
+}
+
+/** A bootstrap interval of a barrier over evaluation examples. */
+export interface BarrierInterval {
+  readonly lower: number;
+  readonly upper: number;
+  /** Coverage, e.g. 0.95. */
+  readonly level: number;
+  /** Bootstrap resamples. */
+  readonly bootstrap: number;
 }
 
 /** One interpolation curve. */
@@ -102,6 +120,8 @@ export interface InterpolationCurve {
   readonly aligned?: AlignedCurve;
   /** How: on which images (the training data given as `recalibrationData`, or the evaluation data), and any warning. */
   readonly recalibration: RecalibrationInfo;
+  /** The barrier's percentile bootstrap interval over evaluation examples (option `uncertainty`). */
+  readonly barrierInterval?: BarrierInterval;
 }
 
 /** A curve as {@link InterpolationResult} accepts it: definition and recalibration record may be left out (linear; `recalibrated` alone). */
@@ -186,6 +206,7 @@ async function curve(fn: string, pair: Pair, data: DataLike, o: Record<string, u
     functionSignature: '(model, λ) => …',
   });
   const recalibrating = plan.info.recalibrated;
+  const u = checkUncertainty(fn, 'options.uncertainty', o['uncertainty'], false);
   const interpolateBuffers = !recalibrating && hasBuffers(a) && hasBuffers(b);
   const bufA = interpolateBuffers ? (a as Model & { getBuffers(): NamedWeights }).getBuffers() : undefined;
   const bufB = interpolateBuffers ? (b as Model & { getBuffers(): NamedWeights }).getBuffers() : undefined;
@@ -201,19 +222,31 @@ async function curve(fn: string, pair: Pair, data: DataLike, o: Record<string, u
       {
         batchSize,
         group,
+        perExample: u !== undefined,
         prepare: plan.prepare,
       },
     );
     const loss = points.map((p) => p.loss);
     const accuracy = points.map((p) => p.accuracy);
-    return { label: pair.label, lambdas, loss, accuracy, ...barrierOf(lambdas, loss, accuracy, definition), barrierDefinition: definition, recalibrated: recalibrating, recalibration: plan.info };
+    const barrierInterval = u === undefined ? undefined : bootstrapMeans(points.map((p) => p.losses!), (means) => barrierOf(lambdas, means, accuracy, definition).barrier, u);
+    return {
+      label: pair.label,
+      lambdas,
+      loss,
+      accuracy,
+      ...barrierOf(lambdas, loss, accuracy, definition),
+      barrierDefinition: definition,
+      recalibrated: recalibrating,
+      recalibration: plan.info,
+      ...(barrierInterval && u ? { barrierInterval: { lower: barrierInterval.lower, upper: barrierInterval.upper, level: u.level, bootstrap: u.bootstrap } } : {}),
+    };
   } finally {
     if (bufA) tf.dispose([...bufA.values()]);
     if (bufB) tf.dispose([...bufB.values()]);
   }
 }
 
-const KEYS = ['lambdas', 'batchSize', 'group', 'recalibrate', 'recalibrationData', 'barrier', 'align', 'label', 'title'];
+const KEYS = ['lambdas', 'batchSize', 'group', 'recalibrate', 'recalibrationData', 'barrier', 'align', 'label', 'title', 'uncertainty'];
 
 /** Prints the warnings of `r` (evaluation data used for BatchNorm statistics) where a notebook user sees them even without displaying it. */
 function warnOf(r: InterpolationResult): InterpolationResult {
@@ -236,6 +269,8 @@ function warnOf(r: InterpolationResult): InterpolationResult {
  * r;                    // displays loss and accuracy curves, the barrier definition and the data BatchNorm used
  * const s = await tl.interpolate(ri1, ri2, test, {label: 'RI-T/RI-T', align: true});
  * s.curves[0].aligned.barrier;  // after matching ri2's hidden units to ri1's (tl.align)
+ * const t = await tl.interpolate(ptA, ptB, test, {recalibrationData: train, uncertainty: {bootstrap: 200, seed: 1}});
+ * t.curves[0].barrierInterval; // {lower, upper, level: 0.95, bootstrap: 200}, over test examples
  * ```
  */
 export async function interpolate(a: Model, b: Model, data: DataLike, options: InterpolateOptions = {}): Promise<InterpolationResult> {
@@ -328,6 +363,7 @@ export class InterpolationResult implements Displayable {
         barrier: c.barrier,
         barrierLambda: c.barrierLambda,
         barrierDefinition: c.barrierDefinition,
+        ...(c.barrierInterval ? { barrierInterval: c.barrierInterval } : {}),
         ...(c.aligned ? { aligned: { loss: c.aligned.loss, accuracy: c.aligned.accuracy, barrier: c.aligned.barrier, barrierLambda: c.aligned.barrierLambda } } : {}),
       })),
       ...(this.warnings().length > 0 ? { warnings: this.warnings() } : {}),
@@ -343,9 +379,16 @@ export class InterpolationResult implements Displayable {
       const mid = c.lambdas.indexOf(0.5);
       return [c.label, fmt(c.loss[c.lambdas.indexOf(0)]!, 4), fmt(mid >= 0 ? c.loss[mid]! : NaN, 4), fmt(c.loss[c.lambdas.indexOf(1)]!, 4), fmt(c.barrier, 4), fmt(c.barrierLambda, 2), fmt(c.accuracyBarrier, 4), describeRecalibration(c.recalibration)];
     });
+    const withInterval = this.curves.find((c) => c.barrierInterval)?.barrierInterval;
+    if (withInterval) rows.forEach((r, i) => r.splice(5, 0, this.curves[i]!.barrierInterval ? `[${fmt(this.curves[i]!.barrierInterval!.lower, 4)}, ${fmt(this.curves[i]!.barrierInterval!.upper, 4)}]` : ''));
+    const head = ['pair', 'L(λ=0)', 'L(λ=0.5)', 'L(λ=1)', 'barrier', ...(withInterval ? [`${Math.round(withInterval.level * 100)}% interval`] : []), 'at λ', 'acc. barrier', 'BN statistics recomputed'];
     const definitions = [...new Set(this.curves.map((c) => c.barrierDefinition))];
-    const notes = [...definitions.map((d) => `${definitions.length > 1 ? `${d}: ` : ''}${describeBarrier(d)}, over the λ grid in [0, 1]`), ...this.warnings().map((w) => `⚠ ${w}`)];
-    return `${this.title}\n${textTable(['pair', 'L(λ=0)', 'L(λ=0.5)', 'L(λ=1)', 'barrier', 'at λ', 'acc. barrier', 'BN statistics recomputed'], rows)}${alignedTable(this.curves)}\n${notes.join('\n')}`;
+    const notes = [
+      ...definitions.map((d) => `${definitions.length > 1 ? `${d}: ` : ''}${describeBarrier(d)}, over the λ grid in [0, 1]`),
+      ...(withInterval ? ['Intervals: percentile bootstrap over evaluation examples (models fixed), not over training seeds.'] : []),
+      ...this.warnings().map((w) => `⚠ ${w}`),
+    ];
+    return `${this.title}\n${textTable(head, rows)}${alignedTable(this.curves)}\n${notes.join('\n')}`;
   }
 
   [DISPLAY](): MimeBundle {

@@ -45,6 +45,21 @@ export interface CkaPayload {
   readonly modelB?: string;
   readonly n?: number;
   /**
+   * Optional: uncertainty over examples per cell (same shape as `values`; null where undefined):
+   * percentile bootstrap intervals at `level` and permutation p-values; a cell with p > `alpha`
+   * is drawn as not distinguishable from the null.
+   */
+  readonly uncertainty?: {
+    readonly level: number;
+    readonly alpha: number;
+    /** Bootstrap resamples and permutations behind the numbers. */
+    readonly bootstrap: number;
+    readonly permutations: number;
+    readonly lower?: readonly (readonly (number | null)[])[];
+    readonly upper?: readonly (readonly (number | null)[])[];
+    readonly pValue?: readonly (readonly (number | null)[])[];
+  };
+  /**
    * Several similarity measures on the same rows and columns (`tl.similarity.matrix`): the heatmap
    * gets a switch between them, and `values` is the first one's. Absent: one measure, the CKA that
    * `kind` and `debiased` describe.
@@ -95,6 +110,8 @@ export interface InterpolationPayload {
       readonly barrier: number;
       readonly barrierLambda: number;
     };
+    /** Optional: a percentile bootstrap interval of the barrier over evaluation examples. */
+    readonly barrierInterval?: { readonly lower: number; readonly upper: number; readonly level: number; readonly bootstrap: number };
   }[];
   /** Cautions shown with the chart (e.g. BatchNorm statistics recomputed on the evaluation data). */
   readonly warnings?: readonly string[];

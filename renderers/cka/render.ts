@@ -7,7 +7,7 @@
  * gets the spec's measure switch; the tooltip reads the measure it shows.
  */
 import type { CkaPayload } from '../../kernel/protocol/mime';
-import { ckaSpec, MEASURE_SHORT_NAMES, MeasureSignal, measuresOf, type HeatmapLayout } from '../../kernel/protocol/charts/cka';
+import { cellUncertaintyLines, ckaSpec, MEASURE_SHORT_NAMES, MeasureSignal, measuresOf, type HeatmapLayout } from '../../kernel/protocol/charts/cka';
 import type { Theme } from '../common/theme';
 import { embedVega, type RenderedView } from '../common/vega';
 
@@ -36,7 +36,10 @@ interface Shown {
   readonly values: CkaPayload['values'];
 }
 
-/** Shows row, column and value of the cell under the pointer; returns a function that removes it. */
+/**
+ * Shows row, column and value of the cell under the pointer (with its interval and p-value when the
+ * payload has them); returns a function that removes it.
+ */
 function attachCellTooltip(host: HTMLElement, origin: [number, number], layout: HeatmapLayout, payload: CkaPayload, theme: Theme, shown: () => Shown): () => void {
   const doc = host.ownerDocument;
   const tip = doc.createElement('div');
@@ -74,7 +77,7 @@ function attachCellTooltip(host: HTMLElement, origin: [number, number], layout: 
     const { name, values } = shown();
     const v = values[i]?.[j];
     const value = v === null || v === undefined || Number.isNaN(v) ? 'NaN' : v.toFixed(4);
-    tip.replaceChildren(...[`${a}: ${layout.rows[i]}`, `${b}: ${layout.columns[j]}`, `${name}: ${value}`].map((line) => {
+    tip.replaceChildren(...[`${a}: ${layout.rows[i]}`, `${b}: ${layout.columns[j]}`, `${name}: ${value}`, ...cellUncertaintyLines(payload, i, j)].map((line) => {
       const div = doc.createElement('div');
       div.textContent = line;
       return div;

@@ -98,6 +98,21 @@ export function parseCkaPayload(v: unknown): CkaPayload {
       });
     });
   }
+  if (o['uncertainty'] !== undefined) {
+    const u = c.obj(o['uncertainty'], 'uncertainty');
+    for (const key of ['level', 'alpha', 'bootstrap', 'permutations']) {
+      if (typeof u[key] !== 'number') c.fail(`uncertainty.${key}`, `must be a number, found ${kind(u[key])}`);
+    }
+    for (const key of ['lower', 'upper', 'pValue']) {
+      if (u[key] === undefined) continue;
+      const m = c.arr(u[key], `uncertainty.${key}`);
+      if (m.length !== rows.length) c.fail(`uncertainty.${key}`, `has ${m.length} rows but rows has ${rows.length} names`);
+      m.forEach((row, i) => {
+        const r = c.numbers(row, `uncertainty.${key}[${i}]`);
+        if (r.length !== columns.length) c.fail(`uncertainty.${key}[${i}]`, `has ${r.length} entries but columns has ${columns.length} names`);
+      });
+    }
+  }
   return v as CkaPayload;
 }
 
@@ -131,6 +146,10 @@ export function parseInterpolationPayload(v: unknown): InterpolationPayload {
     }
     const d = q['barrierDefinition'];
     if (d !== undefined && d !== 'linear' && d !== 'mean') c.fail(`${path}.barrierDefinition`, `must be 'linear' or 'mean'`);
+    if (q['barrierInterval'] !== undefined) {
+      const b = c.obj(q['barrierInterval'], `${path}.barrierInterval`);
+      for (const key of ['lower', 'upper', 'level', 'bootstrap']) c.num(b[key], `${path}.barrierInterval.${key}`);
+    }
   });
   c.optStr(o, 'title', '');
   if (o['warnings'] !== undefined) c.strings(o['warnings'], 'warnings');

@@ -14,8 +14,9 @@ import { InterpolationResult } from '../../kernel/analysis/interpolate';
 import { trainingBundle } from '../../kernel/analysis/progress';
 import { ckaSpec, curvatureSpec, interpolationSpec, lightTheme, PALETTES, trainingSpec, vegaConfig, type Theme } from '../../kernel/protocol/charts';
 import { CurvatureResult, curvatureTable } from '../../kernel/analysis/curvature';
-import { HoverSignal, LEVELS, MeasureSignal } from '../../kernel/protocol/charts/cka';
+import { HoverSignal, LEVELS, MeasureSignal, cellUncertaintyLines } from '../../kernel/protocol/charts/cka';
 import { SimilarityResult } from '../../kernel/analysis/similarity';
+import { barrierIntervalBar, barrierLabel } from '../../kernel/protocol/charts/interpolation';
 import { expressionInterpreter } from 'vega-interpreter';
 import { Mime, type TrainingPayload } from '../../kernel/protocol/mime';
 
@@ -339,4 +340,80 @@ test('curvature: the kernel\'s vega-lite fallback is the builder\'s chart in the
   const view = new vega.View(vega.parse(vl.compile(both as unknown as vl.TopLevelSpec).spec), { renderer: 'none' });
   await view.runAsync();
   view.finalize();
+});
+
+test('cka with uncertainty: × over the cells with p > alpha (two items), a legend note, interval and p in the hover line; old payloads unchanged', async () => {
+  const result = new CkaResult({
+    rows: ['conv1', 'fc'],
+    columns: ['conv1', 'fc'],
+    values: [[0.9, 0.05], [0.2, 0.7]],
+    kind: 'linear',
+    debiased: false,
+    estimator: 'full',
+    n: 300,
+    modelA: 'P-T',
+    modelB: 'RI-T',
+    uncertainty: {
+      level: 0.95,
+      alpha: 0.05,
+      bootstrap: 200,
+      permutations: 199,
+      seed: 0,
+      interval: 'percentile',
+      lower: [[0.85, 0.01], [0.12, 0.6]],
+      upper: [[0.94, 0.09], [0.3, 0.8]],
+      pValue: [[0.005, 0.4], [0.01, 0.005]],
+      indistinguishable: [[false, true], [false, false]],
+      undefinedResamples: 0,
+    },
+  });
+  const payload = result.toPayload();
+  const { spec, layout } = ckaSpec(payload, lightTheme);
+  const s = json(spec) as { marks: { name: string; encode: { update: { path: { value: string } } } }[]; title: { subtitle: string } };
+  assert.deepEqual(s.marks.map((m) => m.name), ['heatmap', 'null-marks-halo', 'null-marks', 'hover-cell', 'hover-text']);
+  const step = layout.step;
+  const m = Math.round(step * 0.3);
+  const d = step - 2 * m;
+  assert.equal(s.marks[2]!.encode.update.path.value, `M${step + m},${m}l${d},${d}M${step + m + d},${m}l${-d},${d}`, 'one ×, in row 0, column 1 (p = 0.4)');
+  assert.equal(s.title.subtitle, 'P-T vs RI-T, n = 300; 95% bootstrap intervals on hover; × permutation p > 0.05: not distinguishable from the null');
+  for (const interpreter of [false, true]) {
+    const view = await headless(display(result)[Mime.vega], interpreter);
+    await pointAt(view, 1.5 * step, 0.5 * step);
+    assert.equal(view.signal(HoverSignal.text), 'P-T: conv1, RI-T: fc, CKA: 0.050 [0.010, 0.090], p = 0.400');
+    assert.deepEqual(itemsByMark(view, ['null-marks', 'null-marks-halo']), { 'null-marks': 1, 'null-marks-halo': 1 });
+    view.finalize();
+  }
+  assert.deepEqual(cellUncertaintyLines(payload, 0, 1), ['95% interval: [0.0100, 0.0900]', 'p = 0.4000 (199 permutations)', 'not distinguishable from the null (α = 0.05)']);
+  assert.deepEqual(cellUncertaintyLines(payload, 1, 1), ['95% interval: [0.6000, 0.8000]', 'p = 0.0050 (199 permutations)']);
+  // A payload without uncertainty (older outputs): no marks, no note, the hover line as before.
+  const { uncertainty: _u, ...old } = payload;
+  const plain = json(ckaSpec(old, lightTheme).spec) as { marks: { name: string }[]; title: { subtitle: string } };
+  assert.deepEqual(plain.marks.map((x) => x.name), ['heatmap', 'hover-cell', 'hover-text']);
+  assert.equal(plain.title.subtitle, 'P-T vs RI-T, n = 300');
+  assert.deepEqual(cellUncertaintyLines(old, 0, 1), []);
+  // p-values only (no bootstrap): marks and p, no interval.
+  const pOnly = { ...old, uncertainty: { level: 0.95, alpha: 0.05, bootstrap: 0, permutations: 99, pValue: [[0.01, 0.5], [0.01, 0.01]] } };
+  const view = await headless(json(ckaSpec(pOnly, lightTheme).spec), true);
+  await pointAt(view, 1.5 * step, 0.5 * step);
+  assert.equal(view.signal(HoverSignal.text), 'P-T: conv1, RI-T: fc, CKA: 0.050, p = 0.500');
+  view.finalize();
+});
+
+test('interpolation with a barrier interval: an error bar and the interval in the label; without, the chart as before', async () => {
+  const curve = { lambdas: [0, 0.5, 1], loss: [0.3, 1.1, 0.4], accuracy: [0.9, 0.5, 0.88], barrier: 0.75, barrierLambda: 0.5, accuracyBarrier: 0.39, recalibrated: false };
+  const result = new InterpolationResult([{ label: 'A/B', ...curve, barrierInterval: { lower: 0.61, upper: 0.88, level: 0.95, bootstrap: 200 } }, { label: 'B/A', ...curve }]);
+  const payload = result.toPayload();
+  assert.deepEqual(barrierIntervalBar(payload.pairs[0]!), { lambda: 0.5, low: 1.1 - 0.75 + 0.61, high: 1.1 - 0.75 + 0.88, lower: 0.61, upper: 0.88, interval: '95% bootstrap over examples (200 resamples)' });
+  assert.equal(barrierIntervalBar(payload.pairs[1]!), undefined);
+  assert.deepEqual(payload.pairs.map(barrierLabel), ['barrier 0.75 [0.61, 0.88]', 'barrier 0.75']);
+  const spec = interpolationSpec(payload, lightTheme);
+  const compiled = vl.compile(spec).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  assert.ok(svg.includes('>barrier 0.75 [0.61, 0.88]<'), 'the label carries the interval');
+  const layers = (s: unknown) => ((s as { hconcat: { layer: { mark: { type: string } }[] }[] }).hconcat[0]!.layer.map((l) => l.mark.type));
+  assert.deepEqual(layers(spec), ['line', 'line', 'rule', 'errorbar', 'text']);
+  const { barrierInterval: _b, ...plainPair } = payload.pairs[0]!;
+  assert.deepEqual(layers(interpolationSpec({ pairs: [plainPair] }, lightTheme)), ['line', 'line', 'rule', 'text']);
 });

@@ -129,6 +129,47 @@ test('cka: a payload with several measures shows a switch; the legend and the to
     return el.querySelector<HTMLElement>('.tl-tooltip')?.innerText ?? null;
   });
   assert.equal(tip, `scratch: layer3\npretrained: layer2\nSVCCA: ${(Math.exp(-1 / 6) / 2).toFixed(4)}`);
+});
+
+test('cka: with uncertainty, the tooltip adds interval and p-value, and cells not distinguishable from the null carry a ×', async () => {
+  const base = cka(4, 3);
+  const values = base['values'] as number[][];
+  const payload = {
+    ...base,
+    uncertainty: {
+      level: 0.95,
+      alpha: 0.05,
+      bootstrap: 200,
+      permutations: 199,
+      lower: values.map((r) => r.map((v) => v - 0.05)),
+      upper: values.map((r) => r.map((v) => v + 0.05)),
+      pValue: values.map((r, i) => r.map((_, j) => (Math.abs(i - j) >= 2 ? 0.3 : 0.005))),
+    },
+  };
+  const r = await render(light.page, 'cka', Mime.cka, payload, 'cka-unc');
+  assert.equal(r.error, null);
+  const texts = await svgTexts(light.page, 'cka-unc');
+  assert.ok(texts.some((t) => t.includes('× permutation p > 0.05: not distinguishable from the null')), JSON.stringify(texts));
+  const box = await light.page.evaluate(() => {
+    const el = (window as unknown as { tlElement: (id: string) => HTMLElement }).tlElement('cka-unc');
+    // Earlier tests leave their outputs on the page: bring this one on screen before pointing at it.
+    el.scrollIntoView({ block: 'start' });
+    const marks = el.querySelectorAll('svg .mark-path').length;
+    const paths = Array.from(el.querySelectorAll('svg .mark-path path')).filter((p) => p.getAttribute('fill') !== 'none' && p.getAttribute('fill') !== null);
+    const rects = paths.map((p) => p.getBoundingClientRect());
+    const left = Math.min(...rects.map((b) => b.left));
+    const top = Math.min(...rects.map((b) => b.top));
+    return { left, top, width: Math.max(...rects.map((b) => b.right)) - left, height: Math.max(...rects.map((b) => b.bottom)) - top, marks };
+  });
+  assert.equal(box.marks, 3, 'the heatmap and the two strokes of the × layer');
+  // row 2 (layer3), column 0 (layer1): |i − j| = 2, p = 0.3, marked
+  await light.page.mouse.move(box.left + (0.5 * box.width) / 3, box.top + (2.5 * box.height) / 4);
+  const tip = await light.page.evaluate(() => {
+    const el = (window as unknown as { tlElement: (id: string) => HTMLElement }).tlElement('cka-unc');
+    return el.querySelector<HTMLElement>('.tl-tooltip')?.innerText ?? null;
+  });
+  const v = Math.exp(-2 / 6);
+  assert.equal(tip, `scratch: layer3\npretrained: layer1\nCKA: ${v.toFixed(4)}\n95% interval: [${(v - 0.05).toFixed(4)}, ${(v + 0.05).toFixed(4)}]\np = 0.3000 (199 permutations)\nnot distinguishable from the null (α = 0.05)`);
   await light.page.mouse.move(0, 0);
 });
 

@@ -68,6 +68,7 @@ const SMALL: Record<string, readonly string[]> = {
   alignment: ['trainSize=200', 'testSize=200', 'epochs=3', 'points=5'],
   curvature: ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=2', 'iterations=3', 'hutchinsonSamples=2', 'alphas=3', 'sigmas=[0.05]'],
   'similarity-measures': ['n=120', 'width=12', 'trainSize=300', 'epochs=1', 'probeSize=150'],
+  uncertainty: ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=2', 'probeSize=100', 'bootstrap=40', 'permutations=39', 'calibrationSeeds=60', 'points=3'],
 };
 
 /**
@@ -150,6 +151,35 @@ const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
     assert.ok(curves[1]!.pairs[0]!.aligned, 'the pair of networks has an aligned curve');
     assert.match(t, /Weight matching \(cnn\): \d+ sweeps?, converged; ‖θA − θB‖ [\d.]+ → [\d.]+/);
     assert.match(t, /\| RI-T₁ – RI-T₂ \| -?[\d.]+ \| -?[\d.]+ \|/);
+  },
+  uncertainty(nb) {
+    const heatmaps = payloads<CkaPayload>(nb, Mime.cka);
+    assert.deepEqual(heatmaps.map((h) => `${h.modelA}/${h.modelB}`), ['P-T₁/RI-T₁', 'P-T₁/RI-T₁']);
+    const mixed = heatmaps[1]!;
+    assert.deepEqual(mixed.columns.slice(-2), ['conv1, other images', 'fc, other images']);
+    for (const h of heatmaps) {
+      assert.deepEqual([h.uncertainty?.bootstrap, h.uncertainty?.permutations, h.uncertainty?.level], [40, 39, 0.95]);
+      h.values.forEach((row, i) =>
+        row.forEach((v, j) => {
+          const [lo, hi, p] = [h.uncertainty!.lower![i]![j]!, h.uncertainty!.upper![i]![j]!, h.uncertainty!.pValue![i]![j]!];
+          assert.ok(lo <= hi && p >= 1 / 40 && p <= 1, `${h.rows[i]}/${h.columns[j]}: ${v} [${lo}, ${hi}], p = ${p}`);
+        }),
+      );
+    }
+    // Features of the same images are related (p at its minimum, 1/40); of mismatched images, mostly not.
+    assert.equal(mixed.uncertainty!.pValue![0]![0], 1 / 40);
+    const mismatched = mixed.uncertainty!.pValue!.flatMap((row) => row.slice(-2));
+    assert.ok(mismatched.filter((p) => p! > 0.05).length >= mismatched.length / 2, `mismatched p-values ${mismatched.join(', ')}`);
+    const t = texts(nb);
+    assert.match(t, /\| P-T₁\/P-T₂ \| conv1 \| [\d.]+ \| \[-?[\d.]+, [\d.]+\] \| [\d.]+ \|/);
+    const m = /Independent pairs rejected at α = 0\.05: \*\*(\d+) of 60\*\* \(99% binomial range (\d+)–(\d+)\)/.exec(t);
+    assert.ok(m, t);
+    assert.ok(Number(m[1]) >= Number(m[2]) && Number(m[1]) <= Number(m[3]), m[0]);
+    assert.match(t, /X against X·Q: linear CKA 1\.0000, 95% interval \[1\.0000, 1\.0000\].*permutation p = 0\.0100/);
+    const curves = payloads<InterpolationPayload>(nb, Mime.interpolation);
+    assert.deepEqual(curves[0]!.pairs.map((p) => p.label), ['P-T₁ – P-T₂', 'RI-T₁ – RI-T₂']);
+    for (const p of curves[0]!.pairs) assert.ok(p.barrierInterval && p.barrierInterval.lower <= p.barrierInterval.upper && p.barrierInterval.bootstrap === 40, JSON.stringify(p.barrierInterval));
+    assert.match(t, /\| P-T₁ – P-T₂ \| -?[\d.]+ \| \[-?[\d.]+, -?[\d.]+\] \|/);
   },
   checkpoints(nb) {
     const t = texts(nb);

@@ -20,7 +20,8 @@
  * ./rep.ts (a centred representation), ./linear.ts and ./rbf.ts (the kernels, over
  * ./gramBlocks.ts), ./hsic.ts (from HSIC to CKA), and one module per public entry: ./pair.ts
  * (two representations), ./matrix.ts (module × module from features), ./minibatch.ts,
- * ./modelMatrix.ts (two models), ./result.ts (the heatmap). This file only re-exports.
+ * ./modelMatrix.ts (two models), ./result.ts (the heatmap); ./uncertainty.ts (bootstrap intervals
+ * and permutation nulls, option `uncertainty`) with ./estimate.ts. This file only re-exports.
  */
 export type { Features, NamedFeatures } from '../representations';
 export { CkaKind, isCkaKind, CkaAlgorithm } from './options';
@@ -33,4 +34,6 @@ export type { MinibatchOptions } from './minibatch';
 export { matrix } from './modelMatrix';
 export type { ModelMatrixOptions } from './modelMatrix';
 export { CkaResult } from './result';
-export type { CkaResultInit } from './result';
+export type { CkaResultInit, CkaCell } from './result';
+export { CkaEstimate } from './estimate';
+export type { CkaUncertainty } from './uncertainty';

@@ -9,9 +9,12 @@ import { type MatrixOptions, MATRIX_FEATURE_KEYS, checkStringOption, matrixEstim
 import { type Rep, readRep } from './rep';
 import { ckaValues, hsicTable } from './hsic';
 import { CkaResult } from './result';
+import { checkUncertainty } from '../resampling';
+import { ckaUncertainty } from './uncertainty';
 
 function* featuresMatrix(fn: string, A: NamedFeatures, B: NamedFeatures | undefined, o: Record<string, unknown>): Analysis<CkaResult> {
   const e = matrixEstimator(fn, o);
+  const u = checkUncertainty(fn, 'options.uncertainty', o['uncertainty']);
   const ea = namedEntries(fn, 'featuresA', A);
   const eb = B === undefined || B === A ? ea : namedEntries(fn, 'featuresB', B);
   const n = featureShape(fn, `featuresA.${ea[0]![0]}`, ea[0]![1])[0];
@@ -37,7 +40,9 @@ function* featuresMatrix(fn: string, A: NamedFeatures, B: NamedFeatures | undefi
   for (const [k, v] of eb) cols.push(yield* indexOf('featuresB', k, v));
   const t = yield* hsicTable(fn, reps, rows, cols, e);
   const values = ckaValues(fn, ea.map(([k]) => `featuresA.${k}`), eb.map(([k]) => `featuresB.${k}`), t, e.debiased);
+  const uncertainty = u === undefined ? undefined : yield* ckaUncertainty(fn, reps, rows, cols, e, u);
   return new CkaResult({
+    uncertainty,
     rows: ea.map(([k]) => k),
     columns: eb.map(([k]) => k),
     values,
@@ -64,6 +69,8 @@ function* featuresMatrix(fn: string, A: NamedFeatures, B: NamedFeatures | undefi
  * const heat = tl.cka.matrixFromFeatures(a, b, {modelA: 'P-T', modelB: 'RI-T'});
  * heat.get('conv1', 'conv1');
  * heat; // displays a heatmap
+ * const sure = tl.cka.matrixFromFeatures(a, b, {uncertainty: {bootstrap: 200, permutations: 200}});
+ * sure.cell('conv1', 'conv1'); // {estimate, lower, upper, pValue, indistinguishable}
  * ```
  */
 export function matrixFromFeatures(featuresA: NamedFeatures, featuresB?: NamedFeatures, options: MatrixOptions = {}): CkaResult {

@@ -16,6 +16,8 @@ import { type Rep, repFrom } from './rep';
 import { ckaValues, hsicTable } from './hsic';
 import { MinibatchCka } from './minibatch';
 import { CkaResult } from './result';
+import { checkUncertainty } from '../resampling';
+import { ckaUncertainty } from './uncertainty';
 
 export interface ModelMatrixOptions extends MatrixOptions {
   /** Modules to compare: one list for both models, or `{a, b}`. Default: every module of each model. */
@@ -37,6 +39,7 @@ function* modelMatrix(fn: string, modelA: Model, modelB: Model, data: DataLike |
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, [...MATRIX_FEATURE_KEYS, 'layers', 'batchSize', 'estimator']);
   const e = matrixEstimator(fn, o);
+  const u = checkUncertainty(fn, 'options.uncertainty', o['uncertainty']);
   const x = imagesOf(fn, data);
   for (const [arg, m] of [['modelA', modelA], ['modelB', modelB]] as const) {
     const [, h, w, c] = x.shape;
@@ -59,6 +62,7 @@ function* modelMatrix(fn: string, modelA: Model, modelB: Model, data: DataLike |
   };
 
   if (estimator === 'minibatch') {
+    if (u !== undefined) fail(fn, 'options.uncertainty', `needs the full estimator (estimator: 'full'): intervals and p-values resample the examples of one exact computation`);
     if (batchSize < 4) fail(fn, 'options.batchSize', `is ${batchSize}; the minibatch estimator needs at least 4 examples per batch`);
     const acc = new MinibatchCka({ kind: e.kind, threshold: e.threshold, ...meta });
     if (n < 4) fail(fn, 'data', `has ${n} examples; the minibatch estimator needs at least 4`);
@@ -100,7 +104,8 @@ function* modelMatrix(fn: string, modelA: Model, modelB: Model, data: DataLike |
   const cols = lb.map((l) => indexB.get(l)!);
   const t = yield* hsicTable(fn, reps, rows, cols, e);
   const values = ckaValues(fn, rows.map((i) => reps[i]!.label), cols.map((j) => reps[j]!.label), t, e.debiased);
-  return new CkaResult({ rows: la, columns: lb, values, kind: e.kind, debiased: e.debiased, estimator: 'full', n, ...meta });
+  const uncertainty = u === undefined ? undefined : yield* ckaUncertainty(fn, reps, rows, cols, e, u);
+  return new CkaResult({ rows: la, columns: lb, values, kind: e.kind, debiased: e.debiased, estimator: 'full', n, ...meta, uncertainty });
 }
 
 /**
@@ -115,6 +120,8 @@ function* modelMatrix(fn: string, modelA: Model, modelB: Model, data: DataLike |
  * heat.diagonal();          // CKA of each module with its counterpart
  * heat;                     // displays the heatmap
  * await tl.cka.matrix(ptA, riA, test, {estimator: 'minibatch', batchSize: 256});
+ * // per cell: 95% bootstrap interval over examples, permutation p-value; cells with p > 0.05 marked
+ * await tl.cka.matrix(ptA, riA, test.take(500), {uncertainty: {bootstrap: 200, permutations: 200, seed: 1}});
  * ```
  */
 export async function matrix(modelA: Model, modelB: Model, data: DataLike | tf.Tensor4D, options: ModelMatrixOptions = {}): Promise<CkaResult> {

@@ -4,6 +4,7 @@
  * that turn one into the other.
  */
 import { checkKeys, checkNumber, checkObject, checkOneOf, formatValue, fail } from '../validate';
+import type { UncertaintyOptions } from '../resampling';
 
 /** The kernels CKA compares Gram matrices with. */
 export const CkaKind = { linear: 'linear', rbf: 'rbf' } as const;
@@ -24,6 +25,8 @@ export interface LinearOptions {
   readonly debiased?: boolean;
   /** Which exact form computes the products; default `auto` (the cheaper). */
   readonly algorithm?: CkaAlgorithm;
+  /** A bootstrap interval over examples and a permutation p-value (`true` for the defaults); see ./uncertainty.ts. */
+  readonly uncertainty?: UncertaintyOptions | boolean;
 }
 
 export interface RbfOptions {
@@ -31,6 +34,8 @@ export interface RbfOptions {
   readonly threshold?: number;
   /** Unbiased HSIC instead of the biased estimator; needs n ≥ 4. Default false. */
   readonly debiased?: boolean;
+  /** A bootstrap interval over examples and a permutation p-value (`true` for the defaults); see ./uncertainty.ts. */
+  readonly uncertainty?: UncertaintyOptions | boolean;
 }
 
 export interface MatrixOptions {
@@ -47,6 +52,11 @@ export interface MatrixOptions {
   /** Names of the two models (axis titles), e.g. `P-T seed 1`. */
   readonly modelA?: string;
   readonly modelB?: string;
+  /**
+   * Per cell, a bootstrap interval over examples and a permutation p-value (`true` for the
+   * defaults: 200 resamples, 200 permutations, 95%, α = 0.05, seed 0); exact estimator only.
+   */
+  readonly uncertainty?: UncertaintyOptions | boolean;
 }
 
 /** The estimator every computation receives, from validated options. */
@@ -60,7 +70,7 @@ export interface Estimator {
 /** Options of {@link linear} and {@link linearAsync}. */
 export function linearEstimator(fn: string, options: unknown): Estimator {
   const o = checkObject(fn, 'options', options);
-  checkKeys(fn, 'options', o, ['debiased', 'algorithm']);
+  checkKeys(fn, 'options', o, ['debiased', 'algorithm', 'uncertainty']);
   const debiased = o['debiased'] ?? false;
   if (typeof debiased !== 'boolean') fail(fn, 'options.debiased', `must be a boolean, got ${formatValue(debiased)}`);
   const algorithm = checkOneOf(fn, 'options.algorithm', o['algorithm'] ?? 'auto', ['auto', 'gram', 'features'] as const);
@@ -70,7 +80,7 @@ export function linearEstimator(fn: string, options: unknown): Estimator {
 /** Options of {@link rbf} and {@link rbfAsync}. */
 export function rbfEstimator(fn: string, options: unknown): Estimator {
   const o = checkObject(fn, 'options', options);
-  checkKeys(fn, 'options', o, ['threshold', 'debiased']);
+  checkKeys(fn, 'options', o, ['threshold', 'debiased', 'uncertainty']);
   const debiased = o['debiased'] ?? false;
   if (typeof debiased !== 'boolean') fail(fn, 'options.debiased', `must be a boolean, got ${formatValue(debiased)}`);
   const threshold = checkNumber(fn, 'options.threshold', o['threshold'] ?? 1, Number.MIN_VALUE);
@@ -95,4 +105,4 @@ export function checkStringOption(fn: string, arg: string, v: unknown): string |
 }
 
 /** The option keys {@link matrixFromFeatures} accepts. */
-export const MATRIX_FEATURE_KEYS = ['kind', 'debiased', 'threshold', 'algorithm', 'title', 'modelA', 'modelB'];
+export const MATRIX_FEATURE_KEYS = ['kind', 'debiased', 'threshold', 'algorithm', 'title', 'modelA', 'modelB', 'uncertainty'];

@@ -9,6 +9,12 @@ import { type Features, featureShape } from '../representations';
 import { type Estimator, type LinearOptions, type RbfOptions, linearEstimator, rbfEstimator } from './options';
 import { readRep } from './rep';
 import { ckaValues, hsicTable } from './hsic';
+import { checkUncertainty, type UncertaintyOptions } from '../resampling';
+import { ckaUncertainty } from './uncertainty';
+import { CkaEstimate } from './estimate';
+
+/** Options that ask for an interval and a p-value: the call returns a {@link CkaEstimate}. */
+type WithUncertainty<O> = O & { readonly uncertainty: UncertaintyOptions | true };
 
 function checkPairShapes(fn: string, X: unknown, Y: unknown, minN: number, why: string): void {
   const [nx] = featureShape(fn, 'X', X);
@@ -17,14 +23,18 @@ function checkPairShapes(fn: string, X: unknown, Y: unknown, minN: number, why: 
   if (nx < minN) fail(fn, 'X', `has ${nx} rows; ${why} needs at least ${minN} examples`);
 }
 
-function* pairCka(fn: string, X: Features, Y: Features, e: Estimator): Analysis<number> {
+function* pairCka(fn: string, X: Features, Y: Features, e: Estimator, options: unknown): Analysis<number | CkaEstimate> {
+  const u = checkUncertainty(fn, 'options.uncertainty', (options as { uncertainty?: unknown } | undefined)?.uncertainty);
   checkPairShapes(fn, X, Y, e.debiased ? 4 : 2, e.debiased ? 'the debiased estimator' : 'CKA');
   const keepRaw = e.kind === 'rbf';
   const a = yield* readRep(fn, 'X', X, 'X', keepRaw);
   const b = X === Y ? a : yield* readRep(fn, 'Y', Y, 'Y', keepRaw);
   const reps = X === Y ? [a] : [a, b];
   const t = yield* hsicTable(fn, reps, [0], [reps.length - 1], e);
-  return ckaValues(fn, ['X'], ['Y'], t, e.debiased)[0]![0]!;
+  const value = ckaValues(fn, ['X'], ['Y'], t, e.debiased)[0]![0]!;
+  if (u === undefined) return value;
+  const unc = yield* ckaUncertainty(fn, reps, [0], [reps.length - 1], e, u);
+  return new CkaEstimate(value, unc, { kind: e.kind, debiased: e.debiased, n: a.n });
 }
 
 /**
@@ -40,11 +50,19 @@ function* pairCka(fn: string, X: Features, Y: Features, e: Estimator): Analysis<
  * tl.cka.linear(X, Y);                    // ≈ 0.7
  * tl.cka.linear(X, X);                    // 1
  * tl.cka.linear(X, Y, {debiased: true});
+ * const v = tl.cka.linear(X, Y, {uncertainty: {bootstrap: 200, permutations: 200, seed: 1}});
+ * [v.estimate, v.lower, v.upper, v.pValue]; // interval over examples, permutation p-value
  * ```
+ *
+ * With `uncertainty`, returns a {@link CkaEstimate}: the value with a percentile bootstrap
+ * interval over examples and a permutation p-value (X against Y with shuffled rows); see
+ * ./uncertainty.ts.
  */
-export function linear(X: Features, Y: Features, options: LinearOptions = {}): number {
+export function linear(X: Features, Y: Features, options: WithUncertainty<LinearOptions>): CkaEstimate;
+export function linear(X: Features, Y: Features, options?: LinearOptions): number;
+export function linear(X: Features, Y: Features, options: LinearOptions = {}): number | CkaEstimate {
   const fn = 'tl.cka.linear';
-  return runSync(fn, 'tl.cka.linearAsync', pairCka(fn, X, Y, linearEstimator(fn, options)));
+  return runSync(fn, 'tl.cka.linearAsync', pairCka(fn, X, Y, linearEstimator(fn, options), options));
 }
 
 /**
@@ -56,9 +74,11 @@ export function linear(X: Features, Y: Features, options: LinearOptions = {}): n
  * const v = await tl.cka.linearAsync(X, Y, {debiased: true});
  * ```
  */
-export async function linearAsync(X: Features, Y: Features, options: LinearOptions = {}): Promise<number> {
+export async function linearAsync(X: Features, Y: Features, options: WithUncertainty<LinearOptions>): Promise<CkaEstimate>;
+export async function linearAsync(X: Features, Y: Features, options?: LinearOptions): Promise<number>;
+export async function linearAsync(X: Features, Y: Features, options: LinearOptions = {}): Promise<number | CkaEstimate> {
   const fn = 'tl.cka.linearAsync';
-  return runAsync(pairCka(fn, X, Y, linearEstimator(fn, options)));
+  return runAsync(pairCka(fn, X, Y, linearEstimator(fn, options), options));
 }
 
 /**
@@ -72,11 +92,17 @@ export async function linearAsync(X: Features, Y: Features, options: LinearOptio
  * const X = tf.randomNormal([300, 16]);
  * tl.cka.rbf(X, tf.tanh(X));                    // close to 1
  * tl.cka.rbf(X, tf.tanh(X), {threshold: 0.5, debiased: true});
+ * tl.cka.rbf(X, tf.tanh(X), {uncertainty: true}); // a CkaEstimate: value, interval, p-value
  * ```
+ *
+ * With `uncertainty`, returns a {@link CkaEstimate} (the bandwidth stays that of all examples in
+ * every resample).
  */
-export function rbf(X: Features, Y: Features, options: RbfOptions = {}): number {
+export function rbf(X: Features, Y: Features, options: WithUncertainty<RbfOptions>): CkaEstimate;
+export function rbf(X: Features, Y: Features, options?: RbfOptions): number;
+export function rbf(X: Features, Y: Features, options: RbfOptions = {}): number | CkaEstimate {
   const fn = 'tl.cka.rbf';
-  return runSync(fn, 'tl.cka.rbfAsync', pairCka(fn, X, Y, rbfEstimator(fn, options)));
+  return runSync(fn, 'tl.cka.rbfAsync', pairCka(fn, X, Y, rbfEstimator(fn, options), options));
 }
 
 /**
@@ -87,7 +113,9 @@ export function rbf(X: Features, Y: Features, options: RbfOptions = {}): number 
  * const v = await tl.cka.rbfAsync(X, Y, {threshold: 1});
  * ```
  */
-export async function rbfAsync(X: Features, Y: Features, options: RbfOptions = {}): Promise<number> {
+export async function rbfAsync(X: Features, Y: Features, options: WithUncertainty<RbfOptions>): Promise<CkaEstimate>;
+export async function rbfAsync(X: Features, Y: Features, options?: RbfOptions): Promise<number>;
+export async function rbfAsync(X: Features, Y: Features, options: RbfOptions = {}): Promise<number | CkaEstimate> {
   const fn = 'tl.cka.rbfAsync';
-  return runAsync(pairCka(fn, X, Y, rbfEstimator(fn, options)));
+  return runAsync(pairCka(fn, X, Y, rbfEstimator(fn, options), options));
 }

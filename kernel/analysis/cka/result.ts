@@ -9,6 +9,17 @@ import { DISPLAY, type Displayable } from '../display';
 import { InvalidArgumentError } from '../errors';
 import { fmt, textTable } from '../results';
 import type { CkaKind } from './options';
+import type { CkaUncertainty } from './uncertainty';
+
+/** One cell of a heatmap with its uncertainty (NaN where not computed). */
+export interface CkaCell {
+  readonly estimate: number;
+  readonly lower: number;
+  readonly upper: number;
+  readonly pValue: number;
+  /** p > alpha: not distinguishable from CKA of unrelated examples (false without permutations). */
+  readonly indistinguishable: boolean;
+}
 
 /** What a {@link CkaResult} holds. */
 export interface CkaResultInit {
@@ -27,6 +38,8 @@ export interface CkaResultInit {
   readonly title?: string;
   readonly modelA?: string;
   readonly modelB?: string;
+  /** Bootstrap intervals and permutation p-values per cell, when asked for (./uncertainty.ts). */
+  readonly uncertainty?: CkaUncertainty | undefined;
 }
 
 /** ` of 256 examples` for equal batches, ` of 256 examples, the last of 40` or ` of 31–33 examples` otherwise; empty when unknown. */
@@ -59,6 +72,8 @@ export class CkaResult implements Displayable, CkaResultInit {
   readonly title?: string;
   readonly modelA?: string;
   readonly modelB?: string;
+  /** Intervals over examples and permutation p-values per cell, when asked for (option `uncertainty`). */
+  readonly uncertainty?: CkaUncertainty;
 
   constructor(init: CkaResultInit) {
     this.rows = [...init.rows];
@@ -74,6 +89,25 @@ export class CkaResult implements Displayable, CkaResultInit {
     if (init.title !== undefined) this.title = init.title;
     if (init.modelA !== undefined) this.modelA = init.modelA;
     if (init.modelB !== undefined) this.modelB = init.modelB;
+    if (init.uncertainty !== undefined) this.uncertainty = init.uncertainty;
+  }
+
+  /**
+   * A cell with its uncertainty: the estimate, the bootstrap interval, the permutation p-value and
+   * whether it is distinguishable from the null (NaN and false where not computed).
+   */
+  cell(row: string, column: string): CkaCell {
+    const estimate = this.get(row, column);
+    const i = this.rows.indexOf(row);
+    const j = this.columns.indexOf(column);
+    const u = this.uncertainty;
+    return {
+      estimate,
+      lower: u?.lower?.[i]?.[j] ?? Number.NaN,
+      upper: u?.upper?.[i]?.[j] ?? Number.NaN,
+      pValue: u?.pValue?.[i]?.[j] ?? Number.NaN,
+      indistinguishable: u?.indistinguishable?.[i]?.[j] ?? false,
+    };
   }
 
   /** CKA of module `row` (model A) with module `column` (model B). */
@@ -95,7 +129,9 @@ export class CkaResult implements Displayable, CkaResultInit {
   /** A one-line description of the estimator. */
   get description(): string {
     const est = this.estimator === 'minibatch' ? `minibatch (${this.batches ?? '?'} batches${batchSizesText(this.batchSizes)}; unbiased HSIC${this.batchWeighting === 'examples' ? ' weighted by batch size' : ''})` : this.debiased ? 'debiased' : 'biased';
-    return `${this.kind} CKA, ${est}, n = ${this.n}`;
+    const u = this.uncertainty;
+    const unc = u === undefined ? '' : `; ${[u.bootstrap > 0 ? `${Math.round(u.level * 100)}% percentile bootstrap intervals over examples (${u.bootstrap} resamples)` : '', u.permutations > 0 ? `permutation p-values (${u.permutations} permutations), * = not distinguishable from the null at α = ${u.alpha}` : ''].filter((x) => x !== '').join(', ')}`;
+    return `${this.kind} CKA, ${est}, n = ${this.n}${unc}`;
   }
 
   get label(): string {
@@ -113,6 +149,7 @@ export class CkaResult implements Displayable, CkaResultInit {
       ...(this.modelA !== undefined ? { modelA: this.modelA } : {}),
       ...(this.modelB !== undefined ? { modelB: this.modelB } : {}),
       n: this.n,
+      ...(this.uncertainty !== undefined ? { uncertainty: uncertaintyPayload(this.uncertainty) } : {}),
     };
   }
 
@@ -126,7 +163,14 @@ export class CkaResult implements Displayable, CkaResultInit {
 
   toString(): string {
     const header = [`${this.modelA ?? 'A'} \\ ${this.modelB ?? 'B'}`, ...this.columns];
-    const body = this.rows.map((r, i) => [r, ...this.values[i]!.map((v) => fmt(v))]);
+    const u = this.uncertainty;
+    const cellText = (v: number, i: number, j: number): string => {
+      let t = fmt(v);
+      if (u?.lower !== undefined) t += ` [${fmt(u.lower[i]![j]!)}, ${fmt(u.upper![i]![j]!)}]`;
+      if (u?.indistinguishable !== undefined) t += u.indistinguishable[i]![j] ? '*' : ' ';
+      return t;
+    };
+    const body = this.rows.map((r, i) => [r, ...this.values[i]!.map((v, j) => cellText(v, i, j))]);
     return `${this.label} (${this.description})\n${textTable(header, body)}`;
   }
 
@@ -137,4 +181,17 @@ export class CkaResult implements Displayable, CkaResultInit {
       [Mime.plain]: this.toString(),
     };
   }
+}
+
+/** The payload's form of the uncertainty: numbers as JSON allows (NaN as null). */
+function uncertaintyPayload(u: CkaUncertainty): NonNullable<CkaPayload['uncertainty']> {
+  const m = (a: readonly (readonly number[])[]) => a.map((r) => r.map((v) => (Number.isFinite(v) ? v : null)));
+  return {
+    level: u.level,
+    alpha: u.alpha,
+    bootstrap: u.bootstrap,
+    permutations: u.permutations,
+    ...(u.lower !== undefined && u.upper !== undefined ? { lower: m(u.lower), upper: m(u.upper) } : {}),
+    ...(u.pValue !== undefined ? { pValue: m(u.pValue) } : {}),
+  };
 }

@@ -46,7 +46,59 @@ export function ckaTitle(p: CkaPayload): { text: string; subtitle?: string } {
   const parts: string[] = [];
   if (p.modelA !== undefined || p.modelB !== undefined) parts.push(`${p.modelA ?? 'A'} vs ${p.modelB ?? 'B'}`);
   if (p.n !== undefined) parts.push(`n = ${p.n}`);
+  const note = uncertaintyNote(p);
+  if (note !== undefined) return { text, subtitle: parts.length > 0 ? `${parts.join(', ')}; ${note}` : note };
   return parts.length > 0 ? { text, subtitle: parts.join(', ') } : { text };
+}
+
+/**
+ * The legend note of a payload with uncertainty: what hovering shows and what the × marks
+ * (`95% bootstrap intervals on hover; × p > 0.05, not distinguishable from the null`).
+ */
+export function uncertaintyNote(p: CkaPayload): string | undefined {
+  const u = p.uncertainty;
+  if (u === undefined) return undefined;
+  const parts: string[] = [];
+  if (u.lower !== undefined) parts.push(`${Math.round(u.level * 100)}% bootstrap intervals on hover`);
+  if (u.pValue !== undefined) parts.push(`× permutation p > ${u.alpha}: not distinguishable from the null`);
+  return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
+/** Whether cell (i, j) is marked: its permutation p-value exceeds alpha. */
+export function isIndistinguishable(p: CkaPayload, i: number, j: number): boolean {
+  const v = p.uncertainty?.pValue?.[i]?.[j];
+  return v !== undefined && v !== null && v > p.uncertainty!.alpha;
+}
+
+/** One SVG path drawing a × in every marked cell (undefined when none is marked). */
+export function nullMarkPath(p: CkaPayload, step: number): string | undefined {
+  const parts: string[] = [];
+  const m = Math.max(2, Math.round(step * 0.3));
+  p.values.forEach((row, i) =>
+    row.forEach((_, j) => {
+      if (!isIndistinguishable(p, i, j)) return;
+      const x0 = j * step + m;
+      const y0 = i * step + m;
+      const d = step - 2 * m;
+      parts.push(`M${x0},${y0}l${d},${d}M${x0 + d},${y0}l${-d},${d}`);
+    }),
+  );
+  return parts.length > 0 ? parts.join('') : undefined;
+}
+
+/**
+ * The uncertainty of cell (i, j) as lines for a tooltip: `95% interval: [0.41, 0.52]`,
+ * `p = 0.005 (200 permutations)`, and `not distinguishable from the null (α = 0.05)` when marked.
+ */
+export function cellUncertaintyLines(p: CkaPayload, i: number, j: number): string[] {
+  const u = p.uncertainty;
+  if (u === undefined) return [];
+  const num = (v: number | null | undefined, d: number) => (v === null || v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(d));
+  const lines: string[] = [];
+  if (u.lower !== undefined) lines.push(`${Math.round(u.level * 100)}% interval: [${num(u.lower[i]?.[j], 4)}, ${num(u.upper?.[i]?.[j], 4)}]`);
+  if (u.pValue !== undefined) lines.push(`p = ${num(u.pValue[i]?.[j], 4)} (${u.permutations} permutations)`);
+  if (isIndistinguishable(p, i, j)) lines.push(`not distinguishable from the null (α = ${u.alpha})`);
+  return lines;
 }
 
 /** The colour level of a value: 0..LEVELS-1, or -1 for NaN/null. */
@@ -83,7 +135,10 @@ export const HoverSignal = {
   pointer: 'cka_pointer',
   /** `[row, column]` index of the hovered cell, or null when the pointer is not over a cell. */
   cell: 'cka_cell',
-  /** The line shown: `A: row, B: column, CKA: 0.123` (`n/a` for a null cell), or '' when none. */
+  /**
+   * The line shown: `A: row, B: column, CKA: 0.123` (`n/a` for a null cell), with
+   * ` [0.100, 0.150], p = 0.005` when the payload has uncertainty; '' when none.
+   */
   text: 'cka_cell_text',
 } as const;
 export type HoverSignal = (typeof HoverSignal)[keyof typeof HoverSignal];
@@ -234,12 +289,31 @@ export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {
           },
         },
       },
+      ...nullMarks(p, step, theme),
       ...(hovered?.marks ?? []),
     ],
     ...(hovered !== undefined || measures !== undefined ? { signals: [...(measures !== undefined ? measureSignals(measures) : []), ...(hovered?.signals ?? [])] } : {}),
     config: hovered?.config ?? config,
   };
   return { spec: spec as unknown as Spec, layout: { step, rows, columns } };
+}
+
+/**
+ * The marking layer: a × over each cell not distinguishable from the null, drawn twice (a dark
+ * halo under a light stroke) so that it shows on every colour of the scale; two items whatever the
+ * number of cells.
+ */
+function nullMarks(p: CkaPayload, step: number, theme: Theme): object[] {
+  const path = nullMarkPath(p, step);
+  if (path === undefined) return [];
+  const mark = (name: string, stroke: string, width: number, opacity: number) => ({
+    type: 'path',
+    name,
+    interactive: false,
+    encode: { update: { path: { value: path }, stroke: { value: stroke }, strokeWidth: { value: width }, strokeOpacity: { value: opacity }, strokeCap: { value: 'round' } } },
+  });
+  const w = Math.max(1, Math.min(2, step / 14));
+  return [mark('null-marks-halo', '#000000', w + 1.5, 0.55), mark('null-marks', isHighContrast(theme.kind) ? theme.foreground : '#ffffff', w, 0.95)];
 }
 
 /**
@@ -254,6 +328,12 @@ function hoverParts(p: CkaPayload, theme: Theme, config: Record<string, unknown>
   const values = `${cell}_values`;
   const names = `${cell}_names`;
   const v = `${values}[${cell}[0]][${cell}[1]]`;
+  const u = p.uncertainty;
+  const bounds = u?.lower !== undefined && u.upper !== undefined ? { lower: u.lower, upper: u.upper } : undefined;
+  const pv = u?.pValue;
+  const extra =
+    (bounds ? ` + ' [' + (${cell}_lower[${cell}[0]][${cell}[1]] === null ? 'n/a' : format(${cell}_lower[${cell}[0]][${cell}[1]], '.3f')) + ', ' + (${cell}_upper[${cell}[0]][${cell}[1]] === null ? 'n/a' : format(${cell}_upper[${cell}[0]][${cell}[1]], '.3f')) + ']'` : '') +
+    (pv ? ` + ', p = ' + (${cell}_p[${cell}[0]][${cell}[1]] === null ? 'n/a' : format(${cell}_p[${cell}[0]][${cell}[1]], '.3f'))` : '');
   const signals = [
     ...(measures !== undefined
       ? [
@@ -261,6 +341,8 @@ function hoverParts(p: CkaPayload, theme: Theme, config: Record<string, unknown>
           { name: values, update: `${MeasureSignal.values}[${MeasureSignal.index}]` },
         ]
       : [{ name: values, value: nullNaN(p.values) }]),
+    ...(bounds ? [{ name: `${cell}_lower`, value: bounds.lower }, { name: `${cell}_upper`, value: bounds.upper }] : []),
+    ...(pv ? [{ name: `${cell}_p`, value: pv }] : []),
     { name: names, value: [p.modelA ?? 'A', p.modelB ?? 'B'] },
     {
       name: pointer,
@@ -280,7 +362,7 @@ function hoverParts(p: CkaPayload, theme: Theme, config: Record<string, unknown>
       name: text,
       update:
         `${cell} ? ${names}[0] + ': ' + domain('y')[${cell}[0]] + ', ' + ${names}[1] + ': ' + domain('x')[${cell}[1]]` +
-        ` + ', ${measures !== undefined ? `' + ${MeasureSignal.names}[${MeasureSignal.index}] + '` : 'CKA'}: ' + (${v} === null ? 'n/a' : format(${v}, '.3f')) : ''`,
+        ` + ', ${measures !== undefined ? `' + ${MeasureSignal.names}[${MeasureSignal.index}] + '` : 'CKA'}: ' + (${v} === null ? 'n/a' : format(${v}, '.3f'))${extra} : ''`,
     },
   ];
   const marks = [

@@ -6,7 +6,7 @@
  */
 export { ckaSpec, ckaTitle, cellSize, level, levelPaths, uniqueLabels, HoverSignal, LEVELS, type CkaSpecOptions, type HeatmapLayout } from './cka';
 export { curvatureSpec, type CurvatureRow } from './curvature';
-export { MeasureSignal, MEASURE_SHORT_NAMES, measuresOf } from './cka';
-export { barrierNote, barrierSegment, chordEnds, curveRows, interpolationSpec, short, type InterpolationRow } from './interpolation';
+export { MeasureSignal, MEASURE_SHORT_NAMES, measuresOf, cellUncertaintyLines, isIndistinguishable, nullMarkPath, uncertaintyNote } from './cka';
+export { barrierIntervalBar, barrierLabel, barrierNote, barrierSegment, chordEnds, curveRows, interpolationSpec, short, type InterpolationRow } from './interpolation';
 export { statusLines, trainingRows, trainingSpec, type TrainingRow } from './training';
 export { DEFAULT_FONT_FAMILY, PALETTES, ThemeKind, isDark, isHighContrast, isThemeKind, lightTheme, vegaConfig, type Theme } from './theme';

@@ -6,8 +6,9 @@
  * level of their mean (`mean`); and the barrier: a vertical segment from that line up to the curve
  * at the λ where the curve rises highest above it, labelled with its height. A pair interpolated with `align`
  * also has the curve to B aligned to A (weight matching), drawn dashed in the pair's colour with
- * its own barrier (the reference line is the same: aligning B does not change its loss). The
- * subtitle names the definition and any warnings of the payload.
+ * its own barrier (the reference line is the same: aligning B does not change its loss). Where the
+ * payload has a bootstrap interval of the barrier: an error bar at the same λ and the interval in
+ * the label. The subtitle names the definition and any warnings of the payload.
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { InterpolationPayload } from '../mime';
@@ -59,6 +60,23 @@ export function barrierNote(payload: InterpolationPayload): string {
   return `barrier: ${defs.map((d) => (defs.length > 1 ? `${d}: ${words(d)}` : words(d))).join('; ')}`;
 }
 
+/** The barrier's label: `barrier 0.12`, with its interval when there is one: `barrier 0.12 [0.08, 0.15]`. */
+export function barrierLabel(p: Pair): string {
+  const iv = p.barrierInterval;
+  return iv === undefined ? `barrier ${short(p.barrier)}` : `barrier ${short(p.barrier)} [${short(iv.lower)}, ${short(iv.upper)}]`;
+}
+
+/**
+ * The barrier interval as an error bar at the barrier's λ, in loss units: the chord's value there
+ * plus the lower and upper bounds (undefined without an interval).
+ */
+export function barrierIntervalBar(p: Pair): { lambda: number; low: number; high: number; lower: number; upper: number; interval: string } | undefined {
+  const iv = p.barrierInterval;
+  if (iv === undefined) return undefined;
+  const { lambda, bottom } = barrierSegment(p);
+  return { lambda, low: bottom + iv.lower, high: bottom + iv.upper, lower: iv.lower, upper: iv.upper, interval: `${Math.round(iv.level * 100)}% bootstrap over examples (${iv.bootstrap} resamples)` };
+}
+
 /** One point of a curve: the value of `metric` for `pair` at `lambda` (null where not finite). */
 export interface InterpolationRow {
   readonly pair: string;
@@ -102,7 +120,7 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
   const curve = curveRows(payload);
   const rowsOfMetric = (metric: InterpolationRow['metric']) => [{ filter: { field: 'metric', equal: metric } }];
   const chord = payload.pairs.flatMap((p) => chordEnds(p).map((e) => ({ pair: p.label, ...e })));
-  const barriers = payload.pairs.map((p) => ({ pair: p.label, ...barrierSegment(p), barrier: p.barrier, label: `barrier ${short(p.barrier)}` }));
+  const barriers = payload.pairs.map((p) => ({ pair: p.label, ...barrierSegment(p), barrier: p.barrier, label: barrierLabel(p) }));
   const aligned = payload.pairs.flatMap((p) => {
     const a = alignedPair(p);
     return a ? [{ pair: p.label, ...barrierSegment(a), barrier: a.barrier, label: `aligned ${short(a.barrier)}` }] : [];
@@ -113,6 +131,10 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
       ? { strokeDash: { field: 'weights', type: 'nominal', title: 'weights', sort: ['raw', 'aligned'], scale: { domain: ['raw', 'aligned'], range: [[1, 0], [6, 3]] }, legend: { symbolType: 'stroke' } } }
       : {};
   const weightsTip = aligned.length > 0 ? [{ field: 'weights', type: 'nominal' }] : [];
+  const intervals = payload.pairs.flatMap((p) => {
+    const iv = barrierIntervalBar(p);
+    return iv === undefined ? [] : [{ pair: p.label, ...iv }];
+  });
   const hasAccuracy = payload.pairs.some((p) => p.accuracy.length > 0);
   const x = { field: 'lambda', type: 'quantitative', title: 'λ', axis: { tickCount: 5 } } as const;
   const color = { field: 'pair', type: 'nominal', title: 'pair', sort: labels } as const;
@@ -157,6 +179,26 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
           ],
         },
       },
+      ...(intervals.length > 0
+        ? [
+            {
+              data: { values: intervals },
+              mark: { type: 'errorbar', ticks: { size: 8 }, thickness: 1.5 },
+              encoding: {
+                x: { ...x, field: 'lambda' },
+                y: { field: 'low', type: 'quantitative', title: 'loss' },
+                y2: { field: 'high' },
+                color,
+                tooltip: [
+                  { field: 'pair', type: 'nominal' },
+                  { field: 'lower', type: 'quantitative', title: 'barrier, lower', format: '.4f' },
+                  { field: 'upper', type: 'quantitative', title: 'barrier, upper', format: '.4f' },
+                  { field: 'interval', type: 'nominal', title: 'interval' },
+                ],
+              },
+            },
+          ]
+        : []),
       {
         data: { values: barriers },
         mark: { type: 'text', dy: -9, fontSize: Math.max(10, theme.fontSize - 1) },
