@@ -77,7 +77,7 @@ const SMALL: Record<string, readonly string[]> = {
  * too shallow (0.13) for the checks below; `npm run demo` runs the ResNet at full size, and the
  * end-to-end test runs it through VS Code.
  */
-const FLAGSHIP = ['arch=cnn', 'sourceSize=1500', 'preEpochs=2', 'labelsPerClass=20', 'fineTuneEpochs=6', 'seeds=[1,2,3]', 'blockSizes=[28,1]', 'probeSize=300', 'interpolationPoints=5'];
+const FLAGSHIP = ['arch=cnn', 'sourceSize=1500', 'preEpochs=2', 'labelsPerClass=20', 'fineTuneEpochs=6', 'lr=0.02', 'seeds=[1,2,3]', 'blockSizes=[28,1]', 'probeSize=300', 'interpolationPoints=5'];
 
 /** The flagship summary's JSON (tl.Findings). */
 interface FindingsJson {
