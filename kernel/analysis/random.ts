@@ -25,16 +25,19 @@ export function gaussian(r: Rng): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r());
 }
 
-/** A uniformly random permutation of 0..n−1 (Fisher–Yates). */
+/** A uniformly random permutation of 0..n−1 (Fisher–Yates), seeded. */
 export function permutation(n: number, seed: number): Int32Array {
-  const p = new Int32Array(n);
-  for (let i = 0; i < n; i++) p[i] = i;
-  const r = rng(seed);
+  return permutationFrom(n, rng(seed));
+}
+
+/** A uniformly random permutation of 0..n−1 drawn from `r` (Fisher–Yates), into `out` if given. */
+export function permutationFrom(n: number, r: Rng, out = new Int32Array(n)): Int32Array {
+  for (let i = 0; i < n; i++) out[i] = i;
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(r() * (i + 1));
-    const t = p[i]!;
-    p[i] = p[j]!;
-    p[j] = t;
+    const t = out[i]!;
+    out[i] = out[j]!;
+    out[j] = t;
   }
-  return p;
+  return out;
 }

@@ -9,6 +9,7 @@ import type { Model } from './modelContract';
 import type { DataLike } from './dataset';
 import type { Analysis } from './engine';
 import { formatValue, fail, shapeStr } from './validate';
+import { ShapeMismatchError } from './errors';
 import { fromRows } from './float64';
 
 /** A representation: [n, p] (or higher rank, flattened per example) tensor, or n rows of p numbers. */
@@ -80,6 +81,23 @@ export function namedEntries(fn: string, arg: string, f: unknown): [string, Feat
   return entries as [string, Features][];
 }
 
+/**
+ * Both sides of a module × module matrix from features: their entries, checked to hold the same
+ * examples (one row each, the same number everywhere); `B` absent or the same object: A against itself.
+ */
+export function checkFeaturePair(fn: string, A: NamedFeatures, B: NamedFeatures | undefined): { ea: [string, Features][]; eb: [string, Features][]; n: number } {
+  const ea = namedEntries(fn, 'featuresA', A);
+  const eb = B === undefined || B === A ? ea : namedEntries(fn, 'featuresB', B);
+  const n = featureShape(fn, `featuresA.${ea[0]![0]}`, ea[0]![1])[0];
+  for (const [arg, entries] of [['featuresA', ea], ['featuresB', eb]] as const) {
+    for (const [k, v] of entries) {
+      const [m] = featureShape(fn, `${arg}.${k}`, v);
+      if (m !== n) throw new ShapeMismatchError(fn, `${arg}.${k}`, `has ${m} rows but featuresA.${ea[0]![0]} has ${n} (one row per example, the same examples for every module)`);
+    }
+  }
+  return { ea, eb, n };
+}
+
 // ─── From models ─────────────────────────────────────────────────────────────────────────────
 
 /** The module names `layers` (default: all of the model's), each checked against the model. */
@@ -98,6 +116,24 @@ export function imagesOf(fn: string, data: unknown): tf.Tensor4D {
   if (!(x instanceof tf.Tensor) || x.rank !== 4) fail(fn, 'data', `must be a data set {x, y} or images [N, H, W, C], got ${formatValue(data)}`);
   if (x.isDisposed) fail(fn, 'data', 'holds a disposed tensor');
   return x as tf.Tensor4D;
+}
+
+/**
+ * The images and modules of a module × module matrix of two models: the images fit both models'
+ * input; `layers` is one list of module names for both, or `{a, b}` (each default: every module).
+ */
+export function checkModelPair(fn: string, modelA: Model, modelB: Model, data: unknown, layers: unknown): { x: tf.Tensor4D; la: string[]; lb: string[] } {
+  const x = imagesOf(fn, data);
+  for (const [arg, m] of [['modelA', modelA], ['modelB', modelB]] as const) {
+    const [, h, w, c] = x.shape;
+    if (h !== m.inputShape[0] || w !== m.inputShape[1] || c !== m.inputShape[2]) {
+      throw new ShapeMismatchError(fn, 'data', `has images ${h}×${w}×${c} but ${arg} (${m.arch}) expects ${m.inputShape.join('×')}`);
+    }
+  }
+  const split = layers !== undefined && !Array.isArray(layers) && typeof layers === 'object' && layers !== null;
+  const la = checkLayers(fn, split ? 'options.layers.a' : 'options.layers', modelA, split ? (layers as { a?: unknown }).a : layers);
+  const lb = checkLayers(fn, split ? 'options.layers.b' : 'options.layers', modelB, split ? (layers as { b?: unknown }).b : layers);
+  return { x, la, lb };
 }
 
 /** Module outputs of examples [start, start + b) of `x` (the caller disposes them). */

@@ -71,18 +71,6 @@ export function bootstrapWeights(n: number, r: Rng, out = new Float64Array(n)): 
   return out;
 }
 
-/** A uniformly random permutation of 0..n−1 drawn from `r` (Fisher–Yates). */
-export function permutationFrom(n: number, r: Rng, out = new Int32Array(n)): Int32Array {
-  for (let i = 0; i < n; i++) out[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(r() * (i + 1));
-    const t = out[i]!;
-    out[i] = out[j]!;
-    out[j] = t;
-  }
-  return out;
-}
-
 /** Independent generators for the bootstrap and the permutations of one call, from its seed. */
 export function resamplingStreams(seed: number): { bootstrap: Rng; permutation: Rng } {
   return { bootstrap: rng(seed ^ 0x5bd1e995), permutation: rng((seed + 0x27d4eb2f) >>> 0) };

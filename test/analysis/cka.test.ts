@@ -11,6 +11,7 @@ import { stopGramWorkers } from '../../kernel/analysis/gram/pool';
 import { Mime } from '../../kernel/protocol/mime';
 import * as vega from 'vega';
 import { assertNoLeak } from './leak';
+import { type M, normal, orthogonal, rand, randn } from '../helpers/reference';
 
 before(async () => {
   await initBackend('wasm');
@@ -23,22 +24,6 @@ after(async () => {
 
 // ─── Independent float64 references (plain number[][] arithmetic) ──────────────────────────
 
-type M = number[][];
-
-function rand(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-function normal(r: () => number): number {
-  return Math.sqrt(-2 * Math.log(r() + 1e-300)) * Math.cos(2 * Math.PI * r());
-}
-function randn(n: number, p: number, seed: number, scale = 1, offset = 0): M {
-  const r = rand(seed);
-  return Array.from({ length: n }, () => Array.from({ length: p }, () => offset + scale * normal(r)));
-}
 function matmul(A: M, B: M): M {
   const q = B[0]!.length;
   return A.map((row) => {
@@ -110,20 +95,6 @@ function assertClose(actual: number, expected: number, rel: number, what: string
 }
 
 /** A random orthogonal matrix (Gram–Schmidt on a Gaussian matrix, float64). */
-function orthogonal(p: number, seed: number): M {
-  const A = randn(p, p, seed);
-  const Q: M = [];
-  for (const v of A) {
-    const u = [...v];
-    for (const q of Q) {
-      const d = u.reduce((s, x, k) => s + x * q[k]!, 0);
-      for (let k = 0; k < p; k++) u[k]! -= d * q[k]!;
-    }
-    const norm = Math.sqrt(u.reduce((s, x) => s + x * x, 0));
-    Q.push(u.map((x) => x / norm));
-  }
-  return Q;
-}
 
 // ─── Agreement with the references ─────────────────────────────────────────────────────────
 

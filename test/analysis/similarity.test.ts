@@ -17,6 +17,7 @@ import { symmetricEigen } from '../../kernel/analysis/similarity/linalg';
 import { Mime, type CkaPayload } from '../../kernel/protocol/mime';
 import { DISPLAY } from '../../kernel/analysis/display';
 import { assertNoLeak } from './leak';
+import { type M, normal, orthogonal, rand, randn } from '../helpers/reference';
 
 before(async () => {
   await initBackend('wasm');
@@ -27,22 +28,6 @@ after(async () => {
 
 // ─── Independent float64 references (plain number[][] arithmetic) ──────────────────────────
 
-type M = number[][];
-
-function rand(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-function normal(r: () => number): number {
-  return Math.sqrt(-2 * Math.log(r() + 1e-300)) * Math.cos(2 * Math.PI * r());
-}
-function randn(n: number, p: number, seed: number): M {
-  const r = rand(seed);
-  return Array.from({ length: n }, () => Array.from({ length: p }, () => normal(r)));
-}
 const T = (a: M): M => a[0]!.map((_, j) => a.map((row) => row[j]!));
 const mul = (a: M, b: M): M => a.map((row) => b[0]!.map((_, j) => row.reduce((s, v, k) => s + v * b[k]![j]!, 0)));
 const add = (a: M, b: M): M => a.map((row, i) => row.map((v, j) => v + b[i]![j]!));
@@ -267,20 +252,6 @@ const rsaRef = (X: M, Y: M, rdm: 'correlation' | 'euclidean' = 'correlation', co
 };
 
 /** A random orthogonal p×p matrix (Gram–Schmidt of a Gaussian matrix). */
-function orthogonal(p: number, seed: number): M {
-  const g = randn(p, p, seed);
-  const q: M = [];
-  for (const row of g) {
-    const v = [...row];
-    for (const u of q) {
-      const d = v.reduce((s, x, k) => s + x * u[k]!, 0);
-      for (let k = 0; k < p; k++) v[k]! -= d * u[k]!;
-    }
-    const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
-    q.push(v.map((x) => x / norm));
-  }
-  return q;
-}
 
 /** Test data: X (n × 6) with an offset, Y a noisy linear map of X (n × 5), Z independent. */
 function data(n = 40, seed = 1): { X: M; Y: M; Z: M } {

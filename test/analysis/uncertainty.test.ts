@@ -17,6 +17,7 @@ import { cnn } from '../../kernel/analysis/netModel';
 import { interpolate } from '../../kernel/analysis/interpolate';
 import { evaluateSettings } from '../../kernel/analysis/evalGrid';
 import type { NamedWeights } from '../../kernel/analysis/modelContract';
+import { type M, normal, rand, randnFrom as randn } from '../helpers/reference';
 
 before(async () => {
   await initBackend('wasm');
@@ -24,21 +25,6 @@ before(async () => {
 
 // ─── Independent float64 references ───────────────────────────────────────────────────────────
 
-type M = number[][];
-
-function rand(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-function normal(r: () => number): number {
-  return Math.sqrt(-2 * Math.log(r() + 1e-300)) * Math.cos(2 * Math.PI * r());
-}
-function randn(n: number, p: number, r: () => number): M {
-  return Array.from({ length: n }, () => Array.from({ length: p }, () => normal(r)));
-}
 function gram(X: M): number[] {
   const n = X.length;
   const K = new Array<number>(n * n).fill(0);

@@ -3,6 +3,7 @@
  * column chunks, and columns of its Gram matrix as short float32 sums over those chunks.
  */
 import { tf } from '../tfjs';
+import type { Analysis } from '../engine';
 import { subBlock, transposeBlock } from '../float64';
 import { ckaInternals } from './internals';
 import type { Rep } from './rep';
@@ -37,4 +38,26 @@ export function gramColumns(r: Rep, chunks: readonly ColumnChunk[], from: number
     }
     return acc!;
   });
+}
+
+/**
+ * The whole n × n Gram matrix X̃X̃ᵀ in float32, row-major, from column blocks of at most 512
+ * examples (for the estimators that need every entry at once: RBF, the bootstrap).
+ */
+export function* fullGram(r: Rep): Analysis<Float32Array> {
+  const n = r.n;
+  const k = new Float32Array(n * n);
+  const chunks = uploadChunks(r);
+  try {
+    const bb = Math.min(n, 512);
+    for (let r0 = 0; r0 < n; r0 += bb) {
+      const r1 = Math.min(n, r0 + bb);
+      const cols = yield gramColumns(r, chunks, 0, r0, r1);
+      const w = r1 - r0;
+      for (let c = 0; c < n; c++) k.set(cols.subarray(c * w, c * w + w), c * n + r0);
+    }
+  } finally {
+    tf.dispose(chunks.map((c) => c.t));
+  }
+  return k;
 }

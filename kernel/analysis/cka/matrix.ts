@@ -1,10 +1,9 @@
 /**
  * Module × module CKA from representations the caller computed: `tl.cka.matrixFromFeatures`.
  */
-import { ShapeMismatchError } from '../errors';
 import { checkKeys, checkObject, fail } from '../validate';
 import { type Analysis, runAsync, runSync } from '../engine';
-import { type Features, type NamedFeatures, featureShape, namedEntries } from '../representations';
+import { type Features, type NamedFeatures, checkFeaturePair } from '../representations';
 import { type MatrixOptions, MATRIX_FEATURE_KEYS, checkStringOption, matrixEstimator } from './options';
 import { type Rep, readRep } from './rep';
 import { ckaValues, hsicTable } from './hsic';
@@ -15,15 +14,7 @@ import { ckaUncertainty } from './uncertainty';
 function* featuresMatrix(fn: string, A: NamedFeatures, B: NamedFeatures | undefined, o: Record<string, unknown>): Analysis<CkaResult> {
   const e = matrixEstimator(fn, o);
   const u = checkUncertainty(fn, 'options.uncertainty', o['uncertainty']);
-  const ea = namedEntries(fn, 'featuresA', A);
-  const eb = B === undefined || B === A ? ea : namedEntries(fn, 'featuresB', B);
-  const n = featureShape(fn, `featuresA.${ea[0]![0]}`, ea[0]![1])[0];
-  for (const [arg, entries] of [['featuresA', ea], ['featuresB', eb]] as const) {
-    for (const [k, v] of entries) {
-      const [m] = featureShape(fn, `${arg}.${k}`, v);
-      if (m !== n) throw new ShapeMismatchError(fn, `${arg}.${k}`, `has ${m} rows but featuresA.${ea[0]![0]} has ${n} (one row per example, the same examples for every module)`);
-    }
-  }
+  const { ea, eb, n } = checkFeaturePair(fn, A, B);
   if (n < (e.debiased ? 4 : 2)) fail(fn, 'featuresA', `has ${n} examples; ${e.debiased ? 'the debiased estimator needs at least 4' : 'CKA needs at least 2'}`);
   const reps: Rep[] = [];
   const seen = new Map<Features, number>();

@@ -6,11 +6,10 @@
 import { tf } from '../tfjs';
 import type { Model } from '../modelContract';
 import type { DataLike } from '../dataset';
-import { ShapeMismatchError } from '../errors';
 import { checkInteger, checkKeys, checkObject, checkOneOf, fail } from '../validate';
 import { checkModel } from '../train';
 import { type Analysis, runAsync } from '../engine';
-import { checkLayers, collectAll, forwardCollect, imagesOf } from '../representations';
+import { checkModelPair, collectAll, forwardCollect } from '../representations';
 import { type MatrixOptions, MATRIX_FEATURE_KEYS, checkStringOption, matrixEstimator } from './options';
 import { type Rep, repFrom } from './rep';
 import { ckaValues, hsicTable } from './hsic';
@@ -40,17 +39,7 @@ function* modelMatrix(fn: string, modelA: Model, modelB: Model, data: DataLike |
   checkKeys(fn, 'options', o, [...MATRIX_FEATURE_KEYS, 'layers', 'batchSize', 'estimator']);
   const e = matrixEstimator(fn, o);
   const u = checkUncertainty(fn, 'options.uncertainty', o['uncertainty']);
-  const x = imagesOf(fn, data);
-  for (const [arg, m] of [['modelA', modelA], ['modelB', modelB]] as const) {
-    const [, h, w, c] = x.shape;
-    if (h !== m.inputShape[0] || w !== m.inputShape[1] || c !== m.inputShape[2]) {
-      throw new ShapeMismatchError(fn, 'data', `has images ${h}×${w}×${c} but ${arg} (${m.arch}) expects ${m.inputShape.join('×')}`);
-    }
-  }
-  const layersOpt = o['layers'];
-  const split = layersOpt !== undefined && !Array.isArray(layersOpt) && typeof layersOpt === 'object' && layersOpt !== null;
-  const la = checkLayers(fn, split ? 'options.layers.a' : 'options.layers', modelA, split ? (layersOpt as { a?: unknown }).a : layersOpt);
-  const lb = checkLayers(fn, split ? 'options.layers.b' : 'options.layers', modelB, split ? (layersOpt as { b?: unknown }).b : layersOpt);
+  const { x, la, lb } = checkModelPair(fn, modelA, modelB, data, o['layers']);
   const batchSize = checkInteger(fn, 'options.batchSize', o['batchSize'] ?? 256, 1);
   const estimator = checkOneOf(fn, 'options.estimator', o['estimator'] ?? 'full', ['full', 'minibatch'] as const);
   const n = x.shape[0];

@@ -13,12 +13,11 @@
  * values as given (float64 arrays, or the float32 values of a tensor, whose differences are exact
  * in float64). The cost stays O(n²p), paid in JavaScript only for the pairs that need it.
  */
-import { tf } from '../tfjs';
 import type { Analysis } from '../engine';
 import { fail } from '../validate';
 import { dot, select } from '../float64';
 import { type Pair, type Rep, uniqueOf } from './rep';
-import { gramColumns, uploadChunks } from './gramBlocks';
+import { fullGram } from './gramBlocks';
 import { ckaInternals } from './internals';
 
 /** ‖xₐ − x_b‖² by differences in float64, over rows a and b of the row-major n × p `x`. */
@@ -68,19 +67,7 @@ interface RbfGram {
 
 function* rbfGram(fn: string, r: Rep, threshold: number, debiased: boolean): Analysis<RbfGram> {
   const n = r.n;
-  const lin = new Float32Array(n * n);
-  const chunks = uploadChunks(r);
-  try {
-    const bb = Math.min(n, 512);
-    for (let r0 = 0; r0 < n; r0 += bb) {
-      const r1 = Math.min(n, r0 + bb);
-      const cols = yield gramColumns(r, chunks, 0, r0, r1);
-      const w = r1 - r0;
-      for (let c = 0; c < n; c++) lin.set(cols.subarray(c * w, c * w + w), c * n + r0);
-    }
-  } finally {
-    tf.dispose(chunks.map((c) => c.t));
-  }
+  const lin = yield* fullGram(r);
   const d = r.d;
   const raw = r.raw;
   if (raw === undefined) throw new Error(`${fn}: internal error: the RBF kernel needs the values as given (readRep with keepRaw)`);

@@ -21,14 +21,14 @@
  *
  * Memory: 2·n² float32 values per representation (8 MB for n = 1000).
  */
-import { tf } from '../tfjs';
 import type { Analysis } from '../engine';
 import { dot, median } from '../float64';
 import { fail } from '../validate';
-import { bootstrapWeights, percentileInterval, permutationFrom, permutationPValue, resamplingStreams, type UncertaintySettings } from '../resampling';
+import { bootstrapWeights, percentileInterval, permutationPValue, resamplingStreams, type UncertaintySettings } from '../resampling';
+import { permutationFrom } from '../random';
 import type { Estimator } from './options';
 import { type Rep, uniqueOf } from './rep';
-import { gramColumns, uploadChunks } from './gramBlocks';
+import { fullGram } from './gramBlocks';
 
 /** What a CKA value's uncertainty holds, per cell of a rows × columns table. */
 export interface CkaUncertainty {
@@ -93,19 +93,7 @@ function centred(n: number, k: ArrayLike<number>): Centred {
 /** The linear Gram matrix X̃X̃ᵀ (products on the backend, exact float64 diagonal), centred. */
 function* linearGram(r: Rep): Analysis<Centred> {
   const n = r.n;
-  const k = new Float32Array(n * n);
-  const chunks = uploadChunks(r);
-  try {
-    const bb = Math.min(n, 512);
-    for (let r0 = 0; r0 < n; r0 += bb) {
-      const r1 = Math.min(n, r0 + bb);
-      const cols = yield gramColumns(r, chunks, 0, r0, r1);
-      const w = r1 - r0;
-      for (let c = 0; c < n; c++) k.set(cols.subarray(c * w, c * w + w), c * n + r0);
-    }
-  } finally {
-    tf.dispose(chunks.map((c) => c.t));
-  }
+  const k = yield* fullGram(r);
   for (let a = 0; a < n; a++) k[a * n + a] = r.d[a]!;
   return centred(n, k);
 }

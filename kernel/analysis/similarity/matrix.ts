@@ -8,11 +8,10 @@ import type { tf } from '../tfjs';
 import type { Model } from '../modelContract';
 import type { DataLike } from '../dataset';
 import { type SimilarityMeasure, SIMILARITY_MEASURES, isSimilarityMeasure, type MeasureMatrix } from '../../protocol/mime';
-import { ShapeMismatchError } from '../errors';
 import { checkInteger, checkKeys, checkObject, fail, formatValue } from '../validate';
 import { checkModel } from '../evaluation';
 import { type Analysis, runAsync, runSync } from '../engine';
-import { type NamedFeatures, checkLayers, collectAll, featureShape, imagesOf, namedEntries } from '../representations';
+import { type NamedFeatures, checkFeaturePair, checkModelPair, collectAll } from '../representations';
 import { checkStringOption } from '../cka/options';
 import { type Rep, repFrom } from '../cka/rep';
 import { ckaValues, hsicTable } from '../cka/hsic';
@@ -137,15 +136,7 @@ function* featuresMatrix(fn: string, A: NamedFeatures, B: NamedFeatures | undefi
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, FEATURE_KEYS);
   const s = settingsOf(fn, o);
-  const ea = namedEntries(fn, 'featuresA', A);
-  const eb = B === undefined || B === A ? ea : namedEntries(fn, 'featuresB', B);
-  const n = featureShape(fn, `featuresA.${ea[0]![0]}`, ea[0]![1])[0];
-  for (const [arg, entries] of [['featuresA', ea], ['featuresB', eb]] as const) {
-    for (const [k, v] of entries) {
-      const [m] = featureShape(fn, `${arg}.${k}`, v);
-      if (m !== n) throw new ShapeMismatchError(fn, `${arg}.${k}`, `has ${m} rows but featuresA.${ea[0]![0]} has ${n} (one row per example, the same examples for every module)`);
-    }
-  }
+  const { ea, eb, n } = checkFeaturePair(fn, A, B);
   const minN = s.measures.includes('rsa') ? 3 : 2;
   if (n < minN) fail(fn, 'featuresA', `has ${n} examples; ${s.measures.includes('rsa') ? 'RSA needs at least 3' : 'a similarity needs at least 2'}`);
   const seen = new Map<unknown, Representation>();
@@ -217,17 +208,7 @@ function* modelMatrix(fn: string, modelA: Model, modelB: Model, data: DataLike |
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, [...FEATURE_KEYS, 'layers', 'batchSize']);
   const s = settingsOf(fn, o);
-  const x = imagesOf(fn, data);
-  for (const [arg, m] of [['modelA', modelA], ['modelB', modelB]] as const) {
-    const [, h, w, c] = x.shape;
-    if (h !== m.inputShape[0] || w !== m.inputShape[1] || c !== m.inputShape[2]) {
-      throw new ShapeMismatchError(fn, 'data', `has images ${h}×${w}×${c} but ${arg} (${m.arch}) expects ${m.inputShape.join('×')}`);
-    }
-  }
-  const layersOpt = o['layers'];
-  const split = layersOpt !== undefined && !Array.isArray(layersOpt) && typeof layersOpt === 'object' && layersOpt !== null;
-  const la = checkLayers(fn, split ? 'options.layers.a' : 'options.layers', modelA, split ? (layersOpt as { a?: unknown }).a : layersOpt);
-  const lb = checkLayers(fn, split ? 'options.layers.b' : 'options.layers', modelB, split ? (layersOpt as { b?: unknown }).b : layersOpt);
+  const { x, la, lb } = checkModelPair(fn, modelA, modelB, data, o['layers']);
   const batchSize = checkInteger(fn, 'options.batchSize', o['batchSize'] ?? 256, 1);
   const n = x.shape[0];
   const minN = s.measures.includes('rsa') ? 3 : 2;
