@@ -50,6 +50,7 @@ export type { SvccaOptions, PwccaOptions, ProcrustesOptions, RsaOptions, Similar
 export { SyncReadError } from './engine';
 export { distance, distances, DistanceResult } from './distance';
 export type { DistanceOptions, ModuleDistance, PairDistance, WeightsSource } from './distance';
+export type { GroupBy } from './distance';
 export { interpolate, interpolateAll, InterpolationResult } from './interpolate';
 export type { InterpolateOptions, InterpolationCurve, Recalibration, BarrierInterval } from './interpolate';
 export { BARRIER_DEFINITIONS } from './interpolate';
@@ -65,3 +66,4 @@ export { align, AlignmentResult, linearAssignment, permuteUnits, permutationSpec
 export type { AlignOptions, AlignedGroup, AlignedCurve, AlignOption, Permutations, PermutationSpec, PermutationGroup, PermutedAxis, ScoreMatrix } from './alignment';
 export { curvature, curvatureTable, CurvatureResult, CurvatureTable } from './curvature';
 export type { CurvatureOptions, CurvatureMethod, ModuleCurvature, CriticalityLike } from './curvature';
+export * as io from './io';
