@@ -53,6 +53,13 @@ export const GROUPS = [
     present: () => pythonImports('jupyter_client', 'jupyter_kernel_test', 'nbclient', 'nbformat', 'nbconvert', 'ipykernel'),
   },
   {
+    name: 'NumPy',
+    why: 'the .npy/.npz/safetensors readers tested against files NumPy writes, and the bring-your-own sample notebook',
+    packages: ['python3-numpy'],
+    tests: ['test/analysis/io', 'test/samples/notebooks'],
+    present: () => pythonImports('numpy'),
+  },
+  {
     name: 'Chromium',
     why: 'the renderers and the HTML report drawn in a real browser, and VS Code in the end-to-end tests',
     packages: ['chromium'],
