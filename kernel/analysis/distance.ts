@@ -123,7 +123,7 @@ export function weightsOf(fn: string, arg: string, src: unknown): ReadonlyMap<st
     const bad = entries.find(([, v]) => !(v instanceof tf.Tensor));
     if (bad && entries.some(([, v]) => v instanceof tf.Tensor)) fail(fn, arg, `must map parameter names to tensors, got an entry '${bad[0]}' → ${formatValue(bad[1])}`);
   }
-  return fail(fn, arg, `must be a model, a checkpoint, or weights by parameter name (a Map or a record of tensors), got ${formatValue(src)}`);
+  return fail(fn, arg, `must be a model, a checkpoint or a Map of weights by parameter name (or a record of name → tensor), got ${formatValue(src)}`);
 }
 
 function checkNames(fn: string, arg: string, v: unknown, fallback: readonly string[]): string[] {
