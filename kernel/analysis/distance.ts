@@ -185,6 +185,10 @@ function parseOptions(fn: string, options: unknown): Options {
  * const d = await tl.distance(pt1, pt2);
  * d.pairs[0].totalWithoutHead;   // small for two P-T runs
  * await tl.distance(ri1, ri2, {exclude: ['fc']});
+ * // Checkpoints from PyTorch: records of name → tensor, grouped by name ('layer1.0.conv1.weight' → layer1).
+ * const ft1 = await tl.io.readSafetensors('ft1.safetensors');
+ * const ft2 = await tl.io.readNpz('ft2.npz');
+ * await tl.distance(ft1, ft2, {groupBy: 2});   // by block: layer1.0, layer1.1, …
  * ```
  */
 export async function distance(a: WeightsSource, b: WeightsSource, options: DistanceOptions & { readonly label?: string } = {}): Promise<DistanceResult> {
