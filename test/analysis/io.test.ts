@@ -342,6 +342,14 @@ print(json.dumps(out))
   await assert.rejects(io.writeNpz(path.join(dir, 'x.npz'), {}, { compress: 1 as unknown as boolean }), /tl\.io\.writeNpz: arrays is empty|options\.compress must be a boolean/);
 });
 
+test('the CRC-32 for Node versions without zlib.crc32 equals zlib\'s', async () => {
+  const { crc32Table } = await import('../../kernel/analysis/io/npz');
+  const zlib = await import('node:zlib');
+  const bytes = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7919) % 251);
+  for (const b of [new Uint8Array(0), bytes.subarray(0, 1), bytes]) assert.equal(crc32Table(b), zlib.crc32(b));
+  assert.equal(crc32Table(new TextEncoder().encode('123456789')), 0xcbf43926);
+});
+
 /** Writes `bytes` as a file in the temp folder and returns its path. */
 function file(name: string, bytes: Uint8Array | string): string {
   const p = path.join(dir, name);

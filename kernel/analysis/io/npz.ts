@@ -6,7 +6,7 @@
  * before its data is gathered, and its CRC-32 after. Writing needs no zip64 (a tensor is below
  * 4 GiB of float32 in practice) and is a plain zip of stored or deflated entries.
  */
-import { deflateRawSync } from 'node:zlib';
+import * as zlib from 'node:zlib';
 import { openPromise, type Entry, type ZipFile } from 'yauzl';
 import { tf } from '../tfjs';
 import { formatValue, fail } from '../validate';
@@ -16,8 +16,14 @@ import { MAX_NPY_HEADER, asFileError, checkPath, decodeNpy, encodeNpy, parseNpyH
 // ─── CRC-32 (the zip polynomial 0xEDB88320) ─────────────────────────────────────────────────
 
 let crcTable: Uint32Array | undefined;
-/** CRC-32 of `bytes`, as zip stores it. */
+/** CRC-32 of `bytes`, as zip stores it (Node's own from 20.15 and 22.2, a table in JavaScript before). */
 export function crc32(bytes: Uint8Array): number {
+  const native = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+  return native ? native(bytes) >>> 0 : crc32Table(bytes);
+}
+
+/** CRC-32 by a table, for Node versions without `zlib.crc32`. */
+export function crc32Table(bytes: Uint8Array): number {
   if (!crcTable) {
     crcTable = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {
@@ -132,7 +138,7 @@ export function zipBytes(files: readonly { name: string; data: Uint8Array }[], c
   let offset = 0;
   for (const f of files) {
     const name = new TextEncoder().encode(f.name);
-    const deflated = compress ? deflateRawSync(f.data) : undefined;
+    const deflated = compress ? zlib.deflateRawSync(f.data) : undefined;
     const useDeflate = deflated !== undefined && deflated.length < f.data.length;
     const body = useDeflate ? deflated : f.data;
     if (f.data.length > 0xfffffffe || offset > 0xfffffffe) throw new RangeError(`'${f.name}' is too large for a zip archive without zip64 (4 GiB)`);
