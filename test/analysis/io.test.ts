@@ -461,3 +461,41 @@ test('malformed safetensors files: truncated, a huge or non-JSON header, offsets
     await assertNoLeak(name, () => assert.rejects(io.readSafetensors(p), (e: unknown) => e instanceof TensorFileError && e.message.startsWith(`tl.io.readSafetensors: ${p}`) && re.test(e.message), name));
   }
 });
+
+test('mutated files (bytes flipped, cut short): every read either gives tensors or fails with a TensorFileError, and leaves nothing behind', async () => {
+  const sources: [string, (p: string) => Promise<unknown>][] = [
+    ['fortran_i2.npy', io.readNpy],
+    ['v3.npy', io.readNpy],
+    ['acts_a.npz', io.readNpz],
+    ['ft2.npz', io.readNpz],
+    ['ft1.safetensors', io.readSafetensors],
+  ];
+  let seed = 12345;
+  const rand = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  const outcomes = { read: 0, refused: 0 };
+  for (const [name, read] of sources) {
+    const good = readFileSync(path.join(dir, name));
+    for (let k = 0; k < 60; k++) {
+      const bytes = new Uint8Array(good);
+      // The first bytes (magic, lengths, header) most of the time, anywhere otherwise.
+      const at = () => (rand(4) === 0 ? rand(bytes.length) : rand(Math.min(bytes.length, 200)));
+      let mutated: Uint8Array = bytes;
+      if (k % 3 === 0) mutated = bytes.subarray(0, at());
+      else for (let m = 0; m <= rand(3); m++) bytes[at()] = rand(256);
+      const p = file(`fuzz-${k}-${name}`, mutated);
+      await assertNoLeak(`${name} mutation ${k}`, async () => {
+        try {
+          tf.dispose((await read(p)) as tf.Tensor);
+          outcomes.read++;
+        } catch (e) {
+          assert.ok(e instanceof TensorFileError, `${name} mutation ${k}: ${(e as Error).stack}`);
+          outcomes.refused++;
+        }
+      });
+    }
+  }
+  assert.ok(outcomes.refused > 100, JSON.stringify(outcomes));
+});
