@@ -20,7 +20,7 @@ import { VEGA_LITE_SCHEMA, fmt, fmtShort, textTable } from './results';
 export type WeightsSource = Model | NamedWeights | { readonly weights: ReadonlyMap<string, tf.Tensor> };
 
 export interface DistanceOptions {
-  /** Modules flagged as the re-initialised head. Default `['fc']`. */
+  /** Modules flagged as the re-initialised head. Default: the models' `headModule` (`['fc']` for tl.resnet / tl.cnn and weight maps). */
   readonly head?: readonly string[];
   /** Modules left out of the table and the totals. Default none. */
   readonly exclude?: readonly string[];
@@ -103,10 +103,12 @@ async function pairDistance(fn: string, label: string, a: ReadonlyMap<string, tf
   return { label, modules: rows, total, totalWithoutHead };
 }
 
-function parseOptions(fn: string, options: unknown): { head: string[]; exclude: string[] } {
+function parseOptions(fn: string, options: unknown, sources: readonly unknown[] = []): { head: string[]; exclude: string[] } {
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, ['head', 'exclude']);
-  return { head: checkNames(fn, 'options.head', o['head'], ['fc']), exclude: checkNames(fn, 'options.exclude', o['exclude'], []) };
+  // The default head: the models' own classifier module (`fc` for tl.resnet / tl.cnn, the head layer's module for tl.fromLayersModel).
+  const heads = [...new Set(sources.map((s) => (s !== null && typeof s === 'object' && typeof (s as Partial<Model>).headModule === 'string' ? (s as Model).headModule! : undefined)).filter((h): h is string => h !== undefined))];
+  return { head: checkNames(fn, 'options.head', o['head'], heads.length > 0 ? heads : ['fc']), exclude: checkNames(fn, 'options.exclude', o['exclude'], []) };
 }
 
 /**
@@ -125,7 +127,7 @@ export async function distance(a: WeightsSource, b: WeightsSource, options: Dist
   const o = checkObject(fn, 'options', options);
   const { label, ...rest } = o;
   if (label !== undefined && typeof label !== 'string') fail(fn, 'options.label', `must be a string, got ${formatValue(label)}`);
-  const { head, exclude } = parseOptions(fn, rest);
+  const { head, exclude } = parseOptions(fn, rest, [a, b]);
   const p = await pairDistance(fn, (label as string | undefined) ?? 'A vs B', weightsOf(fn, 'a', a), 'a', weightsOf(fn, 'b', b), 'b', head, exclude);
   return new DistanceResult([p]);
 }
@@ -146,7 +148,7 @@ export async function distance(a: WeightsSource, b: WeightsSource, options: Dist
 export async function distances(pairs: readonly { readonly label: string; readonly a: WeightsSource; readonly b: WeightsSource }[], options: DistanceOptions = {}): Promise<DistanceResult> {
   const fn = 'tl.distances';
   if (!Array.isArray(pairs) || pairs.length === 0) fail(fn, 'pairs', `must be a non-empty array of {label, a, b}, got ${formatValue(pairs)}`);
-  const { head, exclude } = parseOptions(fn, options);
+  const { head, exclude } = parseOptions(fn, options, pairs.flatMap((p) => (p !== null && typeof p === 'object' ? [p.a, p.b] : [])));
   const out: PairDistance[] = [];
   for (let i = 0; i < pairs.length; i++) {
     const p = pairs[i]!;

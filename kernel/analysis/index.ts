@@ -65,3 +65,10 @@ export { align, AlignmentResult, linearAssignment, permuteUnits, permutationSpec
 export type { AlignOptions, AlignedGroup, AlignedCurve, AlignOption, Permutations, PermutationSpec, PermutationGroup, PermutedAxis, ScoreMatrix } from './alignment';
 export { curvature, curvatureTable, CurvatureResult, CurvatureTable } from './curvature';
 export type { CurvatureOptions, CurvatureMethod, ModuleCurvature, CriticalityLike } from './curvature';
+export { fromLayersModel, isLayersModelAdapter, LayersModelAdapter } from './layersModel';
+export type { FromLayersModelOptions, LayerSelector, LayersModelLayout } from './layersModel';
+export { fromGraphModel, GraphModelAdapter } from './graphModel';
+export type { FromGraphModelOptions } from './graphModel';
+export { toLayersModel } from './layersExport';
+export { modelFiles } from './modelFiles';
+export type { LoadModelOptions } from './checkpointFiles';
