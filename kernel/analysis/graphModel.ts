@@ -86,7 +86,7 @@ export class GraphModelAdapter implements Model {
     } else modules['output'] = logits;
     this.nodes = modules;
     this.moduleNames = Object.keys(modules);
-    this.arch = `graph:${(graphModel as unknown as { modelSignature?: unknown }).modelSignature ? 'signature' : 'model'}`;
+    this.arch = 'graph-model';
     const probe = tf.tidy(() => {
       const out = graphModel.execute(tf.zeros([1, ...this.inputShape]), logits) as tf.Tensor;
       return out.shape;

@@ -117,13 +117,13 @@ function architectureOf(fn: string, a: unknown): Fresh {
       }
     };
   }
-  if (a !== null && typeof a === 'object' && 'forward' in a) {
+  if (a !== null && typeof a === 'object' && 'forward' in a && (a as Partial<Model>).variables instanceof Map) {
     checkModel(fn, 'architecture', a);
     if (typeof a.rebuild !== 'function') fail(fn, 'architecture', `(${a.arch}) cannot be rebuilt with a fresh initialisation (no rebuild): use a model from tl.resnet, tl.cnn or tl.fromLayersModel`);
     const m = a;
     return (numClasses, seed) => m.rebuild!({ numClasses, seed });
   }
-  if (a !== null && typeof a === 'object' && typeof (a as { arch?: unknown }).arch === 'string') {
+  if (a !== null && typeof a === 'object' && typeof (a as { arch?: unknown }).arch === 'string' && !('forward' in a)) {
     const config = a as ModelConfig;
     return (numClasses, seed) => modelFromConfig({ ...config, numClasses, seed } as ModelConfig);
   }

@@ -1,0 +1,297 @@
+// Bring your own model: tf.layers models (functional with a skip connection and BatchNorm,
+// Sequential, nested) and graph models, loaded from TensorFlow.js files on disk and over http,
+// wrapped by tl.fromLayersModel / tl.fromGraphModel, and every analysis run on them, checked
+// against the same analysis on the equivalent tl.resnet / tl.cnn with the same weights.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync, existsSync, unlinkSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import * as tfjs from '@tensorflow/tfjs';
+import { tf } from '../../kernel/analysis/tfjs';
+import { initBackend } from '../../kernel/analysis/backends';
+import { cnn, resnet, isNetModel, type NetModel } from '../../kernel/analysis/netModel';
+import { synthetic } from '../../kernel/analysis/dataLoaders';
+import { train } from '../../kernel/analysis/train';
+import { fineTune, trainFromScratch, compareTransfer } from '../../kernel/analysis/transfer';
+import { saveModel, loadModel, loadCheckpoint, saveCheckpoint, checkpointSweep } from '../../kernel/analysis/checkpointSweep';
+import { matrix as ckaMatrix } from '../../kernel/analysis/cka';
+import { distance, distances } from '../../kernel/analysis/distance';
+import { interpolate, interpolateAll } from '../../kernel/analysis/interpolate';
+import { criticality } from '../../kernel/analysis/criticality';
+import { fromLayersModel, LayersModelAdapter } from '../../kernel/analysis/layersModel';
+import { fromGraphModel, GraphModelAdapter } from '../../kernel/analysis/graphModel';
+import { toLayersModel } from '../../kernel/analysis/layersExport';
+import { modelFiles } from '../../kernel/analysis/modelFiles';
+import { CheckpointError, InvalidArgumentError, ShapeMismatchError } from '../../kernel/analysis/errors';
+import type { Model } from '../../kernel/analysis/modelContract';
+import { assertNoLeak } from './leak';
+
+type Sym = tfjs.SymbolicTensor;
+const SIZE = 12;
+const task = (n: number, seed: number, classes = 3) => synthetic({ kind: 'textures', n, classes, size: [SIZE, SIZE], noise: 0.05, seed });
+const tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'tl-layers-'));
+const quiet = { progress: false } as const;
+
+before(async () => {
+  await initBackend('wasm');
+});
+after(() => rmSync(tmpRoot, { recursive: true, force: true }));
+
+function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+}
+function logitsDiff(a: Model, b: Model, x: tf.Tensor4D): number {
+  const ra = a.forward(x);
+  const rb = b.forward(x);
+  try {
+    return maxDiff(ra.logits, rb.logits);
+  } finally {
+    tf.dispose([ra.logits, rb.logits]);
+  }
+}
+function close(actual: number, expected: number, tol: number, what: string): void {
+  assert.ok(Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)), `${what}: ${actual} vs ${expected}`);
+}
+
+/**
+ * A Keras-style functional ResNet (own layer names, a skip connection with BatchNorm, a final
+ * softmax), architecturally `tl.resnet({width: 4, blocks: [1, 1]})`: block1 keeps the width
+ * (identity shortcut), block2 halves the resolution with a 1×1 projection.
+ */
+function kerasResNet(classes: number): tfjs.LayersModel {
+  const bn = (name: string, x: Sym) => tfjs.layers.batchNormalization({ name, epsilon: 1e-5, momentum: 0.9 }).apply(x) as Sym;
+  const conv = (name: string, x: Sym, filters: number, k: number, strides: number) => tfjs.layers.conv2d({ name, filters, kernelSize: k, strides, padding: 'same', useBias: false }).apply(x) as Sym;
+  const relu = (name: string, x: Sym) => tfjs.layers.reLU({ name }).apply(x) as Sym;
+  const input = tfjs.input({ shape: [SIZE, SIZE, 1], name: 'image' });
+  let h = relu('stem_relu', bn('stem_bn', conv('stem_conv', input, 4, 3, 1)));
+  let y = relu('block1_relu1', bn('block1_bn1', conv('block1_conv1', h, 4, 3, 1)));
+  y = bn('block1_bn2', conv('block1_conv2', y, 4, 3, 1));
+  h = relu('block1_out', tfjs.layers.add({ name: 'block1_add' }).apply([y, h]) as Sym);
+  y = relu('block2_relu1', bn('block2_bn1', conv('block2_conv1', h, 8, 3, 2)));
+  y = bn('block2_bn2', conv('block2_conv2', y, 8, 3, 1));
+  const proj = bn('block2_proj_bn', conv('block2_proj', h, 8, 1, 2));
+  h = relu('block2_out', tfjs.layers.add({ name: 'block2_add' }).apply([y, proj]) as Sym);
+  const pooled = tfjs.layers.globalAveragePooling2d({ name: 'pool' }).apply(h) as Sym;
+  const probs = tfjs.layers.dense({ name: 'logits', units: classes, activation: 'softmax' }).apply(pooled) as Sym;
+  return tfjs.model({ name: 'keras_resnet', inputs: input, outputs: probs });
+}
+/** tl.resnet parameter (or buffer) name → the Keras-style model's weight name. */
+function kerasName(name: string): string {
+  const bnShort = (s: string) => (s === 'mean' ? 'moving_mean' : s === 'variance' ? 'moving_variance' : s);
+  const parts = name.split('/');
+  const last = bnShort(parts[parts.length - 1]!);
+  if (parts[0] === 'conv1') return parts[1] === 'bn' ? `stem_bn/${last}` : 'stem_conv/kernel';
+  if (parts[0] === 'fc') return `logits/${last}`;
+  const block = `block${parts[0]!.slice(5)}`;
+  const rest = parts.slice(2, -1).join('/');
+  const layer = { conv1: 'conv1', bn1: 'bn1', conv2: 'conv2', bn2: 'bn2', shortcut: 'proj', 'shortcut/bn': 'proj_bn' }[rest];
+  assert.ok(layer, `no Keras layer for ${name}`);
+  return `${block}_${layer}/${last}`;
+}
+function copyInto(net: NetModel, lm: tfjs.LayersModel, nameOf: (n: string) => string): void {
+  const byName = new Map(lm.weights.map((w) => [w.originalName, w]));
+  const all = [...net.variables, ...net.buffers];
+  assert.equal(all.length, lm.weights.length, 'the Keras model has exactly the tl model\'s tensors');
+  for (const [k, v] of all) {
+    const w = byName.get(nameOf(k));
+    assert.ok(w, `no weight ${nameOf(k)}`);
+    w.write(v);
+  }
+}
+
+/** Saves a tf.LayersModel as TensorFlow.js files (model.json + two weight shards), as tfjs's own writers do. */
+async function saveTfjs(lm: tfjs.LayersModel, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  await lm.save(
+    tfjs.io.withSaveHandler(async (artifacts) => {
+      const data = artifacts.weightData!;
+      const bytes = Buffer.concat((Array.isArray(data) ? data : [data]).map((b) => Buffer.from(b)));
+      const half = Math.floor(bytes.length / 8) * 4;
+      writeFileSync(path.join(dir, 'group1-shard1of2.bin'), bytes.subarray(0, half));
+      writeFileSync(path.join(dir, 'group1-shard2of2.bin'), bytes.subarray(half));
+      const json = { format: 'layers-model', generatedBy: 'test', modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['group1-shard1of2.bin', 'group1-shard2of2.bin'], weights: artifacts.weightSpecs }] };
+      writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+}
+
+const RESNET_MODULES = { conv1: /^stem_/, layer1: /^block1_/, layer2: /^block2_/, fc: ['logits'] };
+
+interface Pair {
+  net: NetModel;
+  wrapped: LayersModelAdapter;
+}
+/** A tl.resnet with non-trivial BatchNorm statistics and the Keras-style model holding its weights, saved to disk and loaded with tl.loadModel. */
+async function resnetPair(seed: number, calib: tf.Tensor4D): Promise<Pair> {
+  const net = resnet({ inputShape: [SIZE, SIZE, 1], numClasses: 3, width: 4, blocks: [1, 1], seed });
+  net.recalibrate(calib);
+  const lm = kerasResNet(3);
+  copyInto(net, lm, kerasName);
+  const dir = path.join(tmpRoot, `keras-resnet-${seed}`);
+  await saveTfjs(lm, dir);
+  lm.dispose();
+  const wrapped = await loadModel(dir, { modules: RESNET_MODULES, head: 'logits' });
+  assert.ok(wrapped instanceof LayersModelAdapter);
+  return { net, wrapped };
+}
+
+test('a functional tfjs model with a skip connection and BatchNorm, saved and loaded: the same logits, modules and BatchNorm buffers as the equivalent tl.resnet', async () => {
+  const data = task(24, 1);
+  const { net, wrapped } = await resnetPair(4, data.x);
+  try {
+    assert.deepEqual(wrapped.moduleNames, ['conv1', 'layer1', 'layer2', 'fc']);
+    assert.equal(wrapped.headModule, 'fc');
+    assert.equal(wrapped.softmax, 'removed');
+    assert.deepEqual([...wrapped.inputShape], [SIZE, SIZE, 1]);
+    assert.equal(wrapped.numClasses, 3);
+    // Contract names: <module>/<layer>/<weight>; BatchNorm statistics are buffers named …/mean, …/variance.
+    assert.ok(wrapped.variables.has('conv1/stem_conv/kernel'));
+    assert.ok(wrapped.variables.has('layer2/block2_proj_bn/gamma'));
+    assert.ok(wrapped.buffers.has('conv1/stem_bn/mean') && wrapped.buffers.has('layer2/block2_proj_bn/variance'));
+    assert.equal(wrapped.variables.size, net.variables.size);
+    assert.equal(wrapped.buffers.size, net.buffers.size);
+    assert.deepEqual(wrapped.modules['layer1'], ['block1_conv1', 'block1_bn1', 'block1_relu1', 'block1_conv2', 'block1_bn2', 'block1_add', 'block1_out']);
+    const x = task(10, 2).x;
+    assert.ok(logitsDiff(wrapped, net, x) < 1e-5, 'logits (before the softmax) equal the ResNet\'s');
+    // Module outputs are those of the ResNet's modules (after the block's final ReLU).
+    const names = [...net.moduleNames];
+    await assertNoLeak('forward with collect', () => {
+      const a = wrapped.forward(x, { collect: names });
+      const b = net.forward(x, { collect: names });
+      for (const m of names) assert.ok(maxDiff(a.activations.get(m)!, b.activations.get(m)!) < 1e-5, `module ${m}`);
+      tf.dispose([a.logits, b.logits, ...a.activations.values(), ...b.activations.values()]);
+    });
+    // recalibrate computes the same statistics as the ResNet's.
+    const other = task(20, 9).x;
+    net.recalibrate(other, { batchSize: 8 });
+    await assertNoLeak('recalibrate', () => wrapped.recalibrate(other, { batchSize: 8 }));
+    for (const [k, v] of net.buffers) {
+      const w = wrapped.buffers.get(`${k.split('/')[0]}/${kerasName(k).replace('/moving_', '/')}`);
+      assert.ok(w, `buffer for ${k}`);
+      assert.ok(maxDiff(v, w) < 1e-5, `recalibrated ${k}`);
+    }
+    assert.ok(logitsDiff(wrapped, net, x) < 1e-5, 'equal after recalibration');
+    // The weights are the layers' own: the tf.LayersModel gives softmax(logits).
+    const probs = wrapped.layersModel.predict(x) as tf.Tensor;
+    const ours = wrapped.forward(x).logits;
+    assert.ok(maxDiff(probs, tf.softmax(ours)) < 1e-6);
+    tf.dispose([probs, ours]);
+    // clone and dispose leave no tensors behind.
+    await assertNoLeak('clone + dispose', () => wrapped.clone().dispose());
+    assert.match(String(wrapped), /layers:keras_resnet \(tf.layers, 3 classes, logits before the final softmax\)/);
+  } finally {
+    net.dispose();
+    wrapped.dispose();
+  }
+});
+
+test('every analysis on the wrapped model equals the same analysis on the equivalent tl.resnet', async () => {
+  const calib = task(32, 1);
+  const A = await resnetPair(4, calib.x);
+  const B = await resnetPair(5, calib.x);
+  const heldOut = task(24, 3);
+  const x = heldOut.x;
+  try {
+    // CKA, module × module.
+    const before = tf.memory().numTensors;
+    const cw = await ckaMatrix(A.wrapped, B.wrapped, x);
+    assert.equal(tf.memory().numTensors, before, 'cka.matrix leaks nothing');
+    const cr = await ckaMatrix(A.net, B.net, x);
+    for (const r of A.net.moduleNames) for (const c of B.net.moduleNames) close(cw.get(r, c), cr.get(r, c), 1e-4, `CKA ${r} × ${c}`);
+    // Distances per module, head flagged by the wrapped model's head module.
+    const dw = await distance(A.wrapped, B.wrapped);
+    const dr = await distance(A.net, B.net);
+    for (const m of dr.pairs[0]!.modules) {
+      const w = dw.pairs[0]!.modules.find((q) => q.module === m.module)!;
+      close(w.distance, m.distance, 1e-5, `distance ${m.module}`);
+      assert.equal(w.parameters, m.parameters);
+      assert.equal(w.head, m.head);
+    }
+    close(dw.pairs[0]!.totalWithoutHead, dr.pairs[0]!.totalWithoutHead, 1e-5, 'total without head');
+    const dd = await distances([{ label: 'A/B', a: A.wrapped, b: B.wrapped }]);
+    close(dd.get('layer1'), dr.get('layer1'), 1e-5, 'distances');
+    // Interpolation with BatchNorm recomputed at every λ on the training images.
+    const iw = await interpolate(A.wrapped, B.wrapped, heldOut, { lambdas: 5, recalibrationData: calib.x, batchSize: 16 });
+    const ir = await interpolate(A.net, B.net, heldOut, { lambdas: 5, recalibrationData: calib.x, batchSize: 16 });
+    assert.equal(iw.curves[0]!.recalibrated, true);
+    iw.curves[0]!.loss.forEach((l, i) => close(l, ir.curves[0]!.loss[i]!, 1e-4, `interpolation loss at λ ${i}`));
+    close(iw.curves[0]!.barrier, ir.curves[0]!.barrier, 1e-4, 'barrier');
+    const all = await interpolateAll([{ label: 'A-B', a: A.wrapped, b: B.wrapped }], heldOut, { lambdas: 3, recalibrationData: calib.x });
+    close(all.curves[0]!.loss[1]!, (await interpolate(A.net, B.net, heldOut, { lambdas: 3, recalibrationData: calib.x })).curves[0]!.loss[1]!, 1e-4, 'interpolateAll');
+    // Criticality: rewinding a module of A towards B (as θ⁰), with the BatchNorm statistics recomputed.
+    const opts = { modules: ['conv1', 'layer2'], alphas: 3, sigmas: [0.05], samples: 1, seed: 4, batchSize: 16 };
+    const kw = await criticality(A.wrapped, B.wrapped, calib, opts);
+    const kr = await criticality(A.net, B.net, calib, opts);
+    assert.equal(kw.recalibration.recalibrated, true);
+    for (const m of kr.modules) {
+      const w = kw.modules.find((q) => q.module === m.module)!;
+      close(w.rewoundLoss, m.rewoundLoss, 1e-4, `rewound loss ${m.module}`);
+      close(w.distance, m.distance, 1e-5, `rewind distance ${m.module}`);
+    }
+    close(kw.baseLoss, kr.baseLoss, 1e-4, 'criticality base loss');
+  } finally {
+    for (const p of [A, B]) {
+      p.net.dispose();
+      p.wrapped.dispose();
+    }
+  }
+});
+
+test('P-T and RI-T on a wrapped model: fine-tuning matches tl.resnet step for step, RI-T rebuilds the architecture with seeded initialisation', async () => {
+  const calib = task(32, 1);
+  const { net, wrapped } = await resnetPair(4, calib.x);
+  const target = task(48, 6);
+  const target2 = task(40, 7, 2);
+  try {
+    // P-T keeping the head (same classes): the same training as the ResNet's.
+    const o = { epochs: 1, batchSize: 16, lr: 0.05, seed: 1, reinitHead: false, ...quiet };
+    const pw = await fineTune(wrapped, target, o);
+    const pr = await fineTune(net, target, o);
+    assert.ok(pw.model instanceof LayersModelAdapter, 'P-T of a wrapped model is a wrapped model');
+    close(pw.history.at(-1)!.loss, pr.history.at(-1)!.loss, 1e-3, 'P-T training loss');
+    assert.ok(logitsDiff(pw.model, pr.model, calib.x) < 1e-3, 'P-T models agree');
+    assert.ok(logitsDiff(wrapped, net, calib.x) < 1e-5, 'the pre-trained model is not modified');
+    // P-T with a new head for a 2-class target: the head layer is resized and re-initialised, the rest copied.
+    const start = wrapped.withNewHead(2, 3);
+    assert.equal(start.numClasses, 2);
+    const ws = wrapped.getWeights();
+    const ss = start.getWeights();
+    for (const [k, v] of ws) if (!k.startsWith('fc/')) assert.equal(maxDiff(v, ss.get(k)!), 0, `${k} copied`);
+    assert.deepEqual(ss.get('fc/logits/kernel')!.shape, [8, 2]);
+    const again = wrapped.withNewHead(2, 3);
+    assert.equal(maxDiff(again.getWeights().get('fc/logits/kernel')!, ss.get('fc/logits/kernel')!), 0, 'the head is seeded');
+    tf.dispose([...ws.values(), ...ss.values()]);
+    start.dispose();
+    again.dispose();
+    const pt2 = await fineTune(wrapped, target2, { epochs: 1, batchSize: 16, seed: 2, ...quiet });
+    assert.equal(pt2.model.numClasses, 2);
+    // RI-T: the same architecture, fresh weights; one seed gives one model.
+    const r1 = await trainFromScratch(wrapped, target2, { epochs: 1, batchSize: 16, seed: 5, ...quiet });
+    const r2 = await trainFromScratch(pw, target2, { epochs: 1, batchSize: 16, seed: 5, ...quiet });
+    const r3 = await trainFromScratch(wrapped, target2, { epochs: 1, batchSize: 16, seed: 6, ...quiet });
+    assert.ok(r1.model instanceof LayersModelAdapter);
+    assert.deepEqual(r1.model.moduleNames, wrapped.moduleNames);
+    assert.equal(r1.model.numClasses, 2);
+    assert.equal(logitsDiff(r1.model, r2.model, calib.x), 0, 'RI-T with one seed is reproducible');
+    assert.ok(logitsDiff(r1.model, r3.model, calib.x) > 1e-3, 'another seed, another model');
+    // compareTransfer: P-T and RI-T per seed.
+    const cmp = await compareTransfer(wrapped, target2, { seeds: [0], epochs: 1, batchSize: 16, ...quiet });
+    assert.equal(cmp.pt.length, 1);
+    assert.equal(cmp.rit.length, 1);
+    assert.ok(cmp.rit[0]!.model instanceof LayersModelAdapter);
+    const ref = wrapped.withNewHead(2, 0);
+    const dist = await distance(cmp.pt[0]!.model, ref);
+    const distRit = await distance(cmp.rit[0]!.model, ref);
+    ref.dispose();
+    assert.ok(dist.pairs[0]!.totalWithoutHead < distRit.pairs[0]!.totalWithoutHead, 'P-T stays nearer the pre-trained weights than RI-T');
+    for (const r of [pw, pr, pt2, r1, r2, r3]) r.dispose();
+    cmp.dispose();
+  } finally {
+    net.dispose();
+    wrapped.dispose();
+  }
+});
