@@ -295,3 +295,163 @@ test('P-T and RI-T on a wrapped model: fine-tuning matches tl.resnet step for st
     wrapped.dispose();
   }
 });
+
+test('checkpoints and saved models of a wrapped model: checkpointSweep, save/load round trips, and TransferLab folders that tf.loadLayersModel opens', async () => {
+  const calib = task(32, 1);
+  const { net, wrapped } = await resnetPair(4, calib.x);
+  const x = task(8, 2).x;
+  const dir = path.join(tmpRoot, 'saved');
+  try {
+    // A pre-training run with checkpoints, swept.
+    const source = task(48, 8);
+    const target = task(32, 9, 2);
+    const pre = await train(wrapped.clone(), source, { epochs: 2, batchSize: 16, lr: 0.05, checkpoints: [0, 2], ...quiet });
+    const sweep = await checkpointSweep(pre, target, { epochs: 1, batchSize: 16, test: task(24, 10, 2), ...quiet });
+    assert.deepEqual(sweep.rows.map((r) => r.epoch), [0, 2]);
+    assert.ok(sweep.rows.every((r) => r.meanAccuracy >= 0 && r.meanAccuracy <= 1));
+    // A checkpoint of the run, saved and loaded: the wrapped architecture comes back with the weights and statistics.
+    await saveCheckpoint(pre.checkpoint(2), path.join(dir, 'ckpt'));
+    const ckpt = await loadCheckpoint(path.join(dir, 'ckpt'));
+    const fromCkpt = ckpt.toModel();
+    assert.ok(fromCkpt instanceof LayersModelAdapter);
+    assert.ok(logitsDiff(fromCkpt, pre.model, x) < 1e-6);
+    fromCkpt.dispose();
+    ckpt.dispose();
+    pre.dispose();
+    // saveModel / loadModel of the wrapped model: layout, weights, BatchNorm statistics.
+    await saveModel(wrapped, path.join(dir, 'wrapped'));
+    const back = await loadModel(path.join(dir, 'wrapped'));
+    assert.ok(back instanceof LayersModelAdapter);
+    assert.deepEqual(back.moduleNames, wrapped.moduleNames);
+    assert.deepEqual(back.layout, wrapped.layout);
+    assert.equal(logitsDiff(back, wrapped, x), 0);
+    for (const [k, v] of wrapped.buffers) assert.equal(maxDiff(v, back.buffers.get(k)!), 0, k);
+    back.dispose();
+    // The same folder is a TensorFlow.js model: tf.loadLayersModel reads it (through tl.modelFiles under Node).
+    const plain = await tfjs.loadLayersModel(modelFiles(path.join(dir, 'wrapped')));
+    const p1 = plain.predict(x) as tf.Tensor;
+    const p2 = wrapped.layersModel.predict(x) as tf.Tensor;
+    assert.equal(maxDiff(p1, p2), 0);
+    tf.dispose([p1, p2]);
+    plain.dispose();
+    // Our own tl.resnet and tl.cnn save to the same format: tf.loadLayersModel gives their logits.
+    const small = cnn({ inputShape: [SIZE, SIZE, 1], numClasses: 3, channels: [4, 8], hidden: 8, seed: 3 });
+    for (const [name, m] of [['resnet', net], ['cnn', small]] as const) {
+      await saveModel(m, path.join(dir, name));
+      const json = JSON.parse(readFileSync(path.join(dir, name, 'model.json'), 'utf8'));
+      assert.equal(json.format, 'layers-model');
+      assert.deepEqual(json.weightsManifest[0].paths, ['weights.bin']);
+      const lm = await tfjs.loadLayersModel(modelFiles(path.join(dir, name)));
+      const lp = lm.predict(x) as tf.Tensor;
+      const ours = m.forward(x).logits;
+      assert.ok(maxDiff(lp, ours) < 1e-5, `${name}: tf.loadLayersModel gives the model's logits`);
+      tf.dispose([lp, ours]);
+      lm.dispose();
+      const again = await loadModel(path.join(dir, name));
+      assert.ok(isNetModel(again), `${name}: tl.loadModel still gives TransferLab's own model`);
+      again.dispose();
+    }
+    // tl.toLayersModel: the same, in memory; wrapped back it has the tl model's names.
+    const lm = toLayersModel(net);
+    const round = fromLayersModel(lm);
+    assert.deepEqual(round.moduleNames, [...net.moduleNames]);
+    assert.deepEqual([...round.variables.keys()].sort(), [...net.variables.keys()].sort());
+    assert.deepEqual([...round.buffers.keys()].sort(), [...net.buffers.keys()].sort());
+    assert.ok(logitsDiff(round, net, x) < 1e-5);
+    round.dispose();
+    // Fixup has no tf.layers equivalent: saved with weights only, and toLayersModel says why.
+    const fixup = resnet({ inputShape: [SIZE, SIZE, 1], numClasses: 3, width: 4, blocks: [1], norm: 'none' });
+    assert.throws(() => toLayersModel(fixup), /tl.toLayersModel: model \(resnet-mini-nonorm\) has Fixup's scalar biases/);
+    await saveModel(fixup, path.join(dir, 'fixup'));
+    const fj = JSON.parse(readFileSync(path.join(dir, 'fixup', 'model.json'), 'utf8'));
+    assert.equal(fj.format, 'transferlab-weights');
+    assert.equal(fj.modelTopology, null);
+    assert.equal(fj.weightsManifest[0].weights.length, fixup.variables.size);
+    fixup.dispose();
+    small.dispose();
+  } finally {
+    net.dispose();
+    wrapped.dispose();
+  }
+});
+
+test('a Sequential model ending in a softmax equals the equivalent tl.cnn; CKA on both agrees', async () => {
+  const net = cnn({ inputShape: [SIZE, SIZE, 1], numClasses: 3, channels: [4], hidden: 0, seed: 7 });
+  const seq = tfjs.sequential({
+    name: 'seq',
+    layers: [
+      tfjs.layers.conv2d({ name: 'c1', inputShape: [SIZE, SIZE, 1], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      tfjs.layers.maxPooling2d({ name: 'c1_pool', poolSize: 2, strides: 2, padding: 'same' }),
+      tfjs.layers.flatten({ name: 'flat' }),
+      tfjs.layers.dense({ name: 'out', units: 3 }),
+      tfjs.layers.softmax({ name: 'probs' }),
+    ],
+  });
+  copyInto(net, seq, (n) => n.replace(/^conv1\//, 'c1/').replace(/^fc\//, 'out/'));
+  const dir = path.join(tmpRoot, 'seq');
+  await saveTfjs(seq, dir);
+  seq.dispose();
+  const m = await loadModel(dir, { modules: { conv1: /^c1/, fc: 'out' } });
+  const x = task(16, 4).x;
+  try {
+    assert.ok(m instanceof LayersModelAdapter);
+    assert.deepEqual(m.moduleNames, ['conv1', 'fc']);
+    assert.equal(m.softmax, 'removed');
+    assert.ok(logitsDiff(m, net, x) < 1e-5, 'logits are the input of the final Softmax layer');
+    const a = await ckaMatrix(m, m, x);
+    const b = await ckaMatrix(net, net, x);
+    close(a.get('conv1', 'fc'), b.get('conv1', 'fc'), 1e-4, 'CKA conv1 × fc');
+    // The default grouping: every layer with weights is a module.
+    const byLayer = fromLayersModel(m.layersModel);
+    assert.deepEqual(byLayer.moduleNames, ['c1', 'out']);
+    assert.ok(byLayer.variables.has('c1/kernel') && byLayer.variables.has('out/bias'));
+  } finally {
+    m.dispose();
+    net.dispose();
+  }
+});
+
+test('a model nesting a Sequential block: its layers are modules, BatchNorm inside it is recalibrated, clone, rebuild and save work', async () => {
+  const inner = tfjs.sequential({
+    name: 'inner',
+    layers: [tfjs.layers.conv2d({ name: 'inner_conv', inputShape: [SIZE, SIZE, 4], filters: 4, kernelSize: 3, padding: 'same' }), tfjs.layers.batchNormalization({ name: 'inner_bn' })],
+  });
+  const input = tfjs.input({ shape: [SIZE, SIZE, 1] });
+  const stem = tfjs.layers.conv2d({ name: 'stem', filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(input) as Sym;
+  const sum = tfjs.layers.add({ name: 'skip' }).apply([stem, inner.apply(stem) as Sym]) as Sym;
+  const pooled = tfjs.layers.globalAveragePooling2d({ name: 'gap' }).apply(sum) as Sym;
+  const out = tfjs.layers.dense({ name: 'head', units: 3 }).apply(pooled) as Sym;
+  const model = tfjs.model({ name: 'nested', inputs: input, outputs: out });
+  const m = fromLayersModel(model);
+  const x = task(12, 5).x;
+  try {
+    assert.deepEqual(m.moduleNames, ['stem', 'inner_conv', 'inner_bn', 'head']);
+    assert.ok(m.buffers.has('inner_bn/mean'));
+    // A module inside the nested model: its output is the inner model's output on the stem's.
+    const r = m.forward(x, { collect: ['stem', 'inner_bn'] });
+    const ref = inner.predict(r.activations.get('stem')!) as tf.Tensor;
+    assert.ok(maxDiff(r.activations.get('inner_bn')!, ref) < 1e-6);
+    const pred = model.predict(x) as tf.Tensor;
+    assert.ok(maxDiff(r.logits, pred) < 1e-6);
+    tf.dispose([ref, pred, r.logits, ...r.activations.values()]);
+    m.recalibrate(x, { batchSize: 5 });
+    const stemOut = m.forward(x, { collect: ['inner_conv'] });
+    const conv = stemOut.activations.get('inner_conv')!;
+    const mean = tf.mean(conv, [0, 1, 2]);
+    assert.ok(maxDiff(m.buffers.get('inner_bn/mean')!, mean) < 1e-5, 'the moving mean is the exact mean over the images');
+    tf.dispose([stemOut.logits, conv, mean]);
+    const c = m.clone();
+    assert.equal(logitsDiff(c, m, x), 0);
+    const f1 = m.rebuild({ seed: 2 });
+    const f2 = m.rebuild({ seed: 2 });
+    assert.equal(logitsDiff(f1, f2, x), 0);
+    assert.ok(logitsDiff(f1, m, x) > 0);
+    await saveModel(m, path.join(tmpRoot, 'nested'));
+    const back = await loadModel(path.join(tmpRoot, 'nested'));
+    assert.deepEqual(back.moduleNames, m.moduleNames);
+    assert.equal(logitsDiff(back, m, x), 0);
+    for (const t of [c, f1, f2, back]) t.dispose();
+  } finally {
+    m.dispose();
+  }
+});
