@@ -64,6 +64,7 @@ export function weightsOf(fn: string, arg: string, src: unknown): ReadonlyMap<st
   const m = src as Partial<Model> | null;
   if (m !== null && typeof m === 'object' && m.variables instanceof Map) {
     if ((m as { isDisposed?: boolean }).isDisposed) fail(fn, arg, 'is a disposed model');
+    if (m.variables.size === 0) fail(fn, arg, `has no parameters (${m.arch ?? 'model'}: a graph model keeps its weights inside the graph; load a layers model)`);
     return m.variables;
   }
   return fail(fn, arg, `must be a model, a checkpoint or a Map of weights by parameter name, got ${formatValue(src)}`);

@@ -548,17 +548,23 @@ export class LayersModelAdapter implements Model {
    * ```
    */
   rebuild(options: { readonly seed: number; readonly numClasses?: number }): LayersModelAdapter {
-    const fn = `${this.arch}.rebuild`;
+    return this.rebuildAs(`${this.arch}.rebuild`, options);
+  }
+
+  private rebuildAs(fn: string, options: { readonly seed: number; readonly numClasses?: number }): LayersModelAdapter {
     this.checkAlive(fn);
     const seed = checkSeed(fn, 'options.seed', options.seed);
     const numClasses = options.numClasses === undefined ? this.numClasses : checkInteger(fn, 'options.numClasses', options.numClasses, 1);
     const copy = rebuildLayersModel(this.layersModel, fn, { seed, head: this.layout.head, numClasses: numClasses === this.numClasses ? undefined : numClasses });
-    const m = this.rewrap(copy, fn);
-    if (m.numClasses !== numClasses) {
-      m.dispose();
-      throw new ShapeMismatchError(fn, 'numClasses', `is ${numClasses} but with the head '${this.layout.head}' resized the model still gives ${m.numClasses} classes: the head must be the layer that computes the class scores`);
+    if (numClasses !== this.numClasses) {
+      // The head must give the classes: resizing it must change the model's output.
+      const out = (copy as unknown as Graph).outputs[0]!.shape;
+      if (out[out.length - 1] !== numClasses) {
+        copy.dispose();
+        throw new ShapeMismatchError(fn, 'numClasses', `is ${numClasses} but with its head '${this.layout.head}' resized the model still gives ${out[out.length - 1]} classes: the head must be the layer that computes the class scores`);
+      }
     }
-    return m;
+    return this.rewrap(copy, fn);
   }
 
   /**
@@ -575,7 +581,7 @@ export class LayersModelAdapter implements Model {
     this.checkAlive(fn);
     checkInteger(fn, 'numClasses', numClasses, 2);
     checkSeed(fn, 'seed', seed);
-    const fresh = this.rebuild({ seed, numClasses });
+    const fresh = this.rebuildAs(fn, { seed, numClasses });
     try {
       copyLayerWeights(this.layersModel, fresh.layersModel, new Set([this.layout.head]));
     } catch (e) {

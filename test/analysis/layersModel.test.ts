@@ -455,3 +455,198 @@ test('a model nesting a Sequential block: its layers are modules, BatchNorm insi
     m.dispose();
   }
 });
+
+// ─── Graph models, http, errors ──────────────────────────────────────────────────────────────
+
+/** A tfjs-converter graph model (GraphDef JSON): conv 3×3 + bias + ReLU ('features'), flatten, dense ('logits'), softmax. */
+function writeGraphModel(dir: string, w: { w1: tf.Tensor; b1: tf.Tensor; w2: tf.Tensor; b2: tf.Tensor }): void {
+  const s = (v: string) => Buffer.from(v).toString('base64');
+  const ints = (xs: number[]) => ({ list: { i: xs.map(String) } });
+  const f32 = { type: 'DT_FLOAT' };
+  const node = (name: string, op: string, input: string[], attr: Record<string, unknown> = {}) => ({ name, op, input, attr });
+  const konst = (name: string, dtype: string, shape: number[]) => node(name, 'Const', [], { dtype: { type: dtype }, value: { tensor: { dtype, tensorShape: { dim: shape.map((d) => ({ size: String(d) })) } } } });
+  const flat = SIZE * SIZE * 4;
+  const topology = {
+    node: [
+      node('x', 'Placeholder', [], { dtype: f32, shape: { shape: { dim: [-1, SIZE, SIZE, 1].map((d) => ({ size: String(d) })) } } }),
+      konst('w1', 'DT_FLOAT', [3, 3, 1, 4]),
+      konst('b1', 'DT_FLOAT', [4]),
+      konst('w2', 'DT_FLOAT', [flat, 3]),
+      konst('b2', 'DT_FLOAT', [3]),
+      konst('flat_shape', 'DT_INT32', [2]),
+      node('conv', 'Conv2D', ['x', 'w1'], { T: f32, strides: ints([1, 1, 1, 1]), dilations: ints([1, 1, 1, 1]), padding: { s: s('SAME') }, data_format: { s: s('NHWC') } }),
+      node('conv_bias', 'BiasAdd', ['conv', 'b1'], { T: f32, data_format: { s: s('NHWC') } }),
+      node('features', 'Relu', ['conv_bias'], { T: f32 }),
+      node('flat', 'Reshape', ['features', 'flat_shape'], { T: f32, Tshape: { type: 'DT_INT32' } }),
+      node('mm', 'MatMul', ['flat', 'w2'], { T: f32, transpose_a: { b: false }, transpose_b: { b: false } }),
+      node('logits', 'BiasAdd', ['mm', 'b2'], { T: f32, data_format: { s: s('NHWC') } }),
+      node('probs', 'Softmax', ['logits'], { T: f32 }),
+    ],
+    versions: { producer: 1 },
+  };
+  const bytes = Buffer.concat([...[w.w1, w.b1, w.w2, w.b2].map((t) => Buffer.from(t.dataSync<'float32'>().buffer.slice(0))), Buffer.from(new Int32Array([-1, flat]).buffer)]);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'weights.bin'), bytes);
+  const weights = [
+    { name: 'w1', shape: [3, 3, 1, 4], dtype: 'float32' },
+    { name: 'b1', shape: [4], dtype: 'float32' },
+    { name: 'w2', shape: [flat, 3], dtype: 'float32' },
+    { name: 'b2', shape: [3], dtype: 'float32' },
+    { name: 'flat_shape', shape: [2], dtype: 'int32' },
+  ];
+  writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ format: 'graph-model', generatedBy: 'test', modelTopology: topology, weightsManifest: [{ paths: ['weights.bin'], weights }] }));
+}
+
+test('a graph model (tfjs-converter format) loads for the analyses that need activations: CKA equals the layers model with the same weights', async () => {
+  const w = { w1: tf.randomNormal([3, 3, 1, 4], 0, 0.3, 'float32', 1), b1: tf.randomNormal([4], 0, 0.1, 'float32', 2), w2: tf.randomNormal([SIZE * SIZE * 4, 3], 0, 0.05, 'float32', 3), b2: tf.randomNormal([3], 0, 0.1, 'float32', 4) };
+  const dir = path.join(tmpRoot, 'graph');
+  writeGraphModel(dir, w);
+  const g = await loadModel(dir, { modules: { conv: 'features', out: 'logits' } });
+  const seq = tfjs.sequential({
+    layers: [
+      tfjs.layers.conv2d({ name: 'c', inputShape: [SIZE, SIZE, 1], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      tfjs.layers.flatten({ name: 'f' }),
+      tfjs.layers.dense({ name: 'd', units: 3, activation: 'softmax' }),
+    ],
+  });
+  seq.setWeights([w.w1, w.b1, w.w2, w.b2]);
+  const l = fromLayersModel(seq, { modules: { conv: ['c'], out: ['d'] } });
+  const data = task(20, 3);
+  try {
+    assert.ok(g instanceof GraphModelAdapter);
+    assert.equal(g.logitsNode, 'logits', 'the final Softmax node is left out of the logits');
+    assert.equal(g.numClasses, 3);
+    assert.ok(logitsDiff(g, l, data.x) < 1e-5);
+    const before = tf.memory().numTensors;
+    const cg = await ckaMatrix(g, g, data.x);
+    assert.equal(tf.memory().numTensors, before, 'CKA on a graph model leaks nothing');
+    const cl = await ckaMatrix(l, l, data.x);
+    close(cg.get('conv', 'out'), cl.get('conv', 'out'), 1e-4, 'CKA conv × out');
+    assert.throws(() => g.getWeights(), /graph-model.getWeights: this is a graph model \(inference only/);
+    await assert.rejects(distance(g, g), /tl.distance: a has no parameters \(graph-model: a graph model keeps its weights inside the graph/);
+    await assert.rejects(fineTune(g, data, quiet), /graph-model.clone: this is a graph model/);
+    assert.ok(fromGraphModel(g, { modules: { feat: 'features' } }).moduleNames.includes('feat'));
+    assert.throws(() => fromGraphModel(g, { modules: { feat: 'nope' } }), /tl.fromGraphModel: options.modules.feat names node 'nope', which the graph does not have/);
+  } finally {
+    g.dispose();
+    l.dispose();
+    tf.dispose(Object.values(w));
+  }
+});
+
+test('tl.loadModel over http: model.json and shards from a URL; a missing shard is an error naming it', async () => {
+  const net = cnn({ inputShape: [SIZE, SIZE, 1], numClasses: 3, channels: [4], hidden: 8, seed: 2 });
+  const dir = path.join(tmpRoot, 'served');
+  const lm = toLayersModel(net);
+  await saveTfjs(lm, dir);
+  lm.dispose();
+  const server = http.createServer((req, res) => {
+    const file = path.join(dir, decodeURIComponent((req.url ?? '/').replace(/^\/models\//, '/')));
+    if (!file.startsWith(dir) || !existsSync(file)) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    res.writeHead(200).end(readFileSync(file));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/models/`;
+  const x = task(6, 1).x;
+  try {
+    const a = await loadModel(url);
+    const b = await loadModel(`${url}model.json`);
+    assert.ok(a instanceof LayersModelAdapter);
+    assert.deepEqual(a.moduleNames, ['conv1', 'fc1', 'fc']);
+    assert.ok(logitsDiff(a, net, x) < 1e-5);
+    assert.equal(logitsDiff(a, b, x), 0);
+    a.dispose();
+    b.dispose();
+    unlinkSync(path.join(dir, 'group1-shard2of2.bin'));
+    await assert.rejects(loadModel(url), (e: Error) => e instanceof CheckpointError && /group1-shard2of2\.bin: cannot be fetched: HTTP 404/.test(e.message));
+  } finally {
+    server.close();
+    net.dispose();
+  }
+});
+
+/** A layer with a non-trainable weight that is not a BatchNorm statistic (a running count). */
+class Counter extends tfjs.layers.Layer {
+  static readonly className = 'TestCounter';
+  private count?: tfjs.LayerVariable;
+  override build(): void {
+    this.count = this.addWeight('count', [1], 'float32', tfjs.initializers.zeros(), undefined, false);
+    this.built = true;
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return Array.isArray(inputs) ? inputs[0]! : inputs;
+  }
+}
+tfjs.serialization.registerClass(Counter);
+
+test('clear errors: module specs, heads, layers that cannot be interpolated, malformed model files', async () => {
+  const fn = 'tl.fromLayersModel';
+  const seqModel = () =>
+    tfjs.sequential({
+      layers: [
+        tfjs.layers.conv2d({ name: 'c1', inputShape: [SIZE, SIZE, 1], filters: 2, kernelSize: 3, padding: 'same' }),
+        tfjs.layers.flatten({ name: 'flat' }),
+        tfjs.layers.dense({ name: 'hidden', units: 5 }),
+        tfjs.layers.dense({ name: 'out', units: 3 }),
+      ],
+    });
+  const m = seqModel();
+  const isArg = (re: RegExp) => (e: Error) => e instanceof InvalidArgumentError && re.test(e.message);
+  assert.throws(() => fromLayersModel(m, { modules: { stem: /^nothing/ } }), isArg(new RegExp(`${fn}: options.modules.stem selects no layer; the model's layers: c1, flat, hidden, out`)));
+  assert.throws(() => fromLayersModel(m, { modules: { stem: ['c1', 'c9'] } }), isArg(/options.modules.stem names layer 'c9', which the model does not have/));
+  assert.throws(() => fromLayersModel(m, { modules: { a: /^c/, b: ['c1'] } }), isArg(/options.modules.b selects layer 'c1', which module 'a' also selects; a layer belongs to one module/));
+  assert.throws(() => fromLayersModel(m, { modules: { a: 3 as never } }), isArg(/options.modules.a must be a RegExp on layer names, an array of layer names or a predicate/));
+  assert.throws(() => fromLayersModel(m, { head: 'hidden' }), (e: Error) => e instanceof ShapeMismatchError && /options.head layer 'hidden' gives 5 outputs per position but the model has 3 classes/.test(e.message));
+  assert.throws(() => fromLayersModel(m, { head: 'flat' }), isArg(/options.head names layer 'flat' \(Flatten\), which has no weights to re-initialise/));
+  assert.throws(() => fromLayersModel(m, { head: 'nope' }), isArg(/options.head names layer 'nope', which the model does not have/));
+  assert.throws(() => fromLayersModel({} as never), isArg(/tl.fromLayersModel: model must be a tf.LayersModel/));
+  const w = fromLayersModel(m, { modules: { features: /^(c1|flat|hidden)$/ }, head: 'out' });
+  assert.deepEqual(w.moduleNames, ['features', 'out']);
+  const x = task(4, 1).x;
+  // A model without the named module.
+  assert.throws(() => w.forward(x, { collect: ['layer9'] }), isArg(/options.collect names unknown module the string "layer9"; modules: features, out/));
+  await assert.rejects(ckaMatrix(w, w, x, { layers: ['layer9'] }), isArg(/tl.cka.matrix: options.layers names unknown module 'layer9'; the model \(layers:sequential_\d+\) has features, out/));
+  // A head whose shape does not fit the target's classes.
+  const target = task(12, 2, 4);
+  await assert.rejects(fineTune(w, target, { reinitHead: false, ...quiet }), (e: Error) => e instanceof ShapeMismatchError && /tl.fineTune: target has 4 classes but the model has 3 outputs/.test(e.message));
+  // A head that is not the classifier cannot be resized for new classes (the class count comes from a later layer).
+  const inp = tfjs.input({ shape: [SIZE, SIZE, 1] });
+  const d1 = tfjs.layers.dense({ name: 'd1', units: 3 }).apply(tfjs.layers.flatten().apply(inp)) as Sym;
+  const d2 = tfjs.layers.dense({ name: 'd2', units: 3, useBias: false, trainable: true }).apply(d1) as Sym;
+  const twoHeads = fromLayersModel(tfjs.model({ inputs: inp, outputs: d2 }), { head: 'd1' });
+  assert.throws(() => twoHeads.withNewHead(5, 0), (e: Error) => e instanceof ShapeMismatchError && /layers:model\d*.withNewHead: numClasses is 5 but with its head 'd1' resized the model still gives 3 classes: the head must be the layer that computes the class scores/.test(e.message));
+  twoHeads.dispose();
+  // A layer kind whose weights cannot be interpolated or rewound.
+  const inp2 = tfjs.input({ shape: [SIZE, SIZE, 1] });
+  const counted = new Counter({ name: 'counter' }).apply(tfjs.layers.conv2d({ name: 'conv', filters: 2, kernelSize: 3 }).apply(inp2) as Sym) as Sym;
+  const withCounter = fromLayersModel(tfjs.model({ inputs: inp2, outputs: tfjs.layers.dense({ name: 'fc', units: 3 }).apply(tfjs.layers.flatten().apply(counted)) as Sym }), { modules: { conv: /^(conv|counter)$/ } });
+  assert.deepEqual(withCounter.fixedWeights.map((f) => f.name), ['conv/counter/count']);
+  const data = task(8, 3);
+  await assert.rejects(interpolate(withCounter, withCounter, data, { lambdas: 3 }), isArg(/tl.interpolate: a \(layers:model\d*\) has layer 'counter' \(TestCounter\) whose weights 'conv\/counter\/count' are neither trainable parameters nor BatchNorm statistics: they cannot be interpolated or rewound/));
+  await assert.rejects(criticality(withCounter, withCounter, data, { alphas: 2, sigmas: [0.1] }), isArg(/tl.criticality: model \(layers:model\d*\) has layer 'counter' \(TestCounter\)/));
+  const c = await ckaMatrix(withCounter, withCounter, data.x);
+  close(c.get('conv', 'conv'), 1, 1e-6, 'activations-only analyses still run');
+  withCounter.dispose();
+  w.dispose();
+  // Malformed and incomplete model files name the file.
+  const bad = path.join(tmpRoot, 'bad');
+  mkdirSync(bad, { recursive: true });
+  writeFileSync(path.join(bad, 'model.json'), '{not json');
+  await assert.rejects(loadModel(bad), (e: Error) => e instanceof CheckpointError && e.message.startsWith(`tl.loadModel: ${path.join(bad, 'model.json')}: is not valid JSON`));
+  writeFileSync(path.join(bad, 'model.json'), JSON.stringify({ modelTopology: {} }));
+  await assert.rejects(loadModel(bad), /model.json: is not a TensorFlow.js model.json: it has no weightsManifest/);
+  writeFileSync(path.join(bad, 'model.json'), JSON.stringify({ weightsManifest: [] }));
+  await assert.rejects(loadModel(bad), /model.json: is not a TensorFlow.js model.json: it has no modelTopology/);
+  await assert.rejects(loadModel(path.join(tmpRoot, 'nowhere')), /tl.loadModel: .*nowhere: does not exist/);
+  const good = path.join(tmpRoot, 'good');
+  const sm = seqModel();
+  await saveTfjs(sm, good);
+  sm.dispose();
+  unlinkSync(path.join(good, 'group1-shard1of2.bin'));
+  await assert.rejects(loadModel(good), (e: Error) => e instanceof CheckpointError && e.message === `tl.loadModel: ${path.join(good, 'group1-shard1of2.bin')}: is missing (a weight shard that model.json names)`);
+  writeFileSync(path.join(good, 'group1-shard1of2.bin'), Buffer.alloc(8));
+  await assert.rejects(loadModel(good), /model.json: names weights of \d+ bytes but its shards hold \d+: a shard is truncated/);
+});
