@@ -173,9 +173,9 @@ export class GraphModelAdapter implements Model {
  * const cka = await tl.cka.matrix(g, g, images);
  * ```
  */
-export function fromGraphModel(model: tfjs.GraphModel | GraphModelAdapter, options: FromGraphModelOptions = {}): GraphModelAdapter {
+export function fromGraphModel(model: tfjs.GraphModel | Model, options: FromGraphModelOptions = {}): GraphModelAdapter {
   const fn = 'tl.fromGraphModel';
   if (model instanceof GraphModelAdapter) return new GraphModelAdapter(model.graphModel, options, fn);
-  if (!(model instanceof tfjs.GraphModel)) fail(fn, 'model', `must be a tf.GraphModel (tf.loadGraphModel), got ${formatValue(model)}`);
+  if (!(model instanceof tfjs.GraphModel)) fail(fn, 'model', `must be a tf.GraphModel (tf.loadGraphModel) or a graph model from tl.loadModel, got ${formatValue(model)}`);
   return new GraphModelAdapter(model, options, fn);
 }

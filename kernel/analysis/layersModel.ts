@@ -756,13 +756,16 @@ function rebuildLayersModel(model: tfjs.LayersModel, fn: string, o: { seed?: num
  * m.moduleNames; // ['stem', 'block', 'head']
  * ```
  */
-export function fromLayersModel(model: tfjs.LayersModel | LayersModelAdapter, options: FromLayersModelOptions = {}): LayersModelAdapter {
+export function fromLayersModel(model: tfjs.LayersModel | Model, options: FromLayersModelOptions = {}): LayersModelAdapter {
   const fn = 'tl.fromLayersModel';
   if (model instanceof LayersModelAdapter) {
     if (model.isDisposed) fail(fn, 'model', 'is a disposed model');
     return new LayersModelAdapter(model.layersModel, options, fn);
   }
-  if (!isContainer(model)) fail(fn, 'model', `must be a tf.LayersModel (tf.sequential, tf.model or tf.loadLayersModel), got ${formatValue(model)}`);
+  if (!isContainer(model)) {
+    const arch = (model as Partial<Model> | null)?.arch;
+    fail(fn, 'model', `must be a tf.LayersModel (tf.sequential, tf.model, tf.loadLayersModel) or a layers model from tl.loadModel, got ${typeof arch === 'string' ? `a TransferLab model (${arch})` : formatValue(model)}`);
+  }
   try {
     model.weights.forEach((w) => w.read());
   } catch (e) {
@@ -771,7 +774,15 @@ export function fromLayersModel(model: tfjs.LayersModel | LayersModelAdapter, op
   return new LayersModelAdapter(model, options, fn);
 }
 
-/** Whether `m` is a model made by {@link fromLayersModel}. */
+/**
+ * Whether `m` is a model made by {@link fromLayersModel} (or loaded from TensorFlow.js files).
+ *
+ * @example
+ * ```ts
+ * const m = await tl.loadModel('exports/cnn/');
+ * if (tl.isLayersModelAdapter(m)) m.layersModel.summary();
+ * ```
+ */
 export function isLayersModelAdapter(m: unknown): m is LayersModelAdapter {
   return m instanceof LayersModelAdapter;
 }

@@ -14,7 +14,7 @@ import { tf } from '../../kernel/analysis/tfjs';
 import { initBackend } from '../../kernel/analysis/backends';
 import { cnn, resnet, isNetModel, type NetModel } from '../../kernel/analysis/netModel';
 import { synthetic } from '../../kernel/analysis/dataLoaders';
-import { train } from '../../kernel/analysis/train';
+import { train, evaluate } from '../../kernel/analysis/train';
 import { fineTune, trainFromScratch, compareTransfer } from '../../kernel/analysis/transfer';
 import { saveModel, loadModel, loadCheckpoint, saveCheckpoint, checkpointSweep } from '../../kernel/analysis/checkpointSweep';
 import { matrix as ckaMatrix } from '../../kernel/analysis/cka';
@@ -522,6 +522,10 @@ test('a graph model (tfjs-converter format) loads for the analyses that need act
     assert.equal(tf.memory().numTensors, before, 'CKA on a graph model leaks nothing');
     const cl = await ckaMatrix(l, l, data.x);
     close(cg.get('conv', 'out'), cl.get('conv', 'out'), 1e-4, 'CKA conv × out');
+    const eg = await evaluate(g, data);
+    const el = await evaluate(l, data);
+    close(eg.loss, el.loss, 1e-5, 'tl.evaluate on the graph model');
+    assert.equal(eg.accuracy, el.accuracy);
     assert.throws(() => g.getWeights(), /graph-model.getWeights: this is a graph model \(inference only/);
     await assert.rejects(distance(g, g), /tl.distance: a has no parameters \(graph-model: a graph model keeps its weights inside the graph/);
     await assert.rejects(fineTune(g, data, quiet), /graph-model.clone: this is a graph model/);
@@ -571,9 +575,8 @@ test('tl.loadModel over http: model.json and shards from a URL; a missing shard 
 /** A layer with a non-trainable weight that is not a BatchNorm statistic (a running count). */
 class Counter extends tfjs.layers.Layer {
   static readonly className = 'TestCounter';
-  private count?: tfjs.LayerVariable;
   override build(): void {
-    this.count = this.addWeight('count', [1], 'float32', tfjs.initializers.zeros(), undefined, false);
+    this.addWeight('count', [1], 'float32', tfjs.initializers.zeros(), undefined, false);
     this.built = true;
   }
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
@@ -603,6 +606,9 @@ test('clear errors: module specs, heads, layers that cannot be interpolated, mal
   assert.throws(() => fromLayersModel(m, { head: 'flat' }), isArg(/options.head names layer 'flat' \(Flatten\), which has no weights to re-initialise/));
   assert.throws(() => fromLayersModel(m, { head: 'nope' }), isArg(/options.head names layer 'nope', which the model does not have/));
   assert.throws(() => fromLayersModel({} as never), isArg(/tl.fromLayersModel: model must be a tf.LayersModel/));
+  const netModel = cnn({ inputShape: [SIZE, SIZE, 1], numClasses: 3, channels: [2], hidden: 0 });
+  assert.throws(() => fromLayersModel(netModel), isArg(/model must be a tf.LayersModel .* got a TransferLab model \(cnn\)/));
+  netModel.dispose();
   const w = fromLayersModel(m, { modules: { features: /^(c1|flat|hidden)$/ }, head: 'out' });
   assert.deepEqual(w.moduleNames, ['features', 'out']);
   const x = task(4, 1).x;
