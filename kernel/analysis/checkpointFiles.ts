@@ -142,6 +142,8 @@ interface Manifest {
   readonly byteLength: number;
   readonly weights: TensorEntry[];
   readonly buffers: TensorEntry[];
+  /** A wrapped tf.layers model's weights that are neither parameters nor buffers (e.g. a frozen layer's). */
+  readonly fixed?: TensorEntry[];
 }
 
 /**
@@ -167,10 +169,17 @@ export async function saveCheckpoint(checkpoint: Checkpoint, dir: string): Promi
     return [out, offset];
   };
   const [weights, mid] = entries(checkpoint.weights, 0);
-  const [buffers, end] = entries(checkpoint.buffers, mid);
+  const [buffers, afterBuffers] = entries(checkpoint.buffers, mid);
+  // A wrapped model's weights that are neither parameters nor buffers, as the model holds them now.
+  const fixedValues: NamedWeights = layersTemplate ? layersTemplate.getFixedWeights() : new Map();
+  const [fixed, end] = entries(fixedValues, afterBuffers);
   const bin = new Float32Array(end / 4);
-  for (const [list, map] of [[weights, checkpoint.weights], [buffers, checkpoint.buffers]] as const) {
-    for (const e of list) bin.set(await map.get(e.name)!.data(), e.offset / 4);
+  try {
+    for (const [list, map] of [[weights, checkpoint.weights], [buffers, checkpoint.buffers], [fixed, fixedValues]] as const) {
+      for (const e of list) bin.set(await map.get(e.name)!.data(), e.offset / 4);
+    }
+  } finally {
+    tf.dispose([...fixedValues.values()]);
   }
   const manifest: Manifest = {
     format: CHECKPOINT_FORMAT,
@@ -182,6 +191,7 @@ export async function saveCheckpoint(checkpoint: Checkpoint, dir: string): Promi
     numClasses: checkpoint.numClasses,
     ...(checkpoint.config ? { config: checkpoint.config } : {}),
     ...(layersTemplate ? { layers: layersTemplate.layout } : {}),
+    ...(fixed.length > 0 ? { fixed } : {}),
     created: new Date().toISOString(),
     weightsFile: 'weights.bin',
     byteLength: end,
@@ -194,7 +204,7 @@ export async function saveCheckpoint(checkpoint: Checkpoint, dir: string): Promi
     const little = new Uint8Array(bin.buffer);
     await writeFile(path.join(dir, 'weights.bin.tmp'), little);
     await rename(path.join(dir, 'weights.bin.tmp'), path.join(dir, 'weights.bin'));
-    await writeFile(path.join(dir, 'model.json.tmp'), `${JSON.stringify(tfjsModelJson(checkpoint, layersTemplate, [...weights, ...buffers]))}\n`);
+    await writeFile(path.join(dir, 'model.json.tmp'), `${JSON.stringify(tfjsModelJson(checkpoint, layersTemplate, [...weights, ...buffers, ...fixed]))}\n`);
     await rename(path.join(dir, 'model.json.tmp'), path.join(dir, 'model.json'));
     await writeFile(path.join(dir, 'manifest.json.tmp'), `${JSON.stringify(manifest, null, 1)}\n`);
     await rename(path.join(dir, 'manifest.json.tmp'), path.join(dir, 'manifest.json'));
@@ -301,6 +311,14 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
   let weights: NamedWeights;
   let buffers: NamedWeights;
   try {
+    if (template && manifest.fixed) {
+      const fixed = read(manifest.fixed);
+      try {
+        template.setFixedWeights(fixed);
+      } finally {
+        tf.dispose([...fixed.values()]);
+      }
+    }
     weights = read(manifest.weights);
     buffers = read(manifest.buffers);
   } catch (e) {

@@ -26,7 +26,15 @@ interface GraphNodeDef {
   readonly input?: readonly string[];
 }
 
-/** A graph model behind the model interface, for activations only; made by {@link fromGraphModel}. */
+/**
+ * A graph model behind the model interface, for activations only; made by {@link fromGraphModel}.
+ *
+ * @example
+ * ```ts
+ * const g = await tl.loadModel('converted/', {modules: {conv: 'conv/Relu'}});   // a graph-model model.json
+ * g.moduleNames; // ['conv']
+ * ```
+ */
 export class GraphModelAdapter implements Model {
   readonly arch: string;
   readonly moduleNames: readonly string[];

@@ -200,6 +200,13 @@ const defaultModuleOf = (layerName: string) => layerName.split('/')[0]!.replace(
 /**
  * A `tf.LayersModel` behind TransferLab's model interface ({@link Model}); made by
  * {@link fromLayersModel}. `layersModel` is the wrapped model: its weights are this model's.
+ *
+ * @example
+ * ```ts
+ * const m = tl.fromLayersModel(tf.sequential({layers: [tf.layers.flatten({inputShape: [8, 8, 1]}), tf.layers.dense({units: 3, name: 'fc'})]}));
+ * m.moduleNames;   // ['fc']
+ * m.modules;       // {fc: ['fc']}
+ * ```
  */
 export class LayersModelAdapter implements Model {
   readonly arch: string;
@@ -218,6 +225,7 @@ export class LayersModelAdapter implements Model {
   readonly softmax: 'removed' | 'none';
   private readonly params = new Map<string, WeightRef>();
   private readonly bufferRefs = new Map<string, WeightRef>();
+  private readonly fixedRefs = new Map<string, WeightRef>();
   private readonly collectLayer = new Map<string, Layer>();
   private readonly logitsTarget: SymTensor;
   private readonly stripActivation?: Layer;
@@ -361,7 +369,10 @@ export class LayersModelAdapter implements Model {
 
     // Parameters and buffers.
     const fixed: { name: string; layer: string; kind: string }[] = [];
-    const fix = (name: string, l: Layer) => fixed.push({ name, layer: l.name, kind: l.getClassName() });
+    const fix = (name: string, l: Layer, v: LayerVariable) => {
+      fixed.push({ name, layer: l.name, kind: l.getClassName() });
+      this.fixedRefs.set(name, { layer: l, short: shortName(l, v), variable: v });
+    };
     const vars = new Map<string, tf.Variable>();
     const bufs = new Map<string, tf.Variable>();
     for (const l of used) {
@@ -369,20 +380,20 @@ export class LayersModelAdapter implements Model {
       for (const v of l.weights) {
         const short = shortName(l, v);
         if (m === undefined) {
-          fix(`${l.name}/${short}`, l);
+          fix(`${l.name}/${short}`, l, v);
           continue;
         }
         const name = paramName(m, l, short);
         if (this.params.has(name) || this.bufferRefs.has(name)) fail(fn, 'model', `gives two weights the name '${name}'`);
         const ref: WeightRef = { layer: l, short, variable: v };
-        if (v.dtype !== 'float32') fix(name, l);
+        if (v.dtype !== 'float32') fix(name, l, v);
         else if (isBatchNorm(l) && !v.trainable && (short === 'moving_mean' || short === 'moving_variance')) {
           this.bufferRefs.set(name, ref);
           bufs.set(name, v.read() as tf.Variable);
         } else if (v.trainable) {
           this.params.set(name, ref);
           vars.set(name, v.read() as tf.Variable);
-        } else fix(name, l);
+        } else fix(name, l, v);
       }
     }
     this.fixedWeights = fixed;
@@ -404,7 +415,27 @@ export class LayersModelAdapter implements Model {
 
   /** The tfjs weight name (`<layer>/<weight>`, as in a model.json weightsManifest) of a parameter or buffer. */
   tfjsNameOf(name: string): string | undefined {
-    return (this.params.get(name) ?? this.bufferRefs.get(name))?.variable.originalName;
+    return (this.params.get(name) ?? this.bufferRefs.get(name) ?? this.fixedRefs.get(name))?.variable.originalName;
+  }
+
+  /** Copies of the float32 weights that are neither parameters nor buffers ({@link fixedWeights}), for saving (caller disposes). */
+  getFixedWeights(): NamedWeights {
+    this.checkAlive(`${this.arch}.getFixedWeights`);
+    const out: NamedWeights = new Map();
+    for (const [k, r] of this.fixedRefs) if (r.variable.dtype === 'float32') out.set(k, tf.clone(r.variable.read()));
+    return out;
+  }
+
+  /** Sets weights that are neither parameters nor buffers, by name (as {@link getFixedWeights} gives them). */
+  setFixedWeights(weights: NamedWeights): void {
+    const fn = `${this.arch}.setFixedWeights`;
+    this.checkAlive(fn);
+    for (const [k, t] of weights) {
+      const r = this.fixedRefs.get(k);
+      if (!r) fail(fn, 'weights', `has unknown weight '${k}' (known: ${[...this.fixedRefs.keys()].join(', ') || 'none'})`);
+      if (t.shape.join() !== r.variable.shape.join()) throw new ShapeMismatchError(fn, 'weights', `weight '${k}' has shape ${shapeStr(t.shape)}, expected ${shapeStr(r.variable.shape as number[])}`);
+      r.variable.write(t);
+    }
   }
 
   /**

@@ -180,8 +180,11 @@ test('a functional tfjs model with a skip connection and BatchNorm, saved and lo
     const ours = wrapped.forward(x).logits;
     assert.ok(maxDiff(probs, tf.softmax(ours)) < 1e-6);
     tf.dispose([probs, ours]);
-    // clone and dispose leave no tensors behind.
+    // clone, withNewHead, rebuild, loading and dispose leave no tensors behind.
     await assertNoLeak('clone + dispose', () => wrapped.clone().dispose());
+    await assertNoLeak('withNewHead + dispose', () => wrapped.withNewHead(5, 1).dispose());
+    await assertNoLeak('rebuild + dispose', () => wrapped.rebuild({ seed: 1 }).dispose());
+    await assertNoLeak('loadModel + dispose', async () => (await loadModel(path.join(tmpRoot, 'keras-resnet-4'), { modules: RESNET_MODULES })).dispose());
     assert.match(String(wrapped), /layers:keras_resnet \(tf.layers, 3 classes, logits before the final softmax\)/);
   } finally {
     net.dispose();
@@ -529,6 +532,7 @@ test('a graph model (tfjs-converter format) loads for the analyses that need act
     assert.throws(() => g.getWeights(), /graph-model.getWeights: this is a graph model \(inference only/);
     await assert.rejects(distance(g, g), /tl.distance: a has no parameters \(graph-model: a graph model keeps its weights inside the graph/);
     await assert.rejects(fineTune(g, data, quiet), /graph-model.clone: this is a graph model/);
+    await assert.rejects(train(g, data, quiet), /tl.train: model \(graph-model\) has no trainable parameters/);
     assert.ok(fromGraphModel(g, { modules: { feat: 'features' } }).moduleNames.includes('feat'));
     assert.throws(() => fromGraphModel(g, { modules: { feat: 'nope' } }), /tl.fromGraphModel: options.modules.feat names node 'nope', which the graph does not have/);
   } finally {
@@ -635,6 +639,21 @@ test('clear errors: module specs, heads, layers that cannot be interpolated, mal
   await assert.rejects(criticality(withCounter, withCounter, data, { alphas: 2, sigmas: [0.1] }), isArg(/tl.criticality: model \(layers:model\d*\) has layer 'counter' \(TestCounter\)/));
   const c = await ckaMatrix(withCounter, withCounter, data.x);
   close(c.get('conv', 'conv'), 1, 1e-6, 'activations-only analyses still run');
+  // Such weights are saved as the model holds them, and load back (here and in tf.loadLayersModel).
+  const seven = tf.tensor1d([7]);
+  withCounter.setFixedWeights(new Map([['conv/counter/count', seven]]));
+  seven.dispose();
+  await saveModel(withCounter, path.join(tmpRoot, 'counter'));
+  const counterBack = await loadModel(path.join(tmpRoot, 'counter'));
+  assert.ok(counterBack instanceof LayersModelAdapter);
+  const fixedBack = counterBack.getFixedWeights();
+  assert.deepEqual([...fixedBack.get('conv/counter/count')!.dataSync()], [7]);
+  tf.dispose([...fixedBack.values()]);
+  assert.equal(logitsDiff(counterBack, withCounter, data.x), 0);
+  counterBack.dispose();
+  const plainCounter = await tfjs.loadLayersModel(modelFiles(path.join(tmpRoot, 'counter')));
+  assert.deepEqual([...plainCounter.getLayer('counter').getWeights()[0]!.dataSync()], [7]);
+  plainCounter.dispose();
   withCounter.dispose();
   w.dispose();
   // Malformed and incomplete model files name the file.
