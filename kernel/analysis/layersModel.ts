@@ -18,7 +18,7 @@ import { DISPLAY } from './display';
 import type { ForwardOptions, ForwardResult, Model, NamedWeights } from './modelContract';
 import { InvalidArgumentError, ShapeMismatchError } from './errors';
 import { checkInteger, checkKeys, checkObject, checkSeed, fail, formatValue, shapeStr } from './validate';
-import { hashSeed } from './netModel';
+import { batchNormTrain, hashSeed } from './netModel';
 
 type Layer = tfjs.layers.Layer;
 type LayerVariable = tfjs.LayerVariable;
@@ -110,7 +110,10 @@ function callLeaf(layer: Layer, inputs: tf.Tensor[], callArgs: Record<string, un
   const kwargs = { ...(callArgs ?? {}), training };
   if (ctx.mode === 'calibrate' && bn && ctx.calibration) accumulateMoments(layer, inputs[0]!, ctx.calibration);
   let out: tf.Tensor | tf.Tensor[];
-  if (layer === ctx.stripActivation) {
+  const fast = ctx.mode === 'train' && bn && inputs.length === 1 ? fastBatchNorm(layer, inputs[0]!) : undefined;
+  if (fast) {
+    out = fast;
+  } else if (layer === ctx.stripActivation) {
     const l = layer as unknown as { activation: unknown };
     const act = l.activation;
     l.activation = linear();
@@ -127,6 +130,39 @@ function callLeaf(layer: Layer, inputs: tf.Tensor[], callArgs: Record<string, un
   const m = ctx.collect.get(layer);
   if (m !== undefined) ctx.collected.set(m, outs[0]!);
   return outs;
+}
+
+interface BatchNormFields {
+  readonly gamma: LayerVariable | null;
+  readonly beta: LayerVariable | null;
+  readonly movingMean: LayerVariable;
+  readonly movingVariance: LayerVariable;
+  readonly epsilon: number;
+  readonly momentum: number;
+  readonly axis: number | number[];
+}
+
+/**
+ * A BatchNormalization layer in training mode over NHWC channels, with the hand-written gradient
+ * `tl.resnet` uses (./netModel.ts `batchNormTrain`: three reductions instead of the dozen passes
+ * tfjs derives), and the layer's own moving-average update (biased batch variance, the layer's
+ * momentum), as tfjs's `call` does. Undefined where the layer is not of that form (the caller
+ * then applies the layer).
+ */
+function fastBatchNorm(layer: Layer, x: tf.Tensor): tf.Tensor | undefined {
+  const f = layer as unknown as BatchNormFields;
+  const axis = Array.isArray(f.axis) ? (f.axis.length === 1 ? f.axis[0]! : NaN) : f.axis;
+  if (x.rank !== 4 || (axis !== -1 && axis !== 3) || !f.gamma || !f.beta || !f.movingMean || !f.movingVariance || !layer.built) return undefined;
+  const { y, mean, variance } = batchNormTrain(x as tf.Tensor4D, f.gamma.read() as tf.Tensor1D, f.beta.read() as tf.Tensor1D, f.epsilon);
+  const decay = 1 - f.momentum;
+  // Not on the path to the loss, so the gradient tape ignores these updates.
+  for (const [v, batch] of [[f.movingMean, mean], [f.movingVariance, variance]] as const) {
+    const next = tf.tidy(() => tf.sub(v.read(), tf.mul(tf.sub(v.read(), batch), decay)));
+    v.write(next);
+    next.dispose();
+  }
+  tf.dispose([mean, variance]);
+  return y;
 }
 
 function accumulateMoments(layer: Layer, x: tf.Tensor, acc: NonNullable<RunContext['calibration']>): void {
