@@ -273,6 +273,8 @@ export class LayersModelAdapter implements Model {
     options: FromLayersModelOptions = {},
     fn = 'tl.fromLayersModel',
   ) {
+    const o = checkObject(fn, 'options', options);
+    checkKeys(fn, 'options', o, ['modules', 'head', 'inputShape']);
     const graph = layersModel as unknown as Graph;
     if (graph.inputs.length !== 1) fail(fn, 'model', `must have one image input, got ${graph.inputs.length} inputs`);
     if (graph.outputs.length !== 1) fail(fn, 'model', `must have one output (the class scores), got ${graph.outputs.length}`);
@@ -336,8 +338,6 @@ export class LayersModelAdapter implements Model {
     if (weighted.length === 0) fail(fn, 'model', 'has no layer with weights');
 
     // Modules.
-    const o = checkObject(fn, 'options', options);
-    checkKeys(fn, 'options', o, ['modules', 'head', 'inputShape']);
     const assigned = new Map<Layer, string>();
     const members = new Map<string, Layer[]>();
     const add = (m: string, l: Layer) => {

@@ -589,6 +589,16 @@ class Counter extends tfjs.layers.Layer {
 }
 tfjs.serialization.registerClass(Counter);
 
+test('tl exports the bring-your-own API', async () => {
+  const tl = await import('../../kernel/analysis/index');
+  assert.equal(tl.fromLayersModel, fromLayersModel);
+  assert.equal(tl.fromGraphModel, fromGraphModel);
+  assert.equal(tl.toLayersModel, toLayersModel);
+  assert.equal(tl.modelFiles, modelFiles);
+  assert.equal(tl.loadModel, loadModel);
+  assert.equal(tl.LayersModelAdapter, LayersModelAdapter);
+});
+
 test('clear errors: module specs, heads, layers that cannot be interpolated, malformed model files', async () => {
   const fn = 'tl.fromLayersModel';
   const seqModel = () =>
@@ -610,6 +620,7 @@ test('clear errors: module specs, heads, layers that cannot be interpolated, mal
   assert.throws(() => fromLayersModel(m, { head: 'flat' }), isArg(/options.head names layer 'flat' \(Flatten\), which has no weights to re-initialise/));
   assert.throws(() => fromLayersModel(m, { head: 'nope' }), isArg(/options.head names layer 'nope', which the model does not have/));
   assert.throws(() => fromLayersModel({} as never), isArg(/tl.fromLayersModel: model must be a tf.LayersModel/));
+  assert.throws(() => fromLayersModel(m, { modul: {} } as never), isArg(/tl.fromLayersModel: options.modul is not a known option \(known: modules, head, inputShape\)/));
   const netModel = cnn({ inputShape: [SIZE, SIZE, 1], numClasses: 3, channels: [2], hidden: 0 });
   assert.throws(() => fromLayersModel(netModel), isArg(/model must be a tf.LayersModel .* got a TransferLab model \(cnn\)/));
   netModel.dispose();
