@@ -21,6 +21,7 @@ import { matrix as ckaMatrix } from '../../kernel/analysis/cka';
 import { distance, distances } from '../../kernel/analysis/distance';
 import { interpolate, interpolateAll } from '../../kernel/analysis/interpolate';
 import { criticality } from '../../kernel/analysis/criticality';
+import { curvature } from '../../kernel/analysis/curvature';
 import { fromLayersModel, LayersModelAdapter } from '../../kernel/analysis/layersModel';
 import { fromGraphModel, GraphModelAdapter } from '../../kernel/analysis/graphModel';
 import { toLayersModel } from '../../kernel/analysis/layersExport';
@@ -378,7 +379,7 @@ test('checkpoints and saved models of a wrapped model: checkpointSweep, save/loa
   }
 });
 
-test('a Sequential model ending in a softmax equals the equivalent tl.cnn; CKA on both agrees', async () => {
+test('a Sequential model ending in a softmax equals the equivalent tl.cnn; CKA and curvature on both agree', async () => {
   const net = cnn({ inputShape: [SIZE, SIZE, 1], numClasses: 3, channels: [4], hidden: 0, seed: 7 });
   const seq = tfjs.sequential({
     name: 'seq',
@@ -404,6 +405,11 @@ test('a Sequential model ending in a softmax equals the equivalent tl.cnn; CKA o
     const a = await ckaMatrix(m, m, x);
     const b = await ckaMatrix(net, net, x);
     close(a.get('conv1', 'fc'), b.get('conv1', 'fc'), 1e-4, 'CKA conv1 × fc');
+    // Curvature (Hessian of the loss per module) too.
+    const labelled = task(16, 4);
+    const hw = await curvature(m, labelled, { modules: ['fc'], seed: 1 });
+    const hr = await curvature(net, labelled, { modules: ['fc'], seed: 1 });
+    close(hw.module('fc').topEigenvalue, hr.module('fc').topEigenvalue, 1e-4, 'top Hessian eigenvalue of fc');
     // The default grouping: every layer with weights is a module.
     const byLayer = fromLayersModel(m.layersModel);
     assert.deepEqual(byLayer.moduleNames, ['c1', 'out']);
