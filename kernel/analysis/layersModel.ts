@@ -276,6 +276,14 @@ export class LayersModelAdapter implements Model {
     const o = checkObject(fn, 'options', options);
     checkKeys(fn, 'options', o, ['modules', 'head', 'inputShape']);
     const graph = layersModel as unknown as Graph;
+    let built: boolean;
+    try {
+      // An unbuilt Sequential throws on reading its inputs.
+      built = Array.isArray(graph.inputs) && Array.isArray(graph.outputs) && graph.inputs.length > 0;
+    } catch {
+      built = false;
+    }
+    if (!built) fail(fn, 'model', 'has no input yet: give its first layer an inputShape (or build it on an input) before wrapping it');
     if (graph.inputs.length !== 1) fail(fn, 'model', `must have one image input, got ${graph.inputs.length} inputs`);
     if (graph.outputs.length !== 1) fail(fn, 'model', `must have one output (the class scores), got ${graph.outputs.length}`);
     this.arch = `layers:${layersModel.name}`;

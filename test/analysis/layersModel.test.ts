@@ -627,6 +627,8 @@ test('clear errors: module specs, heads, layers that cannot be interpolated, mal
   assert.throws(() => fromLayersModel(m, { head: 'nope' }), isArg(/options.head names layer 'nope', which the model does not have/));
   assert.throws(() => fromLayersModel({} as never), isArg(/tl.fromLayersModel: model must be a tf.LayersModel/));
   assert.throws(() => fromLayersModel(m, { modul: {} } as never), isArg(/tl.fromLayersModel: options.modul is not a known option \(known: modules, head, inputShape\)/));
+  const unbuilt = tfjs.sequential({ name: 'empty' });
+  assert.throws(() => fromLayersModel(unbuilt), isArg(/tl.fromLayersModel: model has no input yet: give its first layer an inputShape/));
   const netModel = cnn({ inputShape: [SIZE, SIZE, 1], numClasses: 3, channels: [2], hidden: 0 });
   assert.throws(() => fromLayersModel(netModel), isArg(/model must be a tf.LayersModel .* got a TransferLab model \(cnn\)/));
   netModel.dispose();
