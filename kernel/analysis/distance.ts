@@ -37,7 +37,7 @@ export type WeightsSource = Model | NamedWeights | Readonly<Record<string, tf.Te
 export type GroupBy = number | ((name: string) => string | undefined);
 
 export interface DistanceOptions {
-  /** Modules flagged as the re-initialised head. Default `['fc']`. */
+  /** Modules flagged as the re-initialised head. Default: the models' `headModule` (`['fc']` for tl.resnet / tl.cnn and weight maps). */
   readonly head?: readonly string[];
   /** Modules left out of the table and the totals. Default none. */
   readonly exclude?: readonly string[];
@@ -114,6 +114,7 @@ export function weightsOf(fn: string, arg: string, src: unknown): ReadonlyMap<st
   const m = src as Partial<Model> | null;
   if (m !== null && typeof m === 'object' && m.variables instanceof Map) {
     if ((m as { isDisposed?: boolean }).isDisposed) fail(fn, arg, 'is a disposed model');
+    if (m.variables.size === 0) fail(fn, arg, `has no parameters (${m.arch ?? 'model'}: a graph model keeps its weights inside the graph; load a layers model)`);
     return m.variables;
   }
   // A plain record of name → tensor (tl.io.readNpz, tl.io.readSafetensors).
@@ -170,10 +171,12 @@ interface Options {
   readonly groupOf: (name: string) => string | undefined;
 }
 
-function parseOptions(fn: string, options: unknown): Options {
+function parseOptions(fn: string, options: unknown, sources: readonly unknown[] = []): Options {
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, ['head', 'exclude', 'groupBy']);
-  return { head: checkNames(fn, 'options.head', o['head'], ['fc']), exclude: checkNames(fn, 'options.exclude', o['exclude'], []), groupOf: groupFunction(fn, o['groupBy']) };
+  // The default head: the models' own classifier module (`fc` for tl.resnet / tl.cnn, the head layer's module for tl.fromLayersModel).
+  const heads = [...new Set(sources.map((s) => (s !== null && typeof s === 'object' && typeof (s as Partial<Model>).headModule === 'string' ? (s as Model).headModule! : undefined)).filter((h): h is string => h !== undefined))];
+  return { head: checkNames(fn, 'options.head', o['head'], heads.length > 0 ? heads : ['fc']), exclude: checkNames(fn, 'options.exclude', o['exclude'], []), groupOf: groupFunction(fn, o['groupBy']) };
 }
 
 /**
@@ -196,7 +199,7 @@ export async function distance(a: WeightsSource, b: WeightsSource, options: Dist
   const o = checkObject(fn, 'options', options);
   const { label, ...rest } = o;
   if (label !== undefined && typeof label !== 'string') fail(fn, 'options.label', `must be a string, got ${formatValue(label)}`);
-  const p = await pairDistance(fn, (label as string | undefined) ?? 'A vs B', weightsOf(fn, 'a', a), 'a', weightsOf(fn, 'b', b), 'b', parseOptions(fn, rest));
+  const p = await pairDistance(fn, (label as string | undefined) ?? 'A vs B', weightsOf(fn, 'a', a), 'a', weightsOf(fn, 'b', b), 'b', parseOptions(fn, rest, [a, b]));
   return new DistanceResult([p]);
 }
 
@@ -216,7 +219,7 @@ export async function distance(a: WeightsSource, b: WeightsSource, options: Dist
 export async function distances(pairs: readonly { readonly label: string; readonly a: WeightsSource; readonly b: WeightsSource }[], options: DistanceOptions = {}): Promise<DistanceResult> {
   const fn = 'tl.distances';
   if (!Array.isArray(pairs) || pairs.length === 0) fail(fn, 'pairs', `must be a non-empty array of {label, a, b}, got ${formatValue(pairs)}`);
-  const o = parseOptions(fn, options);
+  const o = parseOptions(fn, options, pairs.flatMap((p) => (p !== null && typeof p === 'object' ? [p.a, p.b] : [])));
   const out: PairDistance[] = [];
   for (let i = 0; i < pairs.length; i++) {
     const p = pairs[i]!;

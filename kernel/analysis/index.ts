@@ -67,3 +67,10 @@ export type { AlignOptions, AlignedGroup, AlignedCurve, AlignOption, Permutation
 export { curvature, curvatureTable, CurvatureResult, CurvatureTable } from './curvature';
 export type { CurvatureOptions, CurvatureMethod, ModuleCurvature, CriticalityLike } from './curvature';
 export * as io from './io';
+export { fromLayersModel, isLayersModelAdapter, LayersModelAdapter } from './layersModel';
+export type { FromLayersModelOptions, LayerSelector, LayersModelLayout } from './layersModel';
+export { fromGraphModel, GraphModelAdapter } from './graphModel';
+export type { FromGraphModelOptions } from './graphModel';
+export { toLayersModel } from './layersExport';
+export { modelFiles } from './modelFiles';
+export type { LoadModelOptions } from './checkpointFiles';

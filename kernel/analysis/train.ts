@@ -198,6 +198,7 @@ export async function runTraining(fn: string, model: Model, data: DataLike, o: R
 export function checkTrainInputs(fn: string, model: Model, data: DataLike, o: ResolvedTrainOptions): void {
   const { numClasses } = checkData(fn, 'data', data);
   checkDataFitsModel(fn, model, data, numClasses);
+  if (![...model.variables.values()].some((v) => v.trainable)) fail(fn, 'model', `(${model.arch}) has no trainable parameters (a graph model keeps its weights inside the graph; load a layers model to train)`);
   if (o.validation !== undefined) {
     const v = checkData(fn, 'options.validation', o.validation);
     checkDataFitsModel(fn, model, o.validation, v.numClasses);
