@@ -7,7 +7,7 @@
 //   renderers  browser, esm, one entry per renderer folder: dist/renderers/<name>.js
 // Analysis type declarations (for cell type checking and the package's `types`) come from tsc.
 import * as esbuild from 'esbuild';
-import { existsSync, readdirSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
@@ -64,6 +64,25 @@ function emitAnalysisTypes() {
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'kernel/analysis/tsconfig.types.json'], { cwd: root, stdio: 'inherit' });
 }
 
+/**
+ * The static figures' assets beside the bundles (kernel/executor/statics.ts): resvg's WebAssembly
+ * and one font (DejaVu Sans, under its own free licence, copied with it), so PNGs have text on a
+ * machine without system fonts and a package carries no node_modules for them.
+ */
+function copyFigureAssets() {
+  const dir = path.join(root, 'dist', 'figures');
+  mkdirSync(dir, { recursive: true });
+  const assets = [
+    ['node_modules/@resvg/resvg-wasm/index_bg.wasm', 'resvg.wasm'],
+    ['node_modules/dejavu-fonts-ttf/ttf/DejaVuSans.ttf', 'DejaVuSans.ttf'],
+    ['node_modules/dejavu-fonts-ttf/LICENSE', 'DejaVuSans.LICENSE'],
+  ];
+  for (const [from, to] of assets) {
+    if (existsSync(path.join(root, from))) copyFileSync(path.join(root, from), path.join(dir, to));
+  }
+}
+
+copyFigureAssets();
 if (watch) {
   const contexts = await Promise.all(targets.map((t) => esbuild.context(t)));
   await Promise.all(contexts.map((c) => c.watch()));

@@ -13,7 +13,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Executor } from './executor';
-import { createDisplay, plainText, DISPLAY_DECLARATIONS, type DisplaySink } from './display';
+import { createDisplay, plainText, DISPLAY_DECLARATIONS, LIVE_SYMBOL, type DisplaySink } from './display';
+import { prepareStatics, staticAssets, staticsSettled } from './statics';
 import { createRuntime } from './runtime';
 import type { FromWorker, ToWorker } from './workerProtocol';
 import type { KernelBackendInfo } from '../protocol/backends';
@@ -110,13 +111,20 @@ function loadTl(): Record<string, unknown> {
 function progressFactory(title: string) {
   const displayKey = Symbol.for('Jupyter.display');
   const handle = display.text(`${title}: starting…`);
+  let last: Record<string, unknown> | undefined;
   return {
     update(p: unknown) {
       const bundle = p && typeof p === 'object' && typeof (p as { bundle?: unknown }).bundle === 'function' ? (p as { bundle(): Record<string, unknown> }).bundle() : { 'text/plain': `${title}: ${plainText(p)}` };
-      handle.update({ [displayKey]: () => bundle });
+      last = bundle;
+      // Live updates carry no static images (drawing them at every step would slow training).
+      handle.update({ [displayKey]: () => bundle, [LIVE_SYMBOL]: true });
     },
     done() {
-      /* the last update stays as the output */
+      // The last update stays as the output, now with its static images.
+      if (last !== undefined) {
+        const bundle = last;
+        handle.update({ [displayKey]: () => bundle });
+      }
     },
   };
 }
@@ -233,6 +241,11 @@ function handle(m: ToWorker): void {
       post({ type: 'interruptAck', seq: m.seq });
       break;
     case 'execute':
+      // The first cell waits for the PNG rasteriser (started with the worker, a few tens of ms).
+      if (!staticsSettled()) {
+        void staticsStarted.then(() => handle(m));
+        break;
+      }
       void executor.execute(m.code, m.executionCount, USES_COMPUTE.test(m.code) ? ensureBackend : undefined).then((outcome) => {
         // Fault injection for the kernel's tests: lose an interrupted cell's reply, as a late
         // TerminateExecution can (workerHost.ts answers such a cell itself).
@@ -266,6 +279,8 @@ function handle(m: ToWorker): void {
   }
 }
 
+// Static chart images need resvg's WebAssembly, whose instantiation is asynchronous: start it now.
+const staticsStarted = prepareStatics(staticAssets(packageRoot));
 post({ type: 'ready' });
 // Warm up in the background, in idle moments so that early requests do not wait behind it:
 // the light checker at once, then (after 300 ms without requests) the full checker, then the
