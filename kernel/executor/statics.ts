@@ -22,12 +22,11 @@ import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { initWasm, Resvg } from '@resvg/resvg-wasm';
 import type { MimeBundle } from '../protocol/messages';
-import { Mime } from '../protocol/mime';
+import { Mime, STATIC_FIGURES_ENV } from '../protocol/mime';
 
 const { vega: VEGA, vegaLite: VEGA_LITE, svg: SVG, png: PNG } = Mime;
 
-/** The environment variable that turns static figures off (`0`, `false`, `off`, `no`). */
-export const STATIC_FIGURES_ENV = 'TRANSFERLAB_STATIC_FIGURES';
+export { STATIC_FIGURES_ENV };
 
 /** Whether the environment turns static figures off. */
 export function staticsDisabledByEnv(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -138,20 +137,20 @@ export function renderSvg(spec: Record<string, unknown>, kind: 'vega' | 'vega-li
   try {
     if (view.background() == null || view.background() === 'transparent') view.background(LIGHT_BACKGROUND);
     view.run();
-    inlineImages(view.scenegraph().root);
+    inlineImages((view.scenegraph() as unknown as { root: unknown }).root);
     // What vega-view's renderHeadless does (width/height/offset include the padding).
     const internal = view as unknown as { _viewWidth: number; _viewHeight: number; _origin: [number, number] };
     const pad = view.padding() as { left: number; right: number; top: number; bottom: number };
     const width = Math.max(0, internal._viewWidth + pad.left + pad.right);
     const height = Math.max(0, internal._viewHeight + pad.top + pad.bottom);
-    const Headless = v.renderModule('svg').headless as new (loader: unknown) => {
+    const Headless = (v.renderModule as unknown as (name: string) => { headless: unknown })('svg').headless as new (loader: unknown) => {
       initialize(el: null, w: number, h: number, origin: [number, number], scale: number): { background(c: unknown): unknown };
       render(scene: unknown): unknown;
       svg(): string;
     };
     const renderer = new Headless(view.loader());
     renderer.initialize(null, width, height, [pad.left + internal._origin[0], pad.top + internal._origin[1]], 1).background(view.background());
-    renderer.render(view.scenegraph().root);
+    renderer.render((view.scenegraph() as unknown as { root: unknown }).root);
     return { svg: renderer.svg(), width, height };
   } finally {
     view.finalize();
