@@ -34,12 +34,24 @@ const common = {
 
 /** @type {esbuild.BuildOptions[]} */
 const targets = [];
-const nodeTarget = (entry, outfile) => {
+const nodeTarget = (entry, outfile, extra = {}) => {
   if (!existsSync(path.join(root, entry))) return;
-  targets.push({ ...common, entryPoints: [entry], outfile, platform: 'node', format: 'cjs', target: 'node20', external: nodeExternals });
+  targets.push({ ...common, entryPoints: [entry], outfile, platform: 'node', format: 'cjs', target: 'node20', external: nodeExternals, ...extra });
+};
+/**
+ * vega-loader's Node build requires node-fetch, whose URL parser requires Node's deprecated
+ * `punycode` (a warning in the cell's output on Node 21+). The kernel's static figures load
+ * nothing by URL (kernel/executor/statics.ts), so node-fetch is left out of the worker.
+ */
+const noNodeFetch = {
+  name: 'no-node-fetch',
+  setup(build) {
+    build.onResolve({ filter: /^node-fetch$/ }, () => ({ path: 'node-fetch', namespace: 'no-node-fetch' }));
+    build.onLoad({ filter: /.*/, namespace: 'no-node-fetch' }, () => ({ contents: 'module.exports = undefined;', loader: 'js' }));
+  },
 };
 nodeTarget('kernel/main.ts', 'dist/kernel.js');
-nodeTarget('kernel/executor/worker.ts', 'dist/kernelWorker.js');
+nodeTarget('kernel/executor/worker.ts', 'dist/kernelWorker.js', { plugins: [noNodeFetch] });
 nodeTarget('kernel/analysis/index.ts', 'dist/analysis.js');
 nodeTarget('kernel/analysis/gram/worker.ts', 'dist/gramWorker.js');
 nodeTarget('cli/main.ts', 'dist/cli.js');

@@ -125,6 +125,14 @@ export interface StaticFigure {
 /** The light background behind charts whose spec sets none (a transparent chart is unreadable on a dark page). */
 const LIGHT_BACKGROUND = '#ffffff';
 
+/** A vega loader that loads nothing (no file is read, no request leaves the kernel for a chart). */
+const refusingLoader = {
+  load: (uri: string) => Promise.reject(new Error(`static figures load nothing by URL (${uri})`)),
+  sanitize: (uri: string) => Promise.reject(new Error(`static figures load nothing by URL (${uri})`)),
+  http: (uri: string) => Promise.reject(new Error(`static figures load nothing by URL (${uri})`)),
+  file: (uri: string) => Promise.reject(new Error(`static figures load nothing by URL (${uri})`)),
+};
+
 /**
  * Draws a Vega spec (or a Vega-Lite spec, compiled first) as SVG, synchronously: the dataflow
  * runs at once (the specs here carry their data inline) and the scenegraph is drawn by vega's
@@ -133,7 +141,7 @@ const LIGHT_BACKGROUND = '#ffffff';
 export function renderSvg(spec: Record<string, unknown>, kind: 'vega' | 'vega-lite'): { svg: string; width: number; height: number } {
   const v = vega();
   const vgSpec = kind === 'vega-lite' ? vegaLite().compile(spec as never).spec : spec;
-  const view = new v.View(v.parse(vgSpec as never), { renderer: 'none', logLevel: v.Error });
+  const view = new v.View(v.parse(vgSpec as never), { renderer: 'none', logLevel: v.Error, loader: refusingLoader as never });
   try {
     if (view.background() == null || view.background() === 'transparent') view.background(LIGHT_BACKGROUND);
     view.run();
