@@ -213,7 +213,8 @@ const USES_COMPUTE = /\b(tf|tl)\b|@tensorflow|['"]transferlab['"]/;
 
 // The handler is the kernel's own code: an interrupt must never terminate it halfway (the
 // cells it starts run later, from microtasks, outside this guard).
-port.on('message', (m: ToWorker) => {
+port.on('message', receive);
+function receive(m: ToWorker): void {
   // A message callback starts on an empty stack: no kernel work can be in progress. Clearing the
   // flag here also heals it if a TerminateExecution ever cut a guarded section short (its
   // finally block never ran), which would otherwise leave every later loop unstoppable.
@@ -228,7 +229,7 @@ port.on('message', (m: ToWorker) => {
     if (id !== undefined) post({ type: 'failed', id, name: error.name || 'Error', message: error.message });
     else post({ type: 'log', text: `the executor failed to handle ${String((m as { type?: unknown } | null)?.type)}: ${error.stack ?? error.message}` });
   }
-});
+}
 
 function handle(m: ToWorker): void {
   scheduleWarmUp();
@@ -243,7 +244,7 @@ function handle(m: ToWorker): void {
     case 'execute':
       // The first cell waits for the PNG rasteriser (started with the worker, a few tens of ms).
       if (!staticsSettled()) {
-        void staticsStarted.then(() => handle(m));
+        void staticsStarted.then(() => receive(m));
         break;
       }
       void executor.execute(m.code, m.executionCount, USES_COMPUTE.test(m.code) ? ensureBackend : undefined).then((outcome) => {
