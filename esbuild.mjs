@@ -41,7 +41,7 @@ const nodeTarget = (entry, outfile, extra = {}) => {
 /**
  * vega-loader's Node build requires node-fetch, whose URL parser requires Node's deprecated
  * `punycode` (a warning in the cell's output on Node 21+). The kernel's static figures load
- * nothing by URL (kernel/executor/statics.ts), so node-fetch is left out of the worker.
+ * nothing by URL (kernel/executor/statics.ts), so node-fetch is left out of their bundle.
  */
 const noNodeFetch = {
   name: 'no-node-fetch',
@@ -51,7 +51,9 @@ const noNodeFetch = {
   },
 };
 nodeTarget('kernel/main.ts', 'dist/kernel.js');
-nodeTarget('kernel/executor/worker.ts', 'dist/kernelWorker.js', { plugins: [noNodeFetch] });
+// vega and vega-lite in their own bundle, required by the worker on its first chart.
+nodeTarget('kernel/executor/worker.ts', 'dist/kernelWorker.js', { external: [...nodeExternals, 'vega', 'vega-lite'] });
+nodeTarget('kernel/executor/vegaModules.ts', 'dist/vegaModules.js', { plugins: [noNodeFetch] });
 nodeTarget('kernel/analysis/index.ts', 'dist/analysis.js');
 nodeTarget('kernel/analysis/gram/worker.ts', 'dist/gramWorker.js');
 nodeTarget('cli/main.ts', 'dist/cli.js');

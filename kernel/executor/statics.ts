@@ -100,19 +100,22 @@ export function staticsSettled(): boolean {
   return rasteriser !== 'pending';
 }
 
-type VegaModule = typeof import('vega');
-type VegaLiteModule = typeof import('vega-lite');
-let vegaModule: VegaModule | undefined;
-let vegaLiteModule: VegaLiteModule | undefined;
-function vega(): VegaModule {
-  // Loaded on the first chart, not when the kernel starts (it is half a megabyte of code).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (vegaModule ??= require('vega') as VegaModule);
+type VegaModules = typeof import('./vegaModules');
+let vegaModules: VegaModules | undefined;
+/**
+ * vega and vega-lite, loaded on the first chart, not when the kernel starts (megabytes of code):
+ * from their bundle beside the worker's (`dist/vegaModules.js`), or from source in a checkout.
+ */
+function loadVega(): VegaModules {
+  if (vegaModules === undefined) {
+    const bundled = path.join(__dirname, 'vegaModules.js');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    vegaModules = existsSync(bundled) ? (require(bundled) as VegaModules) : { vega: require('vega') as VegaModules['vega'], vegaLite: require('vega-lite') as VegaModules['vegaLite'] };
+  }
+  return vegaModules;
 }
-function vegaLite(): VegaLiteModule {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (vegaLiteModule ??= require('vega-lite') as VegaLiteModule);
-}
+const vega = () => loadVega().vega;
+const vegaLite = () => loadVega().vegaLite;
 
 /** A chart drawn as SVG text and PNG (base64; absent when the rasteriser is unavailable). */
 export interface StaticFigure {
