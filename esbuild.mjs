@@ -93,6 +93,7 @@ function copyFigureAssets() {
   ];
   for (const [from, to] of assets) {
     if (existsSync(path.join(root, from))) copyFileSync(path.join(root, from), path.join(dir, to));
+    else console.warn(`esbuild.mjs: ${from} is missing (run npm ci): charts will carry no static PNG`);
   }
 }
 
