@@ -39,6 +39,8 @@ let enabled = !staticsDisabledByEnv();
 /**
  * Turns static renderings on or off for this kernel (`display.statics(false)` in a cell); without
  * an argument, only says whether they are on.
+ * @example
+ * setStaticsEnabled(false); // charts from now on carry no image/png or image/svg+xml
  */
 export function setStaticsEnabled(on?: boolean): boolean {
   if (on !== undefined) {
@@ -76,6 +78,8 @@ let problem: string | undefined;
 
 /**
  * Starts resvg's WebAssembly and reads the font; resolves (never rejects) when done. Idempotent.
+ * @example
+ * await prepareStatics(staticAssets(packageRoot));
  */
 export function prepareStatics(assets: StaticAssets): Promise<void> {
   preparing ??= (async () => {
@@ -209,7 +213,11 @@ export function rasterise(svg: string): { png: Uint8Array; width: number; height
 const cache = new Map<string, StaticFigure>();
 const CACHE_SIZE = 16;
 
-/** A spec drawn as SVG and PNG (cached by the spec's JSON). */
+/**
+ * A spec drawn as SVG and PNG (cached by the spec's JSON).
+ * @example
+ * const { svg, png } = renderStatic({ mark: 'bar', data: { values: [{ a: 1 }] }, encoding: { y: { field: 'a', type: 'quantitative' } } }, 'vega-lite');
+ */
 export function renderStatic(spec: Record<string, unknown>, kind: 'vega' | 'vega-lite'): StaticFigure {
   const key = `${kind}\n${JSON.stringify(spec)}`;
   const hit = cache.get(key);
@@ -235,6 +243,9 @@ function isSpec(x: unknown): x is Record<string, unknown> {
  * `bundle` with `image/svg+xml` and `image/png` added when it carries a Vega or Vega-Lite chart
  * and has no image of its own; unchanged when statics are off. A chart that fails to draw keeps
  * its other representations, and `metadata` says why (`transferlab.statics`).
+ * @example
+ * const { data } = withStatics({ 'application/vnd.vegalite.v5+json': spec, 'text/plain': 'chart' });
+ * data['image/png']; // base64 PNG
  */
 export function withStatics(bundle: MimeBundle, metadata: Record<string, unknown> = {}): { data: MimeBundle; metadata: Record<string, unknown> } {
   if (!enabled || SVG in bundle || PNG in bundle) return { data: bundle, metadata };

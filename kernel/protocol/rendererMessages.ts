@@ -32,7 +32,11 @@ export type RendererMessage = SaveImageMessage | CopyImageMessage;
 /** The renderers that draw charts and so offer Save/Copy (package.json's `requiresMessaging: optional`). */
 export const CHART_RENDERER_IDS: readonly string[] = ['transferlab-cka', 'transferlab-interpolation', 'transferlab-training', 'transferlab-vegalite'];
 
-/** Whether `m` is a well-formed {@link RendererMessage} (messages come from a webview: checked, not trusted). */
+/**
+ * Whether `m` is a well-formed {@link RendererMessage} (messages come from a webview: checked, not trusted).
+ * @example
+ * isRendererMessage({ type: 'transferlab.copyImage', svg: '<svg/>' }) // true
+ */
 export function isRendererMessage(m: unknown): m is RendererMessage {
   if (m === null || typeof m !== 'object') return false;
   const r = m as Record<string, unknown>;
