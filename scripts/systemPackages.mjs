@@ -49,7 +49,7 @@ export const GROUPS = [
     name: 'Jupyter tooling',
     why: 'the Jupyter conformance suite, nbclient and nbconvert as clients, nbformat validation',
     packages: ['python3', 'python3-jupyter-client', 'python3-jupyter-kernel-test', 'python3-nbclient', 'python3-nbformat', 'jupyter-nbconvert', 'python3-ipykernel'],
-    tests: ['test/kernel/conformance', 'test/protocol/ipynb'],
+    tests: ['test/kernel/conformance', 'test/protocol/ipynb', 'test/kernel/figures'],
     present: () => pythonImports('jupyter_client', 'jupyter_kernel_test', 'nbclient', 'nbformat', 'nbconvert', 'ipykernel'),
   },
   {
@@ -63,8 +63,15 @@ export const GROUPS = [
     name: 'Chromium',
     why: 'the renderers and the HTML report drawn in a real browser, and VS Code in the end-to-end tests',
     packages: ['chromium'],
-    tests: ['test/renderers', 'e2e'],
+    tests: ['test/renderers', 'e2e', 'test/kernel/figures'],
     present: () => existsSync(process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium'),
+  },
+  {
+    name: 'Jupyter Notebook 6',
+    why: 'the static chart images shown in Notebook 6 (test/kernel/figures)',
+    packages: ['python3-notebook'],
+    tests: ['test/kernel/figures'],
+    present: () => pythonImports('notebook'),
   },
   {
     name: 'Fashion-MNIST',

@@ -13,7 +13,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Executor } from './executor';
-import { createDisplay, plainText, DISPLAY_DECLARATIONS, type DisplaySink } from './display';
+import { createDisplay, plainText, DISPLAY_DECLARATIONS, LIVE_SYMBOL, type DisplaySink } from './display';
+import { prepareStatics, staticAssets, staticsSettled } from './statics';
 import { createRuntime } from './runtime';
 import type { FromWorker, ToWorker } from './workerProtocol';
 import type { KernelBackendInfo } from '../protocol/backends';
@@ -110,13 +111,20 @@ function loadTl(): Record<string, unknown> {
 function progressFactory(title: string) {
   const displayKey = Symbol.for('Jupyter.display');
   const handle = display.text(`${title}: starting…`);
+  let last: Record<string, unknown> | undefined;
   return {
     update(p: unknown) {
       const bundle = p && typeof p === 'object' && typeof (p as { bundle?: unknown }).bundle === 'function' ? (p as { bundle(): Record<string, unknown> }).bundle() : { 'text/plain': `${title}: ${plainText(p)}` };
-      handle.update({ [displayKey]: () => bundle });
+      last = bundle;
+      // Live updates carry no static images (drawing them at every step would slow training).
+      handle.update({ [displayKey]: () => bundle, [LIVE_SYMBOL]: true });
     },
     done() {
-      /* the last update stays as the output */
+      // The last update stays as the output, now with its static images.
+      if (last !== undefined) {
+        const bundle = last;
+        handle.update({ [displayKey]: () => bundle });
+      }
     },
   };
 }
@@ -205,7 +213,8 @@ const USES_COMPUTE = /\b(tf|tl)\b|@tensorflow|['"]transferlab['"]/;
 
 // The handler is the kernel's own code: an interrupt must never terminate it halfway (the
 // cells it starts run later, from microtasks, outside this guard).
-port.on('message', (m: ToWorker) => {
+port.on('message', receive);
+function receive(m: ToWorker): void {
   // A message callback starts on an empty stack: no kernel work can be in progress. Clearing the
   // flag here also heals it if a TerminateExecution ever cut a guarded section short (its
   // finally block never ran), which would otherwise leave every later loop unstoppable.
@@ -220,7 +229,7 @@ port.on('message', (m: ToWorker) => {
     if (id !== undefined) post({ type: 'failed', id, name: error.name || 'Error', message: error.message });
     else post({ type: 'log', text: `the executor failed to handle ${String((m as { type?: unknown } | null)?.type)}: ${error.stack ?? error.message}` });
   }
-});
+}
 
 function handle(m: ToWorker): void {
   scheduleWarmUp();
@@ -233,6 +242,11 @@ function handle(m: ToWorker): void {
       post({ type: 'interruptAck', seq: m.seq });
       break;
     case 'execute':
+      // The first cell waits for the PNG rasteriser (started with the worker, a few tens of ms).
+      if (!staticsSettled()) {
+        void staticsStarted.then(() => receive(m));
+        break;
+      }
       void executor.execute(m.code, m.executionCount, USES_COMPUTE.test(m.code) ? ensureBackend : undefined).then((outcome) => {
         // Fault injection for the kernel's tests: lose an interrupted cell's reply, as a late
         // TerminateExecution can (workerHost.ts answers such a cell itself).
@@ -266,6 +280,8 @@ function handle(m: ToWorker): void {
   }
 }
 
+// Static chart images need resvg's WebAssembly, whose instantiation is asynchronous: start it now.
+const staticsStarted = prepareStatics(staticAssets(packageRoot));
 post({ type: 'ready' });
 // Warm up in the background, in idle moments so that early requests do not wait behind it:
 // the light checker at once, then (after 300 ms without requests) the full checker, then the
