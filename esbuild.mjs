@@ -36,7 +36,8 @@ const common = {
 const targets = [];
 const nodeTarget = (entry, outfile) => {
   if (!existsSync(path.join(root, entry))) return;
-  targets.push({ ...common, entryPoints: [entry], outfile, platform: 'node', format: 'cjs', target: 'node20', external: nodeExternals });
+  // The maps ship in the .vsix (tracebacks show kernel/analysis/<file>.ts:<line>), without the sources.
+  targets.push({ ...common, sourcesContent: false, entryPoints: [entry], outfile, platform: 'node', format: 'cjs', target: 'node20', external: nodeExternals });
 };
 nodeTarget('kernel/main.ts', 'dist/kernel.js');
 nodeTarget('kernel/executor/worker.ts', 'dist/kernelWorker.js');

@@ -235,6 +235,26 @@ export class CellChecker {
     this.environmentVersion++;
   }
 
+  /**
+   * TypeScript's types of global names declared by cells that ran (`name` → `number[]`,
+   * `tf.Tensor<tf.Rank>`, `typeof Net`), from the program the next cell's check uses anyway.
+   */
+  typesOf(names: readonly string[]): Map<string, string> {
+    const out = new Map<string, string>();
+    const program = this.service.getProgram();
+    if (!program) return out;
+    const checker = program.getTypeChecker();
+    for (const name of names) {
+      const owner = this.owners.get(name);
+      const sf = owner ? program.getSourceFile(cellFile(owner.cell)) : undefined;
+      const id = sf ? declarationIdentifier(sf, name) : undefined;
+      const symbol = id ? checker.getSymbolAtLocation(id) : undefined;
+      if (!id || !symbol) continue;
+      out.set(name, checker.typeToString(checker.getTypeOfSymbolAtLocation(symbol, id), undefined, ts.TypeFormatFlags.NoTruncation));
+    }
+    return out;
+  }
+
   /** Completions at a UTF-16 offset of `code`. */
   complete(code: string, offset: number): { matches: string[]; start: number; end: number; entries: ts.CompletionEntry[] } {
     this.setFile(SCRATCH, `${code}\nexport {};\n`);
@@ -260,4 +280,28 @@ export class CellChecker {
     const tags = (q.tags ?? []).map((t) => `@${t.name} ${ts.displayPartsToString(t.text)}`).join('\n');
     return { signature, documentation: [docs, tags].filter(Boolean).join('\n\n') };
   }
+}
+
+/** The identifier that declares `name` at the top level of a cell (the last such declaration). */
+function declarationIdentifier(sf: ts.SourceFile, name: string): ts.Identifier | undefined {
+  let found: ts.Identifier | undefined;
+  const visitBinding = (b: ts.BindingName) => {
+    if (ts.isIdentifier(b)) {
+      if (b.text === name) found = b;
+    } else for (const el of b.elements) if (!ts.isOmittedExpression(el)) visitBinding(el.name);
+  };
+  for (const st of sf.statements) {
+    if (ts.isVariableStatement(st)) for (const d of st.declarationList.declarations) visitBinding(d.name);
+    else if ((ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st) || ts.isEnumDeclaration(st)) && st.name?.text === name) found = st.name;
+    else if (ts.isModuleDeclaration(st) && ts.isIdentifier(st.name) && st.name.text === name) found = st.name;
+    else if (ts.isImportEqualsDeclaration(st) && st.name.text === name) found = st.name;
+    else if (ts.isImportDeclaration(st) && st.importClause) {
+      const c = st.importClause;
+      if (c.name?.text === name) found = c.name;
+      const nb = c.namedBindings;
+      if (nb && ts.isNamespaceImport(nb) && nb.name.text === name) found = nb.name;
+      if (nb && ts.isNamedImports(nb)) for (const el of nb.elements) if (el.name.text === name) found = el.name;
+    }
+  }
+  return found;
 }

@@ -145,5 +145,7 @@ export interface TrainingPayload {
       readonly examplesPerSecond?: number;
     }[];
     readonly done: boolean;
+    /** Why an unfinished run stopped (`interrupted`, `stopped by an error`); absent while it runs. */
+    readonly stopped?: string;
   }[];
 }
