@@ -590,13 +590,11 @@ export class TransferLabController implements vscode.Disposable {
     const title = before === undefined ? Messages.restartRunAllTitle : Messages.restartRunAboveTitle;
     if (!(await this.confirmRestart(title))) return;
     if (!(await this.restart(notebook))) return;
-    const cells = notebook.getCells().filter((c) => c.kind === vscode.NotebookCellKind.Code && (before === undefined || c.index < before));
-    await this.sessionFor(notebook).run(cells, this.controllerFor(notebook));
-  }
-
-  /** The controller a notebook runs on: the .tsnb one for .tsnb files, the .ipynb one otherwise. */
-  private controllerFor(notebook: vscode.NotebookDocument): vscode.NotebookController {
-    return this.controllers[notebook.notebookType === TSNB_NOTEBOOK_TYPE ? 0 : 1]!;
+    const end = before === undefined ? notebook.cellCount : Math.min(before, notebook.cellCount);
+    if (end === 0) return;
+    // Through VS Code's own execution (as Run All does): it picks this notebook's controller, which
+    // runs the cells in our queue; the cells show as queued at once.
+    await vscode.commands.executeCommand('notebook.cell.execute', { ranges: [{ start: 0, end }], document: notebook.uri });
   }
 
   /**

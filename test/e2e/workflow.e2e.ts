@@ -30,9 +30,7 @@ describe('the notebook workflow in code-server', () => {
         code("throw new RangeError('shown on purpose');", ['raises-exception']),
         code('console.log(`after the error: ${weights.shape.join("x")}`);'),
       ],
-      metadata: { kernelspec: { name: 'transferlab', display_name: 'TransferLab (TypeScript)', language: 'typescript' } },
-      nbformat: 4,
-      nbformat_minor: 5,
+      metadata: { format_version: 1, kernel: { display_name: 'TransferLab (TypeScript)', language: 'typescript', name: 'transferlab' } },
     };
     writeFileSync(path.join(workspace, NOTEBOOK), JSON.stringify(nb, null, 1));
     server = await CodeServer.start({ name: 'workflow', workspace });
