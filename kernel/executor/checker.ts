@@ -56,6 +56,12 @@ export class CellChecker {
   /** Versions only grow, also across deleted and re-added files (the document registry remembers). */
   private versionCounter = 0;
   private readonly cache = new Map<string, CellDiagnostic[]>();
+  /** TypeScript's type of each global name, with the cell that declared it ({@link typesOf}). */
+  private readonly typeCache = new Map<string, { cell: number; type: string }>();
+  /** The program of the last check, whose scratch file holds the cell checked (see {@link typesOf}). */
+  private checkedProgram: ts.Program | undefined;
+  /** The last committed cell: its id and its text as the scratch file holds it. */
+  private lastCommit: { id: number; text: string } | undefined;
   /** Forgets what was learnt about the disk (after `npm install` in a running session). */
   private readonly forgetDisk: () => void;
 
@@ -175,6 +181,7 @@ export class CellChecker {
       this.setFile(file, `${source}\n\nexport {};\n`);
       diags = diagnose();
     }
+    this.checkedProgram = this.service.getProgram();
     const result = diags
       .filter((d) => d.category === ts.DiagnosticCategory.Error && d.file && d.start !== undefined && d.start <= source.length)
       .map((d) => {
@@ -195,6 +202,7 @@ export class CellChecker {
     const decls = declarationsOf(sf);
     if (decls.length === 0) return;
     const names = [...new Set(decls.map((d) => d.name))];
+    this.lastCommit = { id, text: `${source}\nexport {};\n` };
     this.setFile(cellFile(id), `${source}\nexport { ${names.join(', ')} };\n`);
     for (const d of decls) this.owners.set(d.name, { cell: id, decl: d });
     this.rebuildGlobals();
@@ -241,16 +249,37 @@ export class CellChecker {
    */
   typesOf(names: readonly string[]): Map<string, string> {
     const out = new Map<string, string>();
-    const program = this.service.getProgram();
-    if (!program) return out;
-    const checker = program.getTypeChecker();
+    let checker: ts.TypeChecker | undefined;
+    let program: ts.Program | undefined;
     for (const name of names) {
       const owner = this.owners.get(name);
-      const sf = owner ? program.getSourceFile(cellFile(owner.cell)) : undefined;
+      if (!owner) continue;
+      // A name's type is read once per declaring cell: only names the last cell declared cost anything.
+      const cached = this.typeCache.get(name);
+      if (cached?.cell === owner.cell) {
+        out.set(name, cached.type);
+        continue;
+      }
+      // The last cell's names from the program its check built (no new program for the new
+      // globals, which the next check builds anyway); older ones from the current program.
+      const scratch = owner.cell === this.lastCommit?.id ? this.checkedProgram?.getSourceFile(SCRATCH) : undefined;
+      let sf: ts.SourceFile | undefined;
+      let tc: ts.TypeChecker | undefined;
+      if (scratch && scratch.text === this.lastCommit?.text) {
+        sf = scratch;
+        tc = this.checkedProgram!.getTypeChecker();
+      } else {
+        program ??= this.service.getProgram();
+        checker ??= program?.getTypeChecker();
+        sf = program?.getSourceFile(cellFile(owner.cell));
+        tc = checker;
+      }
       const id = sf ? declarationIdentifier(sf, name) : undefined;
-      const symbol = id ? checker.getSymbolAtLocation(id) : undefined;
-      if (!id || !symbol) continue;
-      out.set(name, checker.typeToString(checker.getTypeOfSymbolAtLocation(symbol, id), undefined, ts.TypeFormatFlags.NoTruncation));
+      const symbol = id ? tc?.getSymbolAtLocation(id) : undefined;
+      if (!id || !symbol || !tc) continue;
+      const type = tc.typeToString(tc.getTypeOfSymbolAtLocation(symbol, id), undefined, ts.TypeFormatFlags.NoTruncation);
+      this.typeCache.set(name, { cell: owner.cell, type });
+      out.set(name, type);
     }
     return out;
   }

@@ -62,8 +62,9 @@ describe('the notebook workflow in code-server', () => {
     const text = normalize(await row.first().innerText());
     assert.match(text, /float32 \[2, 3\] · 24 B/, text);
     const all = normalize((await variableRows().allInnerTexts()).join('\n'));
-    assert.match(all, /answer\s+number\s+42/, all);
-    assert.match(all, /tf\.memory\(\)\s+1 tensor · 24 B/, all);
+    // Each row: the name, then its description (type and value).
+    assert.match(all, /answer\s*number\s+42/, all);
+    assert.match(all, /tf\.memory\(\)\s*1 tensor · 24 B/, all);
     await wb.screenshot(`workflow ${t.name}`);
   });
 
@@ -99,12 +100,18 @@ describe('the notebook workflow in code-server', () => {
     await wb.screenshot(`workflow ${t.name}`);
   });
 
-  it("the traceback's cell line is a link to the cell", async (t) => {
+  it("the traceback's cell line is a link that goes to the cell", async (t) => {
+    // Start from the last cell; the error output of the one above stays on screen.
+    await wb.revealCell('after the error');
+    const focused = wb.notebookEditor().locator('.monaco-list-row.focused');
+    assert.match(normalize(await focused.innerText()), /after the error/);
     const frame = await wb.outputFrame();
     const link = frame.locator('a[href^="vscode-notebook-cell:?execution_count="]').first();
     await link.waitFor({ timeout: 20_000 });
     const href = (await link.getAttribute('href')) ?? '';
     assert.match(href, /execution_count=\d+&line=1/, href);
+    await link.click();
+    await waitFor('the cell that raised is focused', async () => /shown on purpose/.test(normalize(await focused.innerText().catch(() => ''))), 10_000);
     await wb.screenshot(`workflow ${t.name}`);
   });
 });
