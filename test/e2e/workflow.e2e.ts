@@ -101,8 +101,9 @@ describe('the notebook workflow in code-server', () => {
   });
 
   it("the traceback's cell line is a link that goes to the cell", async (t) => {
-    // Start from the last cell; the error output of the one above stays on screen.
-    await wb.revealCell('after the error');
+    // The error's cell near the top, then the focus one cell down (its output stays on screen).
+    await wb.revealCell('shown on purpose');
+    await wb.page.keyboard.press('ArrowDown');
     const focused = wb.notebookEditor().locator('.monaco-list-row.focused');
     assert.match(normalize(await focused.innerText()), /after the error/);
     const frame = await wb.outputFrame();
