@@ -84,16 +84,17 @@ describe('summarizeValue', () => {
   });
 
   test('huge values are cut: a long string, an array of ten million, a wide object', () => {
+    const values = ['x'.repeat(5_000_000), new Array(10_000_000).fill(1), Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i]))];
     const t0 = performance.now();
-    const long = summarizeValue('x'.repeat(5_000_000));
+    const [long, big, wide] = values.map((v) => summarizeValue(v)) as [ReturnType<typeof summarizeValue>, ReturnType<typeof summarizeValue>, ReturnType<typeof summarizeValue>];
+    const ms = performance.now() - t0;
     assert.ok(long.value.length <= MAX_VALUE_CHARS, `${long.value.length} characters`);
     assert.equal(long.length, 5_000_000);
-    const big = summarizeValue(new Array(10_000_000).fill(1));
     assert.equal(big.length, 10_000_000);
     assert.ok(big.value.length <= MAX_VALUE_CHARS && big.value.endsWith(', …]'), big.value);
-    const wide = summarizeValue(Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i])));
     assert.ok(wide.value.length <= MAX_VALUE_CHARS, wide.value);
-    assert.ok(performance.now() - t0 < 1000, `${(performance.now() - t0).toFixed(0)} ms`);
+    // Nothing is copied or walked in full (the wide object's key list is the one linear step).
+    assert.ok(ms < 300, `${ms.toFixed(0)} ms`);
   });
 });
 
