@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter as NodeEmitter } from 'node:events';
 import type * as vscode from 'vscode';
-import { NotebookSession, TransferLabController, cellTags, raisesException } from '../../extension/controller';
+import { NotebookSession, TransferLabController, cellIndexFromCommandArg, cellTags, raisesException } from '../../extension/controller';
 import { KernelState } from '../../extension/kernelProcess';
 import { variableNodes, variablesMessage } from '../../extension/variablesView';
 import { VARIABLES_METADATA_KEY, type VariablesSummary } from '../../kernel/protocol/variables';
@@ -56,6 +56,15 @@ describe('cell tags', () => {
     assert.ok(raisesException({ metadata: { tags: ['raises-exception'] } }));
     assert.ok(!raisesException({ metadata: { tags: ['parameters'] } }));
     assert.ok(!raisesException({ metadata: {} }));
+  });
+});
+
+describe('Restart Kernel and Run All Above', () => {
+  test('runs the cells above the cell it was invoked on (cell toolbar), else above the selection or all', () => {
+    const notebook = { cellCount: 5 } as unknown as vscode.NotebookDocument;
+    assert.equal(cellIndexFromCommandArg({ index: 3, notebook }, notebook), 3);
+    assert.equal(cellIndexFromCommandArg({ index: 3, notebook: {} }, notebook), 5, "another notebook's cell: no selection here, all cells");
+    assert.equal(cellIndexFromCommandArg(undefined, notebook), 5);
   });
 });
 
