@@ -284,7 +284,8 @@ function handle(m: ToWorker): void {
         guard(() => stopLiveProgress(m.executionCount, outcome));
         executor.variables.cellEnded(m.executionCount, tfMemory());
         try {
-          outcome.variables = executor.variablesSummary(m.executionCount);
+          // The kernel's own work: an interrupt arriving now must not cut it (and the reply) short.
+          outcome.variables = guard(() => executor.variablesSummary(m.executionCount));
         } catch (e) {
           post({ type: 'log', text: `variables summary failed: ${(e as Error)?.message ?? String(e)}` });
         }
