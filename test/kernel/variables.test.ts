@@ -84,7 +84,11 @@ describe('summarizeValue', () => {
   });
 
   test('huge values are cut: a long string, an array of ten million, a wide object', () => {
-    const values = ['x'.repeat(5_000_000), new Array(10_000_000).fill(1), Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i]))];
+    let touched = 0;
+    const array = new Array(10_000_000).fill(1);
+    // An element near the end that counts reads: a summary that walked the array would read it.
+    Object.defineProperty(array, 9_999_990, { get: () => touched++, enumerable: true });
+    const values = ['x'.repeat(5_000_000), array, Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i]))];
     const t0 = performance.now();
     const [long, big, wide] = values.map((v) => summarizeValue(v)) as [ReturnType<typeof summarizeValue>, ReturnType<typeof summarizeValue>, ReturnType<typeof summarizeValue>];
     const ms = performance.now() - t0;
@@ -93,8 +97,10 @@ describe('summarizeValue', () => {
     assert.equal(big.length, 10_000_000);
     assert.ok(big.value.length <= MAX_VALUE_CHARS && big.value.endsWith(', …]'), big.value);
     assert.ok(wide.value.length <= MAX_VALUE_CHARS, wide.value);
-    // Nothing is copied or walked in full (the wide object's key list is the one linear step).
-    assert.ok(ms < 300, `${ms.toFixed(0)} ms`);
+    assert.equal(touched, 0, 'the array was not walked');
+    // Nothing is copied or walked in full (the wide object's key list is the one linear step);
+    // the bound is loose for a loaded machine.
+    assert.ok(ms < 2000, `${ms.toFixed(0)} ms`);
   });
 });
 
