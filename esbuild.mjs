@@ -36,7 +36,8 @@ const common = {
 const targets = [];
 const nodeTarget = (entry, outfile, extra = {}) => {
   if (!existsSync(path.join(root, entry))) return;
-  targets.push({ ...common, entryPoints: [entry], outfile, platform: 'node', format: 'cjs', target: 'node20', external: nodeExternals, ...extra });
+  // The maps ship in the .vsix (tracebacks show kernel/analysis/<file>.ts:<line>), without the sources.
+  targets.push({ ...common, sourcesContent: false, entryPoints: [entry], outfile, platform: 'node', format: 'cjs', target: 'node20', external: nodeExternals, ...extra });
 };
 /**
  * vega-loader's Node build requires node-fetch, whose URL parser requires Node's deprecated

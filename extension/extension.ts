@@ -7,6 +7,7 @@ import { TransferLabController } from './controller';
 import { KernelLanguageFeatures } from './languageFeatures';
 import { KernelStatusItem } from './status';
 import { registerFigureExport } from './figureExport';
+import { VariablesView } from './variablesView';
 
 /** What `activate` returns: the extension's API (`vscode.extensions.getExtension(id).exports`), used by tests. */
 export interface TransferLabApi {
@@ -26,6 +27,7 @@ export function activate(context: vscode.ExtensionContext): TransferLabApi {
     status,
     ...status.registerCommands(),
     ...registerFigureExport(),
+    new VariablesView(controller),
   );
   return { controller };
 }

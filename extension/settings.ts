@@ -65,3 +65,13 @@ export function onDidChangeSettings(listener: () => void, keys?: readonly (keyof
     if (keys ? keys.some((k) => e.affectsConfiguration(`${SECTION}.${k}`)) : e.affectsConfiguration(SECTION)) listener();
   });
 }
+
+/** `transferlab.confirmRestart`: whether restarting the kernel asks first (off after "Don't Ask Again"). */
+export function confirmRestartSetting(): boolean {
+  return vscode.workspace.getConfiguration(SECTION).get<unknown>('confirmRestart', true) !== false;
+}
+
+/** Turns the restart confirmation off for the user ("Don't Ask Again"). */
+export function stopConfirmingRestart(): Thenable<void> {
+  return vscode.workspace.getConfiguration(SECTION).update('confirmRestart', false, vscode.ConfigurationTarget.Global);
+}

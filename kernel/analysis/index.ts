@@ -27,6 +27,7 @@ export type { FineTuneOptions, CompareTransferOptions } from './transfer';
 export type { HistoryPoint } from './progressGroup';
 export { OptimizerName, isOptimizerName } from './optimizers';
 export { setProgressFactory, createProgress, progressLine, trainingBundle, StderrProgress } from './progress';
+export { stoppedPayload } from './progress';
 export type { Progress, ProgressFactory, TrainingProgress } from './progress';
 export { Checkpoint, saveCheckpoint, loadCheckpoint, saveModel, loadModel, checkpointSweep, CheckpointSweepResult } from './checkpointSweep';
 export type { CheckpointSweepOptions, SweepRow } from './checkpointSweep';

@@ -151,5 +151,7 @@ export interface TrainingPayload {
       readonly examplesPerSecond?: number;
     }[];
     readonly done: boolean;
+    /** Why an unfinished run stopped (`interrupted`, `stopped by an error`); absent while it runs. */
+    readonly stopped?: string;
   }[];
 }
