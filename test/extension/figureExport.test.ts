@@ -22,14 +22,15 @@ const clipboard: string[] = [];
 const errors: string[] = [];
 let answer: FakeUri | undefined;
 
-vscode['notebooks'] = {
+// The fake's `notebooks` (shared with other tests) gets the renderer messaging this test needs.
+Object.assign(vscode['notebooks'], {
   createRendererMessaging: (id: string) => ({
     onDidReceiveMessage: (listener: (e: { editor: unknown; message: unknown }) => void) => {
       listeners.set(id, listener);
       return { dispose: () => listeners.delete(id) };
     },
   }),
-};
+});
 vscode['env'] = { clipboard: { writeText: async (t: string) => void clipboard.push(t) } };
 vscode['Uri'].joinPath = (base: FakeUri, ...parts: string[]) => {
   let p = base.fsPath;
