@@ -13,6 +13,7 @@ import ts from 'typescript';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { declarationsOf, type Declaration } from './converter';
+import { docsToMarkdown, programLocator } from './docMarkdown';
 
 /** The virtual folder of in-memory cell files (never looked up on disk). */
 export const DIR = '/__transferlab__';
@@ -298,7 +299,7 @@ export class CellChecker {
   }
 
   /** Hover text (signature and documentation) at a UTF-16 offset, or undefined. */
-  inspect(code: string, offset: number): { signature: string; documentation: string } | undefined {
+  inspect(code: string, offset: number): { signature: string; documentation: string; markdown: string } | undefined {
     this.setFile(SCRATCH, `${code}\nexport {};\n`);
     let q = this.service.getQuickInfoAtPosition(SCRATCH, offset);
     if (!q && offset > 0) q = this.service.getQuickInfoAtPosition(SCRATCH, offset - 1);
@@ -306,6 +307,7 @@ export class CellChecker {
     const signature = ts.displayPartsToString(q.displayParts);
     const docs = ts.displayPartsToString(q.documentation);
     const tags = (q.tags ?? []).map((t) => `@${t.name} ${ts.displayPartsToString(t.text)}`).join('\n');
-    return { signature, documentation: [docs, tags].filter(Boolean).join('\n\n') };
+    const markdown = docsToMarkdown(q.documentation, q.tags, programLocator(this.service, (f) => f.startsWith(`${DIR}/`)));
+    return { signature, documentation: [docs, tags].filter(Boolean).join('\n\n'), markdown };
   }
 }

@@ -268,6 +268,11 @@ export class NotebookChecker {
     return result;
   }
 
+  /** Records a cell as checked with no errors (after its check failed: not again until it changes). */
+  markChecked(id: string): void {
+    this.known.set(id, []);
+  }
+
   /** Completions at a UTF-16 offset of a cell, without the checker's and the kernel's own names. */
   complete(id: string, offset: number): Completions {
     const c = this.cell(id);
