@@ -4,7 +4,7 @@
  * `{@link https://…}` as a link, `@param`/`@returns`/other tags as an emphasised label. The
  * editor's checker and the kernel's inspect_reply both use it.
  */
-import ts from 'typescript';
+import type ts from 'typescript';
 import { pathToFileURL } from 'node:url';
 
 /** Where `{@link X}` points: a 1-based line of a file, from the language service's program. */
@@ -71,7 +71,8 @@ function example(text: string): string {
 
 /** One JSDoc tag as a Markdown paragraph. */
 export function tagToMarkdown(tag: ts.JSDocTagInfo, locate?: LinkLocator): string {
-  if (tag.name === 'example') return example(ts.displayPartsToString(tag.text));
+  // The example's own text (prose after its code block too) may hold links.
+  if (tag.name === 'example') return example(partsToMarkdown(tag.text, locate));
   const parts = tag.text ?? [];
   if ((tag.name === 'param' || tag.name === 'template') && parts.length > 0) {
     const nameIndex = parts.findIndex((p) => p.kind === 'parameterName' || p.kind === 'typeParameterName');
