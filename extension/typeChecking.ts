@@ -19,6 +19,8 @@ export const CHECK_DELAY_MS = 250;
 const QUERY_TIMEOUT_MS = 5000;
 /** A checker thread that died this many times is not started again (the kernel answers instead). */
 const MAX_WORKER_FAILURES = 3;
+/** VS Code's built-in TypeScript support: it reports syntax errors in notebook cells (not type errors). */
+export const BUILTIN_TYPESCRIPT = 'vscode.typescript-language-features';
 /** The source shown beside each diagnostic in the Problems panel. */
 export const DIAGNOSTIC_SOURCE = 'TransferLab';
 
@@ -200,7 +202,9 @@ export class NotebookTypeChecker implements vscode.Disposable {
       case 'diagnostics': {
         const cell = this.sent.get(m.notebook)?.get(m.cell);
         if (!cell) return;
-        const diagnostics = m.diagnostics.map((d) => {
+        // Syntax errors only where VS Code's own TypeScript support does not show them already.
+        const builtin = vscode.extensions.getExtension(BUILTIN_TYPESCRIPT) !== undefined;
+        const diagnostics = m.diagnostics.filter((d) => !(builtin && d.syntactic)).map((d) => {
           const from = positionIn(cell.text, d.start);
           const to = positionIn(cell.text, d.start + d.length);
           const diagnostic = new vscode.Diagnostic(new vscode.Range(from.line, from.character, to.line, to.character), d.message, vscode.DiagnosticSeverity.Error);

@@ -72,7 +72,7 @@ async function diagnoseAll(): Promise<void> {
       const t0 = performance.now();
       try {
         const diags = next.checker.diagnostics(next.cell!);
-        post({ type: 'diagnostics', notebook: next.uri, cell: next.cell!, diagnostics: diags.map((d) => ({ start: d.start ?? 0, length: d.length ?? 0, code: d.code, message: d.message })), ms: performance.now() - t0 });
+        post({ type: 'diagnostics', notebook: next.uri, cell: next.cell!, diagnostics: diags.map((d) => ({ start: d.start ?? 0, length: d.length ?? 0, code: d.code, message: d.message, syntactic: d.syntactic === true })), ms: performance.now() - t0 });
       } catch (e) {
         post({ type: 'log', text: `type check of a cell failed: ${(e as Error).stack ?? String(e)}` });
         // Not again until the cell changes.

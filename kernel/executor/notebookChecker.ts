@@ -149,7 +149,7 @@ export class NotebookChecker {
   private nextKey = 1;
   private versionCounter = 0;
   /** Diagnostics known for the current texts, by cell id. */
-  private readonly known = new Map<string, CellDiagnostic[]>();
+  private readonly known = new Map<string, (CellDiagnostic & { readonly syntactic?: boolean })[]>();
 
   constructor(opts: CheckerOptions & { readonly registry?: ts.DocumentRegistry; readonly name?: string }) {
     this.dir = `${DIR}/${opts.name ?? 'notebook'}`;
@@ -249,21 +249,24 @@ export class NotebookChecker {
     return c;
   }
 
-  /** A cell's errors (as the kernel would report them on run), positions in the cell. */
-  diagnostics(id: string): CellDiagnostic[] {
+  /**
+   * A cell's errors (as the kernel would report them on run), positions in the cell; syntax
+   * errors first, marked `syntactic`.
+   */
+  diagnostics(id: string): (CellDiagnostic & { readonly syntactic?: boolean })[] {
     const hit = this.known.get(id);
     if (hit) return hit;
     const c = this.cell(id);
-    const diagnose = () => [...this.service.getSyntacticDiagnostics(c.file), ...this.service.getSemanticDiagnostics(c.file)];
-    let diags = diagnose();
-    if (missesModule(diags)) {
+    const syntactic = toCellDiagnostics(this.service.getSyntacticDiagnostics(c.file), c.text.length).map((d) => ({ ...d, syntactic: true }));
+    let semantic = this.service.getSemanticDiagnostics(c.file);
+    if (missesModule(semantic)) {
       // "Cannot find module": the package may have been installed since we last looked.
       this.forgetDisk();
       const f = this.files.get(c.file)!;
       this.files.set(c.file, { text: f.text, version: ++this.versionCounter });
-      diags = diagnose();
+      semantic = this.service.getSemanticDiagnostics(c.file);
     }
-    const result = toCellDiagnostics(diags, c.text.length);
+    const result = [...syntactic, ...toCellDiagnostics(semantic, c.text.length)];
     this.known.set(id, result);
     return result;
   }

@@ -18,6 +18,8 @@ export interface CheckerDiagnostic {
   /** TypeScript's error code (TS2322 → 2322). */
   readonly code: number;
   readonly message: string;
+  /** A syntax error (VS Code's own TypeScript support shows those for cells already). */
+  readonly syntactic: boolean;
 }
 
 /** The notebook as the editor has it: every request carries it, the thread checks what changed. */

@@ -2,7 +2,7 @@
  * Types while typing, in code-server: a type error typed into a cell shows as a squiggle and in
  * the Problems panel without running anything (no kernel starts), knowing what an earlier,
  * never-run cell declared; `tl.cka.linear(` opens signature help with the API's docs; completion
- * items carry their documentation. Screenshots: test-results/e2e/editing-*.png.
+ * offers no internal names and resolves items; hover renders `@example` as code and `{@link}` as links. Screenshots: test-results/e2e/editing-*.png.
  */
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -95,19 +95,25 @@ describe('types while typing', () => {
     await wb.page.keyboard.press('Escape');
   });
 
-  it('completion items carry their docs and hide internal names', async () => {
+  it('completion without internal names, items resolved with their declaration; hover renders @example and {@link}', async () => {
     await typeAtEnd(1, ');\ntl.cka.');
     const suggest = wb.page.locator('.suggest-widget');
     await waitFor('the completion list', async () => /linearAsync/.test(normalize(await suggest.innerText().catch(() => ''))), 30_000);
     assert.doesNotMatch(normalize(await suggest.innerText()), /ckaInternals/);
     await wb.page.keyboard.type('linear', { delay: 30 });
-    // Details on the side (Ctrl+Space toggles them): the declaration and the JSDoc with its example.
-    await wb.page.keyboard.press('Control+Space');
-    const details = wb.page.locator('.suggest-details');
-    await waitFor('the completion details', async () => /Linear CKA between two representations/.test(normalize(await details.innerText().catch(() => ''))), 20_000);
-    await sleep(300);
-    await wb.screenshot('editing completion docs');
-    assert.match(normalize(await details.innerText()), /tf\.randomNormal/);
+    // The focused item is resolved: its declaration shows beside it.
+    await waitFor('the resolved item', async () => /function linear\(X: tl\.cka\.Feat/.test(normalize(await suggest.innerText().catch(() => ''))), 20_000);
+    await wb.screenshot('editing completion');
     await wb.page.keyboard.press('Escape');
+    // Hover over `linear` in the line above: the docs, the example as a code block, links.
+    const word = wb.codeCells().nth(1).locator('.view-line', { hasText: 'tl.cka.linear(X' }).locator('span', { hasText: /^linear$/ }).first();
+    await word.hover();
+    const hover = wb.page.locator('.monaco-hover').filter({ visible: true });
+    await waitFor('the hover', async () => /Linear CKA between two representations/.test(normalize(await hover.innerText().catch(() => ''))), 20_000);
+    await sleep(300);
+    await wb.screenshot('editing hover');
+    // The example is code (Monaco colours it in a code block), {@link linearAsync} a link.
+    assert.ok((await hover.locator('code', { hasText: 'tf.randomNormal' }).count()) > 0 || (await hover.locator('pre', { hasText: 'tf.randomNormal' }).count()) > 0, 'the @example is not a code block');
+    assert.ok((await hover.locator('a', { hasText: 'linearAsync' }).count()) > 0, '{@link linearAsync} is not a link');
   });
 });

@@ -4,12 +4,12 @@
  * it opens and after edits, the diagnostics land on the right cell and range; completion (with
  * docs on resolve), hover and signature help come from it, for .tsnb and TypeScript .ipynb.
  */
-import { workspace, EventEmitter, NotebookCellKind, Position, Range, registered, type MarkdownString, type CompletionList, type CompletionItem, type SignatureHelp, type Hover } from './vscodeFake';
+import { workspace, extensions, EventEmitter, NotebookCellKind, Position, Range, registered, type MarkdownString, type CompletionList, type CompletionItem, type SignatureHelp, type Hover } from './vscodeFake';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import type * as vscode from 'vscode';
-import { NotebookTypeChecker, positionIn, DIAGNOSTIC_SOURCE } from '../../extension/typeChecking';
+import { NotebookTypeChecker, positionIn, DIAGNOSTIC_SOURCE, BUILTIN_TYPESCRIPT } from '../../extension/typeChecking';
 import { KernelLanguageFeatures } from '../../extension/languageFeatures';
 import type { TransferLabController } from '../../extension/controller';
 
@@ -128,6 +128,23 @@ describe('type checking while typing', () => {
     first!.text = 'const rate = 0.5;';
     await diagnosed([first!, second!], () => events.changeText.fire({ document: first, contentChanges: [{ text: 'x' }] }));
     assert.deepEqual(collection.get(second!.uri)!.map((d) => `${d.range.start.line}:${d.code}`), ['1:2322']);
+  });
+
+  it("syntax errors only where VS Code's own TypeScript support does not show them", async () => {
+    const text = first!.text;
+    first!.text = 'const rate = 0.5 +;';
+    await diagnosed([first!], () => events.changeText.fire({ document: first, contentChanges: [{ text: 'x' }] }));
+    assert.deepEqual(collection.get(first!.uri)!.map((d) => d.code), [1109]);
+    extensions.installed.add(BUILTIN_TYPESCRIPT);
+    try {
+      first!.text = 'const rate = 0.5 +;;';
+      await diagnosed([first!], () => events.changeText.fire({ document: first, contentChanges: [{ text: 'x' }] }));
+      assert.deepEqual(collection.get(first!.uri), [], 'shown twice: by VS Code and by us');
+    } finally {
+      extensions.installed.delete(BUILTIN_TYPESCRIPT);
+    }
+    first!.text = text;
+    await diagnosed([first!], () => events.changeText.fire({ document: first, contentChanges: [{ text: 'x' }] }));
   });
 
   it('registers completion on ".", hover, and signature help on "(" and ","', () => {

@@ -133,3 +133,11 @@ export const languages = {
     return disposable;
   },
 };
+
+/** `extensions`: the ids in `installed` are there (tests add VS Code's built-in ones). */
+export const extensions = {
+  installed: new Set<string>(),
+  getExtension(id: string) {
+    return extensions.installed.has(id) ? { id } : undefined;
+  },
+};

@@ -28,6 +28,9 @@ describe('NotebookChecker', () => {
     assert.equal(d!.column, 7);
     assert.equal(d!.code, 2322);
     assert.equal(text.slice(d!.start, d!.start! + d!.length!), 's');
+    assert.equal(d!.syntactic, undefined);
+    checker.update(cells('const a = 1 +;'));
+    assert.deepEqual(checker.diagnostics('cell-0').map((x) => [x.code, x.syntactic]), [[1109, true]]);
   });
 
   it('sees names of earlier cells (run or not), the latest declaration winning, and not those of later cells', () => {
