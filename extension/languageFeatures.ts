@@ -2,8 +2,9 @@
  * Completion, hover and signature help in TypeScript cells. The editor's own checker thread
  * (extension/typeChecking.ts) answers them: it knows every cell, run or not, and never waits for
  * or slows down a busy kernel; completion items carry their documentation, hover and signature
- * help render `@example` as code and `{@link}` as links. Only when that thread is not available
- * do completion and hover fall back to the notebook's kernel (complete_request, inspect_request).
+ * help render `@example` as code and `{@link}` as links. Only when that thread has no answer (not
+ * started, given up, timed out) do completion and hover ask the notebook's kernel (complete_request,
+ * inspect_request).
  */
 import * as vscode from 'vscode';
 import { stripVTControlCharacters } from 'node:util';
