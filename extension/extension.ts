@@ -8,6 +8,7 @@ import { KernelLanguageFeatures } from './languageFeatures';
 import { KernelStatusItem } from './status';
 import { registerFigureExport } from './figureExport';
 import { VariablesView } from './variablesView';
+import { NotebookTypeChecker } from './typeChecking';
 
 /** What `activate` returns: the extension's API (`vscode.extensions.getExtension(id).exports`), used by tests. */
 export interface TransferLabApi {
@@ -18,12 +19,15 @@ export function activate(context: vscode.ExtensionContext): TransferLabApi {
   const log = vscode.window.createOutputChannel('TransferLab', { log: true });
   const controller = new TransferLabController(context.extensionPath, log);
   const status = new KernelStatusItem(controller);
+  const typeChecker = new NotebookTypeChecker(context.extensionPath, log, (nb) => controller.isOurs(nb));
   context.subscriptions.push(
     log,
     vscode.workspace.registerNotebookSerializer(TSNB_NOTEBOOK_TYPE, new TsnbSerializer(), TSNB_SERIALIZER_OPTIONS),
     controller,
     ...controller.registerCommands(),
-    new KernelLanguageFeatures(controller).register(),
+    typeChecker,
+    typeChecker.register(),
+    new KernelLanguageFeatures(controller, typeChecker).register(),
     status,
     ...status.registerCommands(),
     ...registerFigureExport(),

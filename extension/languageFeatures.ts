@@ -1,6 +1,10 @@
 /**
- * Completion and hover in TypeScript cells, answered by the notebook's kernel (complete_request,
- * inspect_request), which knows the declarations of the cells run so far.
+ * Completion, hover and signature help in TypeScript cells. The editor's own checker thread
+ * (extension/typeChecking.ts) answers them: it knows every cell, run or not, and never waits for
+ * or slows down a busy kernel; completion items carry their documentation, hover and signature
+ * help render `@example` as code and `{@link}` as links. Only when that thread has no answer (not
+ * started, given up, timed out) do completion and hover ask the notebook's kernel (complete_request,
+ * inspect_request).
  */
 import * as vscode from 'vscode';
 import { stripVTControlCharacters } from 'node:util';
@@ -10,6 +14,8 @@ import { Mime } from '../kernel/protocol/mime';
 import { TSNB_NOTEBOOK_TYPE } from './serializer';
 import { JUPYTER_NOTEBOOK_TYPE, type TransferLabController } from './controller';
 import { KernelState } from './kernelProcess';
+import type { NotebookTypeChecker } from './typeChecking';
+import type { CheckerCompletionDetails, CheckerCompletions, CheckerHover, CheckerSignatureHelp } from '../kernel/protocol/checkerProtocol';
 
 /**
  * How long the editor waits for the kernel's answer. The first completion of a fresh kernel loads
@@ -48,17 +54,42 @@ const COMPLETION_KINDS: Record<string, vscode.CompletionItemKind> = {
   enum: vscode.CompletionItemKind.Enum,
   type: vscode.CompletionItemKind.TypeParameter,
   alias: vscode.CompletionItemKind.TypeParameter,
+  // TypeScript's ScriptElementKind names (the editor's checker)
+  var: vscode.CompletionItemKind.Variable,
+  'local var': vscode.CompletionItemKind.Variable,
+  'local function': vscode.CompletionItemKind.Function,
+  parameter: vscode.CompletionItemKind.Variable,
+  getter: vscode.CompletionItemKind.Property,
+  setter: vscode.CompletionItemKind.Property,
+  constructor: vscode.CompletionItemKind.Constructor,
+  'enum member': vscode.CompletionItemKind.EnumMember,
+  'type parameter': vscode.CompletionItemKind.TypeParameter,
+  string: vscode.CompletionItemKind.Value,
 };
 
-/**
- * Completion and hover in TypeScript cells, answered by the notebook's kernel (complete_request,
- * inspect_request), which knows the declarations of the cells run so far. Silent when the
- * notebook has no running kernel.
- */
-export class KernelLanguageFeatures implements vscode.CompletionItemProvider, vscode.HoverProvider {
-  constructor(private readonly controller: TransferLabController) {}
+/** What resolving a completion item from the editor's checker needs. */
+interface LocalItem {
+  readonly document: vscode.TextDocument;
+  readonly offset: number;
+  readonly name: string;
+  readonly source?: string;
+  readonly data?: unknown;
+}
 
-  /** Registers both providers for TypeScript cells of .tsnb and .ipynb notebooks. */
+/**
+ * Completion, hover and signature help in TypeScript cells: from the editor's checker thread
+ * (`local`) when it is there, else completion and hover from the notebook's kernel, which knows
+ * the declarations of the cells run so far (silent when the notebook has no idle kernel).
+ */
+export class KernelLanguageFeatures implements vscode.CompletionItemProvider, vscode.HoverProvider, vscode.SignatureHelpProvider {
+  private readonly localItems = new WeakMap<vscode.CompletionItem, LocalItem>();
+
+  constructor(
+    private readonly controller: TransferLabController,
+    private readonly local?: NotebookTypeChecker,
+  ) {}
+
+  /** Registers the providers for TypeScript cells of .tsnb and .ipynb notebooks. */
   register(): vscode.Disposable {
     const selector: vscode.DocumentSelector = [
       { notebookType: TSNB_NOTEBOOK_TYPE, language: 'typescript' },
@@ -67,7 +98,63 @@ export class KernelLanguageFeatures implements vscode.CompletionItemProvider, vs
     return vscode.Disposable.from(
       vscode.languages.registerCompletionItemProvider(selector, this, '.'),
       vscode.languages.registerHoverProvider(selector, this),
+      vscode.languages.registerSignatureHelpProvider(selector, this, { triggerCharacters: ['(', ','], retriggerCharacters: [')'] }),
     );
+  }
+
+  /** Completion from the editor's checker; undefined when it cannot answer. */
+  private async localCompletions(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.CompletionList | undefined> {
+    const offset = document.offsetAt(position);
+    const r = (await this.local?.query(document, (cell) => ({ kind: 'complete', cell, offset }), token)) as CheckerCompletions | undefined;
+    if (!r) return undefined;
+    const range = document.getWordRangeAtPosition(position, /[\w$]+/) ?? new vscode.Range(position, position);
+    const items = r.entries.map((e) => {
+      const item = new vscode.CompletionItem(e.name, COMPLETION_KINDS[e.kind] ?? vscode.CompletionItemKind.Text);
+      item.sortText = e.sortText + e.name;
+      if (e.insertText !== undefined) item.insertText = e.insertText;
+      item.range = range;
+      this.localItems.set(item, { document, offset, name: e.name, ...(e.source !== undefined ? { source: e.source } : {}), ...(e.data !== undefined ? { data: e.data } : {}) });
+      return item;
+    });
+    return new vscode.CompletionList(items, false);
+  }
+
+  /** Adds the declaration and its documentation (Markdown) to an item of the editor's checker. */
+  async resolveCompletionItem(item: vscode.CompletionItem, token: vscode.CancellationToken): Promise<vscode.CompletionItem> {
+    const info = this.localItems.get(item);
+    if (!info || !this.local) return item;
+    const d = (await this.local.query(info.document, (cell) => ({ kind: 'completionDetails', cell, offset: info.offset, name: info.name, ...(info.source !== undefined ? { source: info.source } : {}), ...(info.data !== undefined ? { data: info.data } : {}) }), token)) as CheckerCompletionDetails | undefined;
+    if (d) {
+      item.detail = d.detail;
+      if (d.documentation) item.documentation = new vscode.MarkdownString(d.documentation);
+    }
+    return item;
+  }
+
+  async provideSignatureHelp(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.SignatureHelp | undefined> {
+    const offset = document.offsetAt(position);
+    const r = (await this.local?.query(document, (cell) => ({ kind: 'signatureHelp', cell, offset }), token)) as CheckerSignatureHelp | undefined;
+    if (!r || r.signatures.length === 0) return undefined;
+    const help = new vscode.SignatureHelp();
+    help.signatures = r.signatures.map((s) => {
+      const info = new vscode.SignatureInformation(s.label, s.documentation ? new vscode.MarkdownString(s.documentation) : undefined);
+      info.parameters = s.parameters.map((p) => new vscode.ParameterInformation([p.label[0], p.label[1]], p.documentation ? new vscode.MarkdownString(p.documentation) : undefined));
+      return info;
+    });
+    help.activeSignature = r.activeSignature;
+    help.activeParameter = r.activeParameter;
+    return help;
+  }
+
+  /** Hover from the editor's checker; undefined when it has nothing or cannot answer. */
+  private async localHover(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
+    const offset = document.offsetAt(position);
+    const r = (await this.local?.query(document, (cell) => ({ kind: 'hover', cell, offset }), token)) as CheckerHover | undefined;
+    if (!r) return undefined;
+    const contents = new vscode.MarkdownString();
+    contents.appendCodeblock(r.signature, 'typescript');
+    if (r.documentation) contents.appendMarkdown(`\n\n${r.documentation}`);
+    return new vscode.Hover(contents, new vscode.Range(document.positionAt(r.start), document.positionAt(r.start + r.length)));
   }
 
   private clientFor(document: vscode.TextDocument): KernelClient | undefined {
@@ -79,6 +166,8 @@ export class KernelLanguageFeatures implements vscode.CompletionItemProvider, vs
   }
 
   async provideCompletionItems(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.CompletionList | undefined> {
+    const local = await this.localCompletions(document, position, token);
+    if (local) return local;
     const client = this.clientFor(document);
     if (!client) return undefined;
     const code = document.getText();
@@ -102,6 +191,8 @@ export class KernelLanguageFeatures implements vscode.CompletionItemProvider, vs
   }
 
   async provideHover(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
+    const local = await this.localHover(document, position, token);
+    if (local) return local;
     const client = this.clientFor(document);
     if (!client) return undefined;
     const code = document.getText();

@@ -13,8 +13,10 @@ import ts from 'typescript';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { declarationsOf, type Declaration } from './converter';
+import { docsToMarkdown, programLocator } from './docMarkdown';
 
-const DIR = '/__transferlab__';
+/** The virtual folder of in-memory cell files (never looked up on disk). */
+export const DIR = '/__transferlab__';
 const GLOBALS = `${DIR}/globals.ts`;
 const PRELUDE = `${DIR}/prelude.ts`;
 const SCRATCH = `${DIR}/scratch.ts`;
@@ -25,6 +27,9 @@ export interface CellDiagnostic {
   readonly code: number;
   readonly message: string;
   readonly category: 'error' | 'warning';
+  /** UTF-16 offset of the start in the cell, and the length of the span (for squiggles). */
+  readonly start?: number;
+  readonly length?: number;
 }
 
 export interface CheckerOptions {
@@ -46,10 +51,129 @@ function cellFile(id: number): string {
   return `${DIR}/cell${id}.ts`;
 }
 
+/** In-memory files of a language service: name → text and a version that only grows. */
+export type VirtualFiles = Map<string, { text: string; version: number }>;
+
+/** The compiler options cells are checked with (the kernel's and the editor's checker alike). */
+export function checkerCompilerOptions(opts: CheckerOptions): ts.CompilerOptions {
+  const nm = (root: string) => path.join(root, 'node_modules');
+  const analysisTypes = path.join(opts.packageRoot, 'dist', 'types', 'kernel', 'analysis', 'index.d.ts');
+  const paths: Record<string, string[]> = {
+    '*': [path.join(nm(opts.cwd), '*'), path.join(nm(opts.packageRoot), '*'), path.join(nm(opts.packageRoot), '@types', '*')],
+  };
+  if (existsSync(analysisTypes)) paths['transferlab'] = [analysisTypes];
+  return {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    lib: ['lib.es2023.d.ts'],
+    types: opts.light ? [] : ['node'],
+    typeRoots: [path.join(nm(opts.packageRoot), '@types')],
+    strict: true,
+    noImplicitAny: false,
+    skipLibCheck: true,
+    esModuleInterop: true,
+    allowSyntheticDefaultImports: true,
+    resolveJsonModule: true,
+    allowJs: true,
+    noEmit: true,
+    paths,
+    useDefineForClassFields: true,
+  };
+}
+
+/**
+ * A language service over in-memory cell files (`files`, under the virtual folder) and the disk
+ * (libraries, node_modules). The disk's answers are remembered: they do not change while a
+ * session checks cells, and every edit makes a new program that looks them all up again;
+ * `forgetDisk` forgets them (after `npm install` in a running session).
+ */
+export function createCellLanguageService(
+  opts: CheckerOptions,
+  files: VirtualFiles,
+  registry: ts.DocumentRegistry = ts.createDocumentRegistry(),
+): { service: ts.LanguageService; options: ts.CompilerOptions; forgetDisk: () => void } {
+  const options = checkerCompilerOptions(opts);
+  const caches: Map<string, unknown>[] = [];
+  const memo = <T>(fn: (p: string) => T) => {
+    const cache = new Map<string, T>();
+    caches.push(cache);
+    return (p: string): T => {
+      let v = cache.get(p);
+      if (v === undefined && !cache.has(p)) {
+        v = fn(p);
+        cache.set(p, v);
+      }
+      return v as T;
+    };
+  };
+  const diskFileExists = memo((f) => ts.sys.fileExists(f));
+  const diskDirectoryExists = memo((d) => ts.sys.directoryExists(d));
+  const diskRealpath = memo((f) => (ts.sys.realpath ? ts.sys.realpath(f) : f));
+  const moduleCache = ts.createModuleResolutionCache(opts.cwd, (f) => f, undefined);
+  const forgetDisk = () => {
+    for (const c of caches) c.clear();
+    moduleCache.clear();
+  };
+  const diskSnapshot = memo((f) => {
+    const text = ts.sys.readFile(f);
+    return text === undefined ? undefined : ts.ScriptSnapshot.fromString(text);
+  });
+  const virtual = (f: string) => f === DIR || f.startsWith(`${DIR}/`);
+  const host: ts.LanguageServiceHost = {
+    getCompilationSettings: () => options,
+    getScriptFileNames: () => [...files.keys()],
+    getScriptVersion: (f) => String(files.get(f)?.version ?? 0),
+    getScriptSnapshot: (f) => {
+      const mem = files.get(f);
+      if (mem) return ts.ScriptSnapshot.fromString(mem.text);
+      return virtual(f) ? undefined : diskSnapshot(f);
+    },
+    getCurrentDirectory: () => opts.cwd,
+    getDefaultLibFileName: (o) => ts.getDefaultLibFilePath(o),
+    fileExists: (f) => files.has(f) || (!virtual(f) && diskFileExists(f)),
+    readFile: (f) => files.get(f)?.text ?? (virtual(f) ? undefined : ts.sys.readFile(f)),
+    directoryExists: (d) => virtual(d) || diskDirectoryExists(d),
+    getDirectories: (d) => (virtual(d) ? [] : ts.sys.getDirectories(d)),
+    readDirectory: ts.sys.readDirectory,
+    realpath: (f) => (virtual(f) ? f : diskRealpath(f)),
+    resolveModuleNameLiterals: (literals, containingFile, redirected, compilerOptions) =>
+      literals.map((l) => ts.resolveModuleName(l.text, containingFile, compilerOptions, host, moduleCache, redirected)),
+    useCaseSensitiveFileNames: () => true,
+  };
+  return { service: ts.createLanguageService(host, registry), options, forgetDisk };
+}
+
+/**
+ * The errors of a cell's file as the kernel reports them: errors only, those inside the cell's
+ * own text (`sourceLength` characters; what follows is generated), positions 1-based in the cell.
+ */
+export function toCellDiagnostics(diags: readonly ts.Diagnostic[], sourceLength: number): CellDiagnostic[] {
+  return diags
+    .filter((d) => d.category === ts.DiagnosticCategory.Error && d.file && d.start !== undefined && d.start <= sourceLength)
+    .map((d) => {
+      const { line, character } = d.file!.getLineAndCharacterOfPosition(d.start!);
+      return { line: line + 1, column: character + 1, code: d.code, message: ts.flattenDiagnosticMessageText(d.messageText, '\n'), category: 'error' as const, start: d.start!, length: d.length ?? 0 };
+    });
+}
+
+/**
+ * Names that completion never offers: the kernel's and the checker's own machinery (`__tl`,
+ * `__c3`, `__transferlab_rt`, any `__` name). Declarations marked `@internal` are not in the
+ * analysis API's declaration files at all (`stripInternal`).
+ */
+export function isHiddenCompletion(name: string): boolean {
+  return name.startsWith('__');
+}
+
+/** Whether a cell file's diagnostics said a module was not found (it may have been installed since). */
+export function missesModule(diags: readonly ts.Diagnostic[]): boolean {
+  return diags.some((d) => d.code === 2307 || d.code === 2792);
+}
+
 export class CellChecker {
-  private readonly files = new Map<string, { text: string; version: number }>();
+  private readonly files: VirtualFiles = new Map();
   private readonly service: ts.LanguageService;
-  private readonly options: ts.CompilerOptions;
   /** Latest declaring cell for each global name. */
   private readonly owners = new Map<string, { cell: number; decl: Declaration }>();
   private environmentVersion = 0;
@@ -66,82 +190,12 @@ export class CellChecker {
   private readonly forgetDisk: () => void;
 
   constructor(opts: CheckerOptions) {
-    const nm = (root: string) => path.join(root, 'node_modules');
-    const analysisTypes = path.join(opts.packageRoot, 'dist', 'types', 'kernel', 'analysis', 'index.d.ts');
-    const paths: Record<string, string[]> = {
-      '*': [path.join(nm(opts.cwd), '*'), path.join(nm(opts.packageRoot), '*'), path.join(nm(opts.packageRoot), '@types', '*')],
-    };
-    if (existsSync(analysisTypes)) paths['transferlab'] = [analysisTypes];
-    this.options = {
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      lib: ['lib.es2023.d.ts'],
-      types: opts.light ? [] : ['node'],
-      typeRoots: [path.join(nm(opts.packageRoot), '@types')],
-      strict: true,
-      noImplicitAny: false,
-      skipLibCheck: true,
-      esModuleInterop: true,
-      allowSyntheticDefaultImports: true,
-      resolveJsonModule: true,
-      allowJs: true,
-      noEmit: true,
-      paths,
-      useDefineForClassFields: true,
-    };
     this.setFile(PRELUDE, opts.preludeDeclarations);
     this.setFile(GLOBALS, 'export {};\n');
     this.setFile(SCRATCH, 'export {};\n');
-    // The files on disk (libraries, node_modules) do not change while a session checks cells,
-    // and every new cell makes a new program that looks them all up again: remember the answers.
-    const caches: Map<string, unknown>[] = [];
-    const memo = <T>(fn: (p: string) => T) => {
-      const cache = new Map<string, T>();
-      caches.push(cache);
-      return (p: string): T => {
-        let v = cache.get(p);
-        if (v === undefined && !cache.has(p)) {
-          v = fn(p);
-          cache.set(p, v);
-        }
-        return v as T;
-      };
-    };
-    const diskFileExists = memo((f) => ts.sys.fileExists(f));
-    const diskDirectoryExists = memo((d) => ts.sys.directoryExists(d));
-    const diskRealpath = memo((f) => (ts.sys.realpath ? ts.sys.realpath(f) : f));
-    const moduleCache = ts.createModuleResolutionCache(opts.cwd, (f) => f, undefined);
-    this.forgetDisk = () => {
-      for (const c of caches) c.clear();
-      moduleCache.clear();
-    };
-    const diskSnapshot = memo((f) => {
-      const text = ts.sys.readFile(f);
-      return text === undefined ? undefined : ts.ScriptSnapshot.fromString(text);
-    });
-    const host: ts.LanguageServiceHost = {
-      getCompilationSettings: () => this.options,
-      getScriptFileNames: () => [...this.files.keys()],
-      getScriptVersion: (f) => String(this.files.get(f)?.version ?? 0),
-      getScriptSnapshot: (f) => {
-        const mem = this.files.get(f);
-        if (mem) return ts.ScriptSnapshot.fromString(mem.text);
-        return f.startsWith(`${DIR}/`) ? undefined : diskSnapshot(f);
-      },
-      getCurrentDirectory: () => opts.cwd,
-      getDefaultLibFileName: (o) => ts.getDefaultLibFilePath(o),
-      fileExists: (f) => this.files.has(f) || (!f.startsWith(`${DIR}/`) && diskFileExists(f)),
-      readFile: (f) => this.files.get(f)?.text ?? ts.sys.readFile(f),
-      directoryExists: (d) => d === DIR || d.startsWith(`${DIR}/`) || diskDirectoryExists(d),
-      getDirectories: (d) => (d === DIR ? [] : ts.sys.getDirectories(d)),
-      readDirectory: ts.sys.readDirectory,
-      realpath: (f) => (f.startsWith(`${DIR}/`) ? f : diskRealpath(f)),
-      resolveModuleNameLiterals: (literals, containingFile, redirected, options) =>
-        literals.map((l) => ts.resolveModuleName(l.text, containingFile, options, host, moduleCache, redirected)),
-      useCaseSensitiveFileNames: () => true,
-    };
-    this.service = ts.createLanguageService(host, ts.createDocumentRegistry());
+    const { service, forgetDisk } = createCellLanguageService(opts, this.files);
+    this.service = service;
+    this.forgetDisk = forgetDisk;
   }
 
   private setFile(name: string, text: string): void {
@@ -175,19 +229,14 @@ export class CellChecker {
       return [...this.service.getSyntacticDiagnostics(file), ...(sf ? this.service.getSemanticDiagnostics(file) : [])];
     };
     let diags = diagnose();
-    if (diags.some((d) => d.code === 2307 || d.code === 2792)) {
+    if (missesModule(diags)) {
       // "Cannot find module": the package may have been installed since we last looked.
       this.forgetDisk();
       this.setFile(file, `${source}\n\nexport {};\n`);
       diags = diagnose();
     }
     this.checkedProgram = this.service.getProgram();
-    const result = diags
-      .filter((d) => d.category === ts.DiagnosticCategory.Error && d.file && d.start !== undefined && d.start <= source.length)
-      .map((d) => {
-        const { line, character } = d.file!.getLineAndCharacterOfPosition(d.start!);
-        return { line: line + 1, column: character + 1, code: d.code, message: ts.flattenDiagnosticMessageText(d.messageText, '\n'), category: 'error' as const };
-      });
+    const result = toCellDiagnostics(diags, source.length);
     if (this.cache.size > 500) this.cache.clear();
     this.cache.set(key, result);
     return result;
@@ -293,13 +342,13 @@ export class CellChecker {
     let end = offset;
     while (end < code.length && /[\w$]/.test(code[end]!)) end++;
     const prefix = code.slice(start, offset);
-    const entries = (info?.entries ?? []).filter((e) => e.name.startsWith(prefix) && !e.name.startsWith('__c') && e.name !== '__transferlab_rt');
+    const entries = (info?.entries ?? []).filter((e) => e.name.startsWith(prefix) && !isHiddenCompletion(e.name));
     entries.sort((a, b) => (a.sortText < b.sortText ? -1 : a.sortText > b.sortText ? 1 : a.name.localeCompare(b.name)));
     return { matches: entries.map((e) => e.name), start, end, entries };
   }
 
   /** Hover text (signature and documentation) at a UTF-16 offset, or undefined. */
-  inspect(code: string, offset: number): { signature: string; documentation: string } | undefined {
+  inspect(code: string, offset: number): { signature: string; documentation: string; markdown: string } | undefined {
     this.setFile(SCRATCH, `${code}\nexport {};\n`);
     let q = this.service.getQuickInfoAtPosition(SCRATCH, offset);
     if (!q && offset > 0) q = this.service.getQuickInfoAtPosition(SCRATCH, offset - 1);
@@ -307,7 +356,8 @@ export class CellChecker {
     const signature = ts.displayPartsToString(q.displayParts);
     const docs = ts.displayPartsToString(q.documentation);
     const tags = (q.tags ?? []).map((t) => `@${t.name} ${ts.displayPartsToString(t.text)}`).join('\n');
-    return { signature, documentation: [docs, tags].filter(Boolean).join('\n\n') };
+    const markdown = docsToMarkdown(q.documentation, q.tags, programLocator(this.service, (f) => f.startsWith(`${DIR}/`)));
+    return { signature, documentation: [docs, tags].filter(Boolean).join('\n\n'), markdown };
   }
 }
 

@@ -271,7 +271,7 @@ export class Executor {
     const info = this.checker.inspect(code, codePointsToUtf16(code, cursorPos));
     if (!info) return { found: false, data: {} };
     const text = info.documentation ? `${info.signature}\n\n${info.documentation}` : info.signature;
-    return { found: true, data: { 'text/plain': text, 'text/markdown': `\`\`\`typescript\n${info.signature}\n\`\`\`${info.documentation ? `\n\n${info.documentation}` : ''}` } };
+    return { found: true, data: { 'text/plain': text, 'text/markdown': `\`\`\`typescript\n${info.signature}\n\`\`\`${info.markdown ? `\n\n${info.markdown}` : ''}` } };
   }
 }
 

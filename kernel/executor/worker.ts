@@ -13,8 +13,9 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Executor } from './executor';
-import { createDisplay, plainText, DISPLAY_DECLARATIONS, LIVE_SYMBOL, type DisplaySink } from './display';
+import { createDisplay, plainText, LIVE_SYMBOL, type DisplaySink } from './display';
 import { prepareStatics, staticAssets, staticsSettled } from './statics';
+import { preludeDeclarations as fullPrelude, LIGHT_PRELUDE_DECLARATIONS } from './prelude';
 import { createRuntime } from './runtime';
 import type { FromWorker, ToWorker } from './workerProtocol';
 import type { KernelBackendInfo } from '../protocol/backends';
@@ -210,18 +211,7 @@ function ensureBackend(): Promise<KernelBackendInfo> {
   return backendReady;
 }
 
-const preludeDeclarations = [
-  existsSync(path.join(packageRoot, 'dist', 'types', 'kernel', 'analysis', 'index.d.ts')) ? "import * as __tl from 'transferlab';" : 'const __tl: any = {};',
-  "import * as __tf from '@tensorflow/tfjs';",
-  'declare global {',
-  '  /** The TransferLab analysis API (preloaded; also `import * as tl from "transferlab"`). */',
-  '  export import tl = __tl;',
-  '  /** TensorFlow.js (preloaded). */',
-  '  export import tf = __tf;',
-  DISPLAY_DECLARATIONS,
-  '}',
-  'export {};',
-].join('\n');
+const preludeDeclarations = fullPrelude(packageRoot);
 
 const runtime = createRuntime({
   cwd,
@@ -231,14 +221,7 @@ const runtime = createRuntime({
     ['@tensorflow/tfjs', loadTf],
   ]),
 });
-// The light checker knows console (a subset of Node's typing of it) and the display API.
-const lightPreludeDeclarations = [
-  'declare global {',
-  '  var console: { log(...data: any[]): void; info(...data: any[]): void; warn(...data: any[]): void; error(...data: any[]): void; debug(...data: any[]): void };',
-  DISPLAY_DECLARATIONS,
-  '}',
-  'export {};',
-].join('\n');
+const lightPreludeDeclarations = LIGHT_PRELUDE_DECLARATIONS;
 const executor = new Executor({ cwd, packageRoot, runtime, sink, preludeDeclarations, lightPreludeDeclarations, guard });
 
 // Errors thrown from timers and unhandled rejections are shown, and the kernel goes on.

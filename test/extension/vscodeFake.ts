@@ -6,6 +6,8 @@
  */
 import Module from 'node:module';
 
+export * from './vscodeLanguageFake';
+
 export class NotebookCellOutputItem {
   constructor(
     readonly data: Uint8Array,

@@ -26,6 +26,7 @@
 export type { Features, NamedFeatures } from '../representations';
 export { CkaKind, isCkaKind, CkaAlgorithm } from './options';
 export type { LinearOptions, RbfOptions, MatrixOptions } from './options';
+/** @internal Test and tuning knobs (not in the declaration files, so cells neither see nor complete them). */
 export { ckaInternals } from './internals';
 export { linear, linearAsync, rbf, rbfAsync } from './pair';
 export { matrixFromFeatures, matrixFromFeaturesAsync } from './matrix';

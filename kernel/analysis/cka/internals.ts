@@ -3,7 +3,10 @@
  * on small inputs; benches to compare settings). Exported as `tl.cka.ckaInternals`.
  */
 
-/** Test and tuning knobs, not part of the public API. */
+/**
+ * Test and tuning knobs, not part of the public API.
+ * @internal
+ */
 export const ckaInternals = {
   /** Where Gram blocks are reduced: `host` (JavaScript, float64) or `device` (backend). */
   reducer: undefined as 'host' | 'device' | undefined,

@@ -240,7 +240,7 @@ describe('controller', function () {
     assert.match(text(nb.cellAt(1).outputs[0]?.items[0]), /Cannot find name 'x'/);
   });
 
-  it('completes and hovers from the kernel, which knows earlier cells', async () => {
+  it('completes and hovers, knowing earlier cells', async () => {
     const nb = await notebook(['const transferMatrix = [[1, 0], [0, 1]];', 'transferM', 'Math.max']);
     opened.push(nb);
     await run(nb, 0, 1);
@@ -250,7 +250,7 @@ describe('controller', function () {
       new vscode.Position(0, 'transferM'.length),
     );
     const labels = completions.items.map((i) => (typeof i.label === 'string' ? i.label : i.label.label));
-    assert.ok(labels.includes('transferMatrix'), `no kernel completion for an earlier cell's name in ${labels.slice(0, 20).join(', ')}`);
+    assert.ok(labels.includes('transferMatrix'), `no completion for an earlier cell's name in ${labels.slice(0, 20).join(', ')}`);
     const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', nb.cellAt(2).document.uri, new vscode.Position(0, 6));
     const hoverText = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
     assert.match(hoverText, /max\(/);
