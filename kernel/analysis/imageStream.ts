@@ -253,9 +253,10 @@ export class ImageStream implements DataStream {
         const pixels = await pending.get(b)!;
         pending.delete(b);
         const idx = order.subarray(b * B, Math.min(order.length, (b + 1) * B));
+        // Nothing is pending once the last batch is handed over: stopping there is not stopping early.
+        if (b === count - 1) finished = true;
         yield { pixels, labels: Int32Array.from(idx, (i) => this.labels[i]!) };
       }
-      finished = true;
     } finally {
       this.passes--;
       if (!finished) await this.stopWorkers();
