@@ -140,15 +140,18 @@ async function readMaybeGzip(fn: string, file: string): Promise<Buffer> {
 
 /** Parses an IDX file of unsigned bytes; returns its dimensions and data. */
 export function parseIdx(fn: string, file: string, buf: Buffer): { dims: number[]; data: Uint8Array } {
-  if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0) throw new DatasetError(fn, file, 'is not an IDX file (bad magic number)');
-  if (buf[2] !== 0x08) throw new DatasetError(fn, file, `has IDX element type 0x${buf[2]!.toString(16)}; only unsigned bytes (0x08) are supported`);
+  if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0) throw new DatasetError(fn, file, `is not an IDX file (bad magic number at byte offset 0: ${buf.length < 4 ? `only ${buf.length} bytes` : `expected 00 00 08, got ${[...buf.subarray(0, 3)].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`})`);
+  if (buf[2] !== 0x08) throw new DatasetError(fn, file, `has IDX element type 0x${buf[2]!.toString(16)} at byte offset 2; only unsigned bytes (0x08) are supported`);
   const rank = buf[3]!;
-  if (rank < 1 || buf.length < 4 + 4 * rank) throw new DatasetError(fn, file, `has a truncated IDX header (rank ${rank})`);
+  if (rank < 1 || buf.length < 4 + 4 * rank) throw new DatasetError(fn, file, `has a truncated IDX header (rank ${rank} at byte offset 3 needs ${4 + 4 * rank} header bytes; the file has ${buf.length})`);
   const dims: number[] = [];
   for (let i = 0; i < rank; i++) dims.push(buf.readUInt32BE(4 + 4 * i));
   const n = dims.reduce((a, b) => a * b, 1);
   const offset = 4 + 4 * rank;
-  if (buf.length - offset !== n) throw new DatasetError(fn, file, `has ${buf.length - offset} data bytes but its header [${dims.join(', ')}] says ${n}`);
+  if (buf.length - offset !== n) {
+    const where = buf.length - offset < n ? `the data from byte offset ${offset} ends at byte offset ${buf.length}` : `${buf.length - offset - n} extra bytes from byte offset ${offset + n}`;
+    throw new DatasetError(fn, file, `has ${buf.length - offset} data bytes but its header [${dims.join(', ')}] says ${n} (${where})`);
+  }
   return { dims, data: new Uint8Array(buf.buffer, buf.byteOffset + offset, n) };
 }
 
@@ -197,7 +200,10 @@ async function loadIdx(fn: string, imagesPath: string, labelsPath: string, class
   let maxLabel = 0;
   for (const l of labels.data) maxLabel = Math.max(maxLabel, l);
   const names = classes ?? Array.from({ length: maxLabel + 1 }, (_, i) => String(i));
-  if (maxLabel >= names.length) throw new DatasetError(fn, labelsPath, `has label ${maxLabel} but only ${names.length} class names were given`);
+  if (maxLabel >= names.length) {
+    const at = labels.data.findIndex((l) => l >= names.length);
+    throw new DatasetError(fn, labelsPath, `has label ${labels.data[at]} at byte offset ${at + 8} but only ${names.length} class names were given`);
+  }
   const size = shape[0] * shape[1] * shape[2];
   const order = pick(n, limit, seed);
   const px = new Float32Array(order.length * size);

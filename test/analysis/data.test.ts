@@ -76,7 +76,7 @@ test('IDX files, gzip or raw, with header checks', async () => {
     await assert.rejects(idx({ images: path.join(dir, 'bad'), labels: path.join(dir, 'lab') }), (e: Error) => e instanceof DatasetError && /bad magic number/.test(e.message));
     writeFileSync(path.join(dir, 'trunc'), idxFile([6, 4, 5], images).subarray(0, 50));
     await assert.rejects(idx({ images: path.join(dir, 'trunc'), labels: path.join(dir, 'lab') }), /has 34 data bytes but its header \[6, 4, 5\] says 120/);
-    await assert.rejects(idx({ images: path.join(dir, 'img.gz'), labels: path.join(dir, 'lab'), classes: ['a'] }), /has label 2 but only 1 class names were given/);
+    await assert.rejects(idx({ images: path.join(dir, 'img.gz'), labels: path.join(dir, 'lab'), classes: ['a'] }), /has label 1 at byte offset 9 but only 1 class names were given/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
