@@ -39,7 +39,15 @@ export interface DataStream {
   batches(options?: PassOptions): AsyncGenerator<Batch, void, undefined>;
 }
 
-/** Whether `v` is a {@link DataStream} (rather than tensors in memory). */
+/**
+ * Whether `v` is a {@link DataStream} (rather than tensors in memory).
+ *
+ * @example
+ * ```ts
+ * tl.isDataStream(await tl.data.imageFolder('data/val'));   // true
+ * tl.isDataStream(tl.data.synthetic({n: 100}));             // false: a Dataset
+ * ```
+ */
 export function isDataStream(v: unknown): v is DataStream {
   if (v === null || typeof v !== 'object') return false;
   const s = v as Partial<DataStream>;

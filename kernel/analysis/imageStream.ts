@@ -150,6 +150,15 @@ class DecodePool {
  * Labelled images in a folder, decoded in batches on worker threads: a {@link DataStream} that
  * `tl.train`, `tl.fineTune`, `tl.trainFromScratch`, `tl.evaluate` and `tl.cka.matrix` take as
  * data. `load()` gives a {@link Dataset} in memory for folders that fit.
+ *
+ * @example
+ * ```ts
+ * const val = await tl.data.imageFolder('data/val', {size: [32, 32], batchSize: 128});
+ * val.length; val.classes; val.counts();        // examples per pass, class names, per class
+ * await tl.evaluate(model, val);                 // one streamed pass
+ * const first = await val.take(500).load();      // 500 of them in memory
+ * await val.dispose();                           // stops the decoding workers now
+ * ```
  */
 export class ImageStream implements DataStream {
   readonly classes: readonly string[];
