@@ -86,8 +86,8 @@ test(`a streamed folder of ${N} images: peak RSS growth under ${BOUND_MB} MiB; l
   console.log(`RSS growth: streamed ${streamed.growthMB.toFixed(0)} MiB, loaded ${loaded.growthMB.toFixed(0)} MiB (the images are ${floats.toFixed(0)} MiB as float32), bound ${BOUND_MB} MiB`);
   assert.equal(streamed.n, N);
   assert.equal(loaded.n, N);
-  assert.ok(streamed.growthMB < BOUND_MB, `streaming grew RSS by ${streamed.growthMB.toFixed(1)} MB, over the bound of ${BOUND_MB} MB`);
-  assert.ok(loaded.growthMB > BOUND_MB, `loading everything grew RSS by only ${loaded.growthMB.toFixed(1)} MB: the bound would not catch it`);
+  assert.ok(streamed.growthMB < BOUND_MB, `streaming grew RSS by ${streamed.growthMB.toFixed(1)} MiB, over the bound of ${BOUND_MB} MiB`);
+  assert.ok(loaded.growthMB > BOUND_MB, `loading everything grew RSS by only ${loaded.growthMB.toFixed(1)} MiB: the bound would not catch it`);
 });
 
 test('on a subset, streamed batches, evaluation and minibatch CKA equal the in-memory path', async () => {
