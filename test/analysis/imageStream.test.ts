@@ -2,6 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
@@ -183,6 +184,35 @@ test('stopping early stops the workers; a bad file fails with its name; a plain 
     assert.match(r.stdout, /seen 23/);
     assert.ok(Date.now() - t0 < 20_000, `exited after ${Date.now() - t0} ms (idle workers must not hold the process)`);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a slow consumer never has more than `prefetch` batches decoded ahead', async () => {
+  const dir = tmp();
+  const post = Worker.prototype.postMessage;
+  let posted = 0;
+  Worker.prototype.postMessage = function (this: Worker, ...args: Parameters<Worker['postMessage']>) {
+    posted++;
+    return post.apply(this, args);
+  };
+  try {
+    makeFolder(dir, 2, 12);
+    const s = await imageFolder(dir, { batchSize: 2, workers: 2, prefetch: 3 });
+    let consumed = 0;
+    let most = 0;
+    for await (const b of s.batches()) {
+      tf.dispose([b.x, b.y]);
+      consumed++;
+      await new Promise((r) => setTimeout(r, 40)); // the backend at work
+      most = Math.max(most, posted - consumed);
+    }
+    assert.equal(consumed, 12);
+    assert.equal(posted, 12, 'one job per batch');
+    assert.ok(most <= 3, `${most} batches were issued ahead of the consumer (prefetch 3)`);
+    await s.dispose();
+  } finally {
+    Worker.prototype.postMessage = post;
     rmSync(dir, { recursive: true, force: true });
   }
 });
