@@ -42,7 +42,7 @@ export function lossAndCorrect(logits: tf.Tensor2D, y: tf.Tensor1D | tf.Tensor2D
 /**
  * Evaluates `model` on `data` in batches (evaluation mode: BatchNorm uses running statistics).
  * One read-back at the end, so it is cheap on GPU backends. `data` may be a stream
- * (`tl.data.imageFolder`): one pass over it, in its own batches (`batchSize` does not apply).
+ * (`tl.data.imageFolder`): one pass over it, in its own batches.
  *
  * @example
  * ```ts
@@ -89,6 +89,7 @@ async function evaluateStream(fn: string, model: Model, data: DataStream, option
   checkStreamFitsModel(fn, model, data, numClasses);
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, ['batchSize']);
+  if (o['batchSize'] !== undefined && o['batchSize'] !== data.batchSize) fail(fn, 'options.batchSize', `is ${formatValue(o['batchSize'])} but the stream's batches hold ${data.batchSize}; set the batch size on the stream`);
   let lossSum = tf.scalar(0);
   let correct = tf.scalar(0);
   let n = 0;

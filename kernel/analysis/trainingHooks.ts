@@ -110,7 +110,8 @@ export class ValidationHook implements TrainingHook {
   ) {}
 
   async onEpochEnd({ point }: EpochEnd): Promise<void> {
-    this.last = await evaluate(this.model, this.data, { batchSize: this.batchSize });
+    // A stream evaluates in its own batches.
+    this.last = await evaluate(this.model, this.data, isDataStream(this.data) ? {} : { batchSize: this.batchSize });
     point.valLoss = this.last.loss;
     point.valAccuracy = this.last.accuracy;
   }

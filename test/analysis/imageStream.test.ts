@@ -243,6 +243,7 @@ test('train, fineTune, trainFromScratch and evaluate take a stream, with the in-
     assert.equal(e2.n, 40);
     assert.ok(Math.abs(e1.loss - e2.loss) < 1e-5 && e1.accuracy === e2.accuracy);
     await assert.rejects(train(b, s, { batchSize: 8, progress: false }), /options.batchSize is 8 but the stream's batches hold 16/);
+    await assert.rejects(evaluate(b, s, { batchSize: 8 }), /tl.evaluate: options.batchSize is the number 8 but the stream's batches hold 16/);
     await assert.rejects(evaluate(cnn({ inputShape: [8, 8, 1], numClasses: 3 }), s), /has images 12×12×1 but the model \(cnn\) expects 8×8×1/);
     const pt = await fineTune(inMemory, stream(data, { batchSize: 20 }), { epochs: 1, progress: false });
     const rit = await trainFromScratch(a, stream(data, { batchSize: 20 }), { epochs: 1, progress: false });
