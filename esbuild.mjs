@@ -8,7 +8,7 @@
 //   renderers  browser, esm, one entry per renderer folder: dist/renderers/<name>.js
 // Analysis type declarations (for cell type checking and the package's `types`) come from tsc.
 import * as esbuild from 'esbuild';
-import { existsSync, readdirSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
@@ -35,12 +35,27 @@ const common = {
 
 /** @type {esbuild.BuildOptions[]} */
 const targets = [];
-const nodeTarget = (entry, outfile) => {
+const nodeTarget = (entry, outfile, extra = {}) => {
   if (!existsSync(path.join(root, entry))) return;
-  targets.push({ ...common, entryPoints: [entry], outfile, platform: 'node', format: 'cjs', target: 'node20', external: nodeExternals });
+  // The maps ship in the .vsix (tracebacks show kernel/analysis/<file>.ts:<line>), without the sources.
+  targets.push({ ...common, sourcesContent: false, entryPoints: [entry], outfile, platform: 'node', format: 'cjs', target: 'node20', external: nodeExternals, ...extra });
+};
+/**
+ * vega-loader's Node build requires node-fetch, whose URL parser requires Node's deprecated
+ * `punycode` (a warning in the cell's output on Node 21+). The kernel's static figures load
+ * nothing by URL (kernel/executor/statics.ts), so node-fetch is left out of their bundle.
+ */
+const noNodeFetch = {
+  name: 'no-node-fetch',
+  setup(build) {
+    build.onResolve({ filter: /^node-fetch$/ }, () => ({ path: 'node-fetch', namespace: 'no-node-fetch' }));
+    build.onLoad({ filter: /.*/, namespace: 'no-node-fetch' }, () => ({ contents: 'module.exports = undefined;', loader: 'js' }));
+  },
 };
 nodeTarget('kernel/main.ts', 'dist/kernel.js');
-nodeTarget('kernel/executor/worker.ts', 'dist/kernelWorker.js');
+// vega and vega-lite in their own bundle, required by the worker on its first chart.
+nodeTarget('kernel/executor/worker.ts', 'dist/kernelWorker.js', { external: [...nodeExternals, 'vega', 'vega-lite'] });
+nodeTarget('kernel/executor/vegaModules.ts', 'dist/vegaModules.js', { plugins: [noNodeFetch] });
 nodeTarget('kernel/analysis/index.ts', 'dist/analysis.js');
 nodeTarget('kernel/analysis/gram/worker.ts', 'dist/gramWorker.js');
 nodeTarget('kernel/analysis/imageWorker.ts', 'dist/imageWorker.js');
@@ -66,6 +81,26 @@ function emitAnalysisTypes() {
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'kernel/analysis/tsconfig.types.json'], { cwd: root, stdio: 'inherit' });
 }
 
+/**
+ * The static figures' assets beside the bundles (kernel/executor/statics.ts): resvg's WebAssembly
+ * and one font (DejaVu Sans, under its own free licence, copied with it), so PNGs have text on a
+ * machine without system fonts and a package carries no node_modules for them.
+ */
+function copyFigureAssets() {
+  const dir = path.join(root, 'dist', 'figures');
+  mkdirSync(dir, { recursive: true });
+  const assets = [
+    ['node_modules/@resvg/resvg-wasm/index_bg.wasm', 'resvg.wasm'],
+    ['node_modules/dejavu-fonts-ttf/ttf/DejaVuSans.ttf', 'DejaVuSans.ttf'],
+    ['node_modules/dejavu-fonts-ttf/LICENSE', 'DejaVuSans.LICENSE'],
+  ];
+  for (const [from, to] of assets) {
+    if (existsSync(path.join(root, from))) copyFileSync(path.join(root, from), path.join(dir, to));
+    else console.warn(`esbuild.mjs: ${from} is missing (run npm ci): charts will carry no static PNG`);
+  }
+}
+
+copyFigureAssets();
 if (watch) {
   const contexts = await Promise.all(targets.map((t) => esbuild.context(t)));
   await Promise.all(contexts.map((c) => c.watch()));

@@ -59,6 +59,8 @@ export interface ExecuteOptions {
   readonly silent?: boolean;
   readonly storeHistory?: boolean;
   readonly stopOnError?: boolean;
+  /** Called with the whole execute_reply message (its `metadata` carries the variables summary). */
+  readonly onReply?: (reply: Message) => void;
 }
 
 /**
@@ -427,6 +429,7 @@ export class KernelClient extends EventEmitter {
       stop_on_error: options.stopOnError ?? true,
     };
     const reply = await this.request('shell', 'execute_request', content, undefined, options.onIOPub);
+    options.onReply?.(reply);
     return reply.content as unknown as ExecuteReply;
   }
 

@@ -6,7 +6,8 @@
  * and go through the output reducer that `transferlab run` uses too (kernel/protocol/outputs.ts);
  * its changes are applied as they come: streams grow in place, `update_display_data` replaces the
  * outputs carrying that display_id (live progress), `clear_output` (also with `wait`) clears.
- * A failed or interrupted cell cancels the cells still queued (Jupyter's stop_on_error). Outputs use
+ * A failed or interrupted cell cancels the cells still queued (Jupyter's stop_on_error), unless it
+ * is tagged `raises-exception` (it shows an error on purpose, as nbclient allows). Outputs use
  * the same metadata as the .tsnb serializer ({@link TsnbOutputMetadata}), so what runs is what saves.
  */
 import * as vscode from 'vscode';
@@ -19,7 +20,8 @@ import { TSNB_NOTEBOOK_TYPE } from './serializer';
 import { cellOutput, cellOutputItems, errorContent, errorOutput } from './cellOutputs';
 import { Messages, UntrustedWorkspaceError, errorMessage } from './errors';
 import { KernelProcess, KernelState } from './kernelProcess';
-import { onDidChangeSettings } from './settings';
+import { confirmRestartSetting, onDidChangeSettings, stopConfirmingRestart } from './settings';
+import { VARIABLES_METADATA_KEY, isVariablesSummary, type VariablesSummary } from '../kernel/protocol/variables';
 
 /** The notebook type of .ipynb files in VS Code (its built-in ipynb serializer). */
 export const JUPYTER_NOTEBOOK_TYPE = 'jupyter-notebook';
@@ -47,6 +49,10 @@ export class NotebookSession implements vscode.Disposable {
   private background: Promise<void> = Promise.resolve();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly listening = new WeakSet<KernelClient>();
+  private variablesValue: VariablesSummary | undefined;
+  private readonly variablesEmitter = new vscode.EventEmitter<VariablesSummary | undefined>();
+  /** Fires when the kernel sent a new variables summary, or it was forgotten (restart). */
+  readonly onDidChangeVariables = this.variablesEmitter.event;
 
   constructor(
     readonly notebook: vscode.NotebookDocument,
@@ -62,6 +68,16 @@ export class NotebookSession implements vscode.Disposable {
         this.onKernelDied(this, error);
       }),
     );
+  }
+
+  /** The kernel's variables after the last cell that ended (kernel/protocol/variables.ts). */
+  get variables(): VariablesSummary | undefined {
+    return this.variablesValue;
+  }
+
+  private setVariables(summary: VariablesSummary | undefined): void {
+    this.variablesValue = summary;
+    this.variablesEmitter.fire(summary);
   }
 
   /** Whether a cell of this notebook is running or queued. */
@@ -93,7 +109,7 @@ export class NotebookSession implements vscode.Disposable {
       if (i < 0) continue; // cancelled while queued
       this.pending.splice(i, 1);
       const ok = await this.runOne(execution, controller);
-      if (!ok) this.cancelPending();
+      if (!ok && !(raisesException(execution.cell) && this.kernel.state !== KernelState.dead)) this.cancelPending();
     }
   }
 
@@ -119,7 +135,14 @@ export class NotebookSession implements vscode.Disposable {
       await execution.clearOutput();
       const code = execution.cell.document.getText();
       const outcome = await Promise.race([
-        client.execute(code, { onIOPub: (msg: IOPubMessage) => run.handle(msg), stopOnError: false }) as Promise<ExecuteReply>,
+        client.execute(code, {
+          onIOPub: (msg: IOPubMessage) => run.handle(msg),
+          stopOnError: false,
+          onReply: (reply) => {
+            const summary = reply.metadata?.[VARIABLES_METADATA_KEY];
+            if (isVariablesSummary(summary)) this.setVariables(summary);
+          },
+        }) as Promise<ExecuteReply>,
         run.aborted,
       ]);
       await run.settled();
@@ -185,6 +208,7 @@ export class NotebookSession implements vscode.Disposable {
     this.cancelPending();
     this.active?.abort(new Error(Messages.restarting));
     this.outputs.reset();
+    this.setVariables(undefined);
     await this.kernel.restart();
   }
 
@@ -197,8 +221,27 @@ export class NotebookSession implements vscode.Disposable {
     this.cancelPending();
     this.active?.abort(new Error('notebook closed'));
     this.kernel.dispose();
+    this.variablesEmitter.dispose();
     for (const d of this.disposables) d.dispose();
   }
+}
+
+/** The tag of cells that show an error on purpose (Jupyter, nbclient): Run All goes on past them. */
+export const RAISES_EXCEPTION_TAG = 'raises-exception';
+
+/**
+ * A cell's tags: `metadata.tags` (.ipynb in recent VS Code), or the Jupyter metadata one level
+ * down (`metadata.metadata.tags`: .tsnb, and .ipynb in older VS Code).
+ */
+export function cellTags(cell: Pick<vscode.NotebookCell, 'metadata'>): string[] {
+  const m = cell.metadata as { tags?: unknown; metadata?: { tags?: unknown } } | undefined;
+  const tags = m?.tags ?? m?.metadata?.tags;
+  return Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
+}
+
+/** Whether a cell is tagged `raises-exception`. */
+export function raisesException(cell: Pick<vscode.NotebookCell, 'metadata'>): boolean {
+  return cellTags(cell).includes(RAISES_EXCEPTION_TAG);
 }
 
 /**
@@ -482,6 +525,7 @@ export class TransferLabController implements vscode.Disposable {
       const s = session;
       s.kernel.onDidChangeState(() => this.changeEmitter.fire(notebook));
       s.kernel.onDidChangeDescription(() => this.changeEmitter.fire(notebook));
+      s.onDidChangeVariables(() => this.changeEmitter.fire(notebook));
       s.kernel.onDidStopResponding((seconds) => {
         void vscode.window.showWarningMessage(Messages.kernelStopsResponding(seconds), Messages.restartAction).then((choice) => {
           if (choice === Messages.restartAction) void this.restart(notebook);
@@ -510,19 +554,47 @@ export class TransferLabController implements vscode.Disposable {
     });
   }
 
-  /** Restarts (or starts) the kernel of a notebook. */
-  async restart(notebook: vscode.NotebookDocument): Promise<void> {
+  /** Restarts (or starts) the kernel of a notebook; false when it could not. */
+  async restart(notebook: vscode.NotebookDocument): Promise<boolean> {
     if (!vscode.workspace.isTrusted) {
       void vscode.window.showWarningMessage(Messages.untrusted);
-      return;
+      return false;
     }
     const session = this.sessionFor(notebook);
     try {
       await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: Messages.restarting }, () => session.restart());
       void vscode.window.showInformationMessage(Messages.restarted);
+      return true;
     } catch (err) {
       void vscode.window.showErrorMessage(errorMessage(err));
+      return false;
     }
+  }
+
+  /**
+   * Asks before a restart (the kernel's variables are lost), unless `transferlab.confirmRestart`
+   * is off; "Don't Ask Again" turns it off and restarts.
+   */
+  private async confirmRestart(title: string): Promise<boolean> {
+    if (!confirmRestartSetting()) return true;
+    const choice = await vscode.window.showWarningMessage(Messages.confirmRestart(title), { modal: true }, Messages.restartConfirm, Messages.dontAskAgain);
+    if (choice === Messages.dontAskAgain) await stopConfirmingRestart();
+    return choice === Messages.restartConfirm || choice === Messages.dontAskAgain;
+  }
+
+  /**
+   * Restarts the kernel (after confirming) and runs the notebook's code cells: all of them, or
+   * those above `before` (Restart and Run All Above).
+   */
+  async restartAndRun(notebook: vscode.NotebookDocument, before?: number): Promise<void> {
+    const title = before === undefined ? Messages.restartRunAllTitle : Messages.restartRunAboveTitle;
+    if (!(await this.confirmRestart(title))) return;
+    if (!(await this.restart(notebook))) return;
+    const end = before === undefined ? notebook.cellCount : Math.min(before, notebook.cellCount);
+    if (end === 0) return;
+    // Through VS Code's own execution (as Run All does): it picks this notebook's controller, which
+    // runs the cells in our queue; the cells show as queued at once.
+    await vscode.commands.executeCommand('notebook.cell.execute', { ranges: [{ start: 0, end }], document: notebook.uri });
   }
 
   /**
@@ -530,15 +602,26 @@ export class TransferLabController implements vscode.Disposable {
    * the command palette (the active notebook) or a caller passing a notebook URI.
    */
   registerCommands(): vscode.Disposable[] {
+    const withNotebook = (fn: (notebook: vscode.NotebookDocument, arg: unknown) => Promise<unknown>) => async (arg?: unknown) => {
+      const notebook = notebookFromCommandArg(arg);
+      if (!notebook) {
+        void vscode.window.showWarningMessage(Messages.noNotebook);
+        return;
+      }
+      await fn(notebook, arg);
+    };
     return [
-      vscode.commands.registerCommand(RESTART_COMMAND, async (arg?: unknown) => {
-        const notebook = notebookFromCommandArg(arg);
-        if (!notebook) {
-          void vscode.window.showWarningMessage(Messages.noNotebook);
-          return;
-        }
-        await this.restart(notebook);
-      }),
+      vscode.commands.registerCommand(
+        RESTART_COMMAND,
+        withNotebook(async (notebook) => {
+          if (await this.confirmRestart(Messages.restartTitle)) await this.restart(notebook);
+        }),
+      ),
+      vscode.commands.registerCommand(RESTART_RUN_ALL_COMMAND, withNotebook((notebook) => this.restartAndRun(notebook))),
+      vscode.commands.registerCommand(
+        RESTART_RUN_ABOVE_COMMAND,
+        withNotebook((notebook, arg) => this.restartAndRun(notebook, cellIndexFromCommandArg(arg, notebook))),
+      ),
     ];
   }
 
@@ -559,6 +642,19 @@ export class TransferLabController implements vscode.Disposable {
 
 /** Command id of Restart Kernel (package.json `contributes.commands`). */
 export const RESTART_COMMAND = 'transferlab.restartKernel';
+/** Command id of Restart Kernel and Run All. */
+export const RESTART_RUN_ALL_COMMAND = 'transferlab.restartKernelAndRunAll';
+/** Command id of Restart Kernel and Run All Above (the cells above the selected one). */
+export const RESTART_RUN_ABOVE_COMMAND = 'transferlab.restartKernelAndRunAllAbove';
+
+/** The cell a command was invoked for (a cell toolbar passes the cell), else the editor's selected cell. */
+export function cellIndexFromCommandArg(arg: unknown, notebook: vscode.NotebookDocument): number {
+  if (typeof arg === 'object' && arg !== null && typeof (arg as { index?: unknown }).index === 'number' && (arg as { notebook?: unknown }).notebook === notebook) {
+    return (arg as { index: number }).index;
+  }
+  const editor = vscode.window.activeNotebookEditor;
+  return editor && editor.notebook === notebook ? editor.selection.start : notebook.cellCount;
+}
 
 /** The notebook a command was invoked for: a URI, a toolbar context, or the active editor. */
 export function notebookFromCommandArg(arg: unknown): vscode.NotebookDocument | undefined {

@@ -80,4 +80,11 @@ export const Messages = {
   statusDead: '$(error) TransferLab: kernel died',
   statusUnresponsive: '$(warning) TransferLab: kernel not responding',
   statusTooltip: (banner: string) => `TransferLab kernel\n${banner}\nClick to restart.`,
+  statusTooltipNotStarted: 'TransferLab kernel: starts when a cell runs. Click for details.',
+  confirmRestart: (what: string) => `${what}? The kernel's variables are lost.`,
+  restartConfirm: 'Restart',
+  dontAskAgain: "Don't Ask Again",
+  restartTitle: 'Restart the TransferLab kernel',
+  restartRunAllTitle: 'Restart the TransferLab kernel and run all cells',
+  restartRunAboveTitle: 'Restart the TransferLab kernel and run the cells above',
 } as const;

@@ -6,6 +6,8 @@ import { TSNB_NOTEBOOK_TYPE, TSNB_SERIALIZER_OPTIONS, TsnbSerializer } from './s
 import { TransferLabController } from './controller';
 import { KernelLanguageFeatures } from './languageFeatures';
 import { KernelStatusItem } from './status';
+import { registerFigureExport } from './figureExport';
+import { VariablesView } from './variablesView';
 
 /** What `activate` returns: the extension's API (`vscode.extensions.getExtension(id).exports`), used by tests. */
 export interface TransferLabApi {
@@ -24,6 +26,8 @@ export function activate(context: vscode.ExtensionContext): TransferLabApi {
     new KernelLanguageFeatures(controller).register(),
     status,
     ...status.registerCommands(),
+    ...registerFigureExport(),
+    new VariablesView(controller),
   );
   return { controller };
 }

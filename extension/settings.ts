@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { InvalidSettingError } from './errors';
 import { BACKEND_CHOICES, BACKEND_ENV, BackendChoice, isBackendChoice } from '../kernel/protocol/backends';
+import { STATIC_FIGURES_ENV } from '../kernel/protocol/mime';
 
 /** The configuration section; every key below lives under it. */
 export const SECTION = 'transferlab';
@@ -21,6 +22,8 @@ export interface Settings {
   readonly backend: Backend;
   /** Whether cell outputs are written into saved notebooks. */
   readonly saveOutputs: boolean;
+  /** Whether charts also carry static SVG/PNG renderings (the kernel's `TRANSFERLAB_STATIC_FIGURES`). */
+  readonly staticFigures: boolean;
 }
 
 /**
@@ -41,12 +44,19 @@ export function readSettings(scope?: vscode.ConfigurationScope): Settings {
   if (typeof saveOutputs !== 'boolean') {
     throw new InvalidSettingError(`${SECTION}.saveOutputs`, saveOutputs, 'true or false');
   }
-  return { nodePath: nodePath.trim() === '' ? undefined : nodePath.trim(), backend, saveOutputs };
+  const staticFigures = config.get<unknown>('staticFigures', true);
+  if (typeof staticFigures !== 'boolean') {
+    throw new InvalidSettingError(`${SECTION}.staticFigures`, staticFigures, 'true or false');
+  }
+  return { nodePath: nodePath.trim() === '' ? undefined : nodePath.trim(), backend, saveOutputs, staticFigures };
 }
 
 /** The environment the kernel process gets on top of VS Code's own. */
 export function kernelEnvironment(settings: Settings): Record<string, string> {
-  return settings.backend === Backend.auto ? {} : { [BACKEND_ENV]: settings.backend };
+  return {
+    ...(settings.backend === Backend.auto ? {} : { [BACKEND_ENV]: settings.backend }),
+    ...(settings.staticFigures === false ? { [STATIC_FIGURES_ENV]: '0' } : {}),
+  };
 }
 
 /** Fires when one of `keys` (default: any `transferlab.*` setting) changes. */
@@ -54,4 +64,14 @@ export function onDidChangeSettings(listener: () => void, keys?: readonly (keyof
   return vscode.workspace.onDidChangeConfiguration((e) => {
     if (keys ? keys.some((k) => e.affectsConfiguration(`${SECTION}.${k}`)) : e.affectsConfiguration(SECTION)) listener();
   });
+}
+
+/** `transferlab.confirmRestart`: whether restarting the kernel asks first (off after "Don't Ask Again"). */
+export function confirmRestartSetting(): boolean {
+  return vscode.workspace.getConfiguration(SECTION).get<unknown>('confirmRestart', true) !== false;
+}
+
+/** Turns the restart confirmation off for the user ("Don't Ask Again"). */
+export function stopConfirmingRestart(): Thenable<void> {
+  return vscode.workspace.getConfiguration(SECTION).update('confirmRestart', false, vscode.ConfigurationTarget.Global);
 }

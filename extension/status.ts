@@ -7,7 +7,7 @@ import { Messages } from './errors';
 import { KernelState } from './kernelProcess';
 import { RESTART_COMMAND, type TransferLabController } from './controller';
 
-/** Command the item runs on click. */
+/** Command the item runs on click before the kernel started (its details); once it runs, a click restarts it, as the tooltip says. */
 export const SHOW_KERNEL_INFO_COMMAND = 'transferlab.showKernelInfo';
 
 export class KernelStatusItem implements vscode.Disposable {
@@ -17,7 +17,6 @@ export class KernelStatusItem implements vscode.Disposable {
   constructor(private readonly controller: TransferLabController) {
     this.item = vscode.window.createStatusBarItem('transferlab.kernel', vscode.StatusBarAlignment.Right, 100);
     this.item.name = 'TransferLab Kernel';
-    this.item.command = SHOW_KERNEL_INFO_COMMAND;
     this.disposables.push(
       this.item,
       vscode.window.onDidChangeActiveNotebookEditor(() => this.update()),
@@ -55,15 +54,19 @@ export class KernelStatusItem implements vscode.Disposable {
     const backend = d?.backend ?? 'not started';
     const device = d?.device ?? 'starts on first run';
     this.item.backgroundColor = undefined;
+    // A running (or dead) kernel: a click restarts it, as its tooltip says.
+    this.item.command = { command: RESTART_COMMAND, title: Messages.restartAction, arguments: [notebook.uri] };
     switch (kernel?.state) {
       case undefined:
       case KernelState.stopped:
         this.item.text = Messages.statusIdle(backend, device);
-        this.item.tooltip = 'TransferLab kernel: starts when a cell runs.';
+        this.item.tooltip = Messages.statusTooltipNotStarted;
+        this.item.command = SHOW_KERNEL_INFO_COMMAND;
         break;
       case KernelState.starting:
         this.item.text = Messages.statusStarting;
-        this.item.tooltip = 'TransferLab kernel: starting';
+        this.item.tooltip = 'TransferLab kernel: starting. Click for details.';
+        this.item.command = SHOW_KERNEL_INFO_COMMAND;
         break;
       case KernelState.idle:
       case KernelState.busy:

@@ -5,16 +5,29 @@
  * On disk a checkpoint (or saved model) is a folder with
  * - `manifest.json`: format and version, architecture and its config, label, epoch, and for every
  *   tensor its name, shape and byte offset;
- * - `weights.bin`: the tensors as little-endian float32, concatenated in manifest order.
+ * - `weights.bin`: the tensors as little-endian float32, concatenated in manifest order;
+ * - `model.json`: the same weights as TensorFlow.js sees them (a `weightsManifest` naming
+ *   weights.bin) with the equivalent tf.layers topology (./layersExport.ts; a wrapped tf.layers
+ *   model's own), so the folder opens with `tf.loadLayersModel` in any tfjs program. A ResNet
+ *   without normalisation has no tf.layers equivalent: its model.json has the weights only
+ *   (`format: 'transferlab-weights'`, `modelTopology: null`).
+ *
+ * A model wrapped by `tl.fromLayersModel` is saved with its topology (model.json) and its module
+ * grouping (manifest.json `layers`), and loads back as such a model.
  */
-import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, writeFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { tf } from './tfjs';
 import { DISPLAY } from './display';
 import type { Model, NamedWeights } from './modelContract';
+import * as tfjs from '@tensorflow/tfjs';
 import { isNetModel, modelFromConfig, type ModelConfig } from './netModel';
 import { CheckpointError } from './errors';
-import { formatValue, fail } from './validate';
+import { checkKeys, checkObject, formatValue, fail } from './validate';
+import { fromLayersModel, LayersModelAdapter, type LayerSelector, type LayersModelLayout } from './layersModel';
+import { fromGraphModel } from './graphModel';
+import { hasLayersEquivalent, layersGraphOf, tfjsWeightName } from './layersExport';
+import { isGraphModelArtifacts, isUrl, readModelArtifacts } from './modelFiles';
 
 export const CHECKPOINT_FORMAT = 'transferlab-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -39,7 +52,14 @@ export class Checkpoint {
     private readonly template?: Model,
     /** Where it was saved or loaded from, if on disk. */
     public path?: string,
+    /** Whether `template` belongs to this checkpoint (loaded with it) and goes with `dispose()`. */
+    private readonly ownsTemplate = false,
   ) {}
+
+  /** The model this checkpoint rebuilds from when it has no config (a wrapped tf.layers model), if alive. */
+  get templateModel(): Model | undefined {
+    return this.template && !(this.template as { isDisposed?: boolean }).isDisposed ? this.template : undefined;
+  }
 
   /** Copies the current weights and buffers of `model`. */
   static of(model: Model, epoch: number, label: string): Checkpoint {
@@ -70,7 +90,12 @@ export class Checkpoint {
       fail('Checkpoint.toModel', 'this', `has no config and its template model (${this.arch}) is gone; save models built with tl.resnet or tl.cnn`);
     }
     const m = this.template.clone();
-    m.setWeights(this.weights);
+    try {
+      m.setWeights(this.weights);
+    } catch (e) {
+      m.dispose();
+      throw e;
+    }
     for (const [k, v] of m.buffers ?? []) {
       const b = this.buffers.get(k);
       if (b) v.assign(b);
@@ -82,6 +107,7 @@ export class Checkpoint {
     if (this.disposed) return;
     this.disposed = true;
     tf.dispose([...this.weights.values(), ...this.buffers.values()]);
+    if (this.ownsTemplate) this.template?.dispose();
   }
 
   toString(): string {
@@ -107,12 +133,17 @@ interface Manifest {
   readonly arch: string;
   readonly inputShape: [number, number, number];
   readonly numClasses: number;
-  readonly config: ModelConfig;
+  /** Absent for wrapped tf.layers models, which have `layers` instead. */
+  readonly config?: ModelConfig;
+  /** A wrapped tf.layers model: module grouping, head, input shape (the topology is in model.json). */
+  readonly layers?: LayersModelLayout;
   readonly created: string;
   readonly weightsFile: string;
   readonly byteLength: number;
   readonly weights: TensorEntry[];
   readonly buffers: TensorEntry[];
+  /** A wrapped tf.layers model's weights that are neither parameters nor buffers (e.g. a frozen layer's). */
+  readonly fixed?: TensorEntry[];
 }
 
 /**
@@ -124,7 +155,10 @@ export async function saveCheckpoint(checkpoint: Checkpoint, dir: string): Promi
   if (!(checkpoint instanceof Checkpoint)) fail(fn, 'checkpoint', `must be a Checkpoint, got ${formatValue(checkpoint)}`);
   if (checkpoint.isDisposed) fail(fn, 'checkpoint', 'is disposed');
   if (typeof dir !== 'string' || dir === '') fail(fn, 'dir', `must be a folder path, got ${formatValue(dir)}`);
-  if (!checkpoint.config) throw new CheckpointError(fn, dir, `model ${checkpoint.arch} has no config; only models from tl.resnet or tl.cnn can be saved`);
+  const layersTemplate = checkpoint.templateModel instanceof LayersModelAdapter ? checkpoint.templateModel : undefined;
+  if (!checkpoint.config && !layersTemplate) {
+    throw new CheckpointError(fn, dir, `model ${checkpoint.arch} has no config and no live tf.layers model; only models from tl.resnet, tl.cnn and tl.fromLayersModel can be saved`);
+  }
   const entries = (m: NamedWeights, start: number): [TensorEntry[], number] => {
     let offset = start;
     const out: TensorEntry[] = [];
@@ -135,10 +169,17 @@ export async function saveCheckpoint(checkpoint: Checkpoint, dir: string): Promi
     return [out, offset];
   };
   const [weights, mid] = entries(checkpoint.weights, 0);
-  const [buffers, end] = entries(checkpoint.buffers, mid);
+  const [buffers, afterBuffers] = entries(checkpoint.buffers, mid);
+  // A wrapped model's weights that are neither parameters nor buffers, as the model holds them now.
+  const fixedValues: NamedWeights = layersTemplate ? layersTemplate.getFixedWeights() : new Map();
+  const [fixed, end] = entries(fixedValues, afterBuffers);
   const bin = new Float32Array(end / 4);
-  for (const [list, map] of [[weights, checkpoint.weights], [buffers, checkpoint.buffers]] as const) {
-    for (const e of list) bin.set(await map.get(e.name)!.data(), e.offset / 4);
+  try {
+    for (const [list, map] of [[weights, checkpoint.weights], [buffers, checkpoint.buffers], [fixed, fixedValues]] as const) {
+      for (const e of list) bin.set(await map.get(e.name)!.data(), e.offset / 4);
+    }
+  } finally {
+    tf.dispose([...fixedValues.values()]);
   }
   const manifest: Manifest = {
     format: CHECKPOINT_FORMAT,
@@ -148,7 +189,9 @@ export async function saveCheckpoint(checkpoint: Checkpoint, dir: string): Promi
     arch: checkpoint.arch,
     inputShape: [...checkpoint.inputShape] as [number, number, number],
     numClasses: checkpoint.numClasses,
-    config: checkpoint.config,
+    ...(checkpoint.config ? { config: checkpoint.config } : {}),
+    ...(layersTemplate ? { layers: layersTemplate.layout } : {}),
+    ...(fixed.length > 0 ? { fixed } : {}),
     created: new Date().toISOString(),
     weightsFile: 'weights.bin',
     byteLength: end,
@@ -161,6 +204,8 @@ export async function saveCheckpoint(checkpoint: Checkpoint, dir: string): Promi
     const little = new Uint8Array(bin.buffer);
     await writeFile(path.join(dir, 'weights.bin.tmp'), little);
     await rename(path.join(dir, 'weights.bin.tmp'), path.join(dir, 'weights.bin'));
+    await writeFile(path.join(dir, 'model.json.tmp'), `${JSON.stringify(tfjsModelJson(checkpoint, layersTemplate, [...weights, ...buffers, ...fixed]))}\n`);
+    await rename(path.join(dir, 'model.json.tmp'), path.join(dir, 'model.json'));
     await writeFile(path.join(dir, 'manifest.json.tmp'), `${JSON.stringify(manifest, null, 1)}\n`);
     await rename(path.join(dir, 'manifest.json.tmp'), path.join(dir, 'manifest.json'));
   } catch (e) {
@@ -168,6 +213,57 @@ export async function saveCheckpoint(checkpoint: Checkpoint, dir: string): Promi
   }
   checkpoint.path = dir;
   return dir;
+}
+
+/**
+ * TensorFlow.js's model.json for a checkpoint's weights.bin: the weights in file order under their
+ * tfjs names, and the tf.layers topology (a wrapped model's own, or the equivalent of a tl.cnn /
+ * tl.resnet), so that `tf.loadLayersModel` opens the folder.
+ */
+function tfjsModelJson(checkpoint: Checkpoint, layers: LayersModelAdapter | undefined, entries: readonly TensorEntry[]): Record<string, unknown> {
+  let topology: unknown = null;
+  let nameOf = tfjsWeightName;
+  if (layers) {
+    topology = layers.layersModel.toJSON(null, false);
+    nameOf = (n) => layers.tfjsNameOf(n) ?? n;
+  } else if (checkpoint.config && hasLayersEquivalent(checkpoint.config)) {
+    const lm = layersGraphOf(checkpoint.config, 'tl.saveCheckpoint');
+    try {
+      topology = lm.toJSON(null, false);
+    } finally {
+      lm.dispose();
+    }
+  }
+  return {
+    format: topology ? 'layers-model' : 'transferlab-weights',
+    generatedBy: `TransferLab (TensorFlow.js ${tfjs.version_layers})`,
+    convertedBy: null,
+    modelTopology: topology,
+    weightsManifest: [{ paths: ['weights.bin'], weights: entries.map((e) => ({ name: nameOf(e.name), shape: e.shape, dtype: 'float32' })) }],
+    userDefinedMetadata: { transferlab: { label: checkpoint.label, epoch: checkpoint.epoch, arch: checkpoint.arch } },
+  };
+}
+
+/** The wrapped tf.layers model a `layers` checkpoint rebuilds from: model.json's topology, weights from the checkpoint. */
+async function layersTemplate(fn: string, dir: string, layout: LayersModelLayout): Promise<LayersModelAdapter> {
+  let topology: unknown;
+  try {
+    topology = (JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8')) as { modelTopology?: unknown }).modelTopology;
+  } catch (e) {
+    throw new CheckpointError(fn, path.join(dir, 'model.json'), `is missing or unreadable (a saved tf.layers model keeps its topology there): ${(e as Error).message}`, { cause: e });
+  }
+  let lm: tfjs.LayersModel;
+  try {
+    lm = await tfjs.models.modelFromJSON({ modelTopology: topology } as Parameters<typeof tfjs.models.modelFromJSON>[0]);
+  } catch (e) {
+    throw new CheckpointError(fn, path.join(dir, 'model.json'), `holds a topology tf.layers cannot build: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    return fromLayersModel(lm, { modules: layout.modules, head: layout.head, inputShape: layout.inputShape });
+  } catch (e) {
+    lm.dispose();
+    throw e;
+  }
 }
 
 /**
@@ -210,9 +306,26 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
     }
     return m;
   };
-  const weights = read(manifest.weights);
-  const buffers = read(manifest.buffers);
-  const ckpt = new Checkpoint(manifest.label, manifest.epoch, manifest.arch, manifest.inputShape, manifest.numClasses, manifest.config, weights, buffers, undefined, dir);
+  if (!manifest.config && !manifest.layers) throw new CheckpointError(fn, dir, 'manifest.json has neither a config nor a tf.layers layout: nothing to rebuild the model from');
+  const template = manifest.config ? undefined : await layersTemplate(fn, dir, manifest.layers!);
+  let weights: NamedWeights;
+  let buffers: NamedWeights;
+  try {
+    if (template && manifest.fixed) {
+      const fixed = read(manifest.fixed);
+      try {
+        template.setFixedWeights(fixed);
+      } finally {
+        tf.dispose([...fixed.values()]);
+      }
+    }
+    weights = read(manifest.weights);
+    buffers = read(manifest.buffers);
+  } catch (e) {
+    template?.dispose();
+    throw e;
+  }
+  const ckpt = new Checkpoint(manifest.label, manifest.epoch, manifest.arch, manifest.inputShape, manifest.numClasses, manifest.config, weights, buffers, template, dir, template !== undefined);
   // Fail now rather than at toModel(): the config must rebuild a model these weights fit.
   try {
     ckpt.toModel().dispose();
@@ -224,7 +337,9 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
 }
 
 /**
- * Saves a model (built with tl.resnet or tl.cnn) to folder `dir`.
+ * Saves a model (built with tl.resnet, tl.cnn or tl.fromLayersModel) to folder `dir`: TransferLab's
+ * manifest.json + weights.bin, and a TensorFlow.js model.json naming the same weights.bin, so
+ * `tf.loadLayersModel` opens the folder too (a tl.resnet with `norm: 'none'` excepted: weights only).
  *
  * @example
  * ```ts
@@ -234,7 +349,8 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
  */
 export async function saveModel(model: Model, dir: string, options: { label?: string; epoch?: number } = {}): Promise<string> {
   const fn = 'tl.saveModel';
-  if (!isNetModel(model)) fail(fn, 'model', `must be a model from tl.resnet or tl.cnn, got ${formatValue(model)}`);
+  if (!isNetModel(model) && !(model instanceof LayersModelAdapter)) fail(fn, 'model', `must be a model from tl.resnet, tl.cnn or tl.fromLayersModel, got ${formatValue(model)}`);
+  if (model.isDisposed) fail(fn, 'model', 'is a disposed model');
   const ckpt = Checkpoint.of(model, options.epoch ?? 0, options.label ?? model.arch);
   try {
     return await saveCheckpoint(ckpt, dir);
@@ -243,12 +359,89 @@ export async function saveModel(model: Model, dir: string, options: { label?: st
   }
 }
 
-/** Loads a model saved with {@link saveModel} or {@link saveCheckpoint}. */
-export async function loadModel(dir: string): Promise<Model> {
-  const ckpt = await loadCheckpoint(dir);
+/** Options of {@link loadModel} for TensorFlow.js models (see `tl.fromLayersModel`, `tl.fromGraphModel`). */
+export interface LoadModelOptions {
+  /**
+   * Modules: for a layers model, groups of layers (RegExp on names, names, predicate); for a graph
+   * model, graph node names. Default: every layer with weights (layers), the logits node (graph).
+   */
+  readonly modules?: Readonly<Record<string, LayerSelector>>;
+  /** Layers model: the classifier layer P-T re-initialises. */
+  readonly head?: string;
+  /** Graph model: the node giving the class scores. */
+  readonly logits?: string;
+  /** [H, W, C] when the model's input leaves them open. */
+  readonly inputShape?: readonly [number, number, number];
+}
+
+/**
+ * Loads a model: a folder saved by {@link saveModel} / {@link saveCheckpoint} (it holds
+ * manifest.json), or TensorFlow.js files (model.json + weight shards) from a folder, a model.json
+ * path or an http(s) URL. A layers model comes back wrapped by `tl.fromLayersModel`, a graph model
+ * (tfjs-converter's `graph-model`) by `tl.fromGraphModel` (activations only: CKA, evaluation);
+ * `options` go to them. Errors name the file at fault (a malformed model.json, a missing shard).
+ *
+ * @example
+ * ```ts
+ * const mine = await tl.loadModel('models/source');                  // saved by tl.saveModel
+ * const keras = await tl.loadModel('exports/resnet/', {modules: {conv2: /^conv2_/, conv3: /^conv3_/}});
+ * const remote = await tl.loadModel('https://example.org/models/cnn/model.json');
+ * ```
+ */
+export async function loadModel(source: string, options: LoadModelOptions = {}): Promise<Model> {
+  const fn = 'tl.loadModel';
+  if (typeof source !== 'string' || source === '') fail(fn, 'source', `must be a folder, a model.json path or an http(s) URL, got ${formatValue(source)}`);
+  const o = checkObject(fn, 'options', options);
+  checkKeys(fn, 'options', o, ['modules', 'head', 'logits', 'inputShape']);
+  if (!isUrl(source) && (await isCheckpointFolder(source))) {
+    const ckpt = await loadCheckpoint(source);
+    let m: Model;
+    try {
+      m = ckpt.toModel();
+    } finally {
+      ckpt.dispose();
+    }
+    if (Object.keys(o).length === 0) return m;
+    if (m instanceof LayersModelAdapter) return fromLayersModel(m, { ...(options.modules ? { modules: options.modules } : {}), ...(options.head ? { head: options.head } : {}) });
+    m.dispose();
+    return fail(fn, 'options', `apply to TensorFlow.js models; ${source} holds a TransferLab ${m.arch} model with its own modules`);
+  }
+  const artifacts = await readModelArtifacts(source, fn);
+  const file = isUrl(source) || source.endsWith('.json') ? source : path.join(source, 'model.json');
+  if (isGraphModelArtifacts(artifacts)) {
+    if (options.head !== undefined) fail(fn, 'options.head', 'applies to layers models; a graph model cannot be fine-tuned');
+    let g: tfjs.GraphModel;
+    try {
+      g = await tfjs.loadGraphModel(tfjs.io.fromMemory(artifacts));
+    } catch (e) {
+      throw new CheckpointError(fn, file, `is a graph model TensorFlow.js cannot load: ${(e as Error).message}`, { cause: e });
+    }
+    try {
+      return fromGraphModel(g, { ...(options.modules ? { modules: options.modules as Record<string, string> } : {}), ...(options.logits ? { logits: options.logits } : {}), ...(options.inputShape ? { inputShape: options.inputShape } : {}) });
+    } catch (e) {
+      g.dispose();
+      throw e;
+    }
+  }
+  if (options.logits !== undefined) fail(fn, 'options.logits', 'applies to graph models; for a layers model the logits are its output (before a final softmax)');
+  let lm: tfjs.LayersModel;
   try {
-    return ckpt.toModel();
-  } finally {
-    ckpt.dispose();
+    lm = await tfjs.loadLayersModel(tfjs.io.fromMemory(artifacts));
+  } catch (e) {
+    throw new CheckpointError(fn, file, `cannot be loaded as a tf.layers model: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    return fromLayersModel(lm, { ...(options.modules ? { modules: options.modules } : {}), ...(options.head ? { head: options.head } : {}), ...(options.inputShape ? { inputShape: options.inputShape } : {}) });
+  } catch (e) {
+    lm.dispose();
+    throw e;
+  }
+}
+
+async function isCheckpointFolder(source: string): Promise<boolean> {
+  try {
+    return (await stat(path.join(source, 'manifest.json'))).isFile();
+  } catch {
+    return false;
   }
 }

@@ -133,6 +133,7 @@ function noiseSeed(seed: number, ...parts: number[]): number {
 export async function criticality(model: Model, initial: WeightsSource, data: DataLike, options: CriticalityOptions = {}): Promise<CriticalityResult> {
   const fn = 'tl.criticality';
   checkModel(fn, 'model', model);
+  model.checkInterpolable?.(fn, 'model');
   const init = weightsOf(fn, 'initial', initial);
   const names = checkSameParameters(fn, 'model', model.variables, 'initial', init);
   const { numClasses } = checkData(fn, 'data', data);

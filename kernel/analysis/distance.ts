@@ -6,24 +6,74 @@
  * Distances are exact for the two networks given: there are no examples to resample, so they
  * carry no interval (unlike CKA and barriers, option `uncertainty`). Their uncertainty is over
  * training runs: compute them for several seed pairs (docs/uncertainty.md).
+ *
+ * Weights from other frameworks (a record of name → tensor from `tl.io.readNpz` or
+ * `tl.io.readSafetensors`) are grouped into modules by name: by default the text before the first
+ * '.' or '/' (`layer1.0.conv1.weight` → `layer1`, `conv1/kernel` → `conv1`), or as `groupBy` says
+ * (a depth, or a function). Layouts (PyTorch's OIHW convolutions against TensorFlow's HWIO) do not
+ * matter: a distance is a sum of squares over a tensor's elements, whatever their order, as long as
+ * both sides use the same layout.
  */
 import { tf } from './tfjs';
-import { moduleOf, type Model, type NamedWeights } from './modelContract';
+import type { Model, NamedWeights } from './modelContract';
 import type { MimeBundle } from '../protocol/mime';
 import { Mime } from '../protocol/mime';
 import { DISPLAY, type Displayable } from './display';
-import { checkKeys, checkObject, formatValue, fail } from './validate';
+import { checkInteger, checkKeys, checkObject, formatValue, fail } from './validate';
 import { checkSameParameters } from './evalGrid';
 import { VEGA_LITE_SCHEMA, fmt, fmtShort, textTable } from './results';
 
-/** A model, weights by parameter name, or anything holding them as `weights` (a checkpoint). */
-export type WeightsSource = Model | NamedWeights | { readonly weights: ReadonlyMap<string, tf.Tensor> };
+/**
+ * A model, weights by parameter name (a Map, or a record such as `tl.io.readNpz` and
+ * `tl.io.readSafetensors` give), or anything holding them as `weights` (a checkpoint).
+ */
+export type WeightsSource = Model | NamedWeights | Readonly<Record<string, tf.Tensor>> | { readonly weights: ReadonlyMap<string, tf.Tensor> };
+
+/**
+ * How parameter names group into modules: a depth (the first `depth` parts of the name split at
+ * '.' and '/', never the last part: depth 2 gives `layer1.0` for `layer1.0.conv1.weight`), or a
+ * function from name to module (`undefined` leaves the parameter out, e.g. BatchNorm buffers).
+ */
+export type GroupBy = number | ((name: string) => string | undefined);
 
 export interface DistanceOptions {
-  /** Modules flagged as the re-initialised head. Default `['fc']`. */
+  /** Modules flagged as the re-initialised head. Default: the models' `headModule` (`['fc']` for tl.resnet / tl.cnn and weight maps). */
   readonly head?: readonly string[];
   /** Modules left out of the table and the totals. Default none. */
   readonly exclude?: readonly string[];
+  /**
+   * How parameter names group into modules (see {@link GroupBy}). Default 1: the text before the
+   * first '.' or '/' (`layer1.0.conv1.weight` → `layer1`; `conv1/kernel` → `conv1`).
+   */
+  readonly groupBy?: GroupBy;
+}
+
+/** The module of `name` at `depth` (≥ 1): its first `depth` parts split at '.' and '/', never the last part. */
+export function moduleAtDepth(name: string, depth: number): string {
+  let seen = 0;
+  let last = -1;
+  for (let i = 0; i < name.length; i++) {
+    if (name[i] === '.' || name[i] === '/') {
+      last = i;
+      if (++seen === depth) break;
+    }
+  }
+  return last < 0 ? name : name.slice(0, last);
+}
+
+function groupFunction(fn: string, g: unknown): (name: string) => string | undefined {
+  if (g === undefined) return (n) => moduleAtDepth(n, 1);
+  if (typeof g === 'number') {
+    const depth = checkInteger(fn, 'options.groupBy', g, 1);
+    return (n) => moduleAtDepth(n, depth);
+  }
+  if (typeof g !== 'function') fail(fn, 'options.groupBy', `must be a depth (an integer ≥ 1) or a function from parameter name to module name, got ${formatValue(g)}`);
+  return (n) => {
+    const m: unknown = (g as (name: string) => unknown)(n);
+    if (m === undefined || m === null) return undefined;
+    if (typeof m !== 'string' || m === '') fail(fn, 'options.groupBy', `returned ${formatValue(m)} for '${n}'; expected a module name (a non-empty string) or undefined to leave it out`);
+    return m;
+  };
 }
 
 /** Distance of one module between the two sides of one pair. */
@@ -64,9 +114,17 @@ export function weightsOf(fn: string, arg: string, src: unknown): ReadonlyMap<st
   const m = src as Partial<Model> | null;
   if (m !== null && typeof m === 'object' && m.variables instanceof Map) {
     if ((m as { isDisposed?: boolean }).isDisposed) fail(fn, arg, 'is a disposed model');
+    if (m.variables.size === 0) fail(fn, arg, `has no parameters (${m.arch ?? 'model'}: a graph model keeps its weights inside the graph; load a layers model)`);
     return m.variables;
   }
-  return fail(fn, arg, `must be a model, a checkpoint or a Map of weights by parameter name, got ${formatValue(src)}`);
+  // A plain record of name → tensor (tl.io.readNpz, tl.io.readSafetensors).
+  if (src !== null && typeof src === 'object' && !Array.isArray(src) && !(src instanceof tf.Tensor)) {
+    const entries = Object.entries(src);
+    if (entries.length > 0 && entries.every(([, v]) => v instanceof tf.Tensor)) return weightsOf(fn, arg, new Map(entries as [string, tf.Tensor][]));
+    const bad = entries.find(([, v]) => !(v instanceof tf.Tensor));
+    if (bad && entries.some(([, v]) => v instanceof tf.Tensor)) fail(fn, arg, `must map parameter names to tensors, got an entry '${bad[0]}' → ${formatValue(bad[1])}`);
+  }
+  return fail(fn, arg, `must be a model, a checkpoint or a Map of weights by parameter name (or a record of name → tensor), got ${formatValue(src)}`);
 }
 
 function checkNames(fn: string, arg: string, v: unknown, fallback: readonly string[]): string[] {
@@ -75,13 +133,17 @@ function checkNames(fn: string, arg: string, v: unknown, fallback: readonly stri
   return [...(v as string[])];
 }
 
-async function pairDistance(fn: string, label: string, a: ReadonlyMap<string, tf.Tensor>, argA: string, b: ReadonlyMap<string, tf.Tensor>, argB: string, head: readonly string[], exclude: readonly string[]): Promise<PairDistance> {
-  const names = checkSameParameters(fn, argA, a, argB, b);
-  const modules = [...new Set(names.map(moduleOf))];
+async function pairDistance(fn: string, label: string, a: ReadonlyMap<string, tf.Tensor>, argA: string, b: ReadonlyMap<string, tf.Tensor>, argB: string, o: Options): Promise<PairDistance> {
+  const { head, exclude, groupOf } = o;
+  const grouped = checkSameParameters(fn, argA, a, argB, b).flatMap((name) => {
+    const mod = groupOf(name);
+    return mod === undefined ? [] : [[name, mod] as const];
+  });
+  if (grouped.length === 0) fail(fn, 'options.groupBy', 'left out every parameter');
+  const modules = [...new Set(grouped.map(([, mod]) => mod))];
   for (const e of exclude) if (!modules.includes(e)) fail(fn, 'options.exclude', `names unknown module '${e}'; modules: ${modules.join(', ')}`);
   const sq = new Map<string, { d: number; a: number; count: number }>();
-  for (const name of names) {
-    const mod = moduleOf(name);
+  for (const [name, mod] of grouped) {
     if (exclude.includes(mod)) continue;
     const [va, vb] = await Promise.all([a.get(name)!.data(), b.get(name)!.data()]);
     let d = 0;
@@ -103,10 +165,18 @@ async function pairDistance(fn: string, label: string, a: ReadonlyMap<string, tf
   return { label, modules: rows, total, totalWithoutHead };
 }
 
-function parseOptions(fn: string, options: unknown): { head: string[]; exclude: string[] } {
+interface Options {
+  readonly head: string[];
+  readonly exclude: string[];
+  readonly groupOf: (name: string) => string | undefined;
+}
+
+function parseOptions(fn: string, options: unknown, sources: readonly unknown[] = []): Options {
   const o = checkObject(fn, 'options', options);
-  checkKeys(fn, 'options', o, ['head', 'exclude']);
-  return { head: checkNames(fn, 'options.head', o['head'], ['fc']), exclude: checkNames(fn, 'options.exclude', o['exclude'], []) };
+  checkKeys(fn, 'options', o, ['head', 'exclude', 'groupBy']);
+  // The default head: the models' own classifier module (`fc` for tl.resnet / tl.cnn, the head layer's module for tl.fromLayersModel).
+  const heads = [...new Set(sources.map((s) => (s !== null && typeof s === 'object' && typeof (s as Partial<Model>).headModule === 'string' ? (s as Model).headModule! : undefined)).filter((h): h is string => h !== undefined))];
+  return { head: checkNames(fn, 'options.head', o['head'], heads.length > 0 ? heads : ['fc']), exclude: checkNames(fn, 'options.exclude', o['exclude'], []), groupOf: groupFunction(fn, o['groupBy']) };
 }
 
 /**
@@ -118,6 +188,10 @@ function parseOptions(fn: string, options: unknown): { head: string[]; exclude: 
  * const d = await tl.distance(pt1, pt2);
  * d.pairs[0].totalWithoutHead;   // small for two P-T runs
  * await tl.distance(ri1, ri2, {exclude: ['fc']});
+ * // Checkpoints from PyTorch: records of name → tensor, grouped by name ('layer1.0.conv1.weight' → layer1).
+ * const ft1 = await tl.io.readSafetensors('ft1.safetensors');
+ * const ft2 = await tl.io.readNpz('ft2.npz');
+ * await tl.distance(ft1, ft2, {groupBy: 2});   // by block: layer1.0, layer1.1, …
  * ```
  */
 export async function distance(a: WeightsSource, b: WeightsSource, options: DistanceOptions & { readonly label?: string } = {}): Promise<DistanceResult> {
@@ -125,8 +199,7 @@ export async function distance(a: WeightsSource, b: WeightsSource, options: Dist
   const o = checkObject(fn, 'options', options);
   const { label, ...rest } = o;
   if (label !== undefined && typeof label !== 'string') fail(fn, 'options.label', `must be a string, got ${formatValue(label)}`);
-  const { head, exclude } = parseOptions(fn, rest);
-  const p = await pairDistance(fn, (label as string | undefined) ?? 'A vs B', weightsOf(fn, 'a', a), 'a', weightsOf(fn, 'b', b), 'b', head, exclude);
+  const p = await pairDistance(fn, (label as string | undefined) ?? 'A vs B', weightsOf(fn, 'a', a), 'a', weightsOf(fn, 'b', b), 'b', parseOptions(fn, rest, [a, b]));
   return new DistanceResult([p]);
 }
 
@@ -146,12 +219,12 @@ export async function distance(a: WeightsSource, b: WeightsSource, options: Dist
 export async function distances(pairs: readonly { readonly label: string; readonly a: WeightsSource; readonly b: WeightsSource }[], options: DistanceOptions = {}): Promise<DistanceResult> {
   const fn = 'tl.distances';
   if (!Array.isArray(pairs) || pairs.length === 0) fail(fn, 'pairs', `must be a non-empty array of {label, a, b}, got ${formatValue(pairs)}`);
-  const { head, exclude } = parseOptions(fn, options);
+  const o = parseOptions(fn, options, pairs.flatMap((p) => (p !== null && typeof p === 'object' ? [p.a, p.b] : [])));
   const out: PairDistance[] = [];
   for (let i = 0; i < pairs.length; i++) {
     const p = pairs[i]!;
     if (p === null || typeof p !== 'object' || typeof p.label !== 'string') fail(fn, `pairs[${i}]`, `must be {label: string, a, b}, got ${formatValue(p)}`);
-    out.push(await pairDistance(fn, p.label, weightsOf(fn, `pairs[${i}].a`, p.a), `pairs[${i}].a`, weightsOf(fn, `pairs[${i}].b`, p.b), `pairs[${i}].b`, head, exclude));
+    out.push(await pairDistance(fn, p.label, weightsOf(fn, `pairs[${i}].a`, p.a), `pairs[${i}].a`, weightsOf(fn, `pairs[${i}].b`, p.b), `pairs[${i}].b`, o));
   }
   return new DistanceResult(out);
 }

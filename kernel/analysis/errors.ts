@@ -94,3 +94,22 @@ export class CheckpointError extends TransferLabError {
 export class TrainingDivergedError extends TransferLabError {
   override name = 'TrainingDivergedError';
 }
+
+/**
+ * A tensor file from another framework (NumPy `.npy`/`.npz`, `safetensors`) could not be read or
+ * written: a missing file, a bad magic string, a malformed or oversized header, data shorter or
+ * longer than the header says, offsets outside the file, a dtype TensorFlow.js cannot hold, an
+ * integer too large for int32. The message names the file (and the array inside an archive) and
+ * what was wrong. Handled by the user (fix or re-export the file).
+ */
+export class TensorFileError extends TransferLabError {
+  override name = 'TensorFileError';
+  constructor(
+    readonly fn: string,
+    readonly path: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${fn}: ${path}: ${detail}`, options);
+  }
+}

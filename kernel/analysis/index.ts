@@ -27,6 +27,7 @@ export type { FineTuneOptions, CompareTransferOptions } from './transfer';
 export type { HistoryPoint } from './progressGroup';
 export { OptimizerName, isOptimizerName } from './optimizers';
 export { setProgressFactory, createProgress, progressLine, trainingBundle, StderrProgress } from './progress';
+export { stoppedPayload } from './progress';
 export type { Progress, ProgressFactory, TrainingProgress } from './progress';
 export { Checkpoint, saveCheckpoint, loadCheckpoint, saveModel, loadModel, checkpointSweep, CheckpointSweepResult } from './checkpointSweep';
 export type { CheckpointSweepOptions, SweepRow } from './checkpointSweep';
@@ -53,6 +54,7 @@ export type { SvccaOptions, PwccaOptions, ProcrustesOptions, RsaOptions, Similar
 export { SyncReadError } from './engine';
 export { distance, distances, DistanceResult } from './distance';
 export type { DistanceOptions, ModuleDistance, PairDistance, WeightsSource } from './distance';
+export type { GroupBy } from './distance';
 export { interpolate, interpolateAll, InterpolationResult } from './interpolate';
 export type { InterpolateOptions, InterpolationCurve, Recalibration, BarrierInterval } from './interpolate';
 export { BARRIER_DEFINITIONS } from './interpolate';
@@ -68,3 +70,11 @@ export { align, AlignmentResult, linearAssignment, permuteUnits, permutationSpec
 export type { AlignOptions, AlignedGroup, AlignedCurve, AlignOption, Permutations, PermutationSpec, PermutationGroup, PermutedAxis, ScoreMatrix } from './alignment';
 export { curvature, curvatureTable, CurvatureResult, CurvatureTable } from './curvature';
 export type { CurvatureOptions, CurvatureMethod, ModuleCurvature, CriticalityLike } from './curvature';
+export * as io from './io';
+export { fromLayersModel, isLayersModelAdapter, LayersModelAdapter } from './layersModel';
+export type { FromLayersModelOptions, LayerSelector, LayersModelLayout } from './layersModel';
+export { fromGraphModel, GraphModelAdapter } from './graphModel';
+export type { FromGraphModelOptions } from './graphModel';
+export { toLayersModel } from './layersExport';
+export { modelFiles } from './modelFiles';
+export type { LoadModelOptions } from './checkpointFiles';

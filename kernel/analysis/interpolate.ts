@@ -191,6 +191,8 @@ async function curve(fn: string, pair: Pair, data: DataLike, o: Record<string, u
   const argB = index < 0 ? 'b' : `pairs[${index}].b`;
   checkModel(fn, argA, a);
   checkModel(fn, argB, b);
+  a.checkInterpolable?.(fn, argA);
+  b.checkInterpolable?.(fn, argB);
   const { numClasses } = checkData(fn, 'data', data);
   checkDataFitsModel(fn, a, data, numClasses);
   checkSameParameters(fn, argA, a.variables, argB, b.variables);

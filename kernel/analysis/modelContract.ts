@@ -53,6 +53,24 @@ export interface Model {
    * models without normalisation.
    */
   recalibrate?(x: tf.Tensor4D, options?: { readonly batchSize?: number }): void;
+  /** The module of the classifier that P-T re-initialises (`fc` for `tl.resnet` / `tl.cnn`). */
+  readonly headModule?: string;
+  /**
+   * A copy whose classifier is freshly initialised (seeded) for `numClasses` classes, everything
+   * else copied: P-T's starting point (`tl.fineTune`). Absent for models whose head cannot be replaced.
+   */
+  withNewHead?(numClasses: number, seed: number): Model;
+  /**
+   * The same architecture with a fresh seeded initialisation (and `numClasses` classes when given):
+   * RI-T's starting point (`tl.trainFromScratch`, `tl.compareTransfer`). Absent for models that
+   * cannot be rebuilt.
+   */
+  rebuild?(options: { readonly seed: number; readonly numClasses?: number }): Model;
+  /**
+   * Throws (naming `fn` and `arg`) when some of the model's weights cannot be interpolated or
+   * rewound (e.g. non-trainable state outside BatchNorm); absent when all can.
+   */
+  checkInterpolable?(fn: string, arg: string): void;
 }
 
 /** The module a parameter belongs to. */

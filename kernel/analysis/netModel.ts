@@ -162,6 +162,8 @@ export class NetModel implements Model {
   readonly variables: ReadonlyMap<string, tf.Variable>;
   readonly buffers: ReadonlyMap<string, tf.Variable>;
   readonly config: ModelConfig;
+  /** The classifier module, re-initialised by P-T. */
+  readonly headModule = 'fc';
   private readonly architecture: Architecture<BaseConfig>;
   private readonly params: readonly ParamSpec[];
   private readonly bufferSpecs: readonly ParamSpec[];
@@ -333,6 +335,23 @@ export class NetModel implements Model {
     const copy = new NetModel(config, { weights, buffers: this.buffers });
     fresh.dispose();
     return copy;
+  }
+
+  /**
+   * The same architecture with a fresh seeded initialisation (`numClasses` classes when given):
+   * RI-T's starting point.
+   *
+   * @example
+   * ```ts
+   * const ri = tl.resnet({inputShape: [28, 28, 1], numClasses: 10}).rebuild({seed: 2, numClasses: 5});
+   * ```
+   */
+  rebuild(options: { readonly seed: number; readonly numClasses?: number }): NetModel {
+    const fn = `${this.arch}.rebuild`;
+    this.checkAlive(fn);
+    const seed = checkSeed(fn, 'options.seed', options.seed);
+    const numClasses = options.numClasses === undefined ? this.numClasses : checkInteger(fn, 'options.numClasses', options.numClasses, 2);
+    return modelFromConfig({ ...this.config, numClasses, seed } as ModelConfig);
   }
 
   dispose(): void {

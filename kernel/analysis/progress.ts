@@ -114,10 +114,24 @@ export function trainingText(payload: TrainingPayload): string {
     const val = [...r.points].reverse().find((p) => p.valAccuracy !== undefined);
     lines.push(
       `${r.label}: epoch ${last.epoch.toFixed(1)} · loss ${last.loss.toFixed(4)}${last.accuracy !== undefined ? ` · acc ${(last.accuracy * 100).toFixed(1)}%` : ''}` +
-        `${val?.valAccuracy !== undefined ? ` · val acc ${(val.valAccuracy * 100).toFixed(1)}%` : ''}${r.done ? '' : ' (running)'}`,
+        `${val?.valAccuracy !== undefined ? ` · val acc ${(val.valAccuracy * 100).toFixed(1)}%` : ''}${r.done ? '' : ` (${r.stopped ?? 'running'})`}`,
     );
   }
   return lines.join('\n');
+}
+
+/**
+ * The payload with its unfinished runs marked stopped for `reason` (the kernel uses it when the
+ * cell that trains fails or is interrupted, so the live chart stops saying "running").
+ *
+ * @example
+ * ```ts
+ * const p = tl.stoppedPayload({ runs: [{ label: 'P-T', points: [], done: false }] }, 'interrupted');
+ * p.runs[0].stopped; // 'interrupted'
+ * ```
+ */
+export function stoppedPayload(payload: TrainingPayload, reason: string): TrainingPayload {
+  return { ...payload, runs: payload.runs.map((r) => (r.done ? r : { ...r, stopped: reason })) };
 }
 
 /** The renderer's training chart (loss and accuracy against step) in the fixed light theme. */

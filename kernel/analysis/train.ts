@@ -226,6 +226,7 @@ export function checkTrainInputs(fn: string, model: Model, data: DataLike | Data
     const { numClasses } = checkData(fn, 'data', data);
     checkDataFitsModel(fn, model, data, numClasses);
   }
+  if (![...model.variables.values()].some((v) => v.trainable)) fail(fn, 'model', `(${model.arch}) has no trainable parameters (a graph model keeps its weights inside the graph; load a layers model to train)`);
   if (isDataStream(o.validation)) {
     const v = checkStream(fn, 'options.validation', o.validation);
     checkStreamFitsModel(fn, model, o.validation, v.numClasses);

@@ -12,7 +12,7 @@ import { checkStream, isDataStream, type DataStream } from './dataStream';
 import { checkSeed, formatValue, fail } from './validate';
 import { ensureBackend } from './backends';
 import { Checkpoint } from './checkpointFiles';
-import { isNetModel, modelFromConfig, type ModelConfig } from './netModel';
+import { modelFromConfig, type ModelConfig } from './netModel';
 import { trainingBundle } from './progress';
 import { checkModel, evaluate, type Evaluation } from './evaluation';
 import { ProgressGroup, payloadPoint } from './progressGroup';
@@ -73,7 +73,7 @@ function startingPoint(fn: string, pretrained: unknown, numClasses: number, rein
     throw new ShapeMismatchError(fn, 'target', `has ${numClasses} classes but the model has ${pretrained.numClasses} outputs; use reinitHead: 'auto' or true`);
   }
   if (reinit === true || differ) {
-    if (!isNetModel(pretrained)) fail(fn, 'pretrained', `must be a model from tl.resnet or tl.cnn to re-initialise its classifier (got ${pretrained.arch})`);
+    if (typeof pretrained.withNewHead !== 'function') fail(fn, 'pretrained', `(${pretrained.arch}) cannot re-initialise its classifier (no withNewHead): use a model from tl.resnet, tl.cnn or tl.fromLayersModel`);
     return pretrained.withNewHead(numClasses, seed);
   }
   return pretrained.clone();
@@ -81,7 +81,8 @@ function startingPoint(fn: string, pretrained: unknown, numClasses: number, rein
 
 /**
  * RI-T: trains the same architecture as `architecture` (a model, checkpoint or config) from a
- * fresh random initialisation (seeded) on the target.
+ * fresh random initialisation (seeded) on the target. Models from `tl.fromLayersModel` are
+ * rebuilt from their layers' config, each initializer seeded.
  *
  * @example
  * ```ts
@@ -91,20 +92,44 @@ function startingPoint(fn: string, pretrained: unknown, numClasses: number, rein
 export async function trainFromScratch(architecture: Model | Checkpoint | TrainingRun | ModelConfig, target: DataLike | DataStream, options: TrainOptions = {}): Promise<TrainingRun> {
   const fn = 'tl.trainFromScratch';
   const o = resolveTrainOptions(fn, options, [], `RI-T seed ${options.seed ?? 0}`);
-  const config = configOf(fn, architecture);
-  const model = modelFromConfig({ ...config, numClasses: targetClasses(fn, target), seed: o.seed } as ModelConfig);
+  const fresh = architectureOf(fn, architecture);
+  const model = fresh(targetClasses(fn, target), o.seed);
   return trainOwnedModel(fn, model, target, o);
 }
 
-function configOf(fn: string, a: unknown): ModelConfig {
-  if (a instanceof TrainingRun) return configOf(fn, a.model);
+/** A new model of `a`'s architecture, freshly initialised: `(numClasses, seed) => model`. */
+type Fresh = (numClasses: number, seed: number) => Model;
+
+/**
+ * How to rebuild the architecture of a model (through its `rebuild`), a checkpoint (its config, or
+ * the model it was taken from), a training run or a model config, with fresh seeded weights.
+ */
+function architectureOf(fn: string, a: unknown): Fresh {
+  if (a instanceof TrainingRun) return architectureOf(fn, a.model);
   if (a instanceof Checkpoint) {
-    if (!a.config) fail(fn, 'architecture', `checkpoint of ${a.arch} has no config (only tl.resnet / tl.cnn models can be rebuilt)`);
-    return a.config;
+    if (a.isDisposed) fail(fn, 'architecture', 'is a disposed checkpoint');
+    const config = a.config;
+    if (config) return (numClasses, seed) => modelFromConfig({ ...config, numClasses, seed } as ModelConfig);
+    return (numClasses, seed) => {
+      const m = a.toModel();
+      try {
+        return architectureOf(fn, m)(numClasses, seed);
+      } finally {
+        m.dispose();
+      }
+    };
   }
-  if (isNetModel(a)) return a.config;
-  if (a !== null && typeof a === 'object' && typeof (a as { arch?: unknown }).arch === 'string' && !('forward' in a)) return a as ModelConfig;
-  return fail(fn, 'architecture', `must be a model from tl.resnet / tl.cnn, a checkpoint or a model config, got ${formatValue(a)}`);
+  if (a !== null && typeof a === 'object' && 'forward' in a && (a as Partial<Model>).variables instanceof Map) {
+    checkModel(fn, 'architecture', a);
+    if (typeof a.rebuild !== 'function') fail(fn, 'architecture', `(${a.arch}) cannot be rebuilt with a fresh initialisation (no rebuild): use a model from tl.resnet, tl.cnn or tl.fromLayersModel`);
+    const m = a;
+    return (numClasses, seed) => m.rebuild!({ numClasses, seed });
+  }
+  if (a !== null && typeof a === 'object' && typeof (a as { arch?: unknown }).arch === 'string' && !('forward' in a)) {
+    const config = a as ModelConfig;
+    return (numClasses, seed) => modelFromConfig({ ...config, numClasses, seed } as ModelConfig);
+  }
+  return fail(fn, 'architecture', `must be a model (tl.resnet, tl.cnn, tl.fromLayersModel), a checkpoint or a model config, got ${formatValue(a)}`);
 }
 
 export interface CompareTransferOptions extends TrainOptions {
@@ -165,7 +190,7 @@ export async function compareTransfer(pretrained: Model | Checkpoint | TrainingR
   const reinit = options.reinitHead ?? 'auto';
   const test = options.test ?? o.validation;
   if (test !== undefined) checkData(fn, 'options.test', test);
-  const config = configOf(fn, pretrained);
+  const fresh = architectureOf(fn, pretrained);
   const numClasses = targetClasses(fn, target);
   await ensureBackend();
   const group = new ProgressGroup(o.label, o.progress);
@@ -182,7 +207,7 @@ export async function compareTransfer(pretrained: Model | Checkpoint | TrainingR
       }
     };
     for (const seed of seeds) pt.push(await trainOwned(startingPoint(fn, pretrained, numClasses, reinit, seed), seed, `P-T seed ${seed}`));
-    for (const seed of seeds) rit.push(await trainOwned(modelFromConfig({ ...config, numClasses, seed } as ModelConfig), seed, `RI-T seed ${seed}`));
+    for (const seed of seeds) rit.push(await trainOwned(fresh(numClasses, seed), seed, `RI-T seed ${seed}`));
     let testResults: TransferComparison['test'];
     if (test) {
       const ev = async (runs: TrainingRun[]) => {

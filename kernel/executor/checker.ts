@@ -56,6 +56,12 @@ export class CellChecker {
   /** Versions only grow, also across deleted and re-added files (the document registry remembers). */
   private versionCounter = 0;
   private readonly cache = new Map<string, CellDiagnostic[]>();
+  /** TypeScript's type of each global name, with the cell that declared it ({@link typesOf}). */
+  private readonly typeCache = new Map<string, { cell: number; type: string }>();
+  /** The program of the last check, whose scratch file holds the cell checked (see {@link typesOf}). */
+  private checkedProgram: ts.Program | undefined;
+  /** The last committed cell: its id and its text as the scratch file holds it. */
+  private lastCommit: { id: number; text: string } | undefined;
   /** Forgets what was learnt about the disk (after `npm install` in a running session). */
   private readonly forgetDisk: () => void;
 
@@ -175,6 +181,7 @@ export class CellChecker {
       this.setFile(file, `${source}\n\nexport {};\n`);
       diags = diagnose();
     }
+    this.checkedProgram = this.service.getProgram();
     const result = diags
       .filter((d) => d.category === ts.DiagnosticCategory.Error && d.file && d.start !== undefined && d.start <= source.length)
       .map((d) => {
@@ -195,6 +202,7 @@ export class CellChecker {
     const decls = declarationsOf(sf);
     if (decls.length === 0) return;
     const names = [...new Set(decls.map((d) => d.name))];
+    this.lastCommit = { id, text: `${source}\nexport {};\n` };
     this.setFile(cellFile(id), `${source}\nexport { ${names.join(', ')} };\n`);
     for (const d of decls) this.owners.set(d.name, { cell: id, decl: d });
     this.rebuildGlobals();
@@ -235,6 +243,47 @@ export class CellChecker {
     this.environmentVersion++;
   }
 
+  /**
+   * TypeScript's types of global names declared by cells that ran (`name` → `number[]`,
+   * `tf.Tensor<tf.Rank>`, `typeof Net`), from the program the next cell's check uses anyway.
+   */
+  typesOf(names: readonly string[]): Map<string, string> {
+    const out = new Map<string, string>();
+    let checker: ts.TypeChecker | undefined;
+    let program: ts.Program | undefined;
+    for (const name of names) {
+      const owner = this.owners.get(name);
+      if (!owner) continue;
+      // A name's type is read once per declaring cell: only names the last cell declared cost anything.
+      const cached = this.typeCache.get(name);
+      if (cached?.cell === owner.cell) {
+        out.set(name, cached.type);
+        continue;
+      }
+      // The last cell's names from the program its check built (no new program for the new
+      // globals, which the next check builds anyway); older ones from the current program.
+      const scratch = owner.cell === this.lastCommit?.id ? this.checkedProgram?.getSourceFile(SCRATCH) : undefined;
+      let sf: ts.SourceFile | undefined;
+      let tc: ts.TypeChecker | undefined;
+      if (scratch && scratch.text === this.lastCommit?.text) {
+        sf = scratch;
+        tc = this.checkedProgram!.getTypeChecker();
+      } else {
+        program ??= this.service.getProgram();
+        checker ??= program?.getTypeChecker();
+        sf = program?.getSourceFile(cellFile(owner.cell));
+        tc = checker;
+      }
+      const id = sf ? declarationIdentifier(sf, name) : undefined;
+      const symbol = id ? tc?.getSymbolAtLocation(id) : undefined;
+      if (!id || !symbol || !tc) continue;
+      const type = tc.typeToString(tc.getTypeOfSymbolAtLocation(symbol, id), undefined, ts.TypeFormatFlags.NoTruncation);
+      this.typeCache.set(name, { cell: owner.cell, type });
+      out.set(name, type);
+    }
+    return out;
+  }
+
   /** Completions at a UTF-16 offset of `code`. */
   complete(code: string, offset: number): { matches: string[]; start: number; end: number; entries: ts.CompletionEntry[] } {
     this.setFile(SCRATCH, `${code}\nexport {};\n`);
@@ -260,4 +309,28 @@ export class CellChecker {
     const tags = (q.tags ?? []).map((t) => `@${t.name} ${ts.displayPartsToString(t.text)}`).join('\n');
     return { signature, documentation: [docs, tags].filter(Boolean).join('\n\n') };
   }
+}
+
+/** The identifier that declares `name` at the top level of a cell (the last such declaration). */
+function declarationIdentifier(sf: ts.SourceFile, name: string): ts.Identifier | undefined {
+  let found: ts.Identifier | undefined;
+  const visitBinding = (b: ts.BindingName) => {
+    if (ts.isIdentifier(b)) {
+      if (b.text === name) found = b;
+    } else for (const el of b.elements) if (!ts.isOmittedExpression(el)) visitBinding(el.name);
+  };
+  for (const st of sf.statements) {
+    if (ts.isVariableStatement(st)) for (const d of st.declarationList.declarations) visitBinding(d.name);
+    else if ((ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st) || ts.isEnumDeclaration(st)) && st.name?.text === name) found = st.name;
+    else if (ts.isModuleDeclaration(st) && ts.isIdentifier(st.name) && st.name.text === name) found = st.name;
+    else if (ts.isImportEqualsDeclaration(st) && st.name.text === name) found = st.name;
+    else if (ts.isImportDeclaration(st) && st.importClause) {
+      const c = st.importClause;
+      if (c.name?.text === name) found = c.name;
+      const nb = c.namedBindings;
+      if (nb && ts.isNamespaceImport(nb) && nb.name.text === name) found = nb.name;
+      if (nb && ts.isNamedImports(nb)) for (const el of nb.elements) if (el.name.text === name) found = el.name;
+    }
+  }
+  return found;
 }

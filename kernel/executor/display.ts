@@ -7,10 +7,16 @@ import { inspect } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import type { MimeBundle } from '../protocol/messages';
 import type { DisplayMessage } from './workerProtocol';
+import { setStaticsEnabled, withStatics } from './statics';
 
 export const DISPLAY_SYMBOL = Symbol.for('Jupyter.display');
 /** Values marked with this symbol are not shown as a cell's result (display handles). */
 export const NO_RESULT_SYMBOL = Symbol.for('transferlab.noResult');
+/**
+ * Values marked with this symbol are live updates (training progress at every step): they get no
+ * static SVG/PNG renderings (statics.ts); the final update does.
+ */
+export const LIVE_SYMBOL = Symbol.for('transferlab.liveDisplay');
 
 export interface DisplaySink {
   display(content: DisplayMessage, update: boolean): void;
@@ -23,7 +29,10 @@ export function plainText(value: unknown): string {
   return inspect(value, { depth: 4, maxArrayLength: 100, maxStringLength: 10_000, breakLength: 100, colors: false });
 }
 
-/** The MIME bundle of a value. Throws (with the cause) if its display method throws. */
+/**
+ * The MIME bundle of a value. Throws (with the cause) if its display method throws. A chart (Vega
+ * or Vega-Lite) also gets static SVG and PNG renderings unless the value is a live update.
+ */
 export function toBundle(value: unknown): { data: MimeBundle; metadata: Record<string, unknown> } {
   if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
     const method = (value as Record<symbol, unknown>)[DISPLAY_SYMBOL];
@@ -32,7 +41,7 @@ export function toBundle(value: unknown): { data: MimeBundle; metadata: Record<s
       if (bundle && typeof bundle === 'object') {
         const data: MimeBundle = { ...bundle };
         if (!('text/plain' in data)) data['text/plain'] = plainText(value);
-        return { data, metadata: {} };
+        return (value as Record<symbol, unknown>)[LIVE_SYMBOL] === true ? { data, metadata: {} } : withStatics(data);
       }
     }
   }
@@ -58,6 +67,8 @@ export interface DisplayFunction {
   vegaLite(spec: Record<string, unknown>): DisplayHandle;
   /** Displays a raw MIME bundle. */
   bundle(data: MimeBundle, metadata?: Record<string, unknown>): DisplayHandle;
+  /** Turns the static SVG/PNG renderings of charts on or off; says whether they are on. */
+  statics(enabled?: boolean): boolean;
 }
 
 /** A value that displays as a fixed bundle (used by display.html and friends, and by handles). */
@@ -97,6 +108,7 @@ export function createDisplay(sink: () => DisplaySink): { display: DisplayFuncti
   display.json = (value) => show(new Bundled({ 'application/json': value, 'text/plain': plainText(value) }));
   display.vegaLite = (spec) => show(new Bundled({ 'application/vnd.vegalite.v5+json': spec, 'text/plain': `<Vega-Lite chart${typeof spec.title === 'string' ? `: ${spec.title}` : ''}>` }));
   display.bundle = (data, metadata) => show(new Bundled(data), undefined, false, metadata);
+  display.statics = (enabled) => setStaticsEnabled(enabled);
   const clearOutput = (options?: { wait?: boolean }) => sink().clear(options?.wait ?? false);
   return { display, clearOutput };
 }
@@ -127,6 +139,15 @@ export const DISPLAY_DECLARATIONS = `
     vegaLite(spec: Record<string, unknown>): TransferLabDisplayHandle;
     /** A raw MIME bundle. */
     bundle(data: Record<string, unknown>, metadata?: Record<string, unknown>): TransferLabDisplayHandle;
+    /**
+     * Turns the static SVG/PNG renderings of charts on or off (they let Jupyter clients without
+     * TransferLab's renderers show the chart); without an argument, says whether they are on.
+     * Also off with the environment variable TRANSFERLAB_STATIC_FIGURES=0.
+     *
+     * @example
+     * display.statics(false); // charts from now on carry no image/png or image/svg+xml
+     */
+    statics(enabled?: boolean): boolean;
   }
   /** Displays values in the cell's output. */
   const display: TransferLabDisplay;

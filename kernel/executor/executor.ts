@@ -13,6 +13,9 @@ import { toBundle, NO_RESULT_SYMBOL, type DisplaySink } from './display';
 import type { ExecuteOutcome } from './workerProtocol';
 import type { IsCompleteReply } from '../protocol/messages';
 import type { Runtime } from './runtime';
+import { VariableTracker } from './variables';
+import { BundleFrames } from './bundleFrames';
+import type { VariablesSummary } from '../protocol/variables';
 
 /** The cell was stopped by an interrupt (interrupt_request or SIGINT). */
 export class InterruptError extends Error {
@@ -80,6 +83,10 @@ export class Executor {
   private fullCheckerUsed = false;
   private running: RunningCell | undefined;
   private readonly sourceMaps = new Map<string, { map: SourceMap; source: string; jsLines: number }>();
+  /** Frames in TransferLab's bundles (dist/analysis.js) shown at their source file and line. */
+  private readonly bundleFrames = new BundleFrames();
+  /** The names cells declared and TensorFlow.js memory per cell, for the Variables view. */
+  readonly variables = new VariableTracker();
 
   constructor(private readonly opts: ExecutorOptions) {
     this.checker = new CellChecker({ cwd: opts.cwd, packageRoot: opts.packageRoot, preludeDeclarations: opts.preludeDeclarations });
@@ -131,6 +138,7 @@ export class Executor {
     if (diags.length > 0) return typeErrorOutcome(code, diags);
     const filename = `cell-${executionCount}.js`;
     const converted = guard(() => convertCell(code, `cell-${executionCount}.ts`));
+    this.variables.declare(converted.declarations.filter((d) => d.value));
     if (converted.sourceMap) {
       try {
         this.sourceMaps.set(filename, guard(() => ({ map: new SourceMap(JSON.parse(converted.sourceMap)), source: code, jsLines: converted.js.split('\n').length })));
@@ -149,6 +157,24 @@ export class Executor {
     if (!converted.hasLastExpression || value === undefined) return { status: 'ok' };
     if (value !== null && typeof value === 'object' && (value as Record<symbol, unknown>)[NO_RESULT_SYMBOL]) return { status: 'ok' };
     return { status: 'ok', result: toBundle(value) };
+  }
+
+  /**
+   * The Variables view's summary after cell `executionCount`: TypeScript's types once the full
+   * checker has loaded (asking it earlier would load it now, for seconds), run-time kinds before.
+   */
+  variablesSummary(executionCount: number): VariablesSummary {
+    const names = this.variables.names();
+    const guard = this.opts.guard ?? (<T>(fn: () => T) => fn());
+    let types = new Map<string, string>();
+    if (this.fullCheckerUsed) {
+      try {
+        types = guard(() => this.checker.typesOf(names));
+      } catch {
+        // types are a nicety: the run-time kinds stand in
+      }
+    }
+    return this.variables.summary(executionCount, globalThis, (n) => types.get(n));
   }
 
   /** Whether the full checker has loaded (or been asked to). */
@@ -201,7 +227,8 @@ export class Executor {
         const entry = sm?.map.findEntry(line - 1, Math.max(0, col - 1)) as { originalLine?: number; originalColumn?: number } | undefined;
         const origLine = entry?.originalLine !== undefined ? entry.originalLine + 1 : line;
         const origCol = entry?.originalColumn !== undefined ? entry.originalColumn + 1 : col;
-        traceback.push(`    at cell [${m[2]}], line ${origLine}, column ${origCol}`);
+        // IPython's `Cell In[n], line l`: VS Code's error renderer links it to the cell's line.
+        traceback.push(`  Cell In[${m[2]}], line ${origLine}, column ${origCol}`);
         if (!framed && sm) {
           traceback.push(...codeFrame(sm.source, origLine, origCol));
           framed = true;
@@ -209,7 +236,7 @@ export class Executor {
       } else if (/node:vm|Script\.runInThisContext/.test(f)) {
         break;
       } else if (!/node:internal|\/dist\/kernelWorker\.js|kernel\/executor\//.test(f)) {
-        traceback.push(f);
+        traceback.push(this.bundleFrames.map(f));
       }
     }
     return { status: 'error', ename, evalue, traceback };

@@ -13,7 +13,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Executor } from './executor';
-import { createDisplay, plainText, DISPLAY_DECLARATIONS, type DisplaySink } from './display';
+import { createDisplay, plainText, DISPLAY_DECLARATIONS, LIVE_SYMBOL, type DisplaySink } from './display';
+import { prepareStatics, staticAssets, staticsSettled } from './statics';
 import { createRuntime } from './runtime';
 import type { FromWorker, ToWorker } from './workerProtocol';
 import type { KernelBackendInfo } from '../protocol/backends';
@@ -106,19 +107,68 @@ function loadTl(): Record<string, unknown> {
   }
   return tlModule;
 }
-/** Training progress as one output, updated in place (update_display_data) as training goes. */
+/** Live training displays not done yet: a cell that fails or is interrupted stops them. */
+const liveProgress = new Set<{ readonly cell: number; stop(reason: string): void }>();
+/** The execution count of the cell running (or last run). */
+let currentCell = 0;
+/**
+ * Training progress as one output, updated in place (update_display_data) as training goes.
+ * When the cell fails or is interrupted while training runs, the chart is updated once more with
+ * its unfinished runs marked `stopped` (it no longer says "running"), and the training's next
+ * update throws, which ends a training the interrupted cell left running in the background.
+ */
 function progressFactory(title: string) {
   const displayKey = Symbol.for('Jupyter.display');
   const handle = display.text(`${title}: starting…`);
-  return {
-    update(p: unknown) {
-      const bundle = p && typeof p === 'object' && typeof (p as { bundle?: unknown }).bundle === 'function' ? (p as { bundle(): Record<string, unknown> }).bundle() : { 'text/plain': `${title}: ${plainText(p)}` };
+  let last: Record<string, unknown> | undefined;
+  let lastPayload: unknown;
+  let stopped: string | undefined;
+  const live = {
+    cell: currentCell,
+    stop(reason: string) {
+      liveProgress.delete(live);
+      stopped = reason;
+      const tl = tlModule as { stoppedPayload?: (p: unknown, r: string) => unknown; trainingBundle?: (p: unknown) => Record<string, unknown> } | undefined;
+      if (lastPayload === undefined || typeof tl?.stoppedPayload !== 'function' || typeof tl.trainingBundle !== 'function') return;
+      const bundle = tl.trainingBundle(tl.stoppedPayload(lastPayload, reason));
       handle.update({ [displayKey]: () => bundle });
     },
+  };
+  liveProgress.add(live);
+  return {
+    update(p: unknown) {
+      if (stopped !== undefined) throw new Error(`${title}: training stopped (${stopped})`);
+      if (p && typeof p === 'object' && 'payload' in p) lastPayload = (p as { payload: unknown }).payload;
+      const bundle = p && typeof p === 'object' && typeof (p as { bundle?: unknown }).bundle === 'function' ? (p as { bundle(): Record<string, unknown> }).bundle() : { 'text/plain': `${title}: ${plainText(p)}` };
+      last = bundle;
+      // Live updates carry no static images (drawing them at every step would slow training).
+      handle.update({ [displayKey]: () => bundle, [LIVE_SYMBOL]: true });
+    },
     done() {
-      /* the last update stays as the output */
+      liveProgress.delete(live);
+      // The last update stays as the output, now with its static images.
+      if (last !== undefined) {
+        const bundle = last;
+        handle.update({ [displayKey]: () => bundle });
+      }
     },
   };
+}
+/** A cell failed or was interrupted: the training displays it started and left live say so. */
+function stopLiveProgress(cell: number, outcome: { status: string; ename?: string }): void {
+  if (outcome.status !== 'error' || liveProgress.size === 0) return;
+  const reason = outcome.ename === 'InterruptError' ? 'interrupted' : 'stopped by an error';
+  for (const p of [...liveProgress]) if (p.cell === cell) p.stop(reason);
+}
+/** `tf.memory()` once TensorFlow.js is loaded (never loads it). */
+function tfMemory(): { numTensors: number; numBytes: number } | undefined {
+  const memory = tfModule?.memory;
+  if (typeof memory !== 'function') return undefined;
+  try {
+    return (memory as () => { numTensors: number; numBytes: number })();
+  } catch {
+    return undefined;
+  }
 }
 for (const [name, load] of [['tf', loadTf], ['tl', loadTl]] as const) {
   Object.defineProperty(globalThis, name, { get: load, set: (v) => Object.defineProperty(globalThis, name, { value: v, writable: true, configurable: true }), configurable: true });
@@ -205,7 +255,8 @@ const USES_COMPUTE = /\b(tf|tl)\b|@tensorflow|['"]transferlab['"]/;
 
 // The handler is the kernel's own code: an interrupt must never terminate it halfway (the
 // cells it starts run later, from microtasks, outside this guard).
-port.on('message', (m: ToWorker) => {
+port.on('message', receive);
+function receive(m: ToWorker): void {
   // A message callback starts on an empty stack: no kernel work can be in progress. Clearing the
   // flag here also heals it if a TerminateExecution ever cut a guarded section short (its
   // finally block never ran), which would otherwise leave every later loop unstoppable.
@@ -220,7 +271,7 @@ port.on('message', (m: ToWorker) => {
     if (id !== undefined) post({ type: 'failed', id, name: error.name || 'Error', message: error.message });
     else post({ type: 'log', text: `the executor failed to handle ${String((m as { type?: unknown } | null)?.type)}: ${error.stack ?? error.message}` });
   }
-});
+}
 
 function handle(m: ToWorker): void {
   scheduleWarmUp();
@@ -233,10 +284,25 @@ function handle(m: ToWorker): void {
       post({ type: 'interruptAck', seq: m.seq });
       break;
     case 'execute':
+      // The first cell waits for the PNG rasteriser (started with the worker, a few tens of ms).
+      if (!staticsSettled()) {
+        void staticsStarted.then(() => receive(m));
+        break;
+      }
+      currentCell = m.executionCount;
+      executor.variables.cellStarts(tfMemory());
       void executor.execute(m.code, m.executionCount, USES_COMPUTE.test(m.code) ? ensureBackend : undefined).then((outcome) => {
         // Fault injection for the kernel's tests: lose an interrupted cell's reply, as a late
         // TerminateExecution can (workerHost.ts answers such a cell itself).
         if (DROP_INTERRUPTED_REPLIES && outcome.status === 'error' && outcome.ename === 'InterruptError') return;
+        guard(() => stopLiveProgress(m.executionCount, outcome));
+        executor.variables.cellEnded(m.executionCount, tfMemory());
+        try {
+          // The kernel's own work: an interrupt arriving now must not cut it (and the reply) short.
+          outcome.variables = guard(() => executor.variablesSummary(m.executionCount));
+        } catch (e) {
+          post({ type: 'log', text: `variables summary failed: ${(e as Error)?.message ?? String(e)}` });
+        }
         post({ type: 'executed', id: m.id, outcome });
       }).catch((e: unknown) => post({ type: 'failed', id: m.id, name: (e as Error)?.name ?? 'Error', message: (e as Error)?.message ?? String(e) }));
       break;
@@ -266,6 +332,8 @@ function handle(m: ToWorker): void {
   }
 }
 
+// Static chart images need resvg's WebAssembly, whose instantiation is asynchronous: start it now.
+const staticsStarted = prepareStatics(staticAssets(packageRoot));
 post({ type: 'ready' });
 // Warm up in the background, in idle moments so that early requests do not wait behind it:
 // the light checker at once, then (after 300 ms without requests) the full checker, then the

@@ -6,6 +6,7 @@
  */
 import type { ErrorContent, MimeBundle, IsCompleteReply } from '../protocol/messages';
 import type { KernelBackendInfo } from '../protocol/backends';
+import type { VariablesSummary } from '../protocol/variables';
 
 export type ToWorker =
   | { type: 'execute'; id: number; code: string; executionCount: number; silent: boolean; storeHistory: boolean }
@@ -21,9 +22,13 @@ export interface DisplayMessage {
   transient: { display_id?: string };
 }
 
-export type ExecuteOutcome =
+export type ExecuteOutcome = (
   | { status: 'ok'; result?: { data: MimeBundle; metadata: Record<string, unknown> } }
-  | ({ status: 'error' } & ErrorContent);
+  | ({ status: 'error' } & ErrorContent)
+) & {
+  /** The kernel's variables after the cell, for the Variables view (kernel/protocol/variables.ts). */
+  variables?: VariablesSummary;
+};
 
 export type FromWorker =
   | { type: 'ready' }

@@ -23,6 +23,7 @@ import { KERNEL_INFO_BACKEND_KEY, startingBackend, type KernelBackendInfo, type 
 import type { ExecuteOutcome, DisplayMessage } from '../executor/workerProtocol';
 import type { OutputListener } from '../executor/workerHost';
 import { History } from './history';
+import { VARIABLES_METADATA_KEY } from '../protocol/variables';
 
 export type ReplyChannel = 'shell' | 'control';
 
@@ -60,6 +61,8 @@ export class KernelHandler {
   private readonly queued = new Set<Message>();
   private readonly aborted = new Set<Message>();
   private lastParent: Header | undefined;
+  /** Reply metadata of requests being answered (execute_reply: the variables summary). */
+  private readonly replyMetadata = new Map<Message, Record<string, unknown>>();
 
   constructor(
     private readonly executor: ExecutorPort,
@@ -130,7 +133,7 @@ export class KernelHandler {
       const content = validateRequest(type, msg.content);
       if (type === 'shutdown_request') restart = (content as ValidRequestContent['shutdown_request']).restart;
       const reply = await this.answer(type, msg, content);
-      if (reply) this.io.reply(channel, msg, replyTypeOf(type), reply);
+      if (reply) this.io.reply(channel, msg, replyTypeOf(type), reply, this.replyMetadata.get(msg));
     } catch (e) {
       this.queued.delete(msg);
       this.aborted.delete(msg);
@@ -141,6 +144,7 @@ export class KernelHandler {
       if (type === 'execute_request') content.execution_count = this.executionCount;
       this.io.reply(channel, msg, replyTypeOf(type), content);
     } finally {
+      this.replyMetadata.delete(msg);
       this.io.publish('status', { execution_state: 'idle' }, msg.header);
     }
     if (restart !== undefined) this.opts.onShutdown(restart);
@@ -219,6 +223,7 @@ export class KernelHandler {
     if (code.trim() === '') return { status: 'ok', execution_count: count, user_expressions: {}, payload: [] };
 
     const outcome = await this.executor.execute(code, count, silent, storeHistory, this.outputListener(silent));
+    if (outcome.variables) this.replyMetadata.set(msg, { [VARIABLES_METADATA_KEY]: outcome.variables });
     if (outcome.status === 'ok') {
       if (outcome.result && !silent) {
         this.io.publish('execute_result', { execution_count: count, data: outcome.result.data, metadata: outcome.result.metadata }, parent);

@@ -25,6 +25,12 @@ export function isTransferLabMime(m: string): boolean {
   return TRANSFERLAB_MIME_TYPES.includes(m);
 }
 
+/**
+ * The kernel's environment variable that turns the static `image/svg+xml` and `image/png`
+ * renderings of charts off (`0`, `false`, `off`, `no`); VS Code's `transferlab.staticFigures` sets it.
+ */
+export const STATIC_FIGURES_ENV = 'TRANSFERLAB_STATIC_FIGURES';
+
 /** The key under which a value exposes its MIME bundle (deno's and the kernel's convention). */
 export const DISPLAY_SYMBOL_KEY = 'Jupyter.display';
 
@@ -145,5 +151,7 @@ export interface TrainingPayload {
       readonly examplesPerSecond?: number;
     }[];
     readonly done: boolean;
+    /** Why an unfinished run stopped (`interrupted`, `stopped by an error`); absent while it runs. */
+    readonly stopped?: string;
   }[];
 }

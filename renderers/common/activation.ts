@@ -7,7 +7,8 @@
  */
 import type { ActivationFunction, OutputItem, RendererApi } from './rendererApi';
 import { readTheme, watchTheme, type Theme } from './theme';
-import type { RenderedView } from './vega';
+import { vegaViewsIn, type RenderedView } from './vega';
+import { addChartActions, type PostMessage } from './actions';
 
 /** What a renderer supplies: how to check its payload and how to draw it. */
 export interface RendererModule<P> {
@@ -38,6 +39,13 @@ export const RENDERER_CSS = `
 .tl-images .tl-row { display: flex; flex-wrap: wrap; gap: 3px; }
 .tl-images img { image-rendering: pixelated; border: 1px solid var(--vscode-panel-border, rgba(128,128,128,0.35)); }
 .tl-title { font-weight: 600; margin: 2px 0 6px; }
+.tl-actions { position: absolute; top: 2px; right: 2px; display: flex; gap: 2px; align-items: center; opacity: 0; transition: opacity 0.1s; z-index: 2; }
+.tl-view:hover > .tl-actions, .tl-actions:focus-within { opacity: 1; }
+.tl-action { font: inherit; font-size: 11px; padding: 1px 6px; cursor: pointer; border-radius: 2px;
+  color: var(--vscode-button-secondaryForeground, #3b3b3b); background: var(--vscode-button-secondaryBackground, #e5e5e5);
+  border: 1px solid var(--vscode-contrastBorder, transparent); }
+.tl-action:hover { background: var(--vscode-button-secondaryHoverBackground, #cccccc); }
+.tl-action-status { font-size: 11px; margin-left: 4px; }
 `;
 
 /** Adds the shared stylesheet to an output element once. */
@@ -66,11 +74,23 @@ export function showError(host: HTMLElement, error: unknown): void {
  * export const activate = createActivation({ mime: Mime.cka, parse: parseCkaPayload, render: renderCka });
  */
 export function createActivation<P>(module: RendererModule<P>): ActivationFunction {
-  return () => createRendererApi(module);
+  return (context) => {
+    const post = context.postMessage;
+    return createRendererApi(module, post === undefined ? {} : { postMessage: (m) => post.call(context, m) });
+  };
+}
+
+/** Options of {@link createRendererApi}. */
+export interface RendererApiOptions {
+  /**
+   * Renderer messaging to the extension: when given (VS Code), each chart gets Save as PNG / SVG
+   * and Copy (actions.ts); the HTML report passes none and shows the charts alone.
+   */
+  readonly postMessage?: PostMessage;
 }
 
 /** The renderer API object for one module (exported for tests and the HTML report). */
-export function createRendererApi<P>(module: RendererModule<P>): RendererApi & { readonly viewCount: number } {
+export function createRendererApi<P>(module: RendererModule<P>, options: RendererApiOptions = {}): RendererApi & { readonly viewCount: number } {
   const entries = new Map<string, Entry<P>>();
   // Renders of one output run one after the other, in the order VS Code asked for them.
   const queues = new Map<string, Promise<void>>();
@@ -105,7 +125,10 @@ export function createRendererApi<P>(module: RendererModule<P>): RendererApi & {
       showError(host, error);
     } else {
       try {
-        view = await module.render(host, payload, readTheme(element));
+        const theme = readTheme(element);
+        view = await module.render(host, payload, theme);
+        const chart = vegaViewsIn(host)[0];
+        if (options.postMessage !== undefined && chart !== undefined) addChartActions(host, chart, theme, options.postMessage);
       } catch (e) {
         showError(host, e);
       }

@@ -192,6 +192,7 @@ export function parseTrainingPayload(v: unknown): TrainingPayload {
       }
     });
     if (typeof run['done'] !== 'boolean') c.fail(`${path}.done`, `must be true or false, found ${kind(run['done'])}`);
+    c.optStr(run, 'stopped', path);
   });
   c.optStr(o, 'title', '');
   return v as TrainingPayload;

@@ -98,6 +98,19 @@ export function withoutEmbedOptions<S extends object>(spec: S): S {
   return { ...spec, usermeta: rest };
 }
 
+/** The vega view drawn into each element (for the chart actions, found by {@link vegaViewsIn}). */
+const drawnViews = new WeakMap<Element, View>();
+
+/** The vega views drawn into `root` or elements inside it, in document order. */
+export function vegaViewsIn(root: HTMLElement): View[] {
+  const views: View[] = [];
+  for (const el of [root, ...Array.from(root.querySelectorAll('*'))]) {
+    const v = drawnViews.get(el);
+    if (v !== undefined) views.push(v);
+  }
+  return views;
+}
+
 async function embedSpec(host: HTMLElement, spec: Spec | TopLevelSpec, mode: 'vega' | 'vega-lite', theme: Theme, options: EmbedOptions): Promise<EmbeddedView> {
   const loader = refusingLoader();
   const embedOptions: VegaEmbedOptions = {
@@ -111,6 +124,7 @@ async function embedSpec(host: HTMLElement, spec: Spec | TopLevelSpec, mode: 've
     tooltip: options.tooltip === false ? false : { theme: isDark(theme.kind) ? 'dark' : 'light' },
   };
   const result = await embed(host, withoutEmbedOptions(spec) as Spec, embedOptions);
+  drawnViews.set(host, result.view);
   let disposed = false;
   const view: EmbeddedView = {
     view: result.view,

@@ -89,7 +89,7 @@ test('damaged or foreign checkpoints are errors naming the folder and the fault'
     await assert.rejects(loadCheckpoint(ck), /does not match its architecture: .*missing parameter 'fc1\/kernel'/);
     writeFileSync(path.join(ck, 'manifest.json'), '{not json');
     await assert.rejects(loadCheckpoint(ck), /manifest.json is unreadable/);
-    await assert.rejects(saveModel({ arch: 'mine' } as never, ck), (e: Error) => e instanceof InvalidArgumentError && /tl.saveModel: model must be a model from tl.resnet or tl.cnn/.test(e.message));
+    await assert.rejects(saveModel({ arch: 'mine' } as never, ck), (e: Error) => e instanceof InvalidArgumentError && /tl.saveModel: model must be a model from tl.resnet, tl.cnn or tl.fromLayersModel/.test(e.message));
     const snap = Checkpoint.of(m, 0, 'x');
     snap.dispose();
     await assert.rejects(saveCheckpoint(snap, ck), /tl.saveCheckpoint: checkpoint is disposed/);

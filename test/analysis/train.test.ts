@@ -128,7 +128,7 @@ test('trainFromScratch (RI-T): same architecture, fresh seeded init, target clas
   assert.ok(maxDiff(rit.initial.weights.get('conv1/kernel')!, pre.variables.get('conv1/kernel')!) > 0, 'not the pre-trained weights');
   const again = await trainFromScratch(pre.config, target, { epochs: 1, batchSize: 32, seed: 9, ...quiet });
   assert.equal(maxDiff(again.initial.weights.get('conv1/kernel')!, rit.initial.weights.get('conv1/kernel')!), 0, 'seeded');
-  await assert.rejects(trainFromScratch({ forward: () => 0 } as never, target, quiet), /tl.trainFromScratch: architecture must be a model from tl.resnet \/ tl.cnn, a checkpoint or a model config/);
+  await assert.rejects(trainFromScratch({ forward: () => 0 } as never, target, quiet), /tl.trainFromScratch: architecture must be a model \(tl.resnet, tl.cnn, tl.fromLayersModel\), a checkpoint or a model config/);
   for (const r of [rit, again]) r.dispose();
   pre.dispose();
   target.dispose();

@@ -27,6 +27,8 @@ describe('extension-host tests (mocha in code-server)', () => {
       name: 'exthost',
       workspace: workspaceCopy('workspace'),
       smokeTestDriver: true,
+      // The suites restart kernels through the command: no confirmation dialog to answer.
+      settings: { 'transferlab.confirmRestart': false },
       env: { TRANSFERLAB_E2E_EXTHOST_REPORT: reportFile },
     });
     const remote = (p: string) => `vscode-remote://127.0.0.1:${server.port}${p}`;

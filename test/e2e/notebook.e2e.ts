@@ -171,6 +171,10 @@ describe('TransferLab notebooks in code-server', () => {
     assert.ok(kernelPid, 'the interrupt test found no kernel');
     const before = server.kernelPids();
     await wb.toolbar('debug-restart');
+    // A restart asks first (transferlab.confirmRestart).
+    const dialog = wb.page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 10_000 });
+    await dialog.locator('.monaco-button', { hasText: /^Restart$/ }).click();
     await waitFor('the restarted notification', async () => (await wb.notifications()).some((n) => /kernel restarted/i.test(n)), 30_000);
     const afterPids = server.kernelPids();
     assert.ok(!afterPids.includes(kernelPid), 'the old kernel process still runs');

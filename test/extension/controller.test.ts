@@ -244,7 +244,7 @@ describe('isTypeScriptIpynb', () => {
 describe('settings', () => {
   it('defaults: the extension host runtime, auto backend, outputs saved', () => {
     for (const k of Object.keys(fakeSettings)) delete fakeSettings[k];
-    assert.deepEqual(readSettings(), { nodePath: undefined, backend: 'auto', saveOutputs: true });
+    assert.deepEqual(readSettings(), { nodePath: undefined, backend: 'auto', saveOutputs: true, staticFigures: true });
     assert.deepEqual(kernelEnvironment(readSettings()), {});
   });
   it('passes the backend to the kernel and trims the Node path', () => {
@@ -260,6 +260,14 @@ describe('settings', () => {
     fakeSettings['transferlab.backend'] = 'auto';
     fakeSettings['transferlab.saveOutputs'] = 'yes';
     assert.throws(() => readSettings(), /transferlab\.saveOutputs is "yes"; expected true or false/);
+  });
+  it('static figures off in the setting: the kernel gets TRANSFERLAB_STATIC_FIGURES=0', () => {
+    for (const k of Object.keys(fakeSettings)) delete fakeSettings[k];
+    fakeSettings['transferlab.staticFigures'] = false;
+    assert.deepEqual(kernelEnvironment(readSettings()), { TRANSFERLAB_STATIC_FIGURES: '0' });
+    fakeSettings['transferlab.staticFigures'] = 'no';
+    assert.throws(() => readSettings(), /transferlab\.staticFigures is "no"; expected true or false/);
+    delete fakeSettings['transferlab.staticFigures'];
   });
 });
 

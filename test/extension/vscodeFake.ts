@@ -87,6 +87,16 @@ export const workspace = {
   notebookDocuments: [] as unknown[],
 };
 export const window = { activeNotebookEditor: undefined };
+export const NotebookControllerAffinity = { Default: 1, Preferred: 2 } as const;
+/** Notebook controllers as the controller's constructor creates them; tests read `created`. */
+export const notebooks = {
+  created: [] as { id: string; createNotebookCellExecution?: unknown }[],
+  createNotebookController(id: string) {
+    const c = { id, dispose() {}, onDidChangeSelectedNotebooks: () => ({ dispose() {} }), updateNotebookAffinity() {} };
+    notebooks.created.push(c);
+    return c;
+  },
+};
 
 const fakePath = __filename;
 const moduleInternals = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };

@@ -198,7 +198,7 @@ describe('kernel', () => {
   test('runtime errors point at the cell line', async () => {
     const e = errorOf(await run('const ok = 1;\nconst obj: any = undefined;\nobj.field;'));
     assert.equal(e.ename, 'TypeError');
-    assert.match(e.traceback, /at cell \[\d+\], line 3, column/);
+    assert.match(e.traceback, /Cell In\[\d+\], line 3, column/);
     assert.match(e.traceback, /> 3 \| obj\.field;/);
   });
 

@@ -15,7 +15,8 @@ import { runRun } from '../../cli/run';
 import { runDemo } from '../../cli/demo';
 import { Mime, type CkaPayload, type InterpolationPayload } from '../../kernel/protocol/mime';
 import { parseTsnb, type JsonValue, type TsnbCodeCell, type TsnbMimeBundle, type TsnbNotebook, type TsnbOutput } from '../../kernel/protocol/tsnb';
-import { captureIo, repoRoot } from '../helpers/tools';
+import { PYTHON, captureIo, repoRoot } from '../helpers/tools';
+import { spawnSync } from 'node:child_process';
 import { verdictOf, type Claim } from '../../kernel/analysis/findings';
 
 const SAMPLES_DIR = path.join(repoRoot, 'sample-notebooks');
@@ -69,6 +70,17 @@ const SMALL: Record<string, readonly string[]> = {
   curvature: ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=2', 'iterations=3', 'hutchinsonSamples=2', 'alphas=3', 'sigmas=[0.05]'],
   'similarity-measures': ['n=120', 'width=12', 'trainSize=300', 'epochs=1', 'probeSize=150'],
   uncertainty: ['sourceSize=500', 'preEpochs=1', 'labelsPerClass=10', 'fineTuneEpochs=2', 'probeSize=100', 'bootstrap=40', 'permutations=39', 'calibrationSeeds=60', 'points=3'],
+  'bring-your-own': [],
+};
+
+/** What a sample needs before it runs, as more parameters: bring-your-own reads files a NumPy script writes. */
+const PREPARE: Record<string, () => string[]> = {
+  'bring-your-own'() {
+    const folder = mkdtempSync(path.join(tmpdir(), 'tl-byo-'));
+    const r = spawnSync(PYTHON, [path.join(SAMPLES_DIR, 'byo', 'make_byo.py'), folder, '--n', '200'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `make_byo.py failed (needs python3-numpy):\n${r.stderr}`);
+    return [`folder=${folder}`];
+  },
 };
 
 /**
@@ -197,6 +209,24 @@ const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
     assert.match(t, /model\s+module\s+params\s+λ_max\s+iters\s+rel\. change\s+trace ± SE\s+HVP\s+μ\s+error rewound\n/);
     assert.match(t, /\| fc \| [\d.e+-]+ \| [\d.e+-]+ \| [\d.e+-]+ ± [\d.e+-]+ \| [\d.e+-]+ ± [\d.e+-]+ \| ([\d.e+-]+|∞) \| ([\d.e+-]+|∞) \|/);
   },
+  'bring-your-own'(nb) {
+    const [heat, ...more] = payloads<CkaPayload>(nb, Mime.cka);
+    assert.equal(more.length, 0);
+    assert.deepEqual([heat!.rows, heat!.columns], [['inputs', 'stem', 'layer1', 'layer2'], ['stem', 'layer1', 'layer2']]);
+    const at = (r: string, c: string) => heat!.values[heat!.rows.indexOf(r)]![heat!.columns.indexOf(c)]!;
+    assert.ok(at('stem', 'stem') > 0.9999, `the same stem, scaled and permuted: CKA ${at('stem', 'stem')}`);
+    assert.ok(heat!.rows.every((r) => at(r, 'layer2') < 0.2), `B's layer2 is noise: ${heat!.rows.map((r) => at(r, 'layer2')).join(', ')}`);
+    const t = texts(nb);
+    assert.match(t, /model A: stem \[200, 4, 4, 2\], layer1 \[200, 24\], layer2 \[200, 16\]/);
+    assert.match(t, /written_by: 'make_byo\.py'/);
+    assert.match(t, /layer1\.0\.conv1\.weight \[16, 16, 3, 3\] float32/);
+    const charts = bundles(nb).filter((b) => String(b[Mime.plain] ?? '').startsWith('Distance in parameter space'));
+    assert.equal(charts.length, 1);
+    assert.match(String(charts[0]![Mime.plain]), /\nconv1 .*\nbn1 .*\nlayer1 .*\nlayer2 .*\nfc \(head\)/);
+    const m = /‖RI-T₁ − RI-T₂‖ = \*\*[\d.]+\*\* \(([\d.]+)× farther apart\)/.exec(t);
+    assert.ok(m && Number(m[1]) > 3, `RI-T runs far apart, P-T runs close: ${m?.[0]}`);
+    assert.match(t, /wrote .*cka\.npz: np\.load\('cka\.npz'\)\['cka'\] is the 4 × 3 matrix above/);
+  },
   'similarity-measures'(nb) {
     const t = texts(nb);
     const row = (label: string): string[] => {
@@ -249,7 +279,7 @@ test('every sample notebook has small test parameters and checks', () => {
 
 describe('sample notebooks run headlessly with small parameters', { concurrency: 2 }, () => {
   for (const [name, params] of Object.entries(SMALL)) {
-    test(name, async () => CHECKS[name]!(await runSample(name, params)));
+    test(name, async () => CHECKS[name]!(await runSample(name, [...params, ...(PREPARE[name]?.() ?? [])])));
   }
 
   test('transferlab demo runs the flagship; the paper\'s findings 1–3 are in its outputs, and its summary tests every claim over seeds', async () => {

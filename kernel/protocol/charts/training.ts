@@ -41,7 +41,7 @@ function fmt(x: number, digits: number): string {
 export function statusLines(payload: TrainingPayload): string[] {
   return payload.runs.map((run) => {
     const last = run.points[run.points.length - 1];
-    const state = run.done ? 'done' : 'running';
+    const state = run.done ? 'done' : (run.stopped ?? 'running');
     if (last === undefined) return `${run.label}: no steps yet (${state})`;
     const parts = [`epoch ${last.epoch}`, `step ${last.step}`, `loss ${fmt(last.loss, 4)}`];
     if (last.accuracy !== undefined) parts.push(`accuracy ${fmt(last.accuracy, 4)}`);
