@@ -3,6 +3,7 @@
 //   analysis   node, cjs  dist/analysis.js   `import * as tl from 'transferlab'` and the kernel preload
 //   gram       node, cjs  dist/gramWorker.js  CKA's Gram worker thread, found beside the bundle that starts it
 //   checker    node, cjs  dist/checkerWorker.js  the editor's type checker thread (in the extension host)
+//   image      node, cjs  dist/imageWorker.js  the streamed image folder's decoding threads, likewise
 //   cli        node, cjs  dist/cli.js        the `transferlab` command line
 //   extension  node, cjs  dist/extension.js  VS Code extension host (vscode external)
 //   renderers  browser, esm, one entry per renderer folder: dist/renderers/<name>.js
@@ -59,6 +60,7 @@ nodeTarget('kernel/executor/vegaModules.ts', 'dist/vegaModules.js', { plugins: [
 nodeTarget('kernel/analysis/index.ts', 'dist/analysis.js');
 nodeTarget('kernel/analysis/gram/worker.ts', 'dist/gramWorker.js');
 nodeTarget('kernel/executor/checkerWorker.ts', 'dist/checkerWorker.js');
+nodeTarget('kernel/analysis/imageWorker.ts', 'dist/imageWorker.js');
 nodeTarget('cli/main.ts', 'dist/cli.js');
 nodeTarget('extension/extension.ts', 'dist/extension.js');
 

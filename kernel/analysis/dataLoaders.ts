@@ -6,7 +6,7 @@
  *
  * Every loader returns a {@link Dataset}: images NHWC float32 in [0, 1], int32 labels, class names.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
@@ -17,6 +17,13 @@ import { gaussian, permutation, rng, type Rng } from './random';
 import { checkInteger, checkKeys, checkNumber, checkObject, checkOneOf, checkSeed, formatValue, fail } from './validate';
 
 export { Dataset } from './dataset';
+export { imageFolder, ImageStream } from './imageStream';
+export type { ImageFolderOptions } from './imageStream';
+export type { Augmentation } from './imageDecode';
+export { stream, isDataStream } from './dataStream';
+export type { DataStream, Batch, PassOptions, StreamOptions, DataSource } from './dataStream';
+export { cifar10, cifar100, CIFAR10_CLASSES, CIFAR100_FINE_CLASSES, CIFAR100_COARSE_CLASSES } from './cifar';
+export type { CifarOptions, Cifar100Options } from './cifar';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -133,15 +140,18 @@ async function readMaybeGzip(fn: string, file: string): Promise<Buffer> {
 
 /** Parses an IDX file of unsigned bytes; returns its dimensions and data. */
 export function parseIdx(fn: string, file: string, buf: Buffer): { dims: number[]; data: Uint8Array } {
-  if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0) throw new DatasetError(fn, file, 'is not an IDX file (bad magic number)');
-  if (buf[2] !== 0x08) throw new DatasetError(fn, file, `has IDX element type 0x${buf[2]!.toString(16)}; only unsigned bytes (0x08) are supported`);
+  if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0) throw new DatasetError(fn, file, `is not an IDX file (bad magic number at byte offset 0: ${buf.length < 4 ? `only ${buf.length} bytes` : `expected 00 00 08, got ${[...buf.subarray(0, 3)].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`})`);
+  if (buf[2] !== 0x08) throw new DatasetError(fn, file, `has IDX element type 0x${buf[2]!.toString(16)} at byte offset 2; only unsigned bytes (0x08) are supported`);
   const rank = buf[3]!;
-  if (rank < 1 || buf.length < 4 + 4 * rank) throw new DatasetError(fn, file, `has a truncated IDX header (rank ${rank})`);
+  if (rank < 1 || buf.length < 4 + 4 * rank) throw new DatasetError(fn, file, `has a truncated IDX header (rank ${rank} at byte offset 3 needs ${4 + 4 * rank} header bytes; the file has ${buf.length})`);
   const dims: number[] = [];
   for (let i = 0; i < rank; i++) dims.push(buf.readUInt32BE(4 + 4 * i));
   const n = dims.reduce((a, b) => a * b, 1);
   const offset = 4 + 4 * rank;
-  if (buf.length - offset !== n) throw new DatasetError(fn, file, `has ${buf.length - offset} data bytes but its header [${dims.join(', ')}] says ${n}`);
+  if (buf.length - offset !== n) {
+    const where = buf.length - offset < n ? `the data from byte offset ${offset} ends at byte offset ${buf.length}` : `${buf.length - offset - n} extra bytes from byte offset ${offset + n}`;
+    throw new DatasetError(fn, file, `has ${buf.length - offset} data bytes but its header [${dims.join(', ')}] says ${n} (${where})`);
+  }
   return { dims, data: new Uint8Array(buf.buffer, buf.byteOffset + offset, n) };
 }
 
@@ -190,7 +200,10 @@ async function loadIdx(fn: string, imagesPath: string, labelsPath: string, class
   let maxLabel = 0;
   for (const l of labels.data) maxLabel = Math.max(maxLabel, l);
   const names = classes ?? Array.from({ length: maxLabel + 1 }, (_, i) => String(i));
-  if (maxLabel >= names.length) throw new DatasetError(fn, labelsPath, `has label ${maxLabel} but only ${names.length} class names were given`);
+  if (maxLabel >= names.length) {
+    const at = labels.data.findIndex((l) => l >= names.length);
+    throw new DatasetError(fn, labelsPath, `has label ${labels.data[at]} at byte offset ${at + 8} but only ${names.length} class names were given`);
+  }
   const size = shape[0] * shape[1] * shape[2];
   const order = pick(n, limit, seed);
   const px = new Float32Array(order.length * size);
@@ -242,94 +255,6 @@ export async function fashionMnist(options: FashionMnistOptions = {}): Promise<D
   };
   const [imagesPath, labelsPath] = await Promise.all([find(`${prefix}-images-idx3-ubyte`), find(`${prefix}-labels-idx1-ubyte`)]);
   return loadIdx(fn, imagesPath, labelsPath, FASHION_MNIST_CLASSES, `Fashion-MNIST ${split}`, o['limit'], o['seed']);
-}
-
-export interface ImageFolderOptions {
-  /** Resize every image to [H, W] (bilinear); default: all images must share one size. */
-  readonly size?: readonly [number, number];
-  /** 1 (grey, luminance) or 3 (RGB). Default 3. */
-  readonly channels?: 1 | 3;
-  /** At most this many images per class (the first by file name). */
-  readonly perClass?: number;
-  readonly name?: string;
-  readonly seed?: number;
-}
-
-async function decodeImage(fn: string, file: string): Promise<{ width: number; height: number; rgba: Uint8Array }> {
-  const buf = await readFile(file);
-  const ext = path.extname(file).toLowerCase();
-  try {
-    if (ext === '.png') {
-      const { PNG } = await import('pngjs');
-      const png = PNG.sync.read(buf);
-      return { width: png.width, height: png.height, rgba: png.data };
-    }
-    const jpeg = await import('jpeg-js');
-    const img = (jpeg.default ?? jpeg).decode(buf, { useTArray: true, formatAsRGBA: true });
-    return { width: img.width, height: img.height, rgba: img.data };
-  } catch (e) {
-    throw new DatasetError(fn, file, `cannot be decoded as ${ext === '.png' ? 'PNG' : 'JPEG'}: ${(e as Error).message}`, { cause: e });
-  }
-}
-
-/**
- * A folder of images with one sub-folder per class (`root/cat/*.png`, `root/dog/*.jpg`); classes
- * are the sub-folder names in sorted order. PNG and JPEG.
- *
- * @example
- * ```ts
- * const pets = await tl.data.imageFolder('data/pets', {size: [32, 32], channels: 3});
- * ```
- */
-export async function imageFolder(dir: string, options: ImageFolderOptions = {}): Promise<Dataset> {
-  const fn = 'tl.data.imageFolder';
-  if (typeof dir !== 'string') fail(fn, 'dir', `must be a folder path, got ${formatValue(dir)}`);
-  const o = checkObject(fn, 'options', options);
-  checkKeys(fn, 'options', o, ['size', 'channels', 'perClass', 'name', 'seed']);
-  const channels = o['channels'] === undefined ? 3 : checkChannels(fn, o['channels']);
-  const perClass = o['perClass'] === undefined ? undefined : checkInteger(fn, 'options.perClass', o['perClass'], 1);
-  const seed = checkSeed(fn, 'options.seed', o['seed'] ?? 0);
-  let size: [number, number] | undefined;
-  if (o['size'] !== undefined) {
-    const s = o['size'];
-    if (!Array.isArray(s) || s.length !== 2 || !s.every((d) => Number.isInteger(d) && d >= 1)) fail(fn, 'options.size', `must be [H, W] with positive integers, got ${formatValue(s)}`);
-    size = [s[0], s[1]];
-  }
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DatasetError(fn, dir, code === 'ENOENT' ? 'no such folder' : code === 'ENOTDIR' ? 'is not a folder' : `cannot be read (${code})`, { cause: e });
-  }
-  const classes = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
-  if (classes.length < 2) throw new DatasetError(fn, dir, `needs one sub-folder per class (at least 2), found ${classes.length}`);
-  const files: { file: string; label: number }[] = [];
-  for (const [label, c] of classes.entries()) {
-    const names = (await readdir(path.join(dir, c))).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort();
-    if (names.length === 0) throw new DatasetError(fn, path.join(dir, c), 'has no .png/.jpg/.jpeg images');
-    for (const f of perClass === undefined ? names : names.slice(0, perClass)) files.push({ file: path.join(dir, c, f), label });
-  }
-  const decoded = [];
-  for (const f of files) decoded.push({ ...f, ...(await decodeImage(fn, f.file)) });
-  const first = decoded[0]!;
-  if (!size) {
-    const odd = decoded.find((d) => d.width !== first.width || d.height !== first.height);
-    if (odd) throw new DatasetError(fn, odd.file, `is ${odd.width}×${odd.height} but ${first.file} is ${first.width}×${first.height}; pass options.size to resize`);
-  }
-  const [h, w] = size ?? [first.height, first.width];
-  const px = new Float32Array(decoded.length * h * w * channels);
-  decoded.forEach((d, i) => {
-    const img = new Float32Array(d.width * d.height * channels);
-    for (let p = 0; p < d.width * d.height; p++) {
-      const [r, g, b] = [d.rgba[p * 4]! / 255, d.rgba[p * 4 + 1]! / 255, d.rgba[p * 4 + 2]! / 255];
-      if (channels === 1) img[p] = 0.299 * r + 0.587 * g + 0.114 * b;
-      else img.set([r, g, b], p * 3);
-    }
-    px.set(d.width === w && d.height === h ? img : resizeBilinear(img, d.height, d.width, channels, h, w), i * h * w * channels);
-  });
-  const labels = Int32Array.from(decoded.map((d) => d.label));
-  return orderAndBuild(typeof o['name'] === 'string' ? o['name'] : path.basename(path.resolve(dir)), px, labels, [h, w, channels], classes, undefined, seed);
 }
 
 /** Bilinear resampling with half-pixel centres (as image libraries do), in JavaScript. */

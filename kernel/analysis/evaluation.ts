@@ -7,6 +7,7 @@ import { tf } from './tfjs';
 import type { Model } from './modelContract';
 import { ShapeMismatchError } from './errors';
 import { checkData, type DataLike } from './dataset';
+import { checkStream, isDataStream, type DataStream } from './dataStream';
 import { checkInteger, checkKeys, checkObject, formatValue, fail } from './validate';
 
 export interface EvaluateOptions {
@@ -40,16 +41,19 @@ export function lossAndCorrect(logits: tf.Tensor2D, y: tf.Tensor1D | tf.Tensor2D
 
 /**
  * Evaluates `model` on `data` in batches (evaluation mode: BatchNorm uses running statistics).
- * One read-back at the end, so it is cheap on GPU backends.
+ * One read-back at the end, so it is cheap on GPU backends. `data` may be a stream
+ * (`tl.data.imageFolder`): one pass over it, in its own batches.
  *
  * @example
  * ```ts
  * const {loss, accuracy} = await tl.evaluate(model, test, {batchSize: 512});
+ * const onFolder = await tl.evaluate(model, await tl.data.imageFolder('data/val', {size: [28, 28], channels: 1}));
  * ```
  */
-export async function evaluate(model: Model, data: DataLike, options: EvaluateOptions = {}): Promise<Evaluation> {
+export async function evaluate(model: Model, data: DataLike | DataStream, options: EvaluateOptions = {}): Promise<Evaluation> {
   const fn = 'tl.evaluate';
   checkModel(fn, 'model', model);
+  if (isDataStream(data)) return evaluateStream(fn, model, data, options);
   const { n, numClasses } = checkData(fn, 'data', data);
   checkDataFitsModel(fn, model, data, numClasses);
   const o = checkObject(fn, 'options', options);
@@ -77,6 +81,53 @@ export async function evaluate(model: Model, data: DataLike, options: EvaluateOp
   } finally {
     lossSum.dispose();
     correct.dispose();
+  }
+}
+
+async function evaluateStream(fn: string, model: Model, data: DataStream, options: EvaluateOptions): Promise<Evaluation> {
+  const { numClasses } = checkStream(fn, 'data', data);
+  checkStreamFitsModel(fn, model, data, numClasses);
+  const o = checkObject(fn, 'options', options);
+  checkKeys(fn, 'options', o, ['batchSize']);
+  if (o['batchSize'] !== undefined && o['batchSize'] !== data.batchSize) fail(fn, 'options.batchSize', `is ${formatValue(o['batchSize'])} but the stream's batches hold ${data.batchSize}; set the batch size on the stream`);
+  let lossSum = tf.scalar(0);
+  let correct = tf.scalar(0);
+  let n = 0;
+  try {
+    for await (const { x, y } of data.batches({ epoch: 0 })) {
+      let sums: tf.Tensor[];
+      try {
+        sums = tf.tidy(() => {
+          const { logits } = model.forward(x);
+          const r = lossAndCorrect(logits, y);
+          return [tf.add(lossSum, r.lossSum), tf.add(correct, r.correct)];
+        });
+      } finally {
+        tf.dispose([x, y]);
+      }
+      const [l, c] = sums;
+      n += x.shape[0];
+      tf.dispose([lossSum, correct]);
+      lossSum = l as tf.Scalar;
+      correct = c as tf.Scalar;
+    }
+    const [ls, cs] = await Promise.all([lossSum.data(), correct.data()]);
+    return { loss: ls[0]! / n, accuracy: cs[0]! / n, n };
+  } finally {
+    lossSum.dispose();
+    correct.dispose();
+  }
+}
+
+/** Checks that a stream's images fit the model's input and its classes the model's outputs. */
+export function checkStreamFitsModel(fn: string, model: Model, data: DataStream, numClasses: number): void {
+  const [h, w, c] = data.imageShape;
+  const [mh, mw, mc] = model.inputShape;
+  if (h !== mh || w !== mw || c !== mc) {
+    throw new ShapeMismatchError(fn, 'data', `has images ${h}×${w}×${c} but the model (${model.arch}) expects ${mh}×${mw}×${mc}`);
+  }
+  if (numClasses !== model.numClasses) {
+    throw new ShapeMismatchError(fn, 'data', `has ${numClasses} classes but the model (${model.arch}) has ${model.numClasses} outputs`);
   }
 }
 

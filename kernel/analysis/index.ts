@@ -33,6 +33,9 @@ export { Checkpoint, saveCheckpoint, loadCheckpoint, saveModel, loadModel, check
 export type { CheckpointSweepOptions, SweepRow } from './checkpointSweep';
 export * as data from './dataLoaders';
 export { Dataset } from './dataset';
+export { ImageStream } from './imageStream';
+export { isDataStream } from './dataStream';
+export type { DataStream, Batch, DataSource } from './dataStream';
 export { showImages, ImagesResult, encodePng } from './preview';
 export type { ShowImagesOptions } from './preview';
 export { blockShuffle, pixelShuffle, blockPermutation, shufflePreview } from './shuffle';

@@ -15,12 +15,13 @@ import { DISPLAY } from './display';
 import type { Model } from './modelContract';
 import { TrainingDivergedError } from './errors';
 import { checkData, type DataLike } from './dataset';
+import { checkStream, isDataStream, type Batch, type DataStream } from './dataStream';
 import { ensureBackend } from './backends';
 import { fail } from './validate';
 import { Checkpoint } from './checkpointFiles';
 import { permutation } from './random';
 import { trainingBundle } from './progress';
-import { checkDataFitsModel, checkModel, type Evaluation } from './evaluation';
+import { checkDataFitsModel, checkModel, checkStreamFitsModel, type Evaluation } from './evaluation';
 import { createOptimizer } from './optimizers';
 import { ProgressGroup, payloadPoint, type HistoryPoint } from './progressGroup';
 import { CheckpointHook, historyHook, notify, preciseBatchNorm, progressHook, ValidationHook, type PendingPoint, type TrainingHook } from './trainingHooks';
@@ -92,10 +93,12 @@ export class TrainingRun {
     if (this.ownsModel) this.model.dispose();
   }
 }
-export async function runTraining(fn: string, model: Model, data: DataLike, o: ResolvedTrainOptions, group: ProgressGroup, ownsModel: boolean): Promise<TrainingRun> {
-  const { n } = checkData(fn, 'data', data);
+export async function runTraining(fn: string, model: Model, data: DataLike | DataStream, o: ResolvedTrainOptions, group: ProgressGroup, ownsModel: boolean): Promise<TrainingRun> {
+  // A stream brings its own batches (its batch size, order and augmentations, seeded by epoch).
+  const stream = isDataStream(data) ? data : undefined;
+  const { n } = stream ? checkStream(fn, 'data', stream) : checkData(fn, 'data', data as DataLike);
   const started = performance.now();
-  const B = Math.min(o.batchSize, n);
+  const B = stream ? stream.batchSize : Math.min(o.batchSize, n);
   const stepsPerEpoch = Math.ceil(n / B);
   const steps = o.epochs * stepsPerEpoch;
   // Steps (1-based, within an epoch) after which a history point is logged: evenly spaced, the
@@ -117,7 +120,8 @@ export async function runTraining(fn: string, model: Model, data: DataLike, o: R
     progressHook(group, run, o.epochs, steps),
   ].filter((h): h is TrainingHook => h !== undefined);
   const optimizer = createOptimizer(o);
-  const labels = data.y.rank === 2 ? (tf.argMax(data.y, 1) as tf.Tensor1D) : (data.y as tf.Tensor1D);
+  const inMemory = stream ? undefined : (data as DataLike);
+  const labels = inMemory === undefined ? undefined : inMemory.y.rank === 2 ? (tf.argMax(inMemory.y, 1) as tf.Tensor1D) : (inMemory.y as tf.Tensor1D);
   let lossAcc = tf.scalar(0);
   let correctAcc = tf.scalar(0);
   let seen = 0;
@@ -127,57 +131,75 @@ export async function runTraining(fn: string, model: Model, data: DataLike, o: R
     await notify(hooks, (h) => h.onTrainBegin?.());
     let step = 0;
     for (let epoch = 0; epoch < o.epochs; epoch++) {
-      const order = permutation(n, (Math.imul(o.seed, 0x9e3779b1) ^ epoch) >>> 0);
-      for (let s = 0; s < stepsPerEpoch; s++, step++) {
-        const idx = order.subarray(s * B, Math.min(n, (s + 1) * B));
-        const lr = learningRate(o.schedule, o.lr, step, steps, stepsPerEpoch);
-        const [l, c] = tf.tidy(() => {
-          const it = tf.tensor1d(idx, 'int32');
-          const xb = tf.gather(data.x, it) as tf.Tensor4D;
-          const yb = tf.gather(labels, it) as tf.Tensor1D;
-          const onehot = tf.oneHot(yb, model.numClasses);
-          let correct: tf.Scalar | undefined;
-          const { value, grads } = tf.variableGrads(() => {
-            const { logits } = model.forward(xb, { training: true });
-            correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yb), 'float32')) as tf.Scalar);
-            return tf.losses.softmaxCrossEntropy(onehot, logits) as tf.Scalar;
-          }, varList);
-          optimizer.step(vars, grads, lr);
-          const sums = [tf.add(lossAcc, tf.mul(value, idx.length)), tf.add(correctAcc, correct!)];
-          correct!.dispose();
-          return sums;
-        });
-        lossAcc.dispose();
-        correctAcc.dispose();
-        lossAcc = l as tf.Scalar;
-        correctAcc = c as tf.Scalar;
-        seen += idx.length;
-        if (!logAt.has(s + 1)) continue;
-        const endOfEpoch = s === stepsPerEpoch - 1;
-        const [ls, cs] = await Promise.all([lossAcc.data(), correctAcc.data()]);
-        const now = performance.now();
-        trainedSeconds += (now - intervalStart) / 1000;
-        const loss = ls[0]! / seen;
-        if (!Number.isFinite(loss)) {
-          throw new TrainingDivergedError(`${fn}: run '${o.label}' diverged at epoch ${epoch + 1}, step ${step + 1} (loss ${loss}); try a smaller learning rate than ${o.lr}`);
+      const order = stream ? new Int32Array(0) : permutation(n, (Math.imul(o.seed, 0x9e3779b1) ^ epoch) >>> 0);
+      const source = stream?.batches({ epoch });
+      try {
+        for (let s = 0; s < stepsPerEpoch; s++, step++) {
+          let batch: Batch | undefined;
+          if (source) {
+            const next = await source.next();
+            if (next.done) fail(fn, 'data', `ended after ${s} batches of epoch ${epoch + 1}; its length ${n} and batch size ${B} promise ${stepsPerEpoch}`);
+            batch = next.value;
+          }
+          const size = batch ? batch.x.shape[0] : Math.min(n, (s + 1) * B) - s * B;
+          const lr = learningRate(o.schedule, o.lr, step, steps, stepsPerEpoch);
+          let sums: tf.Tensor[];
+          try {
+            sums = tf.tidy(() => {
+            const it = batch ? undefined : tf.tensor1d(order.subarray(s * B, Math.min(n, (s + 1) * B)), 'int32');
+            const xb = batch ? batch.x : (tf.gather(inMemory!.x, it!) as tf.Tensor4D);
+            const yb = batch ? batch.y : (tf.gather(labels!, it!) as tf.Tensor1D);
+            const onehot = tf.oneHot(yb, model.numClasses);
+            let correct: tf.Scalar | undefined;
+            const { value, grads } = tf.variableGrads(() => {
+              const { logits } = model.forward(xb, { training: true });
+              correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yb), 'float32')) as tf.Scalar);
+              return tf.losses.softmaxCrossEntropy(onehot, logits) as tf.Scalar;
+            }, varList);
+            optimizer.step(vars, grads, lr);
+            const sums = [tf.add(lossAcc, tf.mul(value, size)), tf.add(correctAcc, correct!)];
+            correct!.dispose();
+            return sums;
+          });
+          } finally {
+            if (batch) tf.dispose([batch.x, batch.y]);
+          }
+          const [l, c] = sums;
+          lossAcc.dispose();
+          correctAcc.dispose();
+          lossAcc = l as tf.Scalar;
+          correctAcc = c as tf.Scalar;
+          seen += size;
+          if (!logAt.has(s + 1)) continue;
+          const endOfEpoch = s === stepsPerEpoch - 1;
+          const [ls, cs] = await Promise.all([lossAcc.data(), correctAcc.data()]);
+          const now = performance.now();
+          trainedSeconds += (now - intervalStart) / 1000;
+          const loss = ls[0]! / seen;
+          if (!Number.isFinite(loss)) {
+            throw new TrainingDivergedError(`${fn}: run '${o.label}' diverged at epoch ${epoch + 1}, step ${step + 1} (loss ${loss}); try a smaller learning rate than ${o.lr}`);
+          }
+          const point: PendingPoint = {
+            epoch: endOfEpoch ? epoch + 1 : +(epoch + (s + 1) / stepsPerEpoch).toFixed(4),
+            step: step + 1,
+            loss,
+            accuracy: cs[0]! / seen,
+            examplesPerSecond: seen / ((now - intervalStart) / 1000),
+            lr,
+          };
+          lossAcc.dispose();
+          correctAcc.dispose();
+          lossAcc = tf.scalar(0);
+          correctAcc = tf.scalar(0);
+          seen = 0;
+          if (endOfEpoch) await notify(hooks, (h) => h.onEpochEnd?.({ epoch: epoch + 1, order, point }));
+          await notify(hooks, (h) => h.onHistoryPoint?.(point));
+          // Validation and checkpoint time is not training time.
+          intervalStart = performance.now();
         }
-        const point: PendingPoint = {
-          epoch: endOfEpoch ? epoch + 1 : +(epoch + (s + 1) / stepsPerEpoch).toFixed(4),
-          step: step + 1,
-          loss,
-          accuracy: cs[0]! / seen,
-          examplesPerSecond: seen / ((now - intervalStart) / 1000),
-          lr,
-        };
-        lossAcc.dispose();
-        correctAcc.dispose();
-        lossAcc = tf.scalar(0);
-        correctAcc = tf.scalar(0);
-        seen = 0;
-        if (endOfEpoch) await notify(hooks, (h) => h.onEpochEnd?.({ epoch: epoch + 1, order, point }));
-        await notify(hooks, (h) => h.onHistoryPoint?.(point));
-        // Validation and checkpoint time is not training time.
-        intervalStart = performance.now();
+      } finally {
+        // Stops the stream's decoding when training stops early.
+        await source?.return(undefined);
       }
     }
     await notify(hooks, (h) => h.onTrainEnd?.());
@@ -191,15 +213,24 @@ export async function runTraining(fn: string, model: Model, data: DataLike, o: R
     optimizer.dispose();
     lossAcc.dispose();
     correctAcc.dispose();
-    if (labels !== data.y) labels.dispose();
+    if (labels !== undefined && labels !== inMemory?.y) labels.dispose();
   }
 }
 
-export function checkTrainInputs(fn: string, model: Model, data: DataLike, o: ResolvedTrainOptions): void {
-  const { numClasses } = checkData(fn, 'data', data);
-  checkDataFitsModel(fn, model, data, numClasses);
+export function checkTrainInputs(fn: string, model: Model, data: DataLike | DataStream, o: ResolvedTrainOptions): void {
+  if (isDataStream(data)) {
+    const { numClasses } = checkStream(fn, 'data', data);
+    checkStreamFitsModel(fn, model, data, numClasses);
+    if (o.batchSizeGiven && o.batchSize !== data.batchSize) fail(fn, 'options.batchSize', `is ${o.batchSize} but the stream's batches hold ${data.batchSize}; set the batch size on the stream (tl.data.imageFolder(dir, {batchSize}))`);
+  } else {
+    const { numClasses } = checkData(fn, 'data', data);
+    checkDataFitsModel(fn, model, data, numClasses);
+  }
   if (![...model.variables.values()].some((v) => v.trainable)) fail(fn, 'model', `(${model.arch}) has no trainable parameters (a graph model keeps its weights inside the graph; load a layers model to train)`);
-  if (o.validation !== undefined) {
+  if (isDataStream(o.validation)) {
+    const v = checkStream(fn, 'options.validation', o.validation);
+    checkStreamFitsModel(fn, model, o.validation, v.numClasses);
+  } else if (o.validation !== undefined) {
     const v = checkData(fn, 'options.validation', o.validation);
     checkDataFitsModel(fn, model, o.validation, v.numClasses);
   }
@@ -208,15 +239,20 @@ export function checkTrainInputs(fn: string, model: Model, data: DataLike, o: Re
 /**
  * Trains `model` in place on `data` (softmax cross-entropy), with live progress, optional
  * validation every epoch and checkpoints at chosen epochs. Use it to pre-train on the source.
+ * `data` (and `options.validation`) may be a stream (`tl.data.imageFolder`): then the stream's
+ * batches, order and augmentations are used, pass `epoch` of it for epoch `epoch`.
  *
  * @example
  * ```ts
  * const model = tl.resnet({inputShape: [28, 28, 1], numClasses: 10, seed: 0});
  * const pre = await tl.train(model, source, {epochs: 10, lr: 0.05, schedule: 'cosine', checkpoints: [0, 1, 2, 5, 10], validation: sourceTest});
  * pre.checkpoint(2); // the model after two epochs
+ * // or streamed from a folder larger than memory, with augmentation:
+ * const folder = await tl.data.imageFolder('data/train', {size: [28, 28], channels: 1, batchSize: 64, shuffle: true, augment: true});
+ * await tl.train(tl.cnn({inputShape: [28, 28, 1], numClasses: folder.classes.length}), folder, {epochs: 2});
  * ```
  */
-export async function train(model: Model, data: DataLike, options: TrainOptions = {}): Promise<TrainingRun> {
+export async function train(model: Model, data: DataLike | DataStream, options: TrainOptions = {}): Promise<TrainingRun> {
   const fn = 'tl.train';
   checkModel(fn, 'model', model);
   const o = resolveTrainOptions(fn, options, [], 'train');
@@ -231,7 +267,7 @@ export async function train(model: Model, data: DataLike, options: TrainOptions 
 }
 
 /** Trains a model this call created (P-T's copy, RI-T's fresh one); disposes it on failure. */
-export async function trainOwnedModel(fn: string, model: Model, target: DataLike, o: ResolvedTrainOptions): Promise<TrainingRun> {
+export async function trainOwnedModel(fn: string, model: Model, target: DataLike | DataStream, o: ResolvedTrainOptions): Promise<TrainingRun> {
   try {
     checkTrainInputs(fn, model, target, o);
     await ensureBackend();

@@ -9,6 +9,7 @@
 import { tf } from './tfjs';
 import type { Model } from './modelContract';
 import type { DataLike } from './dataset';
+import { isDataStream, type DataStream } from './dataStream';
 import { Checkpoint, saveCheckpoint } from './checkpointFiles';
 import { evaluate, type Evaluation } from './evaluation';
 import type { HistoryPoint, ProgressGroup, RunRecord } from './progressGroup';
@@ -49,8 +50,9 @@ export interface TrainingHook {
  * `examples` training examples of the epoch's order (running averages lag behind fast-moving
  * weights). Undefined for models without normalisation statistics.
  */
-export function preciseBatchNorm(model: Model, data: DataLike, examples: number, batchSize: number): TrainingHook | undefined {
+export function preciseBatchNorm(model: Model, data: DataLike | DataStream, examples: number, batchSize: number): TrainingHook | undefined {
   if (!model.recalibrate || (model.buffers?.size ?? 0) === 0) return undefined;
+  if (isDataStream(data)) return preciseBatchNormStream(model, data, examples, batchSize);
   const n = data.x.shape[0];
   return {
     onEpochEnd({ order }) {
@@ -65,6 +67,37 @@ export function preciseBatchNorm(model: Model, data: DataLike, examples: number,
   };
 }
 
+/**
+ * Precise BatchNorm on a stream: the first `examples` examples of the epoch just finished (the
+ * same images and augmentations it began with), decoded again and held while recomputing, so
+ * the memory is `examples` images (lower `recalibrateNorm` for large images).
+ */
+function preciseBatchNormStream(model: Model, data: DataStream, examples: number, batchSize: number): TrainingHook {
+  return {
+    async onEpochEnd({ epoch }) {
+      const parts: tf.Tensor4D[] = [];
+      let m = 0;
+      try {
+        for await (const { x, y } of data.batches({ epoch: epoch - 1 })) {
+          y.dispose();
+          parts.push(m + x.shape[0] > examples ? (tf.tidy(() => tf.slice(x, 0, examples - m)) as tf.Tensor4D) : x);
+          if (parts[parts.length - 1] !== x) x.dispose();
+          m += parts[parts.length - 1]!.shape[0];
+          if (m >= examples) break;
+        }
+        const sample = parts.length === 1 ? parts[0]! : (tf.concat(parts) as tf.Tensor4D);
+        try {
+          model.recalibrate!(sample, { batchSize });
+        } finally {
+          if (parts.length > 1) sample.dispose();
+        }
+      } finally {
+        tf.dispose(parts);
+      }
+    },
+  };
+}
+
 /** Evaluates the model on `data` at the end of every epoch and adds the metrics to the epoch's point. */
 export class ValidationHook implements TrainingHook {
   /** The metrics after the latest epoch. */
@@ -72,12 +105,13 @@ export class ValidationHook implements TrainingHook {
 
   constructor(
     private readonly model: Model,
-    private readonly data: DataLike,
+    private readonly data: DataLike | DataStream,
     private readonly batchSize: number,
   ) {}
 
   async onEpochEnd({ point }: EpochEnd): Promise<void> {
-    this.last = await evaluate(this.model, this.data, { batchSize: this.batchSize });
+    // A stream evaluates in its own batches.
+    this.last = await evaluate(this.model, this.data, isDataStream(this.data) ? {} : { batchSize: this.batchSize });
     point.valLoss = this.last.loss;
     point.valAccuracy = this.last.accuracy;
   }

@@ -4,6 +4,7 @@
  * schedules.
  */
 import type { DataLike } from './dataset';
+import type { DataStream } from './dataStream';
 import type { Progress } from './progress';
 import { OptimizerName } from './optimizers';
 import { checkInteger, checkKeys, checkNumber, checkObject, checkOneOf, checkSeed, formatValue, fail } from './validate';
@@ -33,8 +34,8 @@ export interface TrainOptions {
   readonly schedule?: Schedule;
   /** Seed of the data order, default 0. */
   readonly seed?: number;
-  /** Evaluated at the end of every epoch (loss, accuracy). */
-  readonly validation?: DataLike;
+  /** Evaluated at the end of every epoch (loss, accuracy); a data set or a stream. */
+  readonly validation?: DataLike | DataStream;
   /** Epochs after which to keep a checkpoint (0 = before training), e.g. [0, 1, 2, 5]. */
   readonly checkpoints?: readonly number[];
   /** Also write each checkpoint to `<checkpointDir>/epoch-<e>`. */
@@ -65,13 +66,15 @@ export const TRAIN_KEYS = [
 export interface ResolvedTrainOptions {
   epochs: number;
   batchSize: number;
+  /** Whether `batchSize` was given (a stream's own batch size must then agree). */
+  batchSizeGiven?: boolean;
   lr: number;
   optimizer: OptimizerName;
   momentum: number;
   weightDecay: number;
   schedule: Schedule;
   seed: number;
-  validation: DataLike | undefined;
+  validation: DataLike | DataStream | undefined;
   checkpoints: number[];
   checkpointDir: string | undefined;
   label: string;
@@ -108,13 +111,14 @@ export function resolveTrainOptions(fn: string, options: unknown, extraKeys: rea
   return {
     epochs,
     batchSize: checkInteger(fn, 'options.batchSize', o['batchSize'] ?? 64, 1),
+    batchSizeGiven: o['batchSize'] !== undefined,
     lr: checkNumber(fn, 'options.lr', o['lr'] ?? (optimizer === OptimizerName.adam ? 0.001 : 0.05), 0, 100),
     optimizer,
     momentum: checkNumber(fn, 'options.momentum', o['momentum'] ?? 0.9, 0, 1),
     weightDecay: checkNumber(fn, 'options.weightDecay', o['weightDecay'] ?? 0, 0, 1),
     schedule,
     seed: checkSeed(fn, 'options.seed', o['seed'] ?? 0),
-    validation: o['validation'] as DataLike | undefined,
+    validation: o['validation'] as DataLike | DataStream | undefined,
     checkpoints: [...new Set(checkpoints)].sort((a, b) => a - b),
     checkpointDir: o['checkpointDir'] as string | undefined,
     label: (o['label'] as string | undefined) ?? defaultLabel,

@@ -8,6 +8,7 @@ import { DISPLAY } from './display';
 import type { Model } from './modelContract';
 import { ShapeMismatchError } from './errors';
 import { checkData, type DataLike } from './dataset';
+import { checkStream, isDataStream, type DataStream } from './dataStream';
 import { checkSeed, formatValue, fail } from './validate';
 import { ensureBackend } from './backends';
 import { Checkpoint } from './checkpointFiles';
@@ -29,7 +30,8 @@ export interface FineTuneOptions extends TrainOptions {
   readonly reinitHead?: boolean | 'auto';
 }
 
-function targetClasses(fn: string, target: DataLike): number {
+function targetClasses(fn: string, target: DataLike | DataStream): number {
+  if (isDataStream(target)) return checkStream(fn, 'target', target).numClasses;
   const { numClasses } = checkData(fn, 'target', target);
   if (numClasses === undefined) fail(fn, 'target', 'needs classes (a Dataset) or one-hot labels to know the number of classes');
   return numClasses;
@@ -45,7 +47,7 @@ function targetClasses(fn: string, target: DataLike): number {
  * const pt = await tl.fineTune(pre.checkpoint(10), target.labelled, {epochs: 5, seed: 1, validation: target.rest});
  * ```
  */
-export async function fineTune(pretrained: Model | Checkpoint | TrainingRun, target: DataLike, options: FineTuneOptions = {}): Promise<TrainingRun> {
+export async function fineTune(pretrained: Model | Checkpoint | TrainingRun, target: DataLike | DataStream, options: FineTuneOptions = {}): Promise<TrainingRun> {
   const fn = 'tl.fineTune';
   const o = resolveTrainOptions(fn, options, ['reinitHead'], `P-T seed ${options.seed ?? 0}`);
   const reinit = options.reinitHead ?? 'auto';
@@ -87,7 +89,7 @@ function startingPoint(fn: string, pretrained: unknown, numClasses: number, rein
  * const rit = await tl.trainFromScratch(pre.model, target.labelled, {epochs: 5, seed: 1});
  * ```
  */
-export async function trainFromScratch(architecture: Model | Checkpoint | TrainingRun | ModelConfig, target: DataLike, options: TrainOptions = {}): Promise<TrainingRun> {
+export async function trainFromScratch(architecture: Model | Checkpoint | TrainingRun | ModelConfig, target: DataLike | DataStream, options: TrainOptions = {}): Promise<TrainingRun> {
   const fn = 'tl.trainFromScratch';
   const o = resolveTrainOptions(fn, options, [], `RI-T seed ${options.seed ?? 0}`);
   const fresh = architectureOf(fn, architecture);

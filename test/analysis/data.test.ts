@@ -76,13 +76,23 @@ test('IDX files, gzip or raw, with header checks', async () => {
     await assert.rejects(idx({ images: path.join(dir, 'bad'), labels: path.join(dir, 'lab') }), (e: Error) => e instanceof DatasetError && /bad magic number/.test(e.message));
     writeFileSync(path.join(dir, 'trunc'), idxFile([6, 4, 5], images).subarray(0, 50));
     await assert.rejects(idx({ images: path.join(dir, 'trunc'), labels: path.join(dir, 'lab') }), /has 34 data bytes but its header \[6, 4, 5\] says 120/);
-    await assert.rejects(idx({ images: path.join(dir, 'img.gz'), labels: path.join(dir, 'lab'), classes: ['a'] }), /has label 2 but only 1 class names were given/);
+    await assert.rejects(idx({ images: path.join(dir, 'img.gz'), labels: path.join(dir, 'lab'), classes: ['a'] }), /has label 1 at byte offset 9 but only 1 class names were given/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('image folder: PNG and JPEG, labels from sub-folders, resizing, size and folder errors', async () => {
+/** The whole folder in memory, through the stream. */
+async function loadFolder(dir: string, options: Parameters<typeof imageFolder>[1] = {}): Promise<Dataset> {
+  const s = await imageFolder(dir, options);
+  try {
+    return await s.load();
+  } finally {
+    await s.dispose();
+  }
+}
+
+test('image folder, loaded into memory: PNG and JPEG, labels from sub-folders, resizing, size and folder errors', async () => {
   const dir = tmp();
   try {
     const png = (w: number, h: number, v: number) => {
@@ -98,7 +108,7 @@ test('image folder: PNG and JPEG, labels from sub-folders, resizing, size and fo
     writeFileSync(path.join(dir, 'cats', 'b.png'), png(6, 4, 100));
     writeFileSync(path.join(dir, 'dogs', 'c.jpg'), jpg(6, 4, 50));
     writeFileSync(path.join(dir, 'dogs', 'notes.txt'), 'ignored');
-    const d = await imageFolder(dir, { channels: 1 });
+    const d = await loadFolder(dir, { channels: 1 });
     assert.deepEqual(d.classes, ['cats', 'dogs']);
     assert.deepEqual(d.x.shape, [3, 4, 6, 1]);
     assert.deepEqual(d.counts(), [2, 1]);
@@ -109,12 +119,12 @@ test('image folder: PNG and JPEG, labels from sub-folders, resizing, size and fo
     assert.equal(byLabel[2]![0], 1, 'the dark JPEG is a dog');
     d.dispose();
     writeFileSync(path.join(dir, 'dogs', 'big.png'), png(8, 8, 10));
-    await assert.rejects(imageFolder(dir), (e: Error) => e instanceof DatasetError && /big.png: is 8×8 but .*a.png is 6×4; pass options.size to resize/.test(e.message));
-    const r = await imageFolder(dir, { size: [5, 5] });
+    await assert.rejects(loadFolder(dir), (e: Error) => e instanceof DatasetError && /big.png: is 8×8 but .*a.png is 6×4; pass options.size to resize/.test(e.message));
+    const r = await loadFolder(dir, { size: [5, 5] });
     assert.deepEqual(r.x.shape, [4, 5, 5, 3]);
     r.dispose();
     writeFileSync(path.join(dir, 'cats', 'broken.png'), Buffer.from('not a png'));
-    await assert.rejects(imageFolder(dir, { size: [5, 5] }), /broken.png: cannot be decoded as PNG/);
+    await assert.rejects(loadFolder(dir, { size: [5, 5] }), /broken.png: cannot be decoded as PNG/);
     await assert.rejects(imageFolder(path.join(dir, 'missing')), /tl.data.imageFolder: .*missing: no such folder/);
     await assert.rejects(imageFolder(path.join(dir, 'cats')), /needs one sub-folder per class \(at least 2\), found 0/);
     await assert.rejects(imageFolder(dir, { channels: 2 as never }), /options.channels must be 1 or 3, got the number 2/);

@@ -32,7 +32,7 @@ export { linear, linearAsync, rbf, rbfAsync } from './pair';
 export { matrixFromFeatures, matrixFromFeaturesAsync } from './matrix';
 export { MinibatchCka } from './minibatch';
 export type { MinibatchOptions } from './minibatch';
-export { matrix } from './modelMatrix';
+export { matrix, minibatch } from './modelMatrix';
 export type { ModelMatrixOptions } from './modelMatrix';
 export { CkaResult } from './result';
 export type { CkaResultInit, CkaCell } from './result';

@@ -9,7 +9,9 @@ import type { DataLike } from '../dataset';
 import { checkInteger, checkKeys, checkObject, checkOneOf, fail } from '../validate';
 import { checkModel } from '../train';
 import { type Analysis, runAsync } from '../engine';
-import { checkModelPair, collectAll, forwardCollect } from '../representations';
+import { checkLayers, checkModelPair, collectAll, forwardCollect } from '../representations';
+import { isDataStream, type Batch, type DataStream } from '../dataStream';
+import { ShapeMismatchError } from '../errors';
 import { type MatrixOptions, MATRIX_FEATURE_KEYS, checkStringOption, matrixEstimator } from './options';
 import { type Rep, repFrom } from './rep';
 import { ckaValues, hsicTable } from './hsic';
@@ -113,6 +115,100 @@ function* modelMatrix(fn: string, modelA: Model, modelB: Model, data: DataLike |
  * await tl.cka.matrix(ptA, riA, test.take(500), {uncertainty: {bootstrap: 200, permutations: 200, seed: 1}});
  * ```
  */
-export async function matrix(modelA: Model, modelB: Model, data: DataLike | tf.Tensor4D, options: ModelMatrixOptions = {}): Promise<CkaResult> {
+export async function matrix(modelA: Model, modelB: Model, data: DataLike | tf.Tensor4D | DataStream, options: ModelMatrixOptions = {}): Promise<CkaResult> {
+  if (isDataStream(data)) return streamMatrix('tl.cka.matrix', modelA, modelB, data, options);
   return runAsync(modelMatrix('tl.cka.matrix', modelA, modelB, data, options));
+}
+
+/**
+ * Minibatch CKA between every module of two models ({@link matrix} with `estimator:
+ * 'minibatch'`): memory of one batch whatever the number of examples, so it runs over a stream
+ * (`tl.data.imageFolder`) of any length, in the stream's batches. With one batch holding every
+ * example it equals the full debiased estimator.
+ *
+ * @example
+ * ```ts
+ * const val = await tl.data.imageFolder('data/val', {size: [28, 28], channels: 1, batchSize: 256});
+ * const heat = await tl.cka.minibatch(ptA, riA, val, {modelA: 'P-T', modelB: 'RI-T'});
+ * ```
+ */
+export async function minibatch(modelA: Model, modelB: Model, data: DataLike | tf.Tensor4D | DataStream, options: Omit<ModelMatrixOptions, 'estimator' | 'uncertainty'> = {}): Promise<CkaResult> {
+  const o = { ...options, estimator: 'minibatch' as const };
+  if (isDataStream(data)) return streamMatrix('tl.cka.minibatch', modelA, modelB, data, o);
+  return runAsync(modelMatrix('tl.cka.minibatch', modelA, modelB, data, o));
+}
+
+/**
+ * The minibatch estimator over a stream, in its batches; a batch of fewer than 4 examples (a
+ * ragged tail) joins the one before it, as in the in-memory path.
+ */
+async function streamMatrix(fn: string, modelA: Model, modelB: Model, data: DataStream, options: ModelMatrixOptions): Promise<CkaResult> {
+  checkModel(fn, 'modelA', modelA);
+  checkModel(fn, 'modelB', modelB);
+  const o = checkObject(fn, 'options', options);
+  checkKeys(fn, 'options', o, [...MATRIX_FEATURE_KEYS, 'layers', 'batchSize', 'estimator']);
+  const e = matrixEstimator(fn, o);
+  const estimator = checkOneOf(fn, 'options.estimator', o['estimator'] ?? 'minibatch', ['full', 'minibatch'] as const);
+  if (estimator === 'full') fail(fn, 'options.estimator', `is 'full' but data is a stream: the full estimator keeps every example's representation; use estimator: 'minibatch', or data.load(n) for a data set in memory`);
+  if (o['uncertainty'] !== undefined) fail(fn, 'options.uncertainty', 'needs the full estimator on a data set in memory (data.load(n))');
+  if (o['batchSize'] !== undefined && o['batchSize'] !== data.batchSize) fail(fn, 'options.batchSize', `is ${String(o['batchSize'])} but the stream's batches hold ${data.batchSize}; the minibatches are the stream's batches`);
+  if (data.length < 4) fail(fn, 'data', `has ${data.length} examples; the minibatch estimator needs at least 4`);
+  if (data.batchSize < 4) fail(fn, 'data.batchSize', `is ${data.batchSize}; the minibatch estimator needs at least 4 examples per batch`);
+  const [h, w, c] = data.imageShape;
+  for (const [arg, m] of [['modelA', modelA], ['modelB', modelB]] as const) {
+    if (h !== m.inputShape[0] || w !== m.inputShape[1] || c !== m.inputShape[2]) {
+      throw new ShapeMismatchError(fn, 'data', `has images ${h}×${w}×${c} but ${arg} (${m.arch}) expects ${m.inputShape.join('×')}`);
+    }
+  }
+  const layers = o['layers'];
+  const split = layers !== undefined && !Array.isArray(layers) && typeof layers === 'object' && layers !== null;
+  const la = checkLayers(fn, split ? 'options.layers.a' : 'options.layers', modelA, split ? (layers as { a?: unknown }).a : layers);
+  const lb = checkLayers(fn, split ? 'options.layers.b' : 'options.layers', modelB, split ? (layers as { b?: unknown }).b : layers);
+  const same = modelA === modelB;
+  const acc = new MinibatchCka({
+    kind: e.kind,
+    threshold: e.threshold,
+    title: checkStringOption(fn, 'options.title', o['title']),
+    modelA: checkStringOption(fn, 'options.modelA', o['modelA']) ?? modelA.arch,
+    modelB: checkStringOption(fn, 'options.modelB', o['modelB']) ?? modelB.arch,
+  });
+  const add = async (x: tf.Tensor4D): Promise<void> => {
+    const b = x.shape[0];
+    const fa = forwardCollect(modelA, x, 0, b, la);
+    const fb = same ? fa : forwardCollect(modelB, x, 0, b, lb);
+    try {
+      await runAsync(acc.step(fn, fa, fb));
+    } finally {
+      tf.dispose([...fa.values(), ...(same ? [] : fb.values())]);
+    }
+  };
+  let held: Batch | undefined;
+  try {
+    for await (const batch of data.batches({ epoch: 0 })) {
+      batch.y.dispose();
+      if (held && batch.x.shape[0] < 4) {
+        const joined = tf.concat([held.x, batch.x]) as tf.Tensor4D;
+        tf.dispose([held.x, batch.x]);
+        held = { x: joined, y: batch.y };
+        continue;
+      }
+      if (held) {
+        const x = held.x;
+        held = undefined;
+        try {
+          await add(x);
+        } finally {
+          x.dispose();
+        }
+      }
+      held = batch;
+    }
+    if (held) {
+      if (held.x.shape[0] < 4) fail(fn, 'data', `has ${held.x.shape[0]} examples; the minibatch estimator needs at least 4`);
+      await add(held.x);
+    }
+  } finally {
+    if (held) held.x.dispose();
+  }
+  return acc.result();
 }
