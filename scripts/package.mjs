@@ -59,7 +59,7 @@ function run(cmd, cmdArgs, cwd = root) {
 
 const t0 = Date.now();
 if (!args.includes('--no-build')) run(process.execPath, ['esbuild.mjs', '--production']);
-for (const entry of [EXTENSION_MAIN, 'dist/kernel.js', 'dist/kernelWorker.js', 'dist/analysis.js', 'dist/gramWorker.js', 'dist/checkerWorker.js', 'dist/vegaModules.js', 'dist/figures/resvg.wasm', 'dist/figures/DejaVuSans.ttf']) {
+for (const entry of [EXTENSION_MAIN, 'dist/kernel.js', 'dist/kernelWorker.js', 'dist/analysis.js', 'dist/gramWorker.js', 'dist/checkerWorker.js', 'dist/imageWorker.js', 'dist/vegaModules.js', 'dist/figures/resvg.wasm', 'dist/figures/DejaVuSans.ttf']) {
   if (!existsSync(path.join(root, entry))) fail(`${entry} is missing after the build`);
 }
 
