@@ -9,11 +9,17 @@
 import type { CkaPayload } from '../../kernel/protocol/mime';
 import { cellUncertaintyLines, ckaSpec, MEASURE_SHORT_NAMES, MeasureSignal, measuresOf, type HeatmapLayout } from '../../kernel/protocol/charts/cka';
 import type { Theme } from '../common/theme';
+import { drawToFit } from '../common/fit';
 import { embedVega, type RenderedView } from '../common/vega';
 
-export async function renderCka(host: HTMLElement, payload: CkaPayload, theme: Theme): Promise<RenderedView> {
+/** Draws the heatmap laid out for the width of its container, and again when that changes. */
+export function renderCka(host: HTMLElement, payload: CkaPayload, theme: Theme): Promise<RenderedView> {
+  return drawToFit(host, (target, width) => renderCkaAt(target, payload, theme, width));
+}
+
+async function renderCkaAt(host: HTMLElement, payload: CkaPayload, theme: Theme, width: number | undefined): Promise<RenderedView> {
   // The spec's own hover line is off here: the floating tooltip below follows the pointer.
-  const { spec, layout } = ckaSpec(payload, theme, { hover: false });
+  const { spec, layout } = ckaSpec(payload, theme, { hover: false, width });
   const embedded = await embedVega(host, spec, theme, { tooltip: false });
   const measures = measuresOf(payload);
   const shown = (): Shown => {

@@ -20,14 +20,62 @@
  */
 import type { Spec } from 'vega';
 import type { CkaPayload, MeasureMatrix, SimilarityMeasure } from '../mime';
+import { charWidth, DEFAULT_CHART_WIDTH, NARROW_CHART_WIDTH, wrapLines } from './layout';
 import { isHighContrast, vegaConfig, type Theme } from './theme';
 
 /** Colour levels the 0..1 range is quantised to (steps of 1/255: invisible). */
 export const LEVELS = 256;
 
-/** Cell size in pixels: the matrix stays within about 640 px, cells between 8 and 28 px. */
-export function cellSize(rows: number, columns: number): number {
-  return Math.max(8, Math.min(28, Math.floor(640 / Math.max(1, rows, columns))));
+/**
+ * Cell size in pixels: square cells, so that a 3×3 and a 16×16 matrix both fill a sensible width
+ * (the matrix aims at 36 px per module, between 240 and 560 px wide, cells at most 96 px), within
+ * `available` pixels for the matrix itself when given (cells then shrink down to 5 px).
+ *
+ * @example
+ * cellSize(3, 3); // 80: a 240 px matrix
+ * cellSize(16, 16); // 35
+ * cellSize(16, 16, 300); // 18: the matrix fits in 300 px
+ */
+export function cellSize(rows: number, columns: number, available?: number): number {
+  const n = Math.max(1, rows, columns);
+  const target = Math.max(240, Math.min(560, 36 * n));
+  const room = available === undefined ? target : Math.min(target, available * (n / Math.max(1, columns)));
+  return Math.max(5, Math.min(96, Math.floor(room / n)));
+}
+
+/** Smallest cell (px) that prints its value (`.87` at 9 px); from {@link FULL_VALUE_CELL} px on, `0.87`. */
+export const MIN_VALUE_CELL = 16;
+
+/** Smallest cell (px) that prints a value with its leading zero. */
+export const FULL_VALUE_CELL = 24;
+
+/** Font size of the values printed in cells of `step` px (0 when the values do not fit). */
+export function valueFontSize(step: number): number {
+  return step < MIN_VALUE_CELL ? 0 : Math.min(16, Math.max(9, Math.floor(step * 0.34)));
+}
+
+/**
+ * A value as printed in a cell of `step` px: two decimals (`0.87`), without the leading zero in
+ * small cells (`.87`, `-.05`).
+ *
+ * @example
+ * cellText(0.8712, 30); // '0.87'
+ * cellText(0.8712, 18); // '.87'
+ */
+export function cellText(v: number, step: number): string {
+  const s = v.toFixed(2);
+  return step >= FULL_VALUE_CELL ? s : s.replace(/^(-?)0\./, '$1.');
+}
+
+/** Luminance above which a cell's value is printed black rather than white (WCAG: equal contrast). */
+export const TEXT_LUMINANCE_THRESHOLD = 0.179;
+
+/** The horizontal room (px) left for the matrix when the chart gets `width` px in all. */
+export function matrixRoom(width: number, rows: readonly string[], labelLimit: number, legendBelow: boolean): number {
+  const longest = Math.max(0, ...rows.map((r) => r.length));
+  const labels = Math.min(labelLimit, longest * charWidth(11)) + 34; // tick labels, ticks and axis title
+  const legend = legendBelow ? 0 : 78; // gradient, its labels and title
+  return Math.max(40, width - labels - legend - 12);
 }
 
 /** Names made unique (a repeated name gets ` #k`), so that an ordinal axis keeps every module. */
@@ -196,6 +244,11 @@ export interface CkaSpecOptions {
    * and any plain vega-embed). VS Code's renderer passes false and draws its own tooltip.
    */
   readonly hover?: boolean;
+  /**
+   * The width (px) of the container the chart must fit (default {@link DEFAULT_CHART_WIDTH}): cells
+   * shrink to fit it, and below {@link NARROW_CHART_WIDTH} the legend moves under the matrix.
+   */
+  readonly width?: number;
 }
 
 /** Geometry the renderer needs to map a pointer position to a cell. */
@@ -217,10 +270,14 @@ export interface HeatmapLayout {
  */
 export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {}): { spec: Spec; layout: HeatmapLayout } {
   const { colorOf, hover = true } = options;
+  const width = options.width !== undefined && Number.isFinite(options.width) && options.width > 0 ? options.width : DEFAULT_CHART_WIDTH;
+  const narrow = width < NARROW_CHART_WIDTH;
+  const labelLimit = narrow ? 80 : 140;
   const rows = uniqueLabels(p.rows);
   const columns = uniqueLabels(p.columns);
-  const step = cellSize(rows.length, columns.length);
+  const step = cellSize(rows.length, columns.length, matrixRoom(width, rows, labelLimit, narrow));
   const labelSize = Math.min(11, Math.max(7, step - 2));
+  const valueSize = valueFontSize(step);
   const hc = isHighContrast(theme.kind);
   const measures = measuresOf(p);
   const cellsOf = (values: CkaPayload['values']) => [...levelPaths(values, step)].map(([l, path]) => {
@@ -231,6 +288,19 @@ export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {
   // With several measures, every measure's cells, tagged with its index and filtered by the switch.
   const cells = measures === undefined ? cellsOf(p.values) : measures.flatMap((m, i) => cellsOf(m.values).map((c) => ({ ...c, m: i })));
   const fill = colorOf !== undefined ? { field: 'fill' } : [{ test: 'datum.t === null', field: 'fill' }, { scale: 'color', field: 't' }];
+  // The value printed in each cell where it fits, black or white, whichever contrasts more with the cell.
+  const valuesOf = (values: CkaPayload['values'], m?: number) =>
+    values.flatMap((row, i) =>
+      row.flatMap((v, j) => {
+        const l = level(v);
+        if (l < 0) return [];
+        const t = l / (LEVELS - 1);
+        const ink = colorOf !== undefined ? { ink: isLight(colorOf(t)) ? '#000000' : '#ffffff' } : {};
+        return [{ x: (j + 0.5) * step, y: (i + 0.5) * step, t, text: cellText(v, step), ...ink, ...(m !== undefined ? { m } : {}) }];
+      }),
+    );
+  const cellValues = valueSize === 0 ? [] : measures === undefined ? valuesOf(p.values) : measures.flatMap((m, i) => valuesOf(m.values, i));
+  const measureFilter = measures !== undefined ? { transform: [{ type: 'filter', expr: `datum.m === ${MeasureSignal.index}` }] } : {};
   const title = ckaTitle(p);
   const config = vegaConfig(theme);
   const hovered = hover ? hoverParts(p, theme, config) : undefined;
@@ -241,8 +311,8 @@ export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {
     height: step * rows.length,
     padding: 4,
     autosize: 'pad',
-    title: { ...title, anchor: 'start' },
-    data: [{ name: 'cells', values: cells, ...(measures !== undefined ? { transform: [{ type: 'filter', expr: `datum.m === ${MeasureSignal.index}` }] } : {}) }],
+    title: { ...title, anchor: 'start', ...(narrow && title.subtitle !== undefined ? { subtitle: wrapLines([title.subtitle], width) } : {}) },
+    data: [{ name: 'cells', values: cells, ...measureFilter }, ...(cellValues.length > 0 ? [{ name: 'cell_values', values: cellValues, ...measureFilter }] : [])],
     scales: [
       { name: 'x', type: 'band', domain: columns, range: 'width', padding: 0 },
       { name: 'y', type: 'band', domain: rows, range: 'height', padding: 0 },
@@ -256,12 +326,13 @@ export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {
         labelAngle: -45,
         labelAlign: 'right',
         labelBaseline: 'top',
-        labelLimit: 140,
+        labelLimit,
         labelFontSize: labelSize,
         labelOverlap: false,
+        titleLimit: Math.max(80, step * columns.length),
         zindex: 1,
       },
-      { orient: 'left', scale: 'y', title: `${p.modelA ?? 'model A'} module`, labelLimit: 140, labelFontSize: labelSize, zindex: 1 },
+      { orient: 'left', scale: 'y', title: `${p.modelA ?? 'model A'} module`, labelLimit, labelFontSize: labelSize, titleLimit: Math.max(80, step * rows.length), zindex: 1 },
     ],
     legends: [
       {
@@ -270,9 +341,11 @@ export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {
         title: measures !== undefined ? { signal: `${MeasureSignal.labels}[${MeasureSignal.index}]` } : 'CKA',
         // a measure's label names its range too: room for it (vega cuts titles at 180 px)
         ...(measures !== undefined ? { titleLimit: 360 } : {}),
-        gradientLength: Math.min(200, Math.max(80, step * rows.length)),
+        // the whole 0..1 scale, ticks at every 0.2, as long as the matrix (within 120..240 px)
+        gradientLength: Math.min(240, Math.max(120, narrow ? step * columns.length : step * rows.length)),
         values: [0, 0.2, 0.4, 0.6, 0.8, 1],
         format: '.1f',
+        ...(narrow ? { orient: 'bottom', direction: 'horizontal', offset: 8 } : {}),
       },
     ],
     marks: [
@@ -290,12 +363,58 @@ export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {
         },
       },
       ...nullMarks(p, step, theme),
+      ...(cellValues.length > 0 ? [valueMarks(valueSize, colorOf !== undefined)] : []),
       ...(hovered?.marks ?? []),
     ],
     ...(hovered !== undefined || measures !== undefined ? { signals: [...(measures !== undefined ? measureSignals(measures) : []), ...(hovered?.signals ?? [])] } : {}),
     config: hovered?.config ?? config,
   };
   return { spec: spec as unknown as Spec, layout: { step, rows, columns } };
+}
+
+/** Whether a CSS colour (`#rgb`, `#rrggbb`, `rgb(r, g, b)`) is light: its luminance above {@link TEXT_LUMINANCE_THRESHOLD}. */
+export function isLight(color: string): boolean {
+  let rgb: number[] | undefined;
+  const hex = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(color.trim());
+  if (hex !== null) {
+    const h = hex[1]!.length === 3 ? [...hex[1]!].map((c) => c + c).join('') : hex[1]!;
+    rgb = [0, 2, 4].map((k) => parseInt(h.slice(k, k + 2), 16));
+  } else {
+    const m = /^rgba?\(\s*([\d.]+)[\s,]+([\d.]+)[\s,]+([\d.]+)/i.exec(color.trim());
+    if (m !== null) rgb = [m[1], m[2], m[3]].map(Number);
+  }
+  if (rgb === undefined) return false;
+  const lin = rgb.map((c) => {
+    const s = c / 255;
+    return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * lin[0]! + 0.7152 * lin[1]! + 0.0722 * lin[2]! > TEXT_LUMINANCE_THRESHOLD;
+}
+
+/**
+ * The values printed in the cells (two decimals, centred): black on light cells, white on dark ones
+ * (by the colour scale's luminance, or the `ink` computed from `colorOf`). One item per cell, so
+ * only drawn when cells are big enough to read it ({@link MIN_VALUE_CELL}), i.e. at most a few
+ * hundred items.
+ */
+function valueMarks(fontSize: number, inked: boolean): object {
+  return {
+    type: 'text',
+    name: 'cell-values',
+    from: { data: 'cell_values' },
+    interactive: false,
+    encode: {
+      update: {
+        x: { field: 'x' },
+        y: { field: 'y' },
+        text: { field: 'text' },
+        align: { value: 'center' },
+        baseline: { value: 'middle' },
+        fontSize: { value: fontSize },
+        fill: inked ? { field: 'ink' } : { signal: `luminance(scale('color', datum.t)) > ${TEXT_LUMINANCE_THRESHOLD} ? '#000000' : '#ffffff'` },
+      },
+    },
+  };
 }
 
 /**
