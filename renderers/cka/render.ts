@@ -19,7 +19,8 @@ export function renderCka(host: HTMLElement, payload: CkaPayload, theme: Theme):
 
 async function renderCkaAt(host: HTMLElement, payload: CkaPayload, theme: Theme, width: number | undefined): Promise<RenderedView> {
   // The spec's own hover line is off here: the floating tooltip below follows the pointer.
-  const { spec, layout } = ckaSpec(payload, theme, { hover: false, width });
+  const measureText = textMeasure(host.ownerDocument, theme.fontFamily);
+  const { spec, layout } = ckaSpec(payload, theme, { hover: false, width, ...(measureText ? { measureText } : {}) });
   const embedded = await embedVega(host, spec, theme, { tooltip: false });
   const measures = measuresOf(payload);
   const shown = (): Shown => {
@@ -33,6 +34,16 @@ async function renderCkaAt(host: HTMLElement, payload: CkaPayload, theme: Theme,
       stop();
       embedded.dispose();
     },
+  };
+}
+
+/** Measures text as the page draws it (a canvas in the theme's font), so that labels get the room they take. */
+function textMeasure(doc: Document, fontFamily: string): ((text: string, fontSize: number) => number) | undefined {
+  const context = doc.createElement('canvas').getContext?.('2d');
+  if (!context) return undefined;
+  return (text, fontSize) => {
+    context.font = `${fontSize}px ${fontFamily}`;
+    return context.measureText(text).width;
   };
 }
 

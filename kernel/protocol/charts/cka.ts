@@ -47,11 +47,16 @@ export function cellSize(rows: number, columns: number, available?: number): num
 export const MIN_VALUE_CELL = 16;
 
 /** Smallest cell (px) that prints a value with its leading zero. */
-export const FULL_VALUE_CELL = 24;
+export const FULL_VALUE_CELL = 28;
 
-/** Font size of the values printed in cells of `step` px (0 when the values do not fit). */
+/**
+ * Font size of the values printed in cells of `step` px: as large as the value's text fits with a
+ * margin (about 0.55 em per digit), 9 to 16 px; 0 when the cells are too small for values.
+ */
 export function valueFontSize(step: number): number {
-  return step < MIN_VALUE_CELL ? 0 : Math.min(16, Math.max(9, Math.floor(step * 0.34)));
+  if (step < MIN_VALUE_CELL) return 0;
+  const size = step >= FULL_VALUE_CELL ? (step - 4) / 2.2 : (step - 3) / 1.65;
+  return Math.min(16, Math.max(9, Math.floor(size)));
 }
 
 /**
@@ -70,10 +75,14 @@ export function cellText(v: number, step: number): string {
 /** Luminance above which a cell's value is printed black rather than white (WCAG: equal contrast). */
 export const TEXT_LUMINANCE_THRESHOLD = 0.179;
 
-/** The horizontal room (px) left for the matrix when the chart gets `width` px in all. */
-export function matrixRoom(width: number, rows: readonly string[], labelLimit: number, legendBelow: boolean): number {
-  const longest = Math.max(0, ...rows.map((r) => r.length));
-  const labels = Math.min(labelLimit, longest * charWidth(11)) + 34; // tick labels, ticks and axis title
+/**
+ * The horizontal room (px) left for the matrix when the chart gets `width` px in all, beside row
+ * labels measured by `measure` (default: Vega's own estimate when it cannot measure text, which
+ * is wider than browsers draw).
+ */
+export function matrixRoom(width: number, rows: readonly string[], labelLimit: number, legendBelow: boolean, measure?: (text: string, fontSize: number) => number): number {
+  const longest = Math.max(0, ...rows.map((r) => (measure !== undefined ? measure(r, 11) : r.length * charWidth(11))));
+  const labels = Math.min(labelLimit, longest) + 34; // tick labels, ticks and axis title
   const legend = legendBelow ? 0 : 78; // gradient, its labels and title
   return Math.max(40, width - labels - legend - 12);
 }
@@ -249,6 +258,8 @@ export interface CkaSpecOptions {
    * shrink to fit it, and below {@link NARROW_CHART_WIDTH} the legend moves under the matrix.
    */
   readonly width?: number;
+  /** Width (px) of a label at a font size, as the page draws it (renderers measure with a canvas). */
+  readonly measureText?: (text: string, fontSize: number) => number;
 }
 
 /** Geometry the renderer needs to map a pointer position to a cell. */
@@ -275,7 +286,7 @@ export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {
   const labelLimit = narrow ? 80 : 140;
   const rows = uniqueLabels(p.rows);
   const columns = uniqueLabels(p.columns);
-  const step = cellSize(rows.length, columns.length, matrixRoom(width, rows, labelLimit, narrow));
+  const step = cellSize(rows.length, columns.length, matrixRoom(width, rows, labelLimit, narrow, options.measureText));
   const labelSize = Math.min(11, Math.max(7, step - 2));
   const valueSize = valueFontSize(step);
   const hc = isHighContrast(theme.kind);
