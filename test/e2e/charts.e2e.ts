@@ -5,9 +5,9 @@
  * output's width, with no horizontal scrolling. Screenshots: test-results/e2e/charts-*.png (the
  * page) and charts-*-output.png (the chart alone).
  */
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isLight } from '../../kernel/protocol/charts';
 import { CodeServer, Workbench, waitFor, workspaceCopy } from './harness';
@@ -52,25 +52,31 @@ interface Drawn {
 }
 
 describe('legible charts in code-server', () => {
-  let server: CodeServer;
-  let wb: Workbench;
+  let server: CodeServer | undefined;
+  let wb: Workbench | undefined;
 
-  before(async () => {
+  /** code-server in `theme` with the heatmap notebook open. */
+  async function open(theme: string): Promise<Workbench> {
     const workspace = workspaceCopy('workspace');
     writeFileSync(path.join(workspace, 'heatmap.tsnb'), heatmapNotebook());
-    server = await CodeServer.start({ name: 'charts', workspace, settings: { 'workbench.colorTheme': 'Default Light Modern' } });
+    server = await CodeServer.start({ name: 'charts', workspace, settings: { 'workbench.colorTheme': theme } });
     wb = await Workbench.open(server);
     await wb.waitReady();
     await wb.openNotebook('heatmap.tsnb');
-  });
+    return wb;
+  }
 
-  after(async () => {
+  async function close(): Promise<void> {
     await wb?.close();
     await server?.stop();
-  });
+    wb = undefined;
+    server = undefined;
+  }
+
+  after(close);
 
   /** Waits for the heatmap to be drawn at about `width` px (it redraws when its container changes) and measures it. */
-  async function measure(): Promise<Drawn> {
+  async function measure(wb: Workbench): Promise<Drawn> {
     const frame = await wb.outputFrame();
     await frame.locator('.tl-view svg .cell-values').first().waitFor({ timeout: 30_000 });
     // a resize redraws after a short debounce: wait until the drawing is stable
@@ -136,7 +142,7 @@ describe('legible charts in code-server', () => {
     assert.deepEqual(drawn.outside, [], `${where}: no text cut off at the output's edges`);
   }
 
-  async function shoot(name: string): Promise<void> {
+  async function shoot(wb: Workbench, name: string): Promise<void> {
     const file = await wb.screenshot(name);
     const frame = await wb.outputFrame();
     await frame.locator('.tl-view').first().screenshot({ path: path.join(path.dirname(file), `${name}-output.png`) });
@@ -145,24 +151,21 @@ describe('legible charts in code-server', () => {
   it('draws a 16×16 heatmap with readable values at normal and narrow widths, light and dark', async () => {
     const widths: Record<string, number> = {};
     for (const theme of ['light', 'dark'] as const) {
-      if (theme === 'dark') {
-        // as a user picking a theme does: the setting changes, VS Code recolours, renderers redraw
-        const settings = JSON.parse(readFileSync(server.settingsFile, 'utf8')) as Record<string, unknown>;
-        writeFileSync(server.settingsFile, JSON.stringify({ ...settings, 'workbench.colorTheme': 'Default Dark Modern' }, null, 2));
-        await waitFor('the dark theme', async () => (await wb.page.locator('.monaco-workbench.vs-dark').count()) > 0, 30_000);
-      }
+      const wb = await open(theme === 'dark' ? 'Default Dark Modern' : 'Default Light Modern');
+      assert.equal(await wb.page.locator('.monaco-workbench.vs-dark').count(), theme === 'dark' ? 1 : 0, `VS Code in its ${theme} theme`);
       await wb.page.setViewportSize({ width: 1400, height: 1000 });
-      const normal = await measure();
+      const normal = await measure(wb);
       check(normal, `${theme}, normal width`, theme);
-      await shoot(`charts-${theme}-normal`);
-      // narrow: a small window with the side bar open leaves the notebook about 500 px
+      await shoot(wb, `charts-${theme}-normal`);
+      // narrow: a small window with the side bar open leaves the notebook's outputs about 400 px
       await wb.page.setViewportSize({ width: 820, height: 1000 });
-      const narrow = await measure();
+      const narrow = await measure(wb);
       check(narrow, `${theme}, narrow width`, theme);
       assert.ok(narrow.viewWidth < normal.viewWidth - 200, `${theme}: the narrow editor is narrower (${narrow.viewWidth} vs ${normal.viewWidth} px)`);
-      await shoot(`charts-${theme}-narrow`);
+      await shoot(wb, `charts-${theme}-narrow`);
       widths[`${theme} normal`] = Math.round(normal.chartWidth);
       widths[`${theme} narrow`] = Math.round(narrow.chartWidth);
+      await close();
     }
     console.log(`16×16 heatmap widths (px): ${JSON.stringify(widths)}`);
   });

@@ -114,11 +114,6 @@ export class CodeServer {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** The user settings file (VS Code applies edits to it while running, e.g. a colour theme). */
-  get settingsFile(): string {
-    return path.join(this.tmp, 'user-data', 'User', 'settings.json');
-  }
-
   /** Process group id (= code-server's pid: it runs detached). */
   get pgid(): number {
     return this.child.pid!;
