@@ -6,6 +6,7 @@ import { TSNB_NOTEBOOK_TYPE, TSNB_SERIALIZER_OPTIONS, TsnbSerializer } from './s
 import { TransferLabController } from './controller';
 import { KernelLanguageFeatures } from './languageFeatures';
 import { KernelStatusItem } from './status';
+import { registerExportHtml } from './exportHtml';
 
 /** What `activate` returns: the extension's API (`vscode.extensions.getExtension(id).exports`), used by tests. */
 export interface TransferLabApi {
@@ -24,6 +25,7 @@ export function activate(context: vscode.ExtensionContext): TransferLabApi {
     new KernelLanguageFeatures(controller).register(),
     status,
     ...status.registerCommands(),
+    registerExportHtml(),
   );
   return { controller };
 }

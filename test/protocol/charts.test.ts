@@ -454,7 +454,7 @@ test('cka: a 3×3 and a 16×16 heatmap both fill a sensible width, with the valu
     assert.ok(svg.includes(`>${payload.values[0]![1]!.toFixed(2)}<`) && svg.includes('>0.97<'), 'two decimals');
     view.finalize();
   }
-  assert.deepEqual([cellText(0.8712, 30), cellText(0.8712, 18), cellText(-0.05, 18), cellText(1, 18)], ['0.87', '.87', '-.05', '1.00']);
+  assert.deepEqual([cellText(0.8712, 30), cellText(0.8712, 18), cellText(-0.05, 18), cellText(1, 18), cellText(1, 30)], ['0.87', '.87', '-.05', '1.0', '1.00']);
   // A 64×64 matrix: cells too small for text, so none (and the heatmap stays a few paths).
   const big = ckaSpec({ rows: modules(64), columns: modules(64), values: matrix(64), kind: 'linear', debiased: false }, lightTheme);
   assert.ok(!(json(big.spec) as { marks: { name: string }[] }).marks.some((m) => m.name === 'cell-values'));

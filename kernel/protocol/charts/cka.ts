@@ -60,16 +60,18 @@ export function valueFontSize(step: number): number {
 }
 
 /**
- * A value as printed in a cell of `step` px: two decimals (`0.87`), without the leading zero in
- * small cells (`.87`, `-.05`).
+ * A value as printed in a cell of `step` px: two decimals (`0.87`), in small cells without the
+ * leading zero (`.87`, `-.05`) and one decimal from 1 on (`1.0`).
  *
  * @example
  * cellText(0.8712, 30); // '0.87'
  * cellText(0.8712, 18); // '.87'
+ * cellText(1, 18); // '1.0'
  */
 export function cellText(v: number, step: number): string {
-  const s = v.toFixed(2);
-  return step >= FULL_VALUE_CELL ? s : s.replace(/^(-?)0\./, '$1.');
+  if (step >= FULL_VALUE_CELL) return v.toFixed(2);
+  // three characters at most: `.87`, `-.05`, `1.0`
+  return Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2).replace(/^(-?)0\./, '$1.');
 }
 
 /** Luminance above which a cell's value is printed black rather than white (WCAG: equal contrast). */
