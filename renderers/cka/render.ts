@@ -28,7 +28,8 @@ async function renderCkaAt(host: HTMLElement, payload: CkaPayload, theme: Theme,
     const m = measures[Number(embedded.view.signal(MeasureSignal.index)) || 0] ?? measures[0]!;
     return { name: MEASURE_SHORT_NAMES[m.measure] ?? m.measure, values: m.values };
   };
-  const stop = attachCellTooltip(host, embedded.view.origin(), layout, payload, theme, shown);
+  // Heatmaps side by side: no pointer tooltip (it maps a position to a cell of one matrix).
+  const stop = payload.panels !== undefined && payload.panels.length > 0 ? () => undefined : attachCellTooltip(host, embedded.view.origin(), layout, payload, theme, shown);
   return {
     dispose(): void {
       stop();

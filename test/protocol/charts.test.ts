@@ -9,7 +9,8 @@ import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import { CkaResult } from '../../kernel/analysis/cka';
+import { CkaResult, sideBySide } from '../../kernel/analysis/cka';
+import { parseCkaPayload } from '../../renderers/common/payloads';
 import { InterpolationResult } from '../../kernel/analysis/interpolate';
 import { trainingBundle } from '../../kernel/analysis/progress';
 import { cellText, ckaSpec, curvatureSpec, interpolationSpec, isLight, LEGEND_LABEL_LIMIT, lightTheme, MIN_VALUE_CELL, PALETTES, panelLayout, trainingSpec, vegaConfig, wrapLines, type Theme } from '../../kernel/protocol/charts';
@@ -534,4 +535,39 @@ test('training and interpolation charts fit their container: panels shrink, then
   assert.deepEqual(panelLayout(2, 420), { panelWidth: 320, stacked: true, legendBelow: true });
   assert.deepEqual(panelLayout(2, 800), { panelWidth: 230, stacked: false, legendBelow: false });
   assert.deepEqual(wrapLines(['barrier: highest loss above the straight line between the end losses'], 300), ['barrier: highest loss above the', 'straight line between the end', 'losses']);
+});
+
+test('cka: several heatmaps side by side share one 0..1 colour scale and one legend, and fit the width', async () => {
+  const a = new CkaResult({ rows: modules(8), columns: modules(8), values: matrix(8), kind: 'linear', debiased: false, estimator: 'full', n: 100, modelA: 'P-T₁', modelB: 'P-T₂' });
+  const b = new CkaResult({ rows: modules(3), columns: modules(3), values: [[1, 0.2, 0.1], [0.2, 1, 0.3], [0.1, 0.3, 1]], kind: 'linear', debiased: false, estimator: 'full', n: 100, modelA: 'RI-T₁', modelB: 'RI-T₂' });
+  const panels = sideBySide([a, b], { title: 'P-T/P-T and RI-T/RI-T' });
+  const bundle = display(panels);
+  const payload = bundle[Mime.cka] as { panels: unknown[]; rows: string[] };
+  assert.equal(payload.panels.length, 2);
+  assert.deepEqual(payload.rows, modules(8), 'the outer payload is the first heatmap');
+  assert.deepEqual(parseCkaPayload(json(payload)), json(payload), 'the renderer accepts it');
+  for (const width of [1000, 700, 420]) {
+    const spec = json(ckaSpec(panels.toPayload(), lightTheme, { width }).spec) as { scales: { name: string; domain: number[] }[]; legends: { values: number[] }[]; marks: { type: string; name: string; scales: { name: string }[] }[] };
+    assert.deepEqual(spec.scales.map((s) => [s.name, s.domain]), [['color', [0, 1]]], 'one colour scale over [0, 1]');
+    assert.equal(spec.legends.length, 1);
+    assert.deepEqual(spec.legends[0]!.values, [0, 0.2, 0.4, 0.6, 0.8, 1]);
+    assert.deepEqual(spec.marks.map((m) => [m.type, m.name]), [['group', 'panel-0'], ['group', 'panel-1']]);
+    assert.ok(spec.marks.every((m) => !m.scales.some((s) => s.name === 'color')), 'no panel has a colour scale of its own');
+    const { view, svg } = await drawn(spec);
+    const items = itemsByMark(view, ['cell-values']);
+    const inks = new Set<string>();
+    const walk = (node: { name?: string; items?: { fill?: string; items?: unknown[] }[] }): void => {
+      if (node.name === 'cell-values') node.items?.forEach((i) => inks.add(String(i.fill)));
+      else node.items?.forEach((c) => walk(c as never));
+    };
+    walk((view.scenegraph() as unknown as { root: never }).root);
+    view.finalize();
+    if (width === 1000) assert.deepEqual([...inks].sort(), ['#000000', '#ffffff'], 'values in black or white from the shared scale');
+    assert.ok(svgSize(svg).width <= width, `${width} px: ${svgSize(svg).width} px wide`);
+    for (const text of ['>P-T₁ module<', 'RI-T₁ vs RI-T₂', '>P-T/P-T and RI-T/RI-T<', '>1.0<']) assert.ok(svg.includes(text), `${width} px: ${text}`);
+    if (width === 1000) assert.ok(items['cell-values']! > 0, 'values printed in the cells');
+  }
+  assert.deepEqual(bundle[Mime.vega], json(panels.toVega()));
+  assert.throws(() => sideBySide([]), /cka\.sideBySide: results must be a non-empty array/);
+  assert.throws(() => sideBySide([a, {} as CkaResult]), /cka\.sideBySide: results\[1\] is not a CKA result/);
 });

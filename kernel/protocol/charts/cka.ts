@@ -282,6 +282,7 @@ export interface HeatmapLayout {
  * const { spec: vscode, layout } = ckaSpec(payload, theme, { hover: false }); // own tooltip
  */
 export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {}): { spec: Spec; layout: HeatmapLayout } {
+  if (p.panels !== undefined && p.panels.length > 0) return ckaPanelsSpec(p.panels, theme, { ...options, ...(p.title !== undefined ? { title: p.title } : {}) });
   const { colorOf, hover = true } = options;
   const width = options.width !== undefined && Number.isFinite(options.width) && options.width > 0 ? options.width : DEFAULT_CHART_WIDTH;
   const narrow = width < NARROW_CHART_WIDTH;
@@ -383,6 +384,81 @@ export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {
     config: hovered?.config ?? config,
   };
   return { spec: spec as unknown as Spec, layout: { step, rows, columns } };
+}
+
+/** Gap (px) between heatmaps side by side. */
+export const PANEL_GAP = 24;
+
+/** Narrowest share of a row (px) a heatmap side by side gets; below it, heatmaps stack. */
+export const MIN_PANEL_SHARE = 280;
+
+/**
+ * Several heatmaps side by side (a payload's `panels`): each drawn as {@link ckaSpec} draws it (cells,
+ * values, module axes, its own title) in a group of a grid layout, all on one `color` scale with one
+ * legend; the cells shrink so that the row fits `options.width`, and in a narrow container the
+ * heatmaps stack. No hover line (the tooltip of VS
+ * Code's renderer is for a single heatmap); measures switches are not drawn in panels.
+ *
+ * @example
+ * const { spec } = ckaPanelsSpec([ptPt.toPayload(), ritRit.toPayload()], lightTheme, { width: 900 });
+ */
+export function ckaPanelsSpec(panels: readonly CkaPayload[], theme: Theme, options: CkaSpecOptions & { readonly title?: string } = {}): { spec: Spec; layout: HeatmapLayout } {
+  const width = options.width !== undefined && Number.isFinite(options.width) && options.width > 0 ? options.width : DEFAULT_CHART_WIDTH;
+  const n = panels.length;
+  const legendBelow = width < NARROW_CHART_WIDTH * Math.min(2, n);
+  // Each panel gets an equal share of the row (ckaSpec takes the legend's room off a width, so it
+  // is added back below); too narrow a share for labels and cells, and the panels stack instead.
+  const rowShare = Math.floor((width - (legendBelow ? 0 : 78) - (n - 1) * PANEL_GAP) / n);
+  const stacked = n > 1 && rowShare < MIN_PANEL_SHARE;
+  const share = stacked ? width - (legendBelow ? 0 : 78) : rowShare;
+  const built = panels.map((panel) => {
+    const { panels: _nested, measures: _measures, ...single } = panel;
+    return ckaSpec(single, theme, { ...options, hover: false, width: share + 78 });
+  });
+  // One scale for all: the smallest cells of any panel, so that equal values look equal in size too.
+  const step = Math.min(...built.map((b) => b.layout.step));
+  const again = built.map((b, i) => (b.layout.step === step ? b : ckaSpecAtStep(panels[i]!, theme, options, step, share)));
+  const groups = again.map(({ spec, layout }, i) => {
+    const s = spec as unknown as { title: object; data: object[]; scales: { name: string }[]; axes: object[]; marks: object[] };
+    return {
+      type: 'group',
+      name: `panel-${i}`,
+      title: s.title,
+      encode: { update: { width: { value: step * layout.columns.length }, height: { value: step * layout.rows.length } } },
+      data: s.data,
+      scales: s.scales.filter((x) => x.name !== 'color'),
+      axes: s.axes,
+      marks: s.marks,
+    };
+  });
+  const first = again[0]!.spec as unknown as { legends: Record<string, unknown>[] };
+  const legend = { ...first.legends[0]!, gradientLength: Math.min(240, Math.max(120, step * Math.max(...panels.map((p) => p.rows.length)))), ...(legendBelow ? { orient: 'bottom', direction: 'horizontal' } : { orient: 'right' }) };
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega/v5.json',
+    description: `${n} module similarity heatmaps side by side on one colour scale`,
+    padding: 4,
+    autosize: 'pad',
+    ...(options.title !== undefined ? { title: { text: options.title, anchor: 'start' } } : {}),
+    layout: { columns: stacked ? 1 : n, padding: PANEL_GAP, bounds: 'full', align: 'each' },
+    scales: [{ name: 'color', type: 'linear', domain: [0, 1], range: { scheme: theme.scheme }, clamp: true, zero: false }],
+    legends: [legend],
+    marks: groups,
+    config: vegaConfig(theme),
+  };
+  return { spec: spec as unknown as Spec, layout: again[0]!.layout };
+}
+
+/** {@link ckaSpec} of one panel with its cells at `step` px (the panels' common size). */
+function ckaSpecAtStep(panel: CkaPayload, theme: Theme, options: CkaSpecOptions, step: number, share: number): { spec: Spec; layout: HeatmapLayout } {
+  const { panels: _nested, measures: _measures, ...single } = panel;
+  // Narrow the width until the cells come out at `step` (cellSize is monotone in the width).
+  let w = share + 78;
+  let built = ckaSpec(single, theme, { ...options, hover: false, width: w });
+  while (built.layout.step > step && w > 40) {
+    w -= Math.max(1, Math.max(panel.rows.length, panel.columns.length) * (built.layout.step - step));
+    built = ckaSpec(single, theme, { ...options, hover: false, width: w });
+  }
+  return built;
 }
 
 /** Whether a CSS colour (`#rgb`, `#rrggbb`, `rgb(r, g, b)`) is light: its luminance above {@link TEXT_LUMINANCE_THRESHOLD}. */
