@@ -58,6 +58,7 @@ function reportNotebook(): TsnbNotebook {
     { cell_type: 'code', metadata: {}, source: 'display(heat); display(curves)', execution_count: 3, outputs: [
       { output_type: 'display_data', data: { 'application/vnd.transferlab.cka+json': cka16, 'text/plain': 'CKA' }, metadata: {} },
       { output_type: 'display_data', data: { 'application/vnd.transferlab.training+json': training, 'text/plain': 'training' }, metadata: {} },
+      { output_type: 'display_data', data: { 'application/vnd.transferlab.cka+json': { ...cka16, panels: [cka16, { ...cka16, modelA: 'RI-T₁', modelB: 'RI-T₂' }] }, 'text/plain': 'side by side' }, metadata: {} },
     ] },
     { cell_type: 'markdown', metadata: {}, source: '## Similarity\n\n## Findings' },
     { cell_type: 'code', metadata: {}, source: 'display(findings)', execution_count: 4, outputs: [{ output_type: 'display_data', data: findings, metadata: {} }] },
@@ -181,9 +182,10 @@ test('in Chromium the math is drawn as KaTeX draws it (its fonts inlined, MathML
       return { mime: c.dataset['mime'], svg: Math.round(svg.getBoundingClientRect().width), room: outputs.clientWidth, scrolls: outputs.scrollWidth > outputs.clientWidth + 1, values: c.querySelectorAll('.cell-values text').length };
     }),
   );
-  assert.equal(charts.length, 2);
+  assert.equal(charts.length, 3, 'CKA, training, two CKA heatmaps side by side');
   for (const c of charts) assert.ok(c.svg <= c.room && !c.scrolls, `${c.mime} fits: ${JSON.stringify(c)}`);
   assert.equal(charts[0]!.values, 256, 'every CKA cell prints its value');
+  assert.equal(charts[2]!.values, 512, 'side by side (stacked at 700 px): every cell of both prints its value');
   await page.click('nav.tl-contents a[href="#per-module"]');
   const landed = await page.evaluate(() => ({ hash: location.hash, top: Math.round(document.getElementById('per-module')!.getBoundingClientRect().top), scrolled: window.scrollY, height: window.innerHeight }));
   assert.equal(landed.hash, '#per-module');
