@@ -553,6 +553,10 @@ test('cka: several heatmaps side by side share one 0..1 colour scale and one leg
     assert.deepEqual(spec.legends[0]!.values, [0, 0.2, 0.4, 0.6, 0.8, 1]);
     assert.deepEqual(spec.marks.map((m) => [m.type, m.name]), [['group', 'panel-0'], ['group', 'panel-1']]);
     assert.ok(spec.marks.every((m) => !m.scales.some((s) => s.name === 'color')), 'no panel has a colour scale of its own');
+    for (const m of spec.marks) {
+      const x = m.scales.find((s) => s.name === 'x') as unknown as { range: number[] };
+      assert.ok(Array.isArray(x.range) && x.range[1]! > 0, `${m.name}: the module axis spans its cells`);
+    }
     const { view, svg } = await drawn(spec);
     const items = itemsByMark(view, ['cell-values']);
     const inks = new Set<string>();

@@ -426,7 +426,10 @@ export function ckaPanelsSpec(panels: readonly CkaPayload[], theme: Theme, optio
       title: s.title,
       encode: { update: { width: { value: step * layout.columns.length }, height: { value: step * layout.rows.length } } },
       data: s.data,
-      scales: s.scales.filter((x) => x.name !== 'color'),
+      // explicit ranges: a nested group's scales do not see its width and height as `width`/`height`
+      scales: s.scales
+        .filter((x) => x.name !== 'color')
+        .map((x) => (x.name === 'x' ? { ...x, range: [0, step * layout.columns.length] } : x.name === 'y' ? { ...x, range: [0, step * layout.rows.length] } : x)),
       axes: s.axes,
       marks: s.marks,
     };
