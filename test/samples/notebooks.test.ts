@@ -172,7 +172,7 @@ const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
     assert.ok(mismatched.filter((p) => p! > 0.05).length >= mismatched.length / 2, `mismatched p-values ${mismatched.join(', ')}`);
     const t = texts(nb);
     assert.match(t, /\| P-T₁\/P-T₂ \| conv1 \| [\d.]+ \| \[-?[\d.]+, [\d.]+\] \| [\d.]+ \|/);
-    const m = /Independent pairs rejected at α = 0\.05: \*\*(\d+) of 60\*\* \(99% binomial range (\d+)–(\d+)\)/.exec(t);
+    const m = /Independent pairs rejected at alpha = 0\.05: \*\*(\d+) of 60\*\* \(99% binomial range (\d+)-(\d+)\)/.exec(t);
     assert.ok(m, t);
     assert.ok(Number(m[1]) >= Number(m[2]) && Number(m[1]) <= Number(m[3]), m[0]);
     assert.match(t, /X against X·Q: linear CKA 1\.0000, 95% interval \[1\.0000, 1\.0000\].*permutation p = 0\.0100/);
@@ -320,10 +320,10 @@ describe('sample notebooks run headlessly with small parameters', { concurrency:
     const findings = payloads<FindingsJson>(nb, Mime.json).filter((p) => typeof p === 'object' && p !== null && 'rows' in p && 'title' in p);
     assert.equal(findings.length, 1, 'one findings table');
     const findingRows = findings[0]!.rows;
-    assert.deepEqual(findingRows.map((r) => r.claim.replace(/\d+×\d+/g, 'b×b')), [
+    assert.deepEqual(findingRows.map((r) => r.claim.replace(/\d+x\d+/g, 'bxb')), [
       'P-T beats RI-T with scarce labels',
-      'Smaller blocks hurt both: accuracy falls from b×b to b×b blocks',
-      'P-T keeps an edge even at b×b blocks',
+      'Smaller blocks hurt both: accuracy falls from bxb to bxb blocks',
+      'P-T keeps an edge even at bxb blocks',
       "P-T's edge shrinks as the blocks shrink",
       "P-T's edge is largest early in training",
       'Two P-T runs are more similar than two RI-T runs',
