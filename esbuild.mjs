@@ -9,7 +9,7 @@
 //   renderers  browser, esm, one entry per renderer folder: dist/renderers/<name>.js
 // Analysis type declarations (for cell type checking and the package's `types`) come from tsc.
 import * as esbuild from 'esbuild';
-import { copyFileSync, existsSync, readdirSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
@@ -74,6 +74,21 @@ if (rendererEntries.length > 0) {
   targets.push({ ...common, entryPoints: rendererEntries, outdir: 'dist/renderers', platform: 'browser', format: 'esm', target: 'es2022' });
 }
 
+/**
+ * dist/katex.css: KaTeX's stylesheet with its woff2 fonts inlined as data: URLs (the other formats
+ * dropped), which the HTML report carries when it has math, so that formulas draw the same
+ * everywhere, offline.
+ */
+function emitKatexCss() {
+  const dir = path.join(root, 'node_modules', 'katex', 'dist');
+  if (!existsSync(path.join(dir, 'katex.min.css'))) return;
+  const css = readFileSync(path.join(dir, 'katex.min.css'), 'utf8')
+    .replace(/,\s*url\([^)]*\.(woff|ttf)\)\s*format\("(woff|truetype)"\)/g, '')
+    .replace(/url\((fonts\/[^)]+\.woff2)\)/g, (_, file) => `url(data:font/woff2;base64,${readFileSync(path.join(dir, file)).toString('base64')})`);
+  mkdirSync(path.join(root, 'dist'), { recursive: true });
+  writeFileSync(path.join(root, 'dist', 'katex.css'), css);
+}
+
 function emitAnalysisTypes() {
   if (!existsSync(path.join(root, 'kernel/analysis/index.ts'))) return;
   mkdirSync(path.join(root, 'dist'), { recursive: true });
@@ -104,10 +119,12 @@ function copyFigureAssets() {
 
 copyFigureAssets();
 if (watch) {
+  emitKatexCss();
   const contexts = await Promise.all(targets.map((t) => esbuild.context(t)));
   await Promise.all(contexts.map((c) => c.watch()));
   console.log(`watching ${contexts.length} targets`);
 } else {
   await Promise.all(targets.map((t) => esbuild.build(t)));
+  emitKatexCss();
   emitAnalysisTypes();
 }

@@ -13,8 +13,8 @@
 import { createHash } from 'node:crypto';
 import { stripVTControlCharacters } from 'node:util';
 import { Mime, TRANSFERLAB_MIME_TYPES } from '../kernel/protocol/mime';
-import { isJsonMime, type JsonValue, type TsnbCell, type TsnbMimeBundle, type TsnbNotebook, type TsnbOutput } from '../kernel/protocol/tsnb';
-import { escapeHtml, markdownToHtml } from './markdown';
+import { isJsonMime, JsonNumber, type JsonValue, type TsnbCell, type TsnbMimeBundle, type TsnbNotebook, type TsnbOutput } from '../kernel/protocol/tsnb';
+import { escapeHtml, markdownToHtml, type Heading } from './markdown';
 
 export interface HtmlReportOptions {
   /** The page title; default: the first heading of the notebook. */
@@ -23,6 +23,72 @@ export interface HtmlReportOptions {
   readonly source?: string;
   /** The report bundle's JavaScript (ES module) that draws the charts. */
   readonly script: string;
+  /** Show code cells' source (default true); false: only their outputs (`--no-code`). */
+  readonly code?: boolean;
+  /** The run that produced the outputs (`transferlab run --html`): shown at the top. */
+  readonly run?: RunRecord;
+  /**
+   * KaTeX's stylesheet with its fonts inlined (dist/katex.css): carried by a report that has math,
+   * which is then drawn as KaTeX draws it in VS Code; without it, math is MathML in the browser's
+   * own math font.
+   */
+  readonly mathCss?: string;
+}
+
+/** The run that produced a notebook's outputs, as `transferlab run` knows it. */
+export interface RunRecord {
+  /** When the run started (ISO 8601, UTC). */
+  readonly date: string;
+  /** Seconds from the kernel's start to the last cell's end. */
+  readonly seconds: number;
+  /** The compute backend, as the kernel reported it (e.g. `wasm · 2 threads`). */
+  readonly backend?: string;
+  /** Parameters set on the command line (`--param name=value`), by name. */
+  readonly parameters?: { readonly [name: string]: JsonValue };
+  /** Code cells run and to run (fewer run when one failed). */
+  readonly executed?: number;
+  readonly total?: number;
+}
+
+/** A duration for people: `42.1 s`, `3 min 12 s`, `1 h 4 min`. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return 'unknown';
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const s = Math.round(seconds);
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+/** The run record as the lines at the top of the report (HTML, escaped). */
+function runLines(r: RunRecord): string[] {
+  const date = Number.isNaN(Date.parse(r.date)) ? r.date : new Date(r.date).toISOString().replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC');
+  const cells = r.executed !== undefined && r.total !== undefined ? `, ${r.executed} of ${r.total} code cells` : '';
+  const lines = [`<dt>Run</dt><dd>${escapeHtml(date)}</dd>`, `<dt>Duration</dt><dd>${escapeHtml(formatDuration(r.seconds) + cells)}</dd>`];
+  if (r.backend !== undefined) lines.push(`<dt>Backend</dt><dd>${escapeHtml(r.backend)}</dd>`);
+  const params = Object.entries(r.parameters ?? {});
+  lines.push(
+    `<dt>Parameters</dt><dd>${params.length === 0 ? 'as in the notebook' : params.map(([k, v]) => `<code>${escapeHtml(k)} = ${escapeHtml(JSON.stringify(v))}</code>`).join(', ')}</dd>`,
+  );
+  return lines;
+}
+
+/** Id of the findings summary's output and of the table of contents in the report. */
+export const FINDINGS_ID = 'tl-findings';
+export const CONTENTS_ID = 'tl-contents';
+
+/**
+ * Whether an output is a findings summary (`tl.Findings`, the flagship's table of claims and
+ * verdicts): its JSON has a title and rows with a claim and a verdict each.
+ */
+export function findingsOf(bundle: TsnbMimeBundle): { title: string; holds: number; fails: number; unresolved: number } | undefined {
+  const data = bundle[Mime.json];
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return undefined;
+  const { title, rows } = data as Record<string, JsonValue>;
+  if (typeof title !== 'string' || !Array.isArray(rows) || rows.length === 0) return undefined;
+  const verdicts = rows.map((r) => (typeof r === 'object' && r !== null && !Array.isArray(r) && !(r instanceof JsonNumber) && typeof r['claim'] === 'string' ? r['verdict'] : undefined));
+  if (!verdicts.every((v) => v === 'holds' || v === 'fails' || v === 'unresolved')) return undefined;
+  const count = (v: string) => verdicts.filter((x) => x === v).length;
+  return { title, holds: count('holds'), fails: count('fails'), unresolved: count('unresolved') };
 }
 
 /** MIME types drawn by the report script (placeholders with a JSON payload). */
@@ -99,7 +165,22 @@ export function bundleToHtml(bundle: TsnbMimeBundle): string {
   return `<pre class="tl-text">${escapeHtml(stripVTControlCharacters(text(data)))}</pre>`;
 }
 
-function outputToHtml(o: TsnbOutput): string {
+/** What the page collects while cells are written: headings for the contents, the findings summary. */
+interface PageState {
+  readonly headingIds: Map<string, number>;
+  readonly headings: Heading[];
+  readonly math: 'mathml' | 'html';
+  findings?: ReturnType<typeof findingsOf>;
+}
+
+function outputToHtml(o: TsnbOutput, page: PageState): string {
+  if ((o.output_type === 'display_data' || o.output_type === 'execute_result') && page.findings === undefined) {
+    const findings = findingsOf(o.data);
+    if (findings !== undefined) {
+      page.findings = findings;
+      return `<div class="tl-findings" id="${FINDINGS_ID}">${bundleToHtml(o.data)}</div>`;
+    }
+  }
   switch (o.output_type) {
     case 'stream':
       return `<pre class="tl-stream tl-${o.name === 'stderr' ? 'stderr' : 'stdout'}">${escapeHtml(stripVTControlCharacters(o.text))}</pre>`;
@@ -125,20 +206,22 @@ function attachmentUrl(cell: TsnbCell, url: string): string | undefined {
   return mime === undefined ? undefined : `data:${mime};base64,${text(bundle[mime]).replace(/\s+/g, '')}`;
 }
 
-function cellToHtml(cell: TsnbCell, language: string): string {
+function cellToHtml(cell: TsnbCell, language: string, page: PageState, code: boolean): string {
   switch (cell.cell_type) {
     case 'markdown':
-      return `<section class="tl-cell tl-markdown">\n${markdownToHtml(cell.source, { resolveImage: (u) => attachmentUrl(cell, u) })}</section>`;
+      return `<section class="tl-cell tl-markdown">\n${markdownToHtml(cell.source, { resolveImage: (u) => attachmentUrl(cell, u), headingIds: page.headingIds, headings: page.headings, math: page.math })}</section>`;
     case 'raw':
       return `<section class="tl-cell tl-raw"><pre>${escapeHtml(cell.source)}</pre></section>`;
     case 'code': {
       const prompt = cell.execution_count === null ? '[ ]' : `[${cell.execution_count}]`;
-      const outputs = cell.outputs.map(outputToHtml).filter((h) => h !== '');
+      const outputs = cell.outputs.map((o) => outputToHtml(o, page)).filter((h) => h !== '');
+      // Without code, a cell with no output leaves nothing on the page.
+      if (!code && outputs.length === 0) return '';
       return [
-        '<section class="tl-cell tl-code">',
-        `<div class="tl-prompt">${prompt}</div>`,
+        `<section class="tl-cell tl-code${code ? '' : ' tl-no-code'}">`,
+        `<div class="tl-prompt">${code ? prompt : ''}</div>`,
         '<div class="tl-body">',
-        `<pre class="tl-source"><code class="language-${escapeHtml(language)}">${escapeHtml(cell.source)}</code></pre>`,
+        code ? `<pre class="tl-source"><code class="language-${escapeHtml(language)}">${escapeHtml(cell.source)}</code></pre>` : '',
         outputs.length > 0 ? `<div class="tl-outputs">\n${outputs.join('\n')}\n</div>` : '',
         '</div>',
         '</section>',
@@ -185,7 +268,26 @@ pre { font-family: var(--vscode-editor-font-family); font-size: 13px; white-spac
 .tl-markdown blockquote { margin: 0; padding-left: 12px; border-left: 3px solid var(--vscode-panel-border); color: var(--vscode-descriptionForeground); }
 .tl-markdown img { max-width: 100%; }
 a { color: #0969da; } @media (prefers-color-scheme: dark) { a { color: #4493f8; } }
+.tl-run { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0 0 12px; font-size: 14px; }
+.tl-run dt { color: var(--vscode-descriptionForeground); } .tl-run dd { margin: 0; }
+.tl-summary { margin: 0 0 12px; padding: 8px 12px; border-left: 3px solid #0969da; background: var(--tl-code-background); }
+nav.tl-contents { margin: 0 0 16px; font-size: 14px; } nav.tl-contents ol { margin: 4px 0; padding-left: 20px; }
+nav.tl-contents li.tl-level-3 { margin-left: 16px; font-size: 13px; }
+.tl-no-code { grid-template-columns: minmax(0, 1fr); } .tl-no-code .tl-prompt { display: none; }
+.tl-findings { scroll-margin-top: 12px; }
+.math { overflow-x: auto; } math[display="block"] { margin: 8px 0; }
+math { font-family: "STIX Two Math", "Latin Modern Math", "Cambria Math", "DejaVu Serif", "Times New Roman", serif; font-size: 1.1em; }
+.katex-error { font-family: var(--vscode-editor-font-family); }
 `;
+
+/** The table of contents: headings of levels 1 to 3, linked (none for fewer than two headings). */
+function contentsHtml(headings: readonly Heading[]): string {
+  const shown = headings.filter((h) => h.level <= 3);
+  if (shown.length < 2) return '';
+  const top = Math.min(...shown.map((h) => h.level));
+  const items = shown.map((h) => `<li class="tl-level-${h.level - top + 1}"><a href="#${escapeHtml(h.id)}">${escapeHtml(h.text)}</a></li>`);
+  return `<nav class="tl-contents" id="${CONTENTS_ID}" aria-label="Contents"><strong>Contents</strong><ol>${items.join('')}</ol></nav>`;
+}
 
 /**
  * The report's Content-Security-Policy: scripts only those whose text hashes to one of
@@ -232,6 +334,21 @@ export function notebookToHtml(nb: TsnbNotebook, options: HtmlReportOptions): st
     .map(escapeHtml)
     .join(' · ');
   const script = `\n${inlineScript(options.script)}\n`;
+  // Cells first: they give the headings (contents) and the findings summary for the header.
+  const page: PageState = { headingIds: new Map([[FINDINGS_ID, 1], [CONTENTS_ID, 1]]), headings: [], math: options.mathCss !== undefined ? 'html' : 'mathml' };
+  const cells = nb.cells.map((c) => cellToHtml(c, language, page, options.code ?? true)).filter((h) => h !== '');
+  const run = options.run;
+  const f = page.findings;
+  const header = [
+    // A title taken from the notebook's own first heading is not repeated above it.
+    fromNotebook === undefined ? `<h1>${escapeHtml(title)}</h1>` : '',
+    meta !== '' ? `<p>${meta}</p>` : '',
+    run !== undefined ? `<dl class="tl-run">${runLines(run).join('')}</dl>` : '',
+    f !== undefined
+      ? `<p class="tl-summary"><a href="#${FINDINGS_ID}">${escapeHtml(f.title)}</a>: ${f.holds} of ${f.holds + f.fails + f.unresolved} claims hold, ${f.fails} fail${f.fails === 1 ? 's' : ''}, ${f.unresolved} not resolved</p>`
+      : '',
+    contentsHtml(page.headings),
+  ].join('');
   return [
     '<!doctype html>',
     '<html lang="en">',
@@ -242,12 +359,13 @@ export function notebookToHtml(nb: TsnbNotebook, options: HtmlReportOptions): st
     '<meta name="generator" content="TransferLab">',
     `<title>${escapeHtml(title)}</title>`,
     `<style>${CSS}</style>`,
+    // KaTeX's stylesheet only where there is math (its fonts are a few hundred kB).
+    options.mathCss !== undefined && cells.some((c) => c.includes('class="katex"')) ? `<style>${options.mathCss.replace(/<\/style/gi, '<\\/style')}</style>` : '',
     '</head>',
     '<body>',
     '<main>',
-    // A title taken from the notebook's own first heading is not repeated above it.
-    `<header class="tl-header">${fromNotebook === undefined ? `<h1>${escapeHtml(title)}</h1>` : ''}${meta !== '' ? `<p>${meta}</p>` : ''}</header>`,
-    ...nb.cells.map((c) => cellToHtml(c, language)),
+    `<header class="tl-header">${header}</header>`,
+    ...cells,
     '</main>',
     `<script type="module">${script}</script>`,
     '</body>',

@@ -1,8 +1,9 @@
 /**
  * Markdown to HTML for the HTML report: the markdown of notebook cells, through markdown-it
  * (CommonMark, GitHub tables and strikethrough, bare http(s) links) plus what notebooks need on
- * top: heading ids, task-list checkboxes, `$$` display math (kept as TeX in `<div class="math">`)
- * and pipes inside code spans of table cells.
+ * top: heading ids, task-list checkboxes, math (`$…$` inline, `$$…$$` display) typeset with KaTeX
+ * as MathML when the report is written (no script, no font, nothing fetched; browsers draw MathML
+ * natively) and pipes inside code spans of table cells.
  *
  * Safe by construction: raw HTML is off (`html: false`, so it shows as text), every piece of text
  * is HTML-escaped, and link/image URLs pass {@link safeUrl} (markdown-it's `validateLink`, and again
@@ -10,8 +11,11 @@
  * #anchors; images only inline data (data:image/png|jpeg|gif|webp, or an attachment resolved to
  * one), since the report fetches nothing. An image at an http(s) or relative URL is written as a
  * link to it, its alt text (or the URL) as the link's text; a link or image with any other URL is
- * written as its text; an autolink (`<javascript:…>`) stays as text.
+ * written as its text; an autolink (`<javascript:…>`) stays as text. KaTeX runs untrusted (`trust:
+ * false`: no `\href`, `\url`, `\includegraphics` or `\html…` commands) with a bound on macro
+ * expansion, and shows an error in place of TeX it cannot read.
  */
+import katex from 'katex';
 import MarkdownIt from 'markdown-it';
 import type { StateBlock, StateCore, StateInline } from 'markdown-it';
 
@@ -21,6 +25,27 @@ export interface MarkdownOptions {
    * undefined to leave it as is.
    */
   readonly resolveImage?: (url: string) => string | undefined;
+  /**
+   * Heading ids already given out, shared by the cells of one page so that ids stay unique across
+   * them (default: a fresh map per call).
+   */
+  readonly headingIds?: Map<string, number>;
+  /** When given, each heading (level, text, id) is appended to it: a table of contents. */
+  readonly headings?: Heading[];
+  /**
+   * How math is written: `mathml` (default; drawn by the browser, no stylesheet needed) or `html`
+   * (KaTeX's HTML, with MathML for screen readers: needs KaTeX's stylesheet and fonts on the page,
+   * which the HTML report inlines).
+   */
+  readonly math?: 'mathml' | 'html';
+}
+
+/** A heading of the markdown, as {@link MarkdownOptions.headings} lists them. */
+export interface Heading {
+  readonly level: number;
+  /** The heading's text, without markup. */
+  readonly text: string;
+  readonly id: string;
 }
 
 /** Escapes text for HTML content and attribute values. */
@@ -55,7 +80,8 @@ function imageLinkUrl(url: string): string | undefined {
 /** Converts markdown to an HTML fragment. */
 export function markdownToHtml(markdown: string, options: MarkdownOptions = {}): string {
   const src = escapeTablePipesInCode(markdown.replace(/\r\n?/g, '\n').replace(/\t/g, '    '));
-  return converter(options).render(src, { headingIds: new Map<string, number>() } satisfies Env);
+  const env: Env = { headingIds: options.headingIds ?? new Map<string, number>(), ...(options.headings ? { headings: options.headings } : {}) };
+  return converter(options).render(src, env);
 }
 
 /** Renders inline markdown: code, links, images, emphasis, strikethrough, breaks; all text escaped. */
@@ -68,6 +94,7 @@ export function renderInline(text: string, options: MarkdownOptions = {}): strin
 /** Per-render state: heading ids seen so far, whether the open link was dropped. */
 interface Env {
   readonly headingIds: Map<string, number>;
+  readonly headings?: Heading[];
   droppedLink?: boolean;
 }
 
@@ -75,7 +102,7 @@ let plain: MarkdownIt | undefined;
 
 /** A converter for `options` (the one without an image resolver is kept). */
 function converter(options: MarkdownOptions): MarkdownIt {
-  if (options.resolveImage === undefined) return (plain ??= createConverter(options));
+  if (options.resolveImage === undefined && options.math !== 'html') return (plain ??= createConverter(options));
   return createConverter(options);
 }
 
@@ -91,6 +118,7 @@ function createConverter(options: MarkdownOptions): MarkdownIt {
 
   md.inline.ruler.after('image', 'unsafe_link', unsafeLink);
   md.block.ruler.before('lheading', 'math_block', mathBlock);
+  md.inline.ruler.before('escape', 'math_inline', mathInline);
   md.core.ruler.push('heading_ids', headingIds);
   md.core.ruler.push('task_lists', taskLists);
   md.core.ruler.push('compact_tables', compactTables);
@@ -136,7 +164,9 @@ function createConverter(options: MarkdownOptions): MarkdownIt {
     };
   }
   rules.task_checkbox = (tokens, idx) => `<input type="checkbox" disabled${tokens[idx]!.meta === true ? ' checked' : ''}> `;
-  rules.math_block = (tokens, idx) => `<div class="math">$$${escapeHtml(tokens[idx]!.content)}$$</div>\n`;
+  const output = options.math ?? 'mathml';
+  rules.math_block = (tokens, idx) => `<div class="math">${typeset(tokens[idx]!.content, true, output)}</div>\n`;
+  rules.math_inline = (tokens, idx) => typeset(tokens[idx]!.content, false, output);
   return md;
 }
 
@@ -183,7 +213,55 @@ function unsafeLink(state: StateInline, silent: boolean): boolean {
   return true;
 }
 
-/** `$$ … $$` display math: the TeX kept as is, for a math script on the page to typeset. */
+/**
+ * TeX typeset by KaTeX: as MathML (`mathml`, the TeX kept in an annotation; drawn by the browser
+ * with no script or font), or as KaTeX's HTML with MathML beside it (`html`; needs KaTeX's
+ * stylesheet). Untrusted: no command that links, loads or writes HTML; macro expansion bounded;
+ * what KaTeX cannot parse is shown as the TeX, escaped, in an error span.
+ *
+ * @example
+ * typeset('\\sum_i x_i', true); // '<span class="katex"><math … display="block">…'
+ */
+export function typeset(tex: string, display: boolean, output: 'mathml' | 'html' = 'mathml'): string {
+  try {
+    return katex.renderToString(tex, { displayMode: display, output: output === 'html' ? 'htmlAndMathml' : 'mathml', throwOnError: false, trust: false, strict: 'ignore', maxExpand: 1000, maxSize: 50 });
+  } catch (e) {
+    // throwOnError: false covers parse errors; anything else (e.g. too many expansions) lands here.
+    return `<span class="katex-error" title="${escapeHtml(e instanceof Error ? e.message : String(e))}">${escapeHtml(display ? `$$${tex}$$` : `$${tex}$`)}</span>`;
+  }
+}
+
+/**
+ * `$…$` inline math, as pandoc reads it: the opening `$` not followed by a space, the closing one
+ * not preceded by a space nor followed by a digit (so `$5 and $10` stays text); `\$` is a dollar.
+ */
+function mathInline(state: StateInline, silent: boolean): boolean {
+  const src = state.src;
+  const start = state.pos;
+  if (src.charCodeAt(start) !== 0x24 /* $ */ || src.charCodeAt(start + 1) === 0x24) return false;
+  const first = src.charAt(start + 1);
+  if (first === '' || /\s/.test(first)) return false;
+  let end = start + 1;
+  for (;;) {
+    end = src.indexOf('$', end);
+    if (end < 0 || end >= state.posMax) return false;
+    if (src.charCodeAt(end - 1) === 0x5c /* \ */) {
+      end++;
+      continue;
+    }
+    if (!/\s/.test(src.charAt(end - 1)) && !/[0-9]/.test(src.charAt(end + 1))) break;
+    end++;
+  }
+  if (!silent) {
+    const token = state.push('math_inline', 'math', 0);
+    token.content = src.slice(start + 1, end);
+    token.markup = '$';
+  }
+  state.pos = end + 1;
+  return true;
+}
+
+/** `$$ … $$` display math: typeset as a block (see {@link typeset}). */
 function mathBlock(state: StateBlock, startLine: number, endLine: number, silent: boolean): boolean {
   const lineText = (line: number): string => state.src.slice(state.bMarks[line]! + state.tShift[line]!, state.eMarks[line]);
   if (state.sCount[startLine]! - state.blkIndent >= 4) return false;
@@ -219,6 +297,12 @@ function headingIds(state: StateCore): void {
     seen.set(slug, count + 1);
     if (count > 0) slug = `${slug}-${count}`;
     token.attrSet('id', slug);
+    const env = state.env as Env;
+    if (env.headings) {
+      const inline = state.tokens[i + 1]?.children ?? [];
+      const plainText = inline.map((t) => (t.type === 'text' || t.type === 'code_inline' ? t.content : t.type === 'math_inline' ? `$${t.content}$` : '')).join('').trim();
+      env.headings.push({ level: Number(token.tag.slice(1)), text: plainText, id: slug });
+    }
   });
 }
 

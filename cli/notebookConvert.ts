@@ -40,17 +40,18 @@ Converts a Jupyter notebook (nbformat 4) to a TransferLab notebook, outputs incl
   --out FILE   where to write (default: the input with .tsnb instead of .ipynb)
 `;
 
-export const EXPORT_USAGE = `usage: transferlab export NOTEBOOK.tsnb --to ipynb|html [--out FILE] [--no-outputs]
+export const EXPORT_USAGE = `usage: transferlab export NOTEBOOK.tsnb|NOTEBOOK.ipynb --to ipynb|html [--out FILE] [--no-outputs] [--no-code]
 
 Converts a TransferLab notebook to a Jupyter notebook (nbformat 4.5) or a standalone HTML report
-with its charts drawn (opens offline, no VS Code needed).
+with its charts drawn (opens offline, no VS Code needed); a Jupyter notebook to an HTML report.
   --to FORMAT    ipynb or html (default: from the --out extension)
   --out FILE     where to write (default: the input with .ipynb or .html); - writes to stdout
   --no-outputs   leave cell outputs out
+  --no-code      leave code out of the HTML report (its outputs stay)
 `;
 
 const IMPORT_OPTIONS = { out: { type: 'string', short: 'o' } } as const satisfies CliOptions;
-const EXPORT_OPTIONS = { ...IMPORT_OPTIONS, to: { type: 'string' }, 'no-outputs': { type: 'boolean' } } as const satisfies CliOptions;
+const EXPORT_OPTIONS = { ...IMPORT_OPTIONS, to: { type: 'string' }, 'no-outputs': { type: 'boolean' }, 'no-code': { type: 'boolean' } } as const satisfies CliOptions;
 /** Both commands convert one notebook. */
 const ONE_NOTEBOOK = { maxPositionals: 1, tooManyHint: 'one notebook at a time' } as const;
 
@@ -114,6 +115,13 @@ export function runImport(args: string[], io: CliIo = processIo): Promise<number
   });
 }
 
+/** A Jupyter notebook read for export, its conversion warnings printed. */
+function importIpynb(text: string, file: string, io: CliIo): TsnbNotebook {
+  const { notebook, warnings } = ipynbToTsnb(text, file);
+  for (const w of warnings) io.stderr(`transferlab export: warning: ${w}\n`);
+  return notebook;
+}
+
 function summarizeNotebook(nb: TsnbNotebook): string {
   const outputs = nb.cells.reduce((n, c) => n + (c.cell_type === 'code' ? c.outputs.length : 0), 0);
   return `${nb.cells.length} cell${nb.cells.length === 1 ? '' : 's'}, ${outputs} output${outputs === 1 ? '' : 's'}`;
@@ -125,6 +133,12 @@ export function findReportScript(): string {
   const found = candidates.find((c) => existsSync(c));
   if (found === undefined) throw new MissingBuildError(candidates);
   return found;
+}
+
+/** KaTeX's stylesheet with inlined fonts (dist/katex.css) next to the report script, if built. */
+export async function readKatexCss(): Promise<string | undefined> {
+  const file = path.join(path.dirname(findReportScript()), '..', 'katex.css');
+  return existsSync(file) ? fs.readFile(file, 'utf8') : undefined;
 }
 
 /**
@@ -140,7 +154,8 @@ export function runExport(args: string[], io: CliIo = processIo): Promise<number
       return 0;
     }
     const input = positionals[0];
-    if (input === undefined) throw new UsageError('which notebook? give a .tsnb file');
+    if (input === undefined) throw new UsageError('which notebook? give a .tsnb or .ipynb file');
+    const fromIpynb = path.extname(input).toLowerCase() === '.ipynb';
     const outOption = values.out;
     let to = values.to;
     if (to === undefined && outOption !== undefined) {
@@ -149,10 +164,12 @@ export function runExport(args: string[], io: CliIo = processIo): Promise<number
     }
     if (to === undefined) throw new UsageError('--to is missing: ipynb or html');
     if (to !== 'ipynb' && to !== 'html') throw new UsageError(`--to ${to}: expected ipynb or html`);
+    if (fromIpynb && to === 'ipynb') throw new UsageError(`${input} is a Jupyter notebook already: --to html makes its report`);
+    if (values['no-code'] && to !== 'html') throw new UsageError('--no-code applies to --to html');
     const out = outOption ?? replaceExtension(input, `.${to}`);
     if (out !== '-' && (await isSameFile(input, out))) throw new UsageError(`--out ${out} is the input file; choose another name`);
     const withOutputs = !values['no-outputs'];
-    const notebook = parseTsnb(await readInput(input), { file: input });
+    const notebook = fromIpynb ? importIpynb(await readInput(input), input, io) : parseTsnb(await readInput(input), { file: input });
     let text: string;
     if (to === 'ipynb') {
       const converted = tsnbToIpynb(notebook, { outputs: withOutputs });
@@ -161,7 +178,8 @@ export function runExport(args: string[], io: CliIo = processIo): Promise<number
     } else {
       const nb = withOutputs ? notebook : parseTsnb(serializeTsnb(notebook, { outputs: false }));
       const script = await fs.readFile(findReportScript(), 'utf8');
-      text = notebookToHtml(nb, { script, source: path.basename(input) });
+      const mathCss = await readKatexCss();
+      text = notebookToHtml(nb, { script, source: path.basename(input), code: !values['no-code'], ...(mathCss !== undefined ? { mathCss } : {}) });
     }
     if (out === '-') {
       io.stdout(text);

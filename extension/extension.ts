@@ -9,6 +9,7 @@ import { KernelStatusItem } from './status';
 import { registerFigureExport } from './figureExport';
 import { VariablesView } from './variablesView';
 import { NotebookTypeChecker } from './typeChecking';
+import { registerExportHtml } from './exportHtml';
 
 /** What `activate` returns: the extension's API (`vscode.extensions.getExtension(id).exports`), used by tests. */
 export interface TransferLabApi {
@@ -32,6 +33,7 @@ export function activate(context: vscode.ExtensionContext): TransferLabApi {
     ...status.registerCommands(),
     ...registerFigureExport(),
     new VariablesView(controller),
+    registerExportHtml(),
   );
   return { controller };
 }

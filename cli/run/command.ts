@@ -31,6 +31,7 @@ import type { JsonValue } from '../../kernel/protocol/tsnb';
 import { parseCliArgs, type CliOptions } from '../args';
 import { checkOutputTarget, isSameFile } from '../atomicWrite';
 import { FailureKind, UsageError } from '../errors';
+import type { RunRecord } from '../htmlReport';
 import { withCliErrors, type CliIo } from '../notebookConvert';
 import { RUN_BACKENDS, runNotebook, type RunNotebookResult } from './execution';
 import { parseParameters } from './parameters';
@@ -38,7 +39,7 @@ import { ProgressReporter, formatSeconds, type ProgressTerminal } from './progre
 import { defaultOutput, readNotebook, writeHtmlReport, writeNotebook } from './writing';
 
 
-export const RUN_USAGE = `usage: transferlab run NOTEBOOK [--out FILE | --in-place] [--html FILE] [--backend NAME] [--param name=value …] [--timeout SECONDS]
+export const RUN_USAGE = `usage: transferlab run NOTEBOOK [--out FILE | --in-place] [--html FILE [--no-code]] [--backend NAME] [--param name=value …] [--timeout SECONDS]
 
 Runs every code cell of a notebook (.tsnb or .ipynb) in a fresh TransferLab kernel started in the
 notebook's folder, and writes the executed notebook with its outputs.
@@ -47,6 +48,7 @@ notebook's folder, and writes the executed notebook with its outputs.
   --in-place         write the executed notebook over the input; cells that do not run (after
                      a failure, skip-execution) keep the outputs they had
   --html FILE        also write a standalone HTML report with the charts drawn
+  --no-code          leave code out of the HTML report (outputs only)
   --backend NAME     compute backend of the kernel: ${RUN_BACKENDS.join(', ')} (default: auto)
   --param name=value a parameter (repeatable), injected after the cell tagged "parameters";
                      the value is JSON when valid (3, [0,1], true), otherwise a string
@@ -69,6 +71,8 @@ export interface RunArgs {
   input: string;
   out: string | undefined;
   html: string | undefined;
+  /** `--no-code`: the HTML report shows outputs only (present only when given). */
+  noCode?: true;
   backend: string | undefined;
   parameters: Map<string, JsonValue>;
   timeout: number | undefined;
@@ -81,6 +85,7 @@ export interface RunArgs {
 const RUN_OPTIONS = {
   out: { type: 'string', short: 'o' },
   html: { type: 'string' },
+  'no-code': { type: 'boolean' },
   backend: { type: 'string' },
   param: { type: 'string', short: 'p', multiple: true },
   timeout: { type: 'string' },
@@ -118,6 +123,7 @@ export function parseRunArgs(args: readonly string[]): RunArgs | 'help' {
     timeout,
     quiet: values.quiet,
     ...(values['in-place'] ? { inPlace: true as const } : {}),
+    ...(values['no-code'] ? { noCode: true as const } : {}),
   };
 }
 
@@ -130,7 +136,7 @@ export function parseRunArgs(args: readonly string[]): RunArgs | 'help' {
 export async function runNotebookFile(
   io: CliIo,
   command: string,
-  spec: { input: string; out: string; html?: string; backend?: string; parameters: Map<string, JsonValue>; timeout?: number; quiet: boolean; cwd?: string; inPlace?: boolean },
+  spec: { input: string; out: string; html?: string; noCode?: boolean; backend?: string; parameters: Map<string, JsonValue>; timeout?: number; quiet: boolean; cwd?: string; inPlace?: boolean },
   options: RunCommandOptions = {},
 ): Promise<number> {
   const warn = (t: string) => io.stderr(`transferlab ${command}: warning: ${t}\n`);
@@ -151,6 +157,7 @@ export async function runNotebookFile(
     controller.abort();
   };
   if (options.handleSigint) process.on('SIGINT', onSigint);
+  const startedAt = new Date();
   let result: RunNotebookResult;
   try {
     result = await runNotebook(notebook, {
@@ -174,7 +181,18 @@ export async function runNotebookFile(
     if (options.handleSigint) process.off('SIGINT', onSigint);
   }
   await writeNotebook(spec.out, result.notebook, warn);
-  if (spec.html !== undefined) await writeHtmlReport(spec.html, result.notebook, path.basename(spec.input));
+  if (spec.html !== undefined) {
+    // The run goes at the top of the report (not into the notebook, whose bytes stay the same from run to run).
+    const run: RunRecord = {
+      date: startedAt.toISOString(),
+      seconds: result.seconds,
+      ...(result.backend !== undefined ? { backend: result.backend } : result.notebook.metadata.backend !== undefined ? { backend: result.notebook.metadata.backend } : {}),
+      parameters: Object.fromEntries(spec.parameters),
+      executed: result.executed,
+      total: result.total,
+    };
+    await writeHtmlReport(spec.html, result.notebook, path.basename(spec.input), { run, code: !spec.noCode });
+  }
   const wrote = [spec.out, spec.html].filter((f): f is string => f !== undefined).join(' and ');
   if (result.error) {
     io.stderr(`transferlab ${command}: ${result.error.report()}`);
@@ -223,6 +241,7 @@ export function runRun(args: string[], io: CliIo = processIo, options: RunComman
         input: parsed.input,
         out,
         ...(parsed.html !== undefined ? { html: parsed.html } : {}),
+        ...(parsed.noCode ? { noCode: true } : {}),
         ...(parsed.backend !== undefined ? { backend: parsed.backend } : {}),
         parameters: parsed.parameters,
         ...(parsed.timeout !== undefined ? { timeout: parsed.timeout } : {}),

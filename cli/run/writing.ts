@@ -8,8 +8,8 @@ import { ipynbToTsnb, tsnbToIpynb } from '../../kernel/protocol/ipynb';
 import { decodeNotebookBytes, parseTsnb, serializeTsnb, type TsnbNotebook } from '../../kernel/protocol/tsnb';
 import { writeFileAtomic } from '../atomicWrite';
 import { InputError } from '../errors';
-import { notebookToHtml } from '../htmlReport';
-import { findReportScript } from '../notebookConvert';
+import { notebookToHtml, type RunRecord } from '../htmlReport';
+import { findReportScript, readKatexCss } from '../notebookConvert';
 
 /** Whether a file name ends in .ipynb (any case). */
 export function isIpynb(file: string): boolean {
@@ -49,8 +49,9 @@ export async function writeNotebook(file: string, nb: TsnbNotebook, warn: (text:
   }
 }
 
-/** Writes the HTML report of a notebook (charts drawn by the report bundle). */
-export async function writeHtmlReport(file: string, nb: TsnbNotebook, source: string): Promise<void> {
+/** Writes the HTML report of a notebook (charts drawn by the report bundle), with the run at its top when given. */
+export async function writeHtmlReport(file: string, nb: TsnbNotebook, source: string, options: { readonly run?: RunRecord; readonly code?: boolean } = {}): Promise<void> {
   const script = await fs.readFile(findReportScript(), 'utf8');
-  await writeFileAtomic(file, notebookToHtml(nb, { script, source }));
+  const mathCss = await readKatexCss();
+  await writeFileAtomic(file, notebookToHtml(nb, { script, source, ...options, ...(mathCss !== undefined ? { mathCss } : {}) }));
 }

@@ -44,6 +44,7 @@ export { DISPLAY } from './display';
 export type { Displayable } from './display';
 export * as cka from './cka';
 export { CkaResult, MinibatchCka } from './cka';
+export { CkaPanels } from './cka';
 export { CkaEstimate } from './cka';
 export type { CkaCell, CkaUncertainty } from './cka';
 export type { UncertaintyOptions } from './resampling';

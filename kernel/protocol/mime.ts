@@ -71,6 +71,12 @@ export interface CkaPayload {
    * `kind` and `debiased` describe.
    */
   readonly measures?: readonly MeasureMatrix[];
+  /**
+   * Several heatmaps side by side on one colour scale, with one legend (`tl.cka.sideBySide`): each
+   * panel a payload of its own (without panels); the outer payload's rows, columns and values are
+   * the first panel's, so that a reader of one heatmap still finds one.
+   */
+  readonly panels?: readonly CkaPayload[];
 }
 
 /** The similarity measures a module × module heatmap can show (`tl.similarity`). */

@@ -9,11 +9,18 @@
 import type { CkaPayload } from '../../kernel/protocol/mime';
 import { cellUncertaintyLines, ckaSpec, MEASURE_SHORT_NAMES, MeasureSignal, measuresOf, type HeatmapLayout } from '../../kernel/protocol/charts/cka';
 import type { Theme } from '../common/theme';
+import { drawToFit } from '../common/fit';
 import { embedVega, type RenderedView } from '../common/vega';
 
-export async function renderCka(host: HTMLElement, payload: CkaPayload, theme: Theme): Promise<RenderedView> {
+/** Draws the heatmap laid out for the width of its container, and again when that changes. */
+export function renderCka(host: HTMLElement, payload: CkaPayload, theme: Theme): Promise<RenderedView> {
+  return drawToFit(host, (target, width) => renderCkaAt(target, payload, theme, width));
+}
+
+async function renderCkaAt(host: HTMLElement, payload: CkaPayload, theme: Theme, width: number | undefined): Promise<RenderedView> {
   // The spec's own hover line is off here: the floating tooltip below follows the pointer.
-  const { spec, layout } = ckaSpec(payload, theme, { hover: false });
+  const measureText = textMeasure(host.ownerDocument, theme.fontFamily);
+  const { spec, layout } = ckaSpec(payload, theme, { hover: false, width, ...(measureText ? { measureText } : {}) });
   const embedded = await embedVega(host, spec, theme, { tooltip: false });
   const measures = measuresOf(payload);
   const shown = (): Shown => {
@@ -21,12 +28,23 @@ export async function renderCka(host: HTMLElement, payload: CkaPayload, theme: T
     const m = measures[Number(embedded.view.signal(MeasureSignal.index)) || 0] ?? measures[0]!;
     return { name: MEASURE_SHORT_NAMES[m.measure] ?? m.measure, values: m.values };
   };
-  const stop = attachCellTooltip(host, embedded.view.origin(), layout, payload, theme, shown);
+  // Heatmaps side by side: no pointer tooltip (it maps a position to a cell of one matrix).
+  const stop = payload.panels !== undefined && payload.panels.length > 0 ? () => undefined : attachCellTooltip(host, embedded.view.origin(), layout, payload, theme, shown);
   return {
     dispose(): void {
       stop();
       embedded.dispose();
     },
+  };
+}
+
+/** Measures text as the page draws it (a canvas in the theme's font), so that labels get the room they take. */
+function textMeasure(doc: Document, fontFamily: string): ((text: string, fontSize: number) => number) | undefined {
+  const context = doc.createElement('canvas').getContext?.('2d');
+  if (!context) return undefined;
+  return (text, fontSize) => {
+    context.font = `${fontSize}px ${fontFamily}`;
+    return context.measureText(text).width;
   };
 }
 

@@ -71,6 +71,9 @@ function join(path: string, key: string): string {
 /** Checks an `application/vnd.transferlab.cka+json` payload. */
 export function parseCkaPayload(v: unknown): CkaPayload {
   const c = new Check(Mime.cka);
+  // Heatmaps side by side: each panel checks as a payload of its own.
+  const panels = (v as { panels?: unknown } | null)?.panels;
+  if (panels !== undefined) c.arr(panels, 'panels').forEach((panel) => parseCkaPayload(panel));
   const o = c.obj(v, '');
   const rows = c.strings(o['rows'], 'rows');
   const columns = c.strings(o['columns'], 'columns');

@@ -6,6 +6,7 @@
 import { statusLines, trainingSpec } from '../../kernel/protocol/charts/training';
 import type { TrainingPayload } from '../../kernel/protocol/mime';
 import type { Theme } from '../common/theme';
+import { drawToFit } from '../common/fit';
 import { embedVegaLite, type RenderedView } from '../common/vega';
 
 export async function renderTraining(host: HTMLElement, payload: TrainingPayload, theme: Theme): Promise<RenderedView> {
@@ -22,5 +23,5 @@ export async function renderTraining(host: HTMLElement, payload: TrainingPayload
   if (payload.runs.every((r) => r.points.length === 0)) {
     return { dispose: () => undefined };
   }
-  return embedVegaLite(chart, trainingSpec(payload, theme), theme);
+  return drawToFit(chart, (target, width) => embedVegaLite(target, trainingSpec(payload, theme, { width }), theme));
 }

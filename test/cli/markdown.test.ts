@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { escapeHtml, markdownToHtml, renderInline, safeUrl } from '../../cli/markdown';
+import { escapeHtml, markdownToHtml, renderInline, safeUrl, typeset } from '../../cli/markdown';
 
 test('blocks: headings, paragraphs, lists, code, quotes, rules, tables', () => {
   const md = [
@@ -86,7 +86,7 @@ test('inlines: code, emphasis, links, images, breaks, escapes', () => {
   assert.equal(renderInline('![a](attachment:a.png)', { resolveImage: (u) => (u === 'attachment:a.png' ? 'data:image/png;base64,QQ==' : undefined) }), '<img src="data:image/png;base64,QQ==" alt="a">');
   assert.equal(markdownToHtml('## Same\n## Same'), '<h2 id="same">Same</h2>\n<h2 id="same-1">Same</h2>\n');
   assert.equal(markdownToHtml('- [x] done\n- [ ] todo'), '<ul>\n<li><input type="checkbox" disabled checked> done</li>\n<li><input type="checkbox" disabled> todo</li>\n</ul>\n');
-  assert.equal(markdownToHtml('$$\n\\sum_i x_i\n$$'), '<div class="math">$$\n\\sum_i x_i\n$$</div>\n');
+  assert.match(markdownToHtml('$$\n\\sum_i x_i\n$$'), /^<div class="math"><span class="katex"><math xmlns="http:\/\/www.w3.org\/1998\/Math\/MathML" display="block"><semantics><mrow><munder><mo>∑<\/mo><mi>i<\/mi><\/munder>/);
 });
 
 const ALLOWED_TAGS = new Set(['p', 'a', 'img', 'pre', 'code', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'em', 'strong', 'del', 'br', 'ul', 'ol', 'li', 'blockquote', 'hr', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'div', 'input']);
@@ -140,9 +140,45 @@ test('pipes in code spans stay in their table cell, and only in tables', () => {
   assert.equal(markdownToHtml('```\n| `a|b` |\n|---|\n```'), '<pre><code>| `a|b` |\n|---|\n</code></pre>\n');
 });
 
-test('display math is kept as TeX, escaped, and a one-line block closes itself', () => {
-  assert.equal(markdownToHtml('$$x < y$$\n\nafter'), '<div class="math">$$x &lt; y$$</div>\n<p>after</p>\n');
-  assert.equal(markdownToHtml('text\n\n$$\na\n$$'), '<p>text</p>\n<div class="math">$$\na\n$$</div>\n');
+test('display math is typeset as MathML (the TeX escaped in its annotation), and a one-line block closes itself', () => {
+  const block = markdownToHtml('$$x < y$$\n\nafter');
+  assert.match(block, /^<div class="math"><span class="katex"><math [^>]*display="block"><semantics><mrow><mi>x<\/mi><mo>&lt;<\/mo><mi>y<\/mi><\/mrow><annotation encoding="application\/x-tex">x &lt; y<\/annotation><\/semantics><\/math><\/span><\/div>\n<p>after<\/p>\n$/);
+  assert.match(markdownToHtml('text\n\n$$\na\n$$'), /^<p>text<\/p>\n<div class="math"><span class="katex"><math [^>]*><semantics><mrow><mi>a<\/mi><\/mrow>/);
+});
+
+test('inline math: $…$ typeset where it opens and closes as in pandoc; prices, escaped dollars and code stay text', () => {
+  assert.match(renderInline('CKA $k(x, y) = e^{-\\gamma}$ here'), /^CKA <span class="katex"><math xmlns="http:\/\/www.w3.org\/1998\/Math\/MathML"><semantics><mrow><mi>k<\/mi>.*<\/math><\/span> here$/);
+  assert.ok(!renderInline('$k$').includes('display="block"'));
+  assert.equal(renderInline('costs $5 and $10 today'), 'costs $5 and $10 today');
+  assert.equal(renderInline('a $ b $ c'), 'a $ b $ c', 'a space inside the dollars: not math');
+  assert.equal(renderInline('\\$x\\$ is money'), '$x$ is money');
+  assert.equal(renderInline('`$x$` in code'), '<code>$x$</code> in code');
+  assert.match(renderInline('$a_1 * b_2$ and *em*'), /<mi>a<\/mi><mn>1<\/mn>.*<\/span> and <em>em<\/em>$/, 'no emphasis inside math');
+  // TeX that does not parse: shown as the TeX, escaped, in an error span.
+  assert.match(renderInline('$\\frac{1}{$'), /^<span class="katex-error" title="[^"]*" style="color:#cc0000">\\frac\{1\}\{<\/span>$/);
+});
+
+test('math from an untrusted notebook runs no link, HTML or script and expands boundedly', () => {
+  const attacks = [
+    '$\\href{javascript:alert(1)}{x}$',
+    '$\\url{javascript:alert(1)}$',
+    '$\\htmlId{x}{y}\\htmlClass{a}{b}\\htmlStyle{color:red}{c}\\htmlData{a=b}{d}$',
+    '$\\includegraphics{https://example.org/a.png}$',
+    '$</math><script>alert(1)</script>$',
+    '$$\n<img src=x onerror=alert(1)>\n$$',
+    '$\\def\\a{\\a\\a}\\a$',
+  ];
+  for (const md of attacks) {
+    const html = markdownToHtml(md);
+    // the TeX itself is kept, escaped, as text of the annotation (and of an error's title)
+    const markup = html.replace(/<annotation[^>]*>[^<]*<\/annotation>/g, '').replace(/title="[^"]*"/g, '');
+    assert.doesNotMatch(markup, /<script|<img|<a\s|<iframe|href=|src=|javascript:|https:/i, `${md} → ${html}`);
+    for (const m of html.matchAll(/<([a-zA-Z][a-zA-Z0-9]*)([^>]*)>/g)) assert.doesNotMatch(m[2]!.replace(/"[^"]*"/g, '""'), /\son\w+\s*=/i, html);
+  }
+  assert.deepEqual(
+    [typeset('x', false).startsWith('<span class="katex"><math'), typeset('x', true).includes('display="block"')],
+    [true, true],
+  );
 });
 
 test('images are shown only from inline data: a remote or local image is a link to it, never fetched', () => {

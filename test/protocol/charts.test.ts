@@ -9,14 +9,15 @@ import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import { CkaResult } from '../../kernel/analysis/cka';
+import { CkaResult, sideBySide } from '../../kernel/analysis/cka';
+import { parseCkaPayload } from '../../renderers/common/payloads';
 import { InterpolationResult } from '../../kernel/analysis/interpolate';
 import { trainingBundle } from '../../kernel/analysis/progress';
-import { ckaSpec, curvatureSpec, interpolationSpec, lightTheme, PALETTES, trainingSpec, vegaConfig, type Theme } from '../../kernel/protocol/charts';
+import { cellText, ckaSpec, curvatureSpec, interpolationSpec, isLight, LEGEND_LABEL_LIMIT, lightTheme, MIN_VALUE_CELL, PALETTES, panelLayout, trainingSpec, vegaConfig, wrapLines, type Theme } from '../../kernel/protocol/charts';
 import { CurvatureResult, curvatureTable } from '../../kernel/analysis/curvature';
 import { HoverSignal, LEVELS, MeasureSignal, cellUncertaintyLines } from '../../kernel/protocol/charts/cka';
 import { SimilarityResult } from '../../kernel/analysis/similarity';
-import { barrierIntervalBar, barrierLabel } from '../../kernel/protocol/charts/interpolation';
+import { barrierIntervalBar, barrierLabel, pairLegendLabel } from '../../kernel/protocol/charts/interpolation';
 import { expressionInterpreter } from 'vega-interpreter';
 import { Mime, type TrainingPayload } from '../../kernel/protocol/mime';
 
@@ -174,12 +175,12 @@ test('cka: VS Code\'s renderer turns the spec\'s hover off and keeps the figure'
   const withHover = json(ckaSpec(payload, dark).spec) as Record<string, unknown>;
   const without = json(ckaSpec(payload, dark, { hover: false }).spec) as Record<string, unknown>;
   assert.equal(without['signals'], undefined);
-  assert.deepEqual((without['marks'] as { name: string }[]).map((m) => m.name), ['heatmap']);
-  assert.deepEqual((withHover['marks'] as { name: string }[]).map((m) => m.name), ['heatmap', 'hover-cell', 'hover-text']);
+  assert.deepEqual((without['marks'] as { name: string }[]).map((m) => m.name), ['heatmap', 'cell-values']);
+  assert.deepEqual((withHover['marks'] as { name: string }[]).map((m) => m.name), ['heatmap', 'cell-values', 'hover-cell', 'hover-text']);
   for (const key of ['data', 'scales', 'axes', 'legends', 'title', 'width', 'height']) assert.deepEqual(without[key], withHover[key], key);
   assert.deepEqual(without['config'], json(vegaConfig(dark)));
   const source = readFileSync(path.join(root, 'renderers', 'cka', 'render.ts'), 'utf8');
-  assert.match(source, /ckaSpec\(payload, theme, \{ hover: false \}\)/, 'the renderer draws its own tooltip instead');
+  assert.match(source, /ckaSpec\(payload, theme, \{ hover: false[,}]/, 'the renderer draws its own tooltip instead');
   const view = await headless(without, true);
   assert.ok(!(await view.toSVG()).includes('>A: '));
   view.finalize();
@@ -229,7 +230,7 @@ test('cka: a payload with several measures gets a switch; the cells, legend and 
   // VS Code: no hover line, the switch stays (the renderer's tooltip reads the index signal).
   const vscode = json(ckaSpec(payload, dark, { hover: false }).spec) as { signals: { name: string }[]; marks: { name: string }[] };
   assert.deepEqual(vscode.signals.map((x) => x.name), [MeasureSignal.measure, MeasureSignal.index, MeasureSignal.labels, MeasureSignal.names]);
-  assert.deepEqual(vscode.marks.map((m) => m.name), ['heatmap']);
+  assert.deepEqual(vscode.marks.map((m) => m.name), ['heatmap', 'cell-values']);
   const source = readFileSync(path.join(root, 'renderers', 'cka', 'render.ts'), 'utf8');
   assert.match(source, /view\.signal\(MeasureSignal\.index\)/, 'the renderer\'s tooltip shows the measure the switch picked');
 });
@@ -249,7 +250,7 @@ test('cka: one measure other than CKA is named without a switch; a CKA payload w
   for (const hover of [true, false]) {
     const plain = json(ckaSpec(old, dark, { hover }).spec) as { signals?: { name: string }[]; data: object[]; legends: { title: unknown }[]; title: { text: string } };
     assert.ok(!(plain.signals ?? []).some((x) => x.name.startsWith('cka_measure')), 'no measure signals');
-    assert.deepEqual(plain.data, json([{ name: 'cells', values: (plain.data[0] as { values: object[] }).values }]), 'no filter on the cells');
+    assert.deepEqual(plain.data, json([{ name: 'cells', values: (plain.data[0] as { values: object[] }).values }, { name: 'cell_values', values: (plain.data[1] as { values: object[] }).values }]), 'no filter on the cells');
     assert.ok((plain.data[0] as { values: object[] }).values.every((c) => !('m' in c)));
     assert.equal(plain.legends[0]!.title, 'CKA');
     assert.equal(plain.title.text, 'linear CKA');
@@ -285,12 +286,13 @@ test('interpolation with aligned curves: dashed in the pair\'s colour, with thei
   assert.equal((curves['strokeDash'] as { field: string }).field, 'weights');
   assert.equal((curves['color'] as { field: string }).field, 'pair', 'raw and aligned share the pair\'s colour');
   assert.ok(spec.hconcat[1]!.encoding!['strokeDash'], 'the accuracy panel dashes aligned curves too');
-  assert.deepEqual(spec.hconcat[0]!.layer!.at(-1)!.data!.values.map((v) => v.label), ['aligned 0.01']);
+  assert.deepEqual(payload.pairs.map(pairLegendLabel), ['A/B: barrier 0.75; aligned 0.01', 'C/D: barrier 0.75'], 'barriers are written in the legend, not on the plot');
+  assert.ok(!spec.hconcat[0]!.layer!.some((l) => (l as { mark?: { type?: string } }).mark?.type === 'text'), 'no text on the plot');
   assert.deepEqual(json(display(result)[Mime.vegaLite]), json(spec));
   const view = new vega.View(vega.parse(vl.compile(spec as unknown as vl.TopLevelSpec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
-  for (const text of ['>barrier 0.75<', '>aligned 0.01<', '>weights<', '>raw<', '>A/B<', '>C/D<']) assert.ok(svg.includes(text), text);
+  for (const text of ['>A/B: barrier 0.75; aligned 0.01<', '>C/D: barrier 0.75<', '>weights<', '>raw<']) assert.ok(svg.includes(text), text);
   assert.match(display(result)[Mime.plain] as string, /Aligned by weight matching[^\n]*\n.*\n.*\nA\/B +0\.7500 +0\.0100 +0\.50 +0\.0000 +2\.000 → 1\.000/);
   const plain = interpolationSpec({ pairs: [payload.pairs[1]!] }, lightTheme) as unknown as { hconcat: { layer: { encoding?: Record<string, unknown> }[] }[] };
   assert.equal(plain.hconcat[0]!.layer[1]!.encoding!['strokeDash'], undefined);
@@ -370,7 +372,7 @@ test('cka with uncertainty: × over the cells with p > alpha (two items), a lege
   const payload = result.toPayload();
   const { spec, layout } = ckaSpec(payload, lightTheme);
   const s = json(spec) as { marks: { name: string; encode: { update: { path: { value: string } } } }[]; title: { subtitle: string } };
-  assert.deepEqual(s.marks.map((m) => m.name), ['heatmap', 'null-marks-halo', 'null-marks', 'hover-cell', 'hover-text']);
+  assert.deepEqual(s.marks.map((m) => m.name), ['heatmap', 'null-marks-halo', 'null-marks', 'cell-values', 'hover-cell', 'hover-text']);
   const step = layout.step;
   const m = Math.round(step * 0.3);
   const d = step - 2 * m;
@@ -388,7 +390,7 @@ test('cka with uncertainty: × over the cells with p > alpha (two items), a lege
   // A payload without uncertainty (older outputs): no marks, no note, the hover line as before.
   const { uncertainty: _u, ...old } = payload;
   const plain = json(ckaSpec(old, lightTheme).spec) as { marks: { name: string }[]; title: { subtitle: string } };
-  assert.deepEqual(plain.marks.map((x) => x.name), ['heatmap', 'hover-cell', 'hover-text']);
+  assert.deepEqual(plain.marks.map((x) => x.name), ['heatmap', 'cell-values', 'hover-cell', 'hover-text']);
   assert.equal(plain.title.subtitle, 'P-T vs RI-T, n = 300');
   assert.deepEqual(cellUncertaintyLines(old, 0, 1), []);
   // p-values only (no bootstrap): marks and p, no interval.
@@ -411,9 +413,165 @@ test('interpolation with a barrier interval: an error bar and the interval in th
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
-  assert.ok(svg.includes('>barrier 0.75 [0.61, 0.88]<'), 'the label carries the interval');
+  assert.ok(svg.includes('>A/B: barrier 0.75 [0.61, 0.88]<'), 'the legend entry carries the interval');
   const layers = (s: unknown) => ((s as { hconcat: { layer: { mark: { type: string } }[] }[] }).hconcat[0]!.layer.map((l) => l.mark.type));
-  assert.deepEqual(layers(spec), ['line', 'line', 'rule', 'errorbar', 'text']);
+  assert.deepEqual(layers(spec), ['line', 'line', 'rule', 'errorbar']);
   const { barrierInterval: _b, ...plainPair } = payload.pairs[0]!;
-  assert.deepEqual(layers(interpolationSpec({ pairs: [plainPair] }, lightTheme)), ['line', 'line', 'rule', 'text']);
+  assert.deepEqual(layers(interpolationSpec({ pairs: [plainPair] }, lightTheme)), ['line', 'line', 'rule']);
+});
+
+/** The width and height of a drawn chart (the root `<svg>`'s attributes). */
+function svgSize(svg: string): { width: number; height: number } {
+  const m = /^<svg[^>]*\swidth="([\d.]+)"[^>]*\sheight="([\d.]+)"/.exec(svg);
+  assert.ok(m !== null, 'an svg with a width and height');
+  return { width: Number(m[1]), height: Number(m[2]) };
+}
+
+/** A seeded n×n matrix of values in [0, 1] with a bright diagonal. */
+function matrix(n: number): number[][] {
+  let s = 7;
+  const next = () => ((s = (s * 16807) % 2147483647) / 2147483647);
+  return Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 0.97 : 0.05 + 0.6 * next())));
+}
+
+const modules = (n: number) => Array.from({ length: n }, (_, i) => `block${i + 1}.conv`);
+
+async function drawn(spec: unknown, vegaLite = false): Promise<{ view: vega.View; svg: string }> {
+  const compiled = vegaLite ? vl.compile(spec as vl.TopLevelSpec).spec : (spec as vega.Spec);
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  const svg = await view.toSVG();
+  return { view, svg };
+}
+
+test('cka: a 3×3 and a 16×16 heatmap both fill a sensible width, with the value printed in each cell', async () => {
+  for (const n of [3, 16]) {
+    const payload = { rows: modules(n), columns: modules(n), values: matrix(n), kind: 'linear' as const, debiased: false, modelA: 'P-T', modelB: 'RI-T' };
+    const { spec, layout } = ckaSpec(payload, lightTheme);
+    const side = layout.step * n;
+    assert.ok(side >= 240 && side <= 560, `${n}×${n}: the matrix is ${side} px wide`);
+    assert.ok(layout.step >= 28, `${n}×${n}: cells of ${layout.step} px read at a glance`);
+    const { view, svg } = await drawn(json(spec));
+    assert.deepEqual(itemsByMark(view, ['cell-values'])['cell-values'], n * n, 'one value per cell');
+    assert.ok(svg.includes(`>${payload.values[0]![1]!.toFixed(2)}<`) && svg.includes('>0.97<'), 'two decimals');
+    view.finalize();
+  }
+  assert.deepEqual([cellText(0.8712, 30), cellText(0.8712, 18), cellText(-0.05, 18), cellText(1, 18), cellText(1, 30)], ['0.87', '.87', '-.05', '1.0', '1.00']);
+  // A 64×64 matrix: cells too small for text, so none (and the heatmap stays a few paths).
+  const big = ckaSpec({ rows: modules(64), columns: modules(64), values: matrix(64), kind: 'linear', debiased: false }, lightTheme);
+  assert.ok(!(json(big.spec) as { marks: { name: string }[] }).marks.some((m) => m.name === 'cell-values'));
+});
+
+test('cka: each value is printed in the colour that contrasts with its cell, in the spec\'s scale or a renderer\'s colours', async () => {
+  const payload = { rows: ['a', 'b'], columns: ['c', 'd'], values: [[0.02, 0.98], [0.5, Number.NaN]], kind: 'linear' as const, debiased: false };
+  for (const theme of [lightTheme, dark]) {
+    const { view } = await drawn(json(ckaSpec(payload, theme).spec));
+    type Item = { text: string; fill: string };
+    const items: Item[] = [];
+    const walk = (node: { name?: string; items?: unknown[] }): void => {
+      if (node.name === 'cell-values') items.push(...((node.items ?? []) as Item[]));
+      else (node.items as { name?: string; items?: unknown[] }[] | undefined)?.forEach(walk);
+    };
+    walk((view.scenegraph() as unknown as { root: { items: unknown[] } }).root);
+    const ink = Object.fromEntries(items.map((i) => [i.text, i.fill]));
+    // viridis: dark purple at 0, yellow at 1
+    assert.deepEqual(ink, { '0.02': '#ffffff', '0.98': '#000000', '0.50': '#000000' }, 'white on dark cells, black on light ones (viridis at 0.5 is a light teal); nothing on a NaN cell');
+    view.finalize();
+  }
+  const own = json(ckaSpec(payload, lightTheme, { colorOf: (t) => (t > 0.9 ? '#fafafa' : 'rgb(10, 10, 40)') }).spec) as { data: { name: string; values: { text: string; ink: string }[] }[] };
+  assert.deepEqual(own.data.find((d) => d.name === 'cell_values')!.values.map((v) => [v.text, v.ink]), [['0.02', '#ffffff'], ['0.98', '#000000'], ['0.50', '#ffffff']]);
+  assert.equal(isLight('#fde725'), true);
+  assert.equal(isLight('#440154'), false);
+  assert.equal(isLight('rgb(250, 250, 250)'), true);
+});
+
+test('cka: the colour scale is the whole of [0, 1] with its legend; narrow containers shrink the chart and move the legend below', async () => {
+  const payload = { rows: modules(16), columns: modules(16), values: matrix(16), kind: 'linear' as const, debiased: true, modelA: 'P-T₁ (fine-tuned)', modelB: 'RI-T₁ (from scratch)', n: 512 };
+  for (const width of [900, 640, 420, 320]) {
+    const { spec, layout } = ckaSpec(payload, lightTheme, { width });
+    const s = json(spec) as { scales: { name: string; domain: unknown }[]; legends: { values: number[]; orient?: string }[] };
+    assert.deepEqual(s.scales.find((x) => x.name === 'color')!.domain, [0, 1]);
+    assert.deepEqual(s.legends[0]!.values, [0, 0.2, 0.4, 0.6, 0.8, 1]);
+    assert.equal(s.legends[0]!.orient, width < 560 ? 'bottom' : undefined, `${width} px: legend ${width < 560 ? 'below' : 'beside'}`);
+    const { view, svg } = await drawn(s);
+    view.finalize();
+    for (const tick of ['>0.0<', '>0.4<', '>1.0<']) assert.ok(svg.includes(tick), `${width} px: legend label ${tick}`);
+    const size = svgSize(svg);
+    assert.ok(size.width <= width, `${width} px container: the chart is ${size.width} px wide`);
+    if (width >= 420) assert.ok(layout.step >= MIN_VALUE_CELL && itemsByMark(view, ['cell-values'])['cell-values'] === 256, `${width} px: values still printed (cells of ${layout.step} px)`);
+  }
+});
+
+test('training: solid train, dashed validation; no validation entry for runs without it; long names cut in the legend, whole in tooltips', async () => {
+  const long = 'fine-tuned from the checkpoint after 12 epochs on CIFAR-10, seed 3, lr 0.01';
+  const trainOnly: TrainingPayload = { runs: [{ label: long, points: [{ epoch: 1, step: 10, loss: 1.2 }, { epoch: 2, step: 20, loss: 0.9 }], done: true }] };
+  const spec = trainingSpec(trainOnly, lightTheme) as unknown as { hconcat: { encoding: Record<string, { legend?: { labelLimit?: number } }> }[] };
+  assert.equal(spec.hconcat[0]!.encoding['strokeDash'], undefined, 'no dash legend');
+  assert.equal(spec.hconcat[0]!.encoding['color']!.legend!.labelLimit, LEGEND_LABEL_LIMIT);
+  const { view, svg } = await drawn(spec, true);
+  view.finalize();
+  assert.ok(!svg.includes('validation') && !svg.includes('>split<'), 'no "validation" entry');
+  assert.ok(!svg.includes(`>${long}<`) && svg.includes('…'), 'the long name is cut with an ellipsis in the legend');
+  assert.ok(JSON.stringify(spec).includes(`"field":"run","type":"nominal"}`), 'the tooltip names the run in full');
+  const both: TrainingPayload = { runs: [{ label: 'P-T', points: [{ epoch: 1, step: 10, loss: 1.2, valLoss: 1.3 }], done: true }] };
+  const dashed = trainingSpec(both, lightTheme) as unknown as { hconcat: { encoding: { strokeDash: { scale: { domain: string[]; range: number[][] } } } }[] };
+  assert.deepEqual(dashed.hconcat[0]!.encoding.strokeDash.scale, { domain: ['train', 'validation'], range: [[1, 0], [5, 3]] });
+});
+
+test('training and interpolation charts fit their container: panels shrink, then stack, legends go below', async () => {
+  const training: TrainingPayload = {
+    title: 'P-T vs RI-T',
+    runs: ['P-T', 'RI-T'].map((label) => ({ label, points: [1, 2, 3].map((e) => ({ epoch: e, step: 10 * e, loss: 1 / e, accuracy: 0.5 + e / 10, valLoss: 1.1 / e, valAccuracy: 0.45 + e / 10 })), done: true })),
+  };
+  const curve = { lambdas: [0, 0.5, 1], loss: [0.3, 1.1, 0.4], accuracy: [0.9, 0.5, 0.88], barrier: 0.75, barrierLambda: 0.5, accuracyBarrier: 0.39, recalibrated: false };
+  const interpolation = new InterpolationResult([{ label: 'P-T₁ – P-T₂', ...curve }, { label: 'RI-T₁ – RI-T₂', ...curve, barrier: 0.74 }]).toPayload();
+  for (const width of [1000, 700, 420]) {
+    for (const [name, spec] of [['training', trainingSpec(training, lightTheme, { width })], ['interpolation', interpolationSpec(interpolation, lightTheme, { width })]] as const) {
+      const { view, svg } = await drawn(spec, true);
+      view.finalize();
+      assert.ok(svgSize(svg).width <= width, `${name} at ${width} px: ${svgSize(svg).width} px wide`);
+      assert.equal('vconcat' in spec, width < 600, `${name} at ${width} px: ${width < 600 ? 'stacked' : 'side by side'}`);
+    }
+  }
+  assert.deepEqual(panelLayout(2, 420), { panelWidth: 320, stacked: true, legendBelow: true });
+  assert.deepEqual(panelLayout(2, 800), { panelWidth: 230, stacked: false, legendBelow: false });
+  assert.deepEqual(wrapLines(['barrier: highest loss above the straight line between the end losses'], 300), ['barrier: highest loss above the', 'straight line between the end', 'losses']);
+});
+
+test('cka: several heatmaps side by side share one 0..1 colour scale and one legend, and fit the width', async () => {
+  const a = new CkaResult({ rows: modules(8), columns: modules(8), values: matrix(8), kind: 'linear', debiased: false, estimator: 'full', n: 100, modelA: 'P-T₁', modelB: 'P-T₂' });
+  const b = new CkaResult({ rows: modules(3), columns: modules(3), values: [[1, 0.2, 0.1], [0.2, 1, 0.3], [0.1, 0.3, 1]], kind: 'linear', debiased: false, estimator: 'full', n: 100, modelA: 'RI-T₁', modelB: 'RI-T₂' });
+  const panels = sideBySide([a, b], { title: 'P-T/P-T and RI-T/RI-T' });
+  const bundle = display(panels);
+  const payload = bundle[Mime.cka] as { panels: unknown[]; rows: string[] };
+  assert.equal(payload.panels.length, 2);
+  assert.deepEqual(payload.rows, modules(8), 'the outer payload is the first heatmap');
+  assert.deepEqual(parseCkaPayload(json(payload)), json(payload), 'the renderer accepts it');
+  for (const width of [1000, 700, 420]) {
+    const spec = json(ckaSpec(panels.toPayload(), lightTheme, { width }).spec) as { scales: { name: string; domain: number[] }[]; legends: { values: number[] }[]; marks: { type: string; name: string; scales: { name: string }[] }[] };
+    assert.deepEqual(spec.scales.map((s) => [s.name, s.domain]), [['color', [0, 1]]], 'one colour scale over [0, 1]');
+    assert.equal(spec.legends.length, 1);
+    assert.deepEqual(spec.legends[0]!.values, [0, 0.2, 0.4, 0.6, 0.8, 1]);
+    assert.deepEqual(spec.marks.map((m) => [m.type, m.name]), [['group', 'panel-0'], ['group', 'panel-1']]);
+    assert.ok(spec.marks.every((m) => !m.scales.some((s) => s.name === 'color')), 'no panel has a colour scale of its own');
+    for (const m of spec.marks) {
+      const x = m.scales.find((s) => s.name === 'x') as unknown as { range: number[] };
+      assert.ok(Array.isArray(x.range) && x.range[1]! > 0, `${m.name}: the module axis spans its cells`);
+    }
+    const { view, svg } = await drawn(spec);
+    const items = itemsByMark(view, ['cell-values']);
+    const inks = new Set<string>();
+    const walk = (node: { name?: string; items?: { fill?: string; items?: unknown[] }[] }): void => {
+      if (node.name === 'cell-values') node.items?.forEach((i) => inks.add(String(i.fill)));
+      else node.items?.forEach((c) => walk(c as never));
+    };
+    walk((view.scenegraph() as unknown as { root: never }).root);
+    view.finalize();
+    if (width === 1000) assert.deepEqual([...inks].sort(), ['#000000', '#ffffff'], 'values in black or white from the shared scale');
+    assert.ok(svgSize(svg).width <= width, `${width} px: ${svgSize(svg).width} px wide`);
+    for (const text of ['>P-T₁ module<', 'RI-T₁ vs RI-T₂', '>P-T/P-T and RI-T/RI-T<', '>1.0<']) assert.ok(svg.includes(text), `${width} px: ${text}`);
+    if (width === 1000) assert.ok(items['cell-values']! > 0, 'values printed in the cells');
+  }
+  assert.deepEqual(bundle[Mime.vega], json(panels.toVega()));
+  assert.throws(() => sideBySide([]), /cka\.sideBySide: results must be a non-empty array/);
+  assert.throws(() => sideBySide([a, {} as CkaResult]), /cka\.sideBySide: results\[1\] is not a CKA result/);
 });

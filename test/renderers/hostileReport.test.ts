@@ -14,6 +14,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BrowserContext, Frame, Page } from 'playwright-core';
 import { notebookToHtml } from '../../cli/htmlReport';
+import { readKatexCss } from '../../cli/notebookConvert';
 import { Mime } from '../../kernel/protocol/mime';
 import { createTsnbNotebook, type JsonValue, type TsnbCell, type TsnbMimeBundle } from '../../kernel/protocol/tsnb';
 import { ROOT, launchChromium, openRendererPage, render, requireBundle } from './browser';
@@ -103,11 +104,11 @@ const URL_SPECS: JsonValue[] = [
 /** Embed options that would load a config and a patch by URL, through a loader of their own: ignored. */
 const LOADER_SPEC = { ...BAR, data: VALUES, usermeta: { embedOptions: { loader: { baseURL: `${EVIL}/` }, config: `${EVIL}/config.json`, patch: `${EVIL}/patch.json` } } };
 
-async function openReport(name: string, cells: TsnbCell[]): Promise<Page> {
+async function openReport(name: string, cells: TsnbCell[], options: { mathCss?: string } = {}): Promise<Page> {
   const nb = createTsnbNotebook();
   nb.cells.push({ cell_type: 'markdown', metadata: {}, source: `# Hostile ${name}` }, ...cells);
   const file = path.join(dir, `${name}.html`);
-  writeFileSync(file, notebookToHtml(nb, { script: readFileSync(path.join(ROOT, 'dist', 'renderers', 'report.js'), 'utf8') }));
+  writeFileSync(file, notebookToHtml(nb, { script: readFileSync(path.join(ROOT, 'dist', 'renderers', 'report.js'), 'utf8'), ...options }));
   requests = [];
   popups = [];
   const page = await browser.newPage();
@@ -307,4 +308,20 @@ test("VS Code's vega-lite renderer ignores the spec's embed options and loads no
   assert.deepEqual(await rp.violations(), []);
   assert.deepEqual(requests, []);
   await rp.page.close();
+});
+
+test('math asking for links, HTML or images runs and fetches nothing; KaTeX draws the rest', async () => {
+  const md = [
+    `$\\href{javascript:window.__pwned='href'}{click}$ and $\\url{${EVIL}/u}$`,
+    `$$\n\\includegraphics{${EVIL}/g.png} \\htmlId{x}{y} \\htmlData{onerror=${PAYLOAD}}{z} \\htmlStyle{background:url(${EVIL}/s.png)}{w}\n$$`,
+    `$</span><img src="${EVIL}/m.png" onerror="${PAYLOAD}">$ and $x^2 + \\frac{1}{2}$`,
+  ].join('\n\n');
+  const mathCss = await readKatexCss();
+  assert.ok(mathCss !== undefined, 'dist/katex.css is built');
+  const page = await openReport('math', [{ cell_type: 'markdown', metadata: {}, source: md }, code({ [Mime.markdown]: md, [Mime.plain]: 'md' })], { mathCss });
+  await clickEverything(page);
+  assertNothingHappened(await state(page), 'Hostile math');
+  assert.deepEqual(await page.$$eval('img, a[href]', (es) => es.map((e) => e.outerHTML)), [], 'no image or link from the math');
+  assert.ok((await page.$$('.katex math')).length >= 6, 'the formulas are typeset');
+  await page.close();
 });

@@ -118,6 +118,7 @@ test('cka: a payload with several measures shows a switch; the legend and the to
   });
   const box = await light.page.evaluate(() => {
     const el = (window as unknown as { tlElement: (id: string) => HTMLElement }).tlElement('cka-measures');
+    el.scrollIntoView({ block: 'start' });
     const rects = Array.from(el.querySelectorAll('svg .mark-path path')).map((p) => p.getBoundingClientRect());
     const left = Math.min(...rects.map((b) => b.left));
     const top = Math.min(...rects.map((b) => b.top));
@@ -261,7 +262,7 @@ test('interpolation: loss and accuracy panels, one curve per pair, barriers labe
   assert.equal(r.error, null);
   assert.equal(r.svg, 1);
   const texts = await svgTexts(light.page, 'interp');
-  for (const t of ['scratch ↔ pretrained', 'loss', 'accuracy', 'barrier 0.055', 'barrier 1.48', 'P–P', 'RI–RI', 'λ']) {
+  for (const t of ['scratch ↔ pretrained', 'loss', 'accuracy', 'P–P: barrier 0.055', 'RI–RI: barrier 1.48', 'λ']) {
     assert.ok(texts.includes(t), `${t} not among ${JSON.stringify(texts)}`);
   }
   const noAcc = { pairs: [{ ...payload.pairs[0]!, accuracy: [] }] };

@@ -61,7 +61,7 @@ test('cka: cells merge into one path per colour level', () => {
       [LEVELS - 1, 'M0,0h20v10h-20z'],
     ],
   );
-  assert.deepEqual([cellSize(3, 3), cellSize(64, 64), cellSize(200, 10)], [28, 10, 8]);
+  assert.deepEqual([cellSize(3, 3), cellSize(16, 16), cellSize(64, 64), cellSize(200, 10), cellSize(16, 16, 300)], [80, 35, 8, 5, 18]);
   assert.deepEqual(uniqueLabels(['fc', 'fc', 'conv', 'fc']), ['fc', 'fc #2', 'conv', 'fc #3']);
 });
 
@@ -74,7 +74,7 @@ test('cka: the Vega spec runs with the interpreter and draws names, legend and c
       return `rgb(${Math.round(t * 255)},0,0)`;
     },
   });
-  assert.deepEqual(layout, { step: 28, rows: ['a1', 'a2'], columns: ['b1', 'b2', 'b3'] });
+  assert.deepEqual(layout, { step: 80, rows: ['a1', 'a2'], columns: ['b1', 'b2', 'b3'] });
   assert.ok(colors.every((t) => t >= 0 && t <= 1), 'values outside 0..1 are clamped in colour');
   const svg = await svgOf(spec);
   for (const text of ['>a1<', '>b3<', '>Debiased RBF CKA<', '>A vs B, n = 64<', '>CKA<', '>A module<', '>B module<']) assert.ok(svg.includes(text), text);
@@ -92,7 +92,7 @@ test('interpolation: chord, barrier and a spec vega-lite compiles', async () => 
   const payload: InterpolationPayload = { pairs: [pair, { ...pair, label: 'q', accuracy: [0.1, 0.9, 0.5, 0.9, 0.1] }] };
   const compiled = vl.compile(interpolationSpec(payload, theme)).spec;
   const svg = await svgOf(compiled);
-  for (const text of ['>barrier 1<', '>loss<', '>accuracy<', '>p<', '>q<']) assert.ok(svg.includes(text), text);
+  for (const text of ['>p: barrier 1<', '>q: barrier 1<', '>loss<', '>accuracy<']) assert.ok(svg.includes(text), text);
   const lossOnly = vl.compile(interpolationSpec({ pairs: [pair] }, theme)).spec;
   assert.ok(!(await svgOf(lossOnly)).includes('>accuracy<'));
 });
@@ -110,7 +110,7 @@ test('interpolation: the mean barrier definition draws its reference at the mean
   assert.match(barrierNote({ pairs: [linear, pair] }), /linear: .*; mean: /);
   const spec = interpolationSpec({ pairs: [pair, linear], warnings: ['p: BatchNorm statistics from the evaluation data'] }, theme);
   const svg = await svgOf(vl.compile(spec).spec);
-  for (const text of ['⚠ p: BatchNorm statistics from the evaluation data', 'mean end loss', '>barrier 1<']) assert.ok(svg.includes(text), text);
+  for (const text of ['⚠ p: BatchNorm statistics from the evaluation data', 'mean end loss', '>p: barrier 1<']) assert.ok(svg.includes(text), text);
 });
 
 test('training: rows, status lines and a spec vega-lite compiles', async () => {

@@ -134,12 +134,12 @@ const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
   'parameter-distance'(nb) {
     const charts = bundles(nb).filter((b) => String(b[Mime.plain] ?? '').startsWith('Distance in parameter space'));
     assert.equal(charts.length, 2);
-    assert.match(texts(nb), /RI-T₁ − RI-T₂‖ = \*\*[\d.]+\*\* \([\d.]+× farther apart\)/);
+    assert.match(texts(nb), /RI-T₁ - RI-T₂‖ = \*\*[\d.]+\*\* \([\d.]+x farther apart\)/);
   },
   interpolation(nb) {
     const curves = payloads<InterpolationPayload>(nb, Mime.interpolation);
     assert.equal(curves.length, 3);
-    assert.deepEqual(curves[1]!.pairs.map((p) => p.label), ['P-T₁ – P-T₂', 'RI-T₁ – RI-T₂', 'P-T₁ – RI-T₁']);
+    assert.deepEqual(curves[1]!.pairs.map((p) => p.label), ['P-T₁ vs P-T₂', 'RI-T₁ vs RI-T₂', 'P-T₁ vs RI-T₁']);
     assert.ok(curves[2]!.pairs[0]!.lambdas.some((l) => l < 0), 'a grid beyond [0, 1]');
     assert.ok(curves.every((c) => c.pairs.every((p) => p.barrierDefinition === 'linear')), 'the linear barrier by default');
     const rows = [...texts(nb).matchAll(/^\| (.+?) \| (-?[\d.]+) \| (-?[\d.]+) \|$/gm)];
@@ -153,16 +153,16 @@ const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
   },
   alignment(nb) {
     const t = texts(nb);
-    const gap = /max \|logits\(A\) − logits\(permuted A\)\| over 64 images: ([\d.e+-]+)/.exec(t);
+    const gap = /max \|logits\(A\) - logits\(permuted A\)\| over 64 images: ([\d.e+-]+)/.exec(t);
     assert.ok(gap && Number(gap[1]) < 1e-4, `a permuted copy computes the same function: ${gap?.[1]}`);
     const curves = payloads<InterpolationPayload>(nb, Mime.interpolation);
-    assert.deepEqual(curves.map((c) => c.pairs[0]!.label), ['RI-T₁ – permuted RI-T₁', 'RI-T₁ – RI-T₂']);
+    assert.deepEqual(curves.map((c) => c.pairs[0]!.label), ['RI-T₁ vs permuted RI-T₁', 'RI-T₁ vs RI-T₂']);
     const self = curves[0]!.pairs[0]!;
     assert.ok(self.aligned && Math.abs(self.aligned.barrier) < 1e-4, `aligned barrier with a permuted copy ≈ 0: ${self.aligned?.barrier}`);
     assert.ok(self.barrier > self.aligned.barrier, `raw ${self.barrier} above aligned ${self.aligned.barrier}`);
     assert.ok(curves[1]!.pairs[0]!.aligned, 'the pair of networks has an aligned curve');
     assert.match(t, /Weight matching \(cnn\): \d+ sweeps?, converged; ‖θA − θB‖ [\d.]+ → [\d.]+/);
-    assert.match(t, /\| RI-T₁ – RI-T₂ \| -?[\d.]+ \| -?[\d.]+ \|/);
+    assert.match(t, /\| RI-T₁ vs RI-T₂ \| -?[\d.]+ \| -?[\d.]+ \|/);
   },
   uncertainty(nb) {
     const heatmaps = payloads<CkaPayload>(nb, Mime.cka);
@@ -184,14 +184,14 @@ const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
     assert.ok(mismatched.filter((p) => p! > 0.05).length >= mismatched.length / 2, `mismatched p-values ${mismatched.join(', ')}`);
     const t = texts(nb);
     assert.match(t, /\| P-T₁\/P-T₂ \| conv1 \| [\d.]+ \| \[-?[\d.]+, [\d.]+\] \| [\d.]+ \|/);
-    const m = /Independent pairs rejected at α = 0\.05: \*\*(\d+) of 60\*\* \(99% binomial range (\d+)–(\d+)\)/.exec(t);
+    const m = /Independent pairs rejected at alpha = 0\.05: \*\*(\d+) of 60\*\* \(99% binomial range (\d+)-(\d+)\)/.exec(t);
     assert.ok(m, t);
     assert.ok(Number(m[1]) >= Number(m[2]) && Number(m[1]) <= Number(m[3]), m[0]);
     assert.match(t, /X against X·Q: linear CKA 1\.0000, 95% interval \[1\.0000, 1\.0000\].*permutation p = 0\.0100/);
     const curves = payloads<InterpolationPayload>(nb, Mime.interpolation);
-    assert.deepEqual(curves[0]!.pairs.map((p) => p.label), ['P-T₁ – P-T₂', 'RI-T₁ – RI-T₂']);
+    assert.deepEqual(curves[0]!.pairs.map((p) => p.label), ['P-T₁ vs P-T₂', 'RI-T₁ vs RI-T₂']);
     for (const p of curves[0]!.pairs) assert.ok(p.barrierInterval && p.barrierInterval.lower <= p.barrierInterval.upper && p.barrierInterval.bootstrap === 40, JSON.stringify(p.barrierInterval));
-    assert.match(t, /\| P-T₁ – P-T₂ \| -?[\d.]+ \| \[-?[\d.]+, -?[\d.]+\] \|/);
+    assert.match(t, /\| P-T₁ vs P-T₂ \| -?[\d.]+ \| \[-?[\d.]+, -?[\d.]+\] \|/);
   },
   checkpoints(nb) {
     const t = texts(nb);
@@ -341,19 +341,19 @@ describe('sample notebooks run headlessly with small parameters', { concurrency:
       return barrier.get(label)!;
     };
     const bars = [...barrier].map(([k, v]) => `${k}: ${v.toFixed(4)}`).join(', ');
-    assert.ok(b('P-T₁ – P-T₂') < 0.1, `P-T/P-T barrier ≈ 0: ${bars}`);
-    assert.ok(b('RI-T₁ – RI-T₂') > 0.2 && b('RI-T₁ – RI-T₂') > 4 * Math.max(b('P-T₁ – P-T₂'), 0), `RI-T/RI-T barrier clearly positive: ${bars}`);
-    assert.ok(b('P-T₁ – RI-T₁') > 0.2, `P-T/RI-T barrier clearly positive: ${bars}`);
+    assert.ok(b('P-T₁ vs P-T₂') < 0.1, `P-T/P-T barrier ≈ 0: ${bars}`);
+    assert.ok(b('RI-T₁ vs RI-T₂') > 0.2 && b('RI-T₁ vs RI-T₂') > 4 * Math.max(b('P-T₁ vs P-T₂'), 0), `RI-T/RI-T barrier clearly positive: ${bars}`);
+    assert.ok(b('P-T₁ vs RI-T₁') > 0.2, `P-T/RI-T barrier clearly positive: ${bars}`);
 
     // The summary: every claim of the paper tested with a statistic per seed (or pair of seeds), an
     // interval over seeds, and the verdict that interval gives (recomputed here).
     const findings = payloads<FindingsJson>(nb, Mime.json).filter((p) => typeof p === 'object' && p !== null && 'rows' in p && 'title' in p);
     assert.equal(findings.length, 1, 'one findings table');
     const findingRows = findings[0]!.rows;
-    assert.deepEqual(findingRows.map((r) => r.claim.replace(/\d+×\d+/g, 'b×b')), [
+    assert.deepEqual(findingRows.map((r) => r.claim.replace(/\d+x\d+/g, 'bxb')), [
       'P-T beats RI-T with scarce labels',
-      'Smaller blocks hurt both: accuracy falls from b×b to b×b blocks',
-      'P-T keeps an edge even at b×b blocks',
+      'Smaller blocks hurt both: accuracy falls from bxb to bxb blocks',
+      'P-T keeps an edge even at bxb blocks',
       "P-T's edge shrinks as the blocks shrink",
       "P-T's edge is largest early in training",
       'Two P-T runs are more similar than two RI-T runs',

@@ -37,4 +37,5 @@ export type { ModelMatrixOptions } from './modelMatrix';
 export { CkaResult } from './result';
 export type { CkaResultInit, CkaCell } from './result';
 export { CkaEstimate } from './estimate';
+export { CkaPanels, sideBySide } from './panels';
 export type { CkaUncertainty } from './uncertainty';

@@ -20,14 +20,73 @@
  */
 import type { Spec } from 'vega';
 import type { CkaPayload, MeasureMatrix, SimilarityMeasure } from '../mime';
+import { charWidth, DEFAULT_CHART_WIDTH, NARROW_CHART_WIDTH, wrapLines } from './layout';
 import { isHighContrast, vegaConfig, type Theme } from './theme';
 
 /** Colour levels the 0..1 range is quantised to (steps of 1/255: invisible). */
 export const LEVELS = 256;
 
-/** Cell size in pixels: the matrix stays within about 640 px, cells between 8 and 28 px. */
-export function cellSize(rows: number, columns: number): number {
-  return Math.max(8, Math.min(28, Math.floor(640 / Math.max(1, rows, columns))));
+/**
+ * Cell size in pixels: square cells, so that a 3×3 and a 16×16 matrix both fill a sensible width
+ * (the matrix aims at 36 px per module, between 240 and 560 px wide, cells at most 96 px), within
+ * `available` pixels for the matrix itself when given (cells then shrink down to 5 px).
+ *
+ * @example
+ * cellSize(3, 3); // 80: a 240 px matrix
+ * cellSize(16, 16); // 35
+ * cellSize(16, 16, 300); // 18: the matrix fits in 300 px
+ */
+export function cellSize(rows: number, columns: number, available?: number): number {
+  const n = Math.max(1, rows, columns);
+  const target = Math.max(240, Math.min(560, 36 * n));
+  const room = available === undefined ? target : Math.min(target, available * (n / Math.max(1, columns)));
+  return Math.max(5, Math.min(96, Math.floor(room / n)));
+}
+
+/** Smallest cell (px) that prints its value (`.87` at 9 px); from {@link FULL_VALUE_CELL} px on, `0.87`. */
+export const MIN_VALUE_CELL = 16;
+
+/** Smallest cell (px) that prints a value with its leading zero. */
+export const FULL_VALUE_CELL = 28;
+
+/**
+ * Font size of the values printed in cells of `step` px: as large as the value's text fits with a
+ * margin (about 0.55 em per digit), 9 to 16 px; 0 when the cells are too small for values.
+ */
+export function valueFontSize(step: number): number {
+  if (step < MIN_VALUE_CELL) return 0;
+  const size = step >= FULL_VALUE_CELL ? (step - 4) / 2.2 : (step - 3) / 1.65;
+  return Math.min(16, Math.max(9, Math.floor(size)));
+}
+
+/**
+ * A value as printed in a cell of `step` px: two decimals (`0.87`), in small cells without the
+ * leading zero (`.87`, `-.05`) and one decimal from 1 on (`1.0`).
+ *
+ * @example
+ * cellText(0.8712, 30); // '0.87'
+ * cellText(0.8712, 18); // '.87'
+ * cellText(1, 18); // '1.0'
+ */
+export function cellText(v: number, step: number): string {
+  if (step >= FULL_VALUE_CELL) return v.toFixed(2);
+  // three characters at most: `.87`, `-.05`, `1.0`
+  return Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2).replace(/^(-?)0\./, '$1.');
+}
+
+/** Luminance above which a cell's value is printed black rather than white (WCAG: equal contrast). */
+export const TEXT_LUMINANCE_THRESHOLD = 0.179;
+
+/**
+ * The horizontal room (px) left for the matrix when the chart gets `width` px in all, beside row
+ * labels measured by `measure` (default: Vega's own estimate when it cannot measure text, which
+ * is wider than browsers draw).
+ */
+export function matrixRoom(width: number, rows: readonly string[], labelLimit: number, legendBelow: boolean, measure?: (text: string, fontSize: number) => number): number {
+  const longest = Math.max(0, ...rows.map((r) => (measure !== undefined ? measure(r, 11) : r.length * charWidth(11))));
+  const labels = Math.min(labelLimit, longest) + 34; // tick labels, ticks and axis title
+  const legend = legendBelow ? 0 : 78; // gradient, its labels and title
+  return Math.max(40, width - labels - legend - 12);
 }
 
 /** Names made unique (a repeated name gets ` #k`), so that an ordinal axis keeps every module. */
@@ -196,6 +255,13 @@ export interface CkaSpecOptions {
    * and any plain vega-embed). VS Code's renderer passes false and draws its own tooltip.
    */
   readonly hover?: boolean;
+  /**
+   * The width (px) of the container the chart must fit (default {@link DEFAULT_CHART_WIDTH}): cells
+   * shrink to fit it, and below {@link NARROW_CHART_WIDTH} the legend moves under the matrix.
+   */
+  readonly width?: number;
+  /** Width (px) of a label at a font size, as the page draws it (renderers measure with a canvas). */
+  readonly measureText?: (text: string, fontSize: number) => number;
 }
 
 /** Geometry the renderer needs to map a pointer position to a cell. */
@@ -216,11 +282,16 @@ export interface HeatmapLayout {
  * const { spec: vscode, layout } = ckaSpec(payload, theme, { hover: false }); // own tooltip
  */
 export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {}): { spec: Spec; layout: HeatmapLayout } {
+  if (p.panels !== undefined && p.panels.length > 0) return ckaPanelsSpec(p.panels, theme, { ...options, ...(p.title !== undefined ? { title: p.title } : {}) });
   const { colorOf, hover = true } = options;
+  const width = options.width !== undefined && Number.isFinite(options.width) && options.width > 0 ? options.width : DEFAULT_CHART_WIDTH;
+  const narrow = width < NARROW_CHART_WIDTH;
+  const labelLimit = narrow ? 80 : 140;
   const rows = uniqueLabels(p.rows);
   const columns = uniqueLabels(p.columns);
-  const step = cellSize(rows.length, columns.length);
+  const step = cellSize(rows.length, columns.length, matrixRoom(width, rows, labelLimit, narrow, options.measureText));
   const labelSize = Math.min(11, Math.max(7, step - 2));
+  const valueSize = valueFontSize(step);
   const hc = isHighContrast(theme.kind);
   const measures = measuresOf(p);
   const cellsOf = (values: CkaPayload['values']) => [...levelPaths(values, step)].map(([l, path]) => {
@@ -231,6 +302,19 @@ export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {
   // With several measures, every measure's cells, tagged with its index and filtered by the switch.
   const cells = measures === undefined ? cellsOf(p.values) : measures.flatMap((m, i) => cellsOf(m.values).map((c) => ({ ...c, m: i })));
   const fill = colorOf !== undefined ? { field: 'fill' } : [{ test: 'datum.t === null', field: 'fill' }, { scale: 'color', field: 't' }];
+  // The value printed in each cell where it fits, black or white, whichever contrasts more with the cell.
+  const valuesOf = (values: CkaPayload['values'], m?: number) =>
+    values.flatMap((row, i) =>
+      row.flatMap((v, j) => {
+        const l = level(v);
+        if (l < 0) return [];
+        const t = l / (LEVELS - 1);
+        const ink = colorOf !== undefined ? { ink: isLight(colorOf(t)) ? '#000000' : '#ffffff' } : {};
+        return [{ x: (j + 0.5) * step, y: (i + 0.5) * step, t, text: cellText(v, step), ...ink, ...(m !== undefined ? { m } : {}) }];
+      }),
+    );
+  const cellValues = valueSize === 0 ? [] : measures === undefined ? valuesOf(p.values) : measures.flatMap((m, i) => valuesOf(m.values, i));
+  const measureFilter = measures !== undefined ? { transform: [{ type: 'filter', expr: `datum.m === ${MeasureSignal.index}` }] } : {};
   const title = ckaTitle(p);
   const config = vegaConfig(theme);
   const hovered = hover ? hoverParts(p, theme, config) : undefined;
@@ -241,8 +325,8 @@ export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {
     height: step * rows.length,
     padding: 4,
     autosize: 'pad',
-    title: { ...title, anchor: 'start' },
-    data: [{ name: 'cells', values: cells, ...(measures !== undefined ? { transform: [{ type: 'filter', expr: `datum.m === ${MeasureSignal.index}` }] } : {}) }],
+    title: { ...title, anchor: 'start', ...(narrow && title.subtitle !== undefined ? { subtitle: wrapLines([title.subtitle], width) } : {}) },
+    data: [{ name: 'cells', values: cells, ...measureFilter }, ...(cellValues.length > 0 ? [{ name: 'cell_values', values: cellValues, ...measureFilter }] : [])],
     scales: [
       { name: 'x', type: 'band', domain: columns, range: 'width', padding: 0 },
       { name: 'y', type: 'band', domain: rows, range: 'height', padding: 0 },
@@ -256,12 +340,13 @@ export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {
         labelAngle: -45,
         labelAlign: 'right',
         labelBaseline: 'top',
-        labelLimit: 140,
+        labelLimit,
         labelFontSize: labelSize,
         labelOverlap: false,
+        titleLimit: Math.max(80, step * columns.length),
         zindex: 1,
       },
-      { orient: 'left', scale: 'y', title: `${p.modelA ?? 'model A'} module`, labelLimit: 140, labelFontSize: labelSize, zindex: 1 },
+      { orient: 'left', scale: 'y', title: `${p.modelA ?? 'model A'} module`, labelLimit, labelFontSize: labelSize, titleLimit: Math.max(80, step * rows.length), zindex: 1 },
     ],
     legends: [
       {
@@ -270,9 +355,11 @@ export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {
         title: measures !== undefined ? { signal: `${MeasureSignal.labels}[${MeasureSignal.index}]` } : 'CKA',
         // a measure's label names its range too: room for it (vega cuts titles at 180 px)
         ...(measures !== undefined ? { titleLimit: 360 } : {}),
-        gradientLength: Math.min(200, Math.max(80, step * rows.length)),
+        // the whole 0..1 scale, ticks at every 0.2, as long as the matrix (within 120..240 px)
+        gradientLength: Math.min(240, Math.max(120, narrow ? step * columns.length : step * rows.length)),
         values: [0, 0.2, 0.4, 0.6, 0.8, 1],
         format: '.1f',
+        ...(narrow ? { orient: 'bottom', direction: 'horizontal', offset: 8 } : {}),
       },
     ],
     marks: [
@@ -290,12 +377,136 @@ export function ckaSpec(p: CkaPayload, theme: Theme, options: CkaSpecOptions = {
         },
       },
       ...nullMarks(p, step, theme),
+      ...(cellValues.length > 0 ? [valueMarks(valueSize, colorOf !== undefined)] : []),
       ...(hovered?.marks ?? []),
     ],
     ...(hovered !== undefined || measures !== undefined ? { signals: [...(measures !== undefined ? measureSignals(measures) : []), ...(hovered?.signals ?? [])] } : {}),
     config: hovered?.config ?? config,
   };
   return { spec: spec as unknown as Spec, layout: { step, rows, columns } };
+}
+
+/** Gap (px) between heatmaps side by side. */
+export const PANEL_GAP = 24;
+
+/** Narrowest share of a row (px) a heatmap side by side gets; below it, heatmaps stack. */
+export const MIN_PANEL_SHARE = 280;
+
+/**
+ * Several heatmaps side by side (a payload's `panels`): each drawn as {@link ckaSpec} draws it (cells,
+ * values, module axes, its own title) in a group of a grid layout, all on one `color` scale with one
+ * legend; the cells shrink so that the row fits `options.width`, and in a narrow container the
+ * heatmaps stack. No hover line (the tooltip of VS
+ * Code's renderer is for a single heatmap); measures switches are not drawn in panels.
+ *
+ * @example
+ * const { spec } = ckaPanelsSpec([ptPt.toPayload(), ritRit.toPayload()], lightTheme, { width: 900 });
+ */
+export function ckaPanelsSpec(panels: readonly CkaPayload[], theme: Theme, options: CkaSpecOptions & { readonly title?: string } = {}): { spec: Spec; layout: HeatmapLayout } {
+  const width = options.width !== undefined && Number.isFinite(options.width) && options.width > 0 ? options.width : DEFAULT_CHART_WIDTH;
+  const n = panels.length;
+  const legendBelow = width < NARROW_CHART_WIDTH * Math.min(2, n);
+  // Each panel gets an equal share of the row (ckaSpec takes the legend's room off a width, so it
+  // is added back below); too narrow a share for labels and cells, and the panels stack instead.
+  const rowShare = Math.floor((width - (legendBelow ? 0 : 78) - (n - 1) * PANEL_GAP) / n);
+  const stacked = n > 1 && rowShare < MIN_PANEL_SHARE;
+  const share = stacked ? width - (legendBelow ? 0 : 78) : rowShare;
+  const built = panels.map((panel) => {
+    const { panels: _nested, measures: _measures, ...single } = panel;
+    return ckaSpec(single, theme, { ...options, hover: false, width: share + 78 });
+  });
+  // One scale for all: the smallest cells of any panel, so that equal values look equal in size too.
+  const step = Math.min(...built.map((b) => b.layout.step));
+  const again = built.map((b, i) => (b.layout.step === step ? b : ckaSpecAtStep(panels[i]!, theme, options, step, share)));
+  const groups = again.map(({ spec, layout }, i) => {
+    const s = spec as unknown as { title: object; data: object[]; scales: { name: string }[]; axes: object[]; marks: object[] };
+    return {
+      type: 'group',
+      name: `panel-${i}`,
+      title: s.title,
+      encode: { update: { width: { value: step * layout.columns.length }, height: { value: step * layout.rows.length } } },
+      data: s.data,
+      // explicit ranges: a nested group's scales do not see its width and height as `width`/`height`
+      scales: s.scales
+        .filter((x) => x.name !== 'color')
+        .map((x) => (x.name === 'x' ? { ...x, range: [0, step * layout.columns.length] } : x.name === 'y' ? { ...x, range: [0, step * layout.rows.length] } : x)),
+      axes: s.axes,
+      marks: s.marks,
+    };
+  });
+  const first = again[0]!.spec as unknown as { legends: Record<string, unknown>[] };
+  const legend = { ...first.legends[0]!, gradientLength: Math.min(240, Math.max(120, step * Math.max(...panels.map((p) => p.rows.length)))), ...(legendBelow ? { orient: 'bottom', direction: 'horizontal' } : { orient: 'right' }) };
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega/v5.json',
+    description: `${n} module similarity heatmaps side by side on one colour scale`,
+    padding: 4,
+    autosize: 'pad',
+    ...(options.title !== undefined ? { title: { text: options.title, anchor: 'start' } } : {}),
+    layout: { columns: stacked ? 1 : n, padding: PANEL_GAP, bounds: 'full', align: 'each' },
+    scales: [{ name: 'color', type: 'linear', domain: [0, 1], range: { scheme: theme.scheme }, clamp: true, zero: false }],
+    legends: [legend],
+    marks: groups,
+    config: vegaConfig(theme),
+  };
+  return { spec: spec as unknown as Spec, layout: again[0]!.layout };
+}
+
+/** {@link ckaSpec} of one panel with its cells at `step` px (the panels' common size). */
+function ckaSpecAtStep(panel: CkaPayload, theme: Theme, options: CkaSpecOptions, step: number, share: number): { spec: Spec; layout: HeatmapLayout } {
+  const { panels: _nested, measures: _measures, ...single } = panel;
+  // Narrow the width until the cells come out at `step` (cellSize is monotone in the width).
+  let w = share + 78;
+  let built = ckaSpec(single, theme, { ...options, hover: false, width: w });
+  while (built.layout.step > step && w > 40) {
+    w -= Math.max(1, Math.max(panel.rows.length, panel.columns.length) * (built.layout.step - step));
+    built = ckaSpec(single, theme, { ...options, hover: false, width: w });
+  }
+  return built;
+}
+
+/** Whether a CSS colour (`#rgb`, `#rrggbb`, `rgb(r, g, b)`) is light: its luminance above {@link TEXT_LUMINANCE_THRESHOLD}. */
+export function isLight(color: string): boolean {
+  let rgb: number[] | undefined;
+  const hex = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(color.trim());
+  if (hex !== null) {
+    const h = hex[1]!.length === 3 ? [...hex[1]!].map((c) => c + c).join('') : hex[1]!;
+    rgb = [0, 2, 4].map((k) => parseInt(h.slice(k, k + 2), 16));
+  } else {
+    const m = /^rgba?\(\s*([\d.]+)[\s,]+([\d.]+)[\s,]+([\d.]+)/i.exec(color.trim());
+    if (m !== null) rgb = [m[1], m[2], m[3]].map(Number);
+  }
+  if (rgb === undefined) return false;
+  const lin = rgb.map((c) => {
+    const s = c / 255;
+    return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * lin[0]! + 0.7152 * lin[1]! + 0.0722 * lin[2]! > TEXT_LUMINANCE_THRESHOLD;
+}
+
+/**
+ * The values printed in the cells (two decimals, centred): black on light cells, white on dark ones
+ * (by the colour scale's luminance, or the `ink` computed from `colorOf`). One item per cell, so
+ * only drawn when cells are big enough to read it ({@link MIN_VALUE_CELL}), i.e. at most a few
+ * hundred items.
+ */
+function valueMarks(fontSize: number, inked: boolean): object {
+  return {
+    type: 'text',
+    name: 'cell-values',
+    from: { data: 'cell_values' },
+    interactive: false,
+    encode: {
+      update: {
+        x: { field: 'x' },
+        y: { field: 'y' },
+        text: { field: 'text' },
+        align: { value: 'center' },
+        baseline: { value: 'middle' },
+        fontSize: { value: fontSize },
+        fill: inked ? { field: 'ink' } : { signal: `luminance(scale('color', datum.t)) > ${TEXT_LUMINANCE_THRESHOLD} ? '#000000' : '#ffffff'` },
+      },
+    },
+  };
 }
 
 /**

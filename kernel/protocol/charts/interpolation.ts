@@ -4,14 +4,17 @@
  * more pairs of solutions. The loss panel also draws, per pair, the reference line of its barrier
  * definition (dashed): the straight line between the end losses (`linear`, the default) or the
  * level of their mean (`mean`); and the barrier: a vertical segment from that line up to the curve
- * at the λ where the curve rises highest above it, labelled with its height. A pair interpolated with `align`
+ * at the λ where the curve rises highest above it. Its height is written in the pair's legend entry
+ * ({@link pairLegendLabel}), not on the plot, so that labels never overlap each other or the
+ * curves however close the barriers are. A pair interpolated with `align`
  * also has the curve to B aligned to A (weight matching), drawn dashed in the pair's colour with
  * its own barrier (the reference line is the same: aligning B does not change its loss). Where the
  * payload has a bootstrap interval of the barrier: an error bar at the same λ and the interval in
- * the label. The subtitle names the definition and any warnings of the payload.
+ * the legend entry. The subtitle names the definition and any warnings of the payload.
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { InterpolationPayload } from '../mime';
+import { legendWidth, panelLayout, wrapLines, type FitOptions } from './layout';
 import { vegaConfig, type Theme } from './theme';
 
 type Pair = InterpolationPayload['pairs'][number];
@@ -67,6 +70,15 @@ export function barrierLabel(p: Pair): string {
 }
 
 /**
+ * A pair's legend entry: its label and barrier, with the aligned curve's barrier when it has one:
+ * `A/B: barrier 0.75 [0.61, 0.88]; aligned 0.01`.
+ */
+export function pairLegendLabel(p: Pair): string {
+  const a = alignedPair(p);
+  return `${p.label}: ${barrierLabel(p)}${a ? `; aligned ${short(a.barrier)}` : ''}`;
+}
+
+/**
  * The barrier interval as an error bar at the barrier's λ, in loss units: the chord's value there
  * plus the lower and upper bounds (undefined without an interval).
  */
@@ -115,8 +127,10 @@ export function curveRows(payload: InterpolationPayload): InterpolationRow[] {
  * @example
  * const spec = interpolationSpec(result.toPayload(), lightTheme);
  */
-export function interpolationSpec(payload: InterpolationPayload, theme: Theme): TopLevelSpec {
+export function interpolationSpec(payload: InterpolationPayload, theme: Theme, options: FitOptions = {}): TopLevelSpec {
   const labels = payload.pairs.map((p) => p.label);
+  // Barrier heights go in the legend (one entry per pair), never on the plot.
+  const legendLabels = payload.pairs.map(pairLegendLabel);
   const curve = curveRows(payload);
   const rowsOfMetric = (metric: InterpolationRow['metric']) => [{ filter: { field: 'metric', equal: metric } }];
   const chord = payload.pairs.flatMap((p) => chordEnds(p).map((e) => ({ pair: p.label, ...e })));
@@ -125,20 +139,28 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
     const a = alignedPair(p);
     return a ? [{ pair: p.label, ...barrierSegment(a), barrier: a.barrier, label: `aligned ${short(a.barrier)}` }] : [];
   });
+  const hasAccuracy = payload.pairs.some((p) => p.accuracy.length > 0);
+  const layout = panelLayout(hasAccuracy ? 2 : 1, options.width, 300, legendWidth(Math.max(...legendLabels.map((l) => l.length)), 360));
+  const below = layout.legendBelow ? { orient: 'bottom', direction: 'vertical' } : {};
   // Raw and aligned curves of a pair share its colour; the aligned one is dashed.
   const dash =
     aligned.length > 0
-      ? { strokeDash: { field: 'weights', type: 'nominal', title: 'weights', sort: ['raw', 'aligned'], scale: { domain: ['raw', 'aligned'], range: [[1, 0], [6, 3]] }, legend: { symbolType: 'stroke' } } }
+      ? { strokeDash: { field: 'weights', type: 'nominal', title: 'weights', sort: ['raw', 'aligned'], scale: { domain: ['raw', 'aligned'], range: [[1, 0], [6, 3]] }, legend: { symbolType: 'stroke', ...below } } }
       : {};
   const weightsTip = aligned.length > 0 ? [{ field: 'weights', type: 'nominal' }] : [];
   const intervals = payload.pairs.flatMap((p) => {
     const iv = barrierIntervalBar(p);
     return iv === undefined ? [] : [{ pair: p.label, ...iv }];
   });
-  const hasAccuracy = payload.pairs.some((p) => p.accuracy.length > 0);
   const x = { field: 'lambda', type: 'quantitative', title: 'λ', axis: { tickCount: 5 } } as const;
-  const color = { field: 'pair', type: 'nominal', title: 'pair', sort: labels } as const;
-  const size = { width: 300, height: 220 };
+  const color = {
+    field: 'pair',
+    type: 'nominal',
+    title: 'pair: barrier',
+    sort: labels,
+    legend: { labelExpr: `${JSON.stringify(legendLabels)}[indexof(${JSON.stringify(labels)}, datum.label)]`, labelLimit: 360, ...below },
+  } as const;
+  const size = { width: layout.panelWidth, height: 220 };
   const loss = {
     ...size,
     title: { text: 'loss', fontSize: theme.fontSize },
@@ -199,11 +221,6 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
             },
           ]
         : []),
-      {
-        data: { values: barriers },
-        mark: { type: 'text', dy: -9, fontSize: Math.max(10, theme.fontSize - 1) },
-        encoding: { x, y: { field: 'top', type: 'quantitative' }, text: { field: 'label' }, color },
-      },
       ...(aligned.length > 0
         ? [
             {
@@ -220,11 +237,6 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
                   { field: 'lambda', type: 'quantitative', title: 'at λ', format: '.3f' },
                 ],
               },
-            },
-            {
-              data: { values: aligned },
-              mark: { type: 'text', dy: 11, fontSize: Math.max(10, theme.fontSize - 1) },
-              encoding: { x, y: { field: 'bottom', type: 'quantitative' }, text: { field: 'label' }, color },
             },
           ]
         : []),
@@ -251,11 +263,11 @@ export function interpolationSpec(payload: InterpolationPayload, theme: Theme): 
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: {
-      text: payload.title ?? 'Linear interpolation between solutions',
-      subtitle: [`θ(λ) = (1−λ)·θ₁ + λ·θ₂; dashed: the barrier's reference line${aligned.length > 0 ? '; dashed with points: θ₂ aligned to θ₁ (weight matching)' : ''}`, barrierNote(payload), ...(payload.warnings ?? []).map((w) => `⚠ ${w}`)],
+      text: wrapLines([payload.title ?? 'Linear interpolation between solutions'], options.width, theme.fontSize + 3),
+      subtitle: wrapLines([`θ(λ) = (1−λ)·θ₁ + λ·θ₂; dashed: the barrier's reference line${aligned.length > 0 ? '; dashed with points: θ₂ aligned to θ₁ (weight matching)' : ''}`, barrierNote(payload), ...(payload.warnings ?? []).map((w) => `⚠ ${w}`)], options.width),
     },
     data: { values: curve },
-    hconcat: hasAccuracy ? [loss, accuracy] : [loss],
+    ...(layout.stacked ? { vconcat: [loss, accuracy] } : { hconcat: hasAccuracy ? [loss, accuracy] : [loss] }),
     resolve: { scale: { color: 'shared', ...(aligned.length > 0 ? { strokeDash: 'shared' } : {}) } },
     config: vegaConfig(theme),
   } as TopLevelSpec;

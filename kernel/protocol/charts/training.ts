@@ -5,6 +5,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { TrainingPayload } from '../mime';
+import { LEGEND_LABEL_LIMIT, legendWidth, panelLayout, wrapLines, type FitOptions } from './layout';
 import { vegaConfig, type Theme } from './theme';
 
 export interface TrainingRow {
@@ -53,16 +54,22 @@ export function statusLines(payload: TrainingPayload): string[] {
 }
 
 /**
- * The vega-lite spec of `payload` in `theme`: loss and (when reported) accuracy against step.
+ * The vega-lite spec of `payload` in `theme`: loss and (when reported) accuracy against step, one
+ * colour per run; validation dashed, with a train/validation legend only when some run has
+ * validation. Laid out to fit `options.width`.
  *
  * @example
- * const spec = trainingSpec(payload, lightTheme);
+ * const spec = trainingSpec(payload, lightTheme, { width: 420 });
  */
-export function trainingSpec(payload: TrainingPayload, theme: Theme): TopLevelSpec {
+export function trainingSpec(payload: TrainingPayload, theme: Theme, options: FitOptions = {}): TopLevelSpec {
   const rows = trainingRows(payload);
   const runs = payload.runs.map((r) => r.label);
+  const splits = (['train', 'validation'] as const).filter((s) => rows.loss.some((r) => r.split === s) || rows.accuracy.some((r) => r.split === s));
+  const count = rows.accuracy.length > 0 ? 2 : 1;
+  const layout = panelLayout(count, options.width, 320, legendWidth(Math.max('validation'.length, ...runs.map((r) => r.length))));
+  const legend = { labelLimit: LEGEND_LABEL_LIMIT, ...(layout.legendBelow ? { orient: 'bottom', direction: 'vertical' } : {}) };
   const panel = (values: TrainingRow[], metric: 'loss' | 'accuracy'): Record<string, unknown> => ({
-    width: 320,
+    width: layout.panelWidth,
     height: 200,
     title: { text: metric, fontSize: theme.fontSize },
     data: { values },
@@ -70,8 +77,20 @@ export function trainingSpec(payload: TrainingPayload, theme: Theme): TopLevelSp
     encoding: {
       x: { field: 'step', type: 'quantitative', title: 'step' },
       y: { field: 'value', type: 'quantitative', title: metric, scale: { zero: false } },
-      color: { field: 'run', type: 'nominal', title: 'run', sort: runs },
-      strokeDash: { field: 'split', type: 'nominal', title: 'split', sort: ['train', 'validation'], scale: { domain: ['train', 'validation'], range: [[1, 0], [5, 3]] } },
+      color: { field: 'run', type: 'nominal', title: 'run', sort: runs, legend },
+      // solid train, dashed validation; no dash legend (nor its "validation" entry) for runs without validation
+      ...(splits.includes('validation')
+        ? {
+            strokeDash: {
+              field: 'split',
+              type: 'nominal',
+              title: 'split',
+              sort: splits,
+              scale: { domain: splits, range: splits.map((s) => (s === 'train' ? [1, 0] : [5, 3])) },
+              legend: { symbolType: 'stroke', ...(layout.legendBelow ? { orient: 'bottom', direction: 'vertical' } : {}) },
+            },
+          }
+        : {}),
       tooltip: [
         { field: 'run', type: 'nominal' },
         { field: 'split', type: 'nominal' },
@@ -85,9 +104,9 @@ export function trainingSpec(payload: TrainingPayload, theme: Theme): TopLevelSp
   if (rows.accuracy.length > 0) panels.push(panel(rows.accuracy, 'accuracy'));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    ...(payload.title !== undefined ? { title: payload.title } : {}),
-    hconcat: panels,
-    resolve: { scale: { color: 'shared', strokeDash: 'shared' } },
+    ...(payload.title !== undefined ? { title: { text: wrapLines([payload.title], options.width, theme.fontSize + 3) } } : {}),
+    ...(layout.stacked ? { vconcat: panels } : { hconcat: panels }),
+    resolve: { scale: { color: 'shared', ...(splits.includes('validation') ? { strokeDash: 'shared' } : {}) } },
     config: vegaConfig(theme),
   } as unknown as TopLevelSpec;
 }
