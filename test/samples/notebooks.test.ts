@@ -223,9 +223,9 @@ const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
     const charts = bundles(nb).filter((b) => String(b[Mime.plain] ?? '').startsWith('Distance in parameter space'));
     assert.equal(charts.length, 1);
     assert.match(String(charts[0]![Mime.plain]), /\nconv1 .*\nbn1 .*\nlayer1 .*\nlayer2 .*\nfc \(head\)/);
-    const m = /‖RI-T₁ − RI-T₂‖ = \*\*[\d.]+\*\* \(([\d.]+)× farther apart\)/.exec(t);
+    const m = /‖RI-T₁ - RI-T₂‖ = \*\*[\d.]+\*\* \(([\d.]+)x farther apart\)/.exec(t);
     assert.ok(m && Number(m[1]) > 3, `RI-T runs far apart, P-T runs close: ${m?.[0]}`);
-    assert.match(t, /wrote .*cka\.npz: np\.load\('cka\.npz'\)\['cka'\] is the 4 × 3 matrix above/);
+    assert.match(t, /wrote .*cka\.npz: np\.load\('cka\.npz'\)\['cka'\] is the 4 x 3 matrix above/);
   },
   'similarity-measures'(nb) {
     const t = texts(nb);
