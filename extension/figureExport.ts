@@ -28,19 +28,33 @@ async function save(message: SaveImageMessage, editor: vscode.NotebookEditor | u
 }
 
 /**
- * Listens to the chart renderers' messages; dispose to stop.
+ * Listens to the chart renderers' messages; dispose to stop. A renderer whose messaging VS Code
+ * refuses (it has been seen to refuse an extension run from a development folder) is left without
+ * the Save / Copy bar, which the renderer hides when it cannot message (`requiresMessaging:
+ * optional`); the extension still activates, and the refusal is logged once per renderer.
  * @example
  * context.subscriptions.push(...registerFigureExport());
  */
-export function registerFigureExport(): vscode.Disposable[] {
-  return CHART_RENDERER_IDS.map((id) =>
-    vscode.notebooks.createRendererMessaging(id).onDidReceiveMessage(({ editor, message }) => {
-      if (!isRendererMessage(message)) return;
-      const done =
-        message.type === RendererMessageType.saveImage
-          ? save(message, editor)
-          : Promise.resolve(vscode.env.clipboard.writeText(message.svg)).then(() => void vscode.window.setStatusBarMessage('Copied the chart as SVG', 4000));
-      done.catch((e: unknown) => void vscode.window.showErrorMessage(`Could not save the chart: ${e instanceof Error ? e.message : String(e)}`));
-    }),
-  );
+export function registerFigureExport(log: (line: string) => void = (line) => console.warn(line)): vscode.Disposable[] {
+  const out: vscode.Disposable[] = [];
+  for (const id of CHART_RENDERER_IDS) {
+    let messaging: vscode.NotebookRendererMessaging;
+    try {
+      messaging = vscode.notebooks.createRendererMessaging(id);
+    } catch (e) {
+      log(`TransferLab: no Save / Copy for charts of ${id}: ${e instanceof Error ? e.message : String(e)}`);
+      continue;
+    }
+    out.push(
+      messaging.onDidReceiveMessage(({ editor, message }) => {
+        if (!isRendererMessage(message)) return;
+        const done =
+          message.type === RendererMessageType.saveImage
+            ? save(message, editor)
+            : Promise.resolve(vscode.env.clipboard.writeText(message.svg)).then(() => void vscode.window.setStatusBarMessage('Copied the chart as SVG', 4000));
+        done.catch((e: unknown) => void vscode.window.showErrorMessage(`Could not save the chart: ${e instanceof Error ? e.message : String(e)}`));
+      }),
+    );
+  }
+  return out;
 }

@@ -102,3 +102,22 @@ test('Copy puts SVG text on the clipboard; malformed messages do nothing', async
   assert.deepEqual([dialogs.length, writes.length, clipboard.length, errors.length], [d, w, 1, 0]);
   for (const x of disposables) x.dispose();
 });
+
+test('a renderer whose messaging VS Code refuses is logged and skipped; the others still listen', () => {
+  const create = vscode['notebooks'].createRendererMessaging as (id: string) => unknown;
+  vscode['notebooks'].createRendererMessaging = (id: string) => {
+    if (id === 'transferlab-cka') throw new Error(`Extensions may only call createRendererMessaging() for renderers they contribute (got ${id})`);
+    return create(id);
+  };
+  const logged: string[] = [];
+  try {
+    const disposables = registerFigureExport((line) => logged.push(line));
+    assert.equal(disposables.length, CHART_RENDERER_IDS.length - 1);
+    assert.ok(!listeners.has('transferlab-cka'));
+    assert.equal(logged.length, 1);
+    assert.match(logged[0]!, /transferlab-cka: Extensions may only call/);
+    for (const d of disposables) d.dispose();
+  } finally {
+    vscode['notebooks'].createRendererMessaging = create;
+  }
+});
