@@ -7,7 +7,7 @@
  * stopped by killing that group, so nothing lingers after a test file.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -523,7 +523,11 @@ export async function developmentExtension(): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify(extensionManifest(manifest), null, 2) + '\n');
-  for (const name of ['dist', 'node_modules', 'sample-notebooks', 'README.md', 'CHANGELOG.md']) {
+  // dist/ is copied, not linked: VS Code tells which extension calls its API by the path of the
+  // calling file, and Node reports a linked file by its real path, outside this folder (the
+  // extension would then get no contributions, e.g. no renderer messaging).
+  cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true });
+  for (const name of ['node_modules', 'sample-notebooks', 'README.md', 'CHANGELOG.md']) {
     if (existsSync(path.join(ROOT, name))) symlinkSync(path.join(ROOT, name), path.join(dir, name));
   }
   return dir;
