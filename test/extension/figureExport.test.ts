@@ -56,7 +56,7 @@ Object.assign(vscode['workspace'], {
 const { registerFigureExport } = require('../../extension/figureExport') as typeof FigureExport;
 
 const settle = () => new Promise((r) => setTimeout(r, 10));
-const editor = { notebook: { uri: vscode['Uri'].file('/work/papers/analysis.tsnb') } };
+const editor = { notebook: { uri: vscode['Uri'].file('/home/ada/papers/analysis.tsnb') } };
 
 test('listens to every chart renderer; disposing stops listening', () => {
   const disposables = registerFigureExport();
@@ -67,16 +67,16 @@ test('listens to every chart renderer; disposing stops listening', () => {
 
 test('Save as PNG: a dialog next to the notebook, named after the chart; the decoded bytes written', async () => {
   const disposables = registerFigureExport();
-  answer = vscode['Uri'].file('/work/papers/figure-1.png');
+  answer = vscode['Uri'].file('/home/ada/papers/figure-1.png');
   const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
   listeners.get('transferlab-cka')!({ editor, message: { type: 'transferlab.saveImage', format: 'png', data: png.toString('base64'), name: 'CKA - P-T vs RI-T.png' } });
   await settle();
-  assert.equal(dialogs.at(-1)!.defaultUri!.fsPath, '/work/papers/CKA - P-T vs RI-T.png');
+  assert.equal(dialogs.at(-1)!.defaultUri!.fsPath, '/home/ada/papers/CKA - P-T vs RI-T.png');
   assert.deepEqual(dialogs.at(-1)!.filters, { 'PNG image': ['png'] });
-  assert.equal(writes.at(-1)!.path, '/work/papers/figure-1.png');
+  assert.equal(writes.at(-1)!.path, '/home/ada/papers/figure-1.png');
   assert.deepEqual([...writes.at(-1)!.bytes], [...png]);
   // SVG is written as UTF-8 text.
-  answer = vscode['Uri'].file('/work/papers/figure-1.svg');
+  answer = vscode['Uri'].file('/home/ada/papers/figure-1.svg');
   listeners.get('transferlab-vegalite')!({ editor, message: { type: 'transferlab.saveImage', format: 'svg', data: '<svg>é</svg>', name: 'chart.svg' } });
   await settle();
   assert.equal(Buffer.from(writes.at(-1)!.bytes).toString('utf8'), '<svg>é</svg>');
