@@ -59,42 +59,41 @@ export async function evaluate(model: Model, data: DataLike | DataStream, option
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, ['batchSize']);
   const batchSize = checkInteger(fn, 'options.batchSize', o['batchSize'] ?? 256, 1);
-  let lossSum = tf.scalar(0);
-  let correct = tf.scalar(0);
-  try {
-    for (let i = 0; i < n; i += batchSize) {
-      const b = Math.min(batchSize, n - i);
-      const [l, c] = tf.tidy(() => {
-        const xb = tf.slice(data.x, [i, 0, 0, 0], [b, -1, -1, -1]);
-        const yb = data.y.rank === 2 ? tf.slice(data.y, [i, 0], [b, -1]) : tf.slice(data.y, [i], [b]);
-        const { logits } = model.forward(xb);
-        const r = lossAndCorrect(logits, yb as tf.Tensor1D | tf.Tensor2D);
-        return [tf.add(lossSum, r.lossSum), tf.add(correct, r.correct)];
-      });
-      lossSum.dispose();
-      correct.dispose();
-      lossSum = l as tf.Scalar;
-      correct = c as tf.Scalar;
-    }
-    const [ls, cs] = await Promise.all([lossSum.data(), correct.data()]);
-    return { loss: ls[0]! / n, accuracy: cs[0]! / n, n };
-  } finally {
-    lossSum.dispose();
-    correct.dispose();
-  }
+  return evaluateBatches(model, slices(data, n, batchSize));
 }
 
-async function evaluateStream(fn: string, model: Model, data: DataStream, options: EvaluateOptions): Promise<Evaluation> {
+function evaluateStream(fn: string, model: Model, data: DataStream, options: EvaluateOptions): Promise<Evaluation> {
   const { numClasses } = checkStream(fn, 'data', data);
   checkStreamFitsModel(fn, model, data, numClasses);
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, ['batchSize']);
   if (o['batchSize'] !== undefined && o['batchSize'] !== data.batchSize) fail(fn, 'options.batchSize', `is ${formatValue(o['batchSize'])} but the stream's batches hold ${data.batchSize}; set the batch size on the stream`);
+  return evaluateBatches(model, data.batches({ epoch: 0 }));
+}
+
+/** A batch of images with labels as indices or one-hot (a stream's `Batch`, or a slice of in-memory data). */
+type LabelledBatch = Pick<DataLike, 'x' | 'y'>;
+
+/** In-memory data in batches of `batchSize` (slices; the consumer disposes them). */
+function* slices(data: DataLike, n: number, batchSize: number): Generator<LabelledBatch> {
+  for (let i = 0; i < n; i += batchSize) {
+    const b = Math.min(batchSize, n - i);
+    const x = tf.slice(data.x, [i, 0, 0, 0], [b, -1, -1, -1]);
+    const y = data.y.rank === 2 ? tf.slice(data.y as tf.Tensor2D, [i, 0], [b, -1]) : tf.slice(data.y as tf.Tensor1D, [i], [b]);
+    yield { x, y };
+  }
+}
+
+/**
+ * Loss and accuracy over batches, in memory or streamed: each batch is disposed once used, the sums
+ * stay on the backend, and one read-back at the end.
+ */
+async function evaluateBatches(model: Model, batches: Iterable<LabelledBatch> | AsyncIterable<LabelledBatch>): Promise<Evaluation> {
   let lossSum = tf.scalar(0);
   let correct = tf.scalar(0);
   let n = 0;
   try {
-    for await (const { x, y } of data.batches({ epoch: 0 })) {
+    for await (const { x, y } of batches) {
       let sums: tf.Tensor[];
       try {
         sums = tf.tidy(() => {
