@@ -16,6 +16,9 @@ import type { ConnectionInfo, ExecuteReply, ExecuteRequest, Header, KernelInfoRe
 import { Signer, decode, encode } from '../kernel/protocol/wire';
 import { OWNS_CONNECTION_FILE_ENV, PARENT_PID_ENV } from '../kernel/protocol/environment';
 import { KernelDiedError, KernelStartError, KernelUnresponsiveError } from './errors';
+import type { ExecuteOptions, KernelConnection, KernelLocation } from './connection';
+
+export type { ExecuteOptions, KernelConnection };
 
 export { KernelDiedError, KernelStartError, KernelUnresponsiveError };
 
@@ -52,15 +55,6 @@ export interface LaunchOptions {
   readonly onLog?: (text: string) => void;
   /** Heartbeat monitoring (default on, with the defaults of {@link HeartbeatOptions}); false: off. */
   readonly heartbeat?: HeartbeatOptions | false;
-}
-
-export interface ExecuteOptions {
-  readonly onIOPub?: (msg: Message) => void;
-  readonly silent?: boolean;
-  readonly storeHistory?: boolean;
-  readonly stopOnError?: boolean;
-  /** Called with the whole execute_reply message (its `metadata` carries the variables summary). */
-  readonly onReply?: (reply: Message) => void;
 }
 
 /**
@@ -108,7 +102,7 @@ interface PendingRequest {
  * 'iopub' (every iopub message); 'log' (text); 'unresponsive' (silent ms) and 'responsive' from
  * the heartbeat.
  */
-export class KernelClient extends EventEmitter {
+export class KernelClient extends EventEmitter implements KernelConnection {
   private readonly signer: Signer;
   private readonly session = randomUUID();
   private shell!: zmq.Dealer;
@@ -286,6 +280,17 @@ export class KernelClient extends EventEmitter {
     };
     this.heartbeatTimer = setTimeout(() => void beat(), intervalMs);
     this.heartbeatTimer.unref();
+  }
+
+  /** A process this machine started (or a kernel it connected to by connection file). */
+  get location(): KernelLocation {
+    return { kind: 'local', pid: this.process?.pid };
+  }
+
+  /** SIGKILL to the kernel process, if this client started one that still runs. */
+  kill(): void {
+    const child = this.process;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 
   /** Milliseconds since the last heartbeat echo (0 while the kernel is responsive). */

@@ -74,6 +74,13 @@ export const GROUPS = [
     present: () => pythonImports('notebook'),
   },
   {
+    name: 'Jupyter Server',
+    why: 'remote kernels and sweeps tested against a real Jupyter Server (REST and websocket) on loopback',
+    packages: ['python3-jupyter-server'],
+    tests: ['test/client/remote', 'test/cli/sweep', 'test/cli/runRemote', 'e2e'],
+    present: () => pythonImports('jupyter_server'),
+  },
+  {
     name: 'Fashion-MNIST',
     why: 'the data-set loaders and the transfer sample notebook',
     packages: ['dataset-fashion-mnist'],
