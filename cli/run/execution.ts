@@ -4,6 +4,7 @@
  * editor uses too (kernel/protocol/outputs.ts).
  */
 import { KernelClient, type HeartbeatOptions } from '../../client/kernelClient';
+import type { KernelConnection } from '../../client/connection';
 import { KernelDiedError, KernelUnresponsiveError } from '../../client/errors';
 import type { Message } from '../../kernel/protocol/messages';
 import { AUTO_BACKEND, BACKEND_CHOICES, BACKEND_ENV, kernelBackendInfo, type KernelBackendInfo } from '../../kernel/protocol/backends';
@@ -97,6 +98,12 @@ export interface RunNotebookOptions {
    */
   readonly heartbeat?: HeartbeatOptions;
   /**
+   * Starts the kernel the run uses (a remote one, say: client/remoteKernel.ts), called once per
+   * run; the run shuts it down at its end. Default: a fresh local kernel process, started with
+   * `cwd`, `backend`, `env`, `kernelScript`, `heartbeat` and `onKernelLog`.
+   */
+  readonly startKernel?: () => Promise<KernelConnection>;
+  /**
    * Keep the outputs and execution counts the notebook had in the cells that do not run (after a
    * failure, after an interrupt, tagged `skip-execution`): what `--in-place` needs so that a
    * failing run loses nothing it did not redo. Default false: every code cell starts empty.
@@ -148,13 +155,15 @@ export async function runNotebook(notebook: TsnbNotebook, options: RunNotebookOp
   const total = toRun.length;
   const emit = options.onEvent ?? (() => undefined);
   const backend = options.backend === undefined || options.backend === AUTO_BACKEND ? '' : options.backend;
-  const client = await KernelClient.launch({
-    cwd: options.cwd,
-    env: { ...options.env, [BACKEND_ENV]: backend },
-    ...(options.onKernelLog ? { onLog: options.onKernelLog } : {}),
-    ...(options.kernelScript ? { kernelScript: options.kernelScript } : {}),
-    heartbeat: options.heartbeat ?? RUN_HEARTBEAT,
-  });
+  const client: KernelConnection = options.startKernel
+    ? await options.startKernel()
+    : await KernelClient.launch({
+        cwd: options.cwd,
+        env: { ...options.env, [BACKEND_ENV]: backend },
+        ...(options.onKernelLog ? { onLog: options.onKernelLog } : {}),
+        ...(options.kernelScript ? { kernelScript: options.kernelScript } : {}),
+        heartbeat: options.heartbeat ?? RUN_HEARTBEAT,
+      });
   emit({ type: 'kernel-started', banner: client.kernelInfo?.banner ?? '', total });
   const collector = new OutputCollector();
   let executed = 0;
@@ -213,7 +222,7 @@ type CellOutcome =
   | { readonly kind: FailureKind; readonly ename: string; readonly evalue: string; readonly traceback: readonly string[] };
 
 async function executeCell(
-  client: KernelClient,
+  client: KernelConnection,
   cell: TsnbCodeCell,
   collector: OutputCollector,
   position: number,
@@ -262,7 +271,7 @@ async function executeCell(
     const reply = await Promise.race([client.execute(cell.source, { onIOPub, stopOnError: true }), stuck, unresponsive]);
     if (reply instanceof KernelUnresponsiveError) {
       const evalue = `${reply.message}; its process was killed`;
-      client.process?.kill('SIGKILL');
+      client.kill();
       collector.handle({ header: { msg_type: 'error' } as Message['header'], content: { ename: reply.name, evalue, traceback: [] } });
       return { kind: FailureKind.died, ename: reply.name, evalue, traceback: [] };
     }
