@@ -14,6 +14,7 @@ import { runImport, runExport, IMPORT_USAGE, EXPORT_USAGE } from './notebookConv
 import { runRun, stderrTerminal, RUN_USAGE } from './run';
 import { runDemo, DEMO_USAGE } from './demo';
 import { exitOnTerminationSignals } from './signals';
+import { routeServicesNotesToLogs } from '../client/jupyterServer';
 
 const USAGE = `usage:
   transferlab kernel install [--user | --prefix DIR | --sys-prefix] [--backend NAME]
@@ -23,6 +24,8 @@ const USAGE = `usage:
 export const packageRoot = path.resolve(__dirname, '..');
 
 export async function main(argv: string[]): Promise<number> {
+  // Remote kernels' library notes go to their logs, not into this command's output.
+  routeServicesNotesToLogs();
   const out = (s: string) => void process.stdout.write(s);
   const err = (s: string) => void process.stderr.write(s);
   const [command, ...rest] = argv;
