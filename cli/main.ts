@@ -1,6 +1,6 @@
 /**
  * The `transferlab` command line:
- *   transferlab kernel install [--user | --prefix DIR | --sys-prefix]   the Jupyter kernelspec
+ *   transferlab kernel install [--user | --prefix DIR | --sys-prefix] [--backend NAME]   the Jupyter kernelspec
  *   transferlab kernel uninstall [--user | --prefix DIR]
  *   transferlab run NOTEBOOK [--out FILE | --in-place] [--html FILE] [--backend NAME] [--param name=value …]
  *   transferlab demo [--out DIR]     runs the flagship notebook on the CPU and writes an HTML report
@@ -16,7 +16,7 @@ import { runDemo, DEMO_USAGE } from './demo';
 import { exitOnTerminationSignals } from './signals';
 
 const USAGE = `usage:
-  transferlab kernel install [--user | --prefix DIR | --sys-prefix]
+  transferlab kernel install [--user | --prefix DIR | --sys-prefix] [--backend NAME]
   transferlab kernel uninstall [--user | --prefix DIR | --sys-prefix]
 `;
 
