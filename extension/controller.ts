@@ -643,7 +643,7 @@ export class TransferLabController implements vscode.Disposable {
   private kernelDied(session: NotebookSession, error: KernelDiedError): void {
     this.changeEmitter.fire(session.notebook);
     const server = session.kernel.server;
-    const text = server ? Messages.remoteKernelDied(serverLabel(server), session.kernel.launcher.redact(error.stderrTail)) : Messages.kernelDied(error.code, error.signal);
+    const text = server ? Messages.remoteKernelDied(serverLabel(server), session.kernel.launcher.redact(error.message)) : Messages.kernelDied(error.code, error.signal);
     void vscode.window.showErrorMessage(text, Messages.restartAction).then((choice) => {
       if (choice === Messages.restartAction) void this.restart(session.notebook);
     });

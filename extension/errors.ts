@@ -110,16 +110,18 @@ export const Messages = {
   serverError: {
     'bad-url': (server: string) => `${server} is not a Jupyter Server URL. Enter the URL with its base path, e.g. https://hub.example.org/user/NAME/.`,
     unreachable: (server: string) => `Cannot reach the Jupyter Server at ${server}. Check the URL (scheme, host, port) and your network or VPN, and that the server runs.`,
-    unauthorized: (server: string) => `The Jupyter Server at ${server} refused the token. Check the token (jupyter server list shows it; on JupyterHub, create one under Token), then connect again.`,
+    unauthorized: (server: string) =>
+      `The Jupyter Server at ${server} refused the token (or needs one). Check the token: \`jupyter server list\` on the server shows it; on JupyterHub, make one on the Hub's Token page. Then connect again.`,
     forbidden: (server: string) => `The Jupyter Server at ${server} forbids this (403). Check that the token belongs to this server and user, and that your account may start kernels there.`,
     xsrf: (server: string) => `The Jupyter Server at ${server} rejected the request for its XSRF check (403). Connect with a token (not a password or browser login), or ask its administrator to accept token-authenticated API requests.`,
-    'no-kernelspec': (server: string) => `The Jupyter Server at ${server} has no "transferlab" kernel. On the server, run: npx transferlab kernel install --user (see the README, "Remote kernels"), then connect again.`,
+    'no-kernelspec': (server: string) =>
+      `The Jupyter Server at ${server} has no "transferlab" kernel. In the server's environment run \`npx transferlab kernel install --sys-prefix\` (or --user), then connect again.`,
     'not-found': (server: string) => `Nothing answers as a Jupyter Server at ${server} (404). Check the base path: JupyterHub's is /user/NAME/.`,
     'server-error': (server: string) => `The Jupyter Server at ${server} failed (5xx). Try again; if it persists, look at the server's log.`,
   },
   serverOtherError: (server: string, detail: string) => `Could not use the Jupyter Server at ${server}: ${detail}`,
   remoteKernelDied: (server: string, reason: string) =>
-    `The TransferLab kernel on ${server} is gone${reason ? ` (${reason})` : ''}. Variables are lost; the notebook is unchanged. Restart starts a new kernel on the server.`,
+    `${reason || `The TransferLab kernel on ${server} is gone.`} Variables are lost; the notebook is unchanged. Restart starts a new kernel on the server.`,
   remoteKernelStopsResponding: (server: string, seconds: number) =>
     `The TransferLab kernel on ${server} has not answered for ${seconds.toFixed(0)} s (network, or the server busy?). Wait, or restart it (variables are lost).`,
   statusRemote: (text: string, server: string) => `${text} @ ${server}`,

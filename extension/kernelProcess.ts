@@ -189,8 +189,8 @@ export class KernelProcess implements vscode.Disposable {
       if (client !== this.current) return;
       this.stopExitWatch();
       if (this.stoppingOnPurpose || this.stateValue === KernelState.disposed) return;
-      const error = new KernelDiedError(code, signal, reason ?? '');
-      this.log.error(this.server ? `the kernel on ${this.server} is gone${reason ? `: ${reason}` : ''}` : error.message);
+      const error = reason === undefined ? new KernelDiedError(code, signal) : new KernelDiedError(code, signal, '', this.launcher.redact(reason));
+      this.log.error(error.message);
       this.setLink(this.server ? LinkState.disconnected : LinkState.connected);
       this.setState(KernelState.dead);
       this.diedEmitter.fire(error);

@@ -101,13 +101,17 @@ export function serverErrorKind(err: unknown): ServerErrorKind | undefined {
 
 /**
  * What to tell the user about a failure to reach, or to start a kernel on, a server: one message
- * per kind that says what to do, with the server's own words after it, the token taken out.
+ * per kind that says what to do (for any other failure, what happened), the token taken out.
  */
 export function serverErrorMessage(err: unknown, server: Pick<RemoteServer, 'url' | 'redact'>): string {
   const kind = serverErrorKind(err);
   const label = serverLabel(server.url);
-  const detail = server.redact(errorMessage(err));
-  return kind ? `${Messages.serverError[kind](label)} (${detail})` : Messages.serverOtherError(label, detail);
+  return kind ? Messages.serverError[kind](label) : Messages.serverOtherError(label, server.redact(errorMessage(err)));
+}
+
+/** The server's own account of a failure (status codes, the kernelspecs it has), the token taken out: for logs and cell outputs. */
+export function serverErrorDetail(err: unknown, server: Pick<RemoteServer, 'redact'>): string {
+  return server.redact(errorMessage(err));
 }
 
 /**
@@ -130,7 +134,7 @@ export function remoteLauncher(entry: ServerEntry): KernelLauncher {
           onLog: (text) => log.info(`[${serverLabel(server.url)}] ${server.redact(text).trimEnd()}`),
         });
       } catch (err) {
-        const message = serverErrorMessage(err, server);
+        const message = serverErrorKind(err) ? `${serverErrorMessage(err, server)}\n${serverErrorDetail(err, server)}` : serverErrorMessage(err, server);
         log.error(message);
         throw new KernelStartError(message, { cause: err });
       }
@@ -245,7 +249,7 @@ export class JupyterServers implements vscode.Disposable {
       spec = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: Messages.connecting(label) }, () => server.checkKernelspec(KERNELSPEC_NAME));
     } catch (err) {
       const message = serverErrorMessage(err, server);
-      this.log.error(message);
+      this.log.error(`${message} (${serverErrorDetail(err, server)})`);
       const kind = serverErrorKind(err);
       const actions = kind === 'no-kernelspec' ? [Messages.installDocsAction, Messages.tryAgainAction] : [Messages.tryAgainAction];
       const choice = await vscode.window.showErrorMessage(message, ...actions);
