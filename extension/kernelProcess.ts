@@ -162,7 +162,7 @@ export class KernelProcess implements vscode.Disposable {
       throw new Error('KernelProcess.start: the notebook closed while the kernel started');
     }
     this.current = client;
-    this.log.info(`kernel started (${describeLocation(client.location)}) in ${Date.now() - t0} ms`);
+    this.log.info(`kernel started in ${Date.now() - t0} ms: ${describeLocation(client.location)}`);
     this.watch(client);
     this.setState(KernelState.idle);
     this.updateDescription(client.kernelInfo);

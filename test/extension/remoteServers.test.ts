@@ -417,7 +417,7 @@ describe('a notebook kernel on a real Jupyter Server', () => {
     await jupyter?.dispose();
   });
 
-  test('connect with a wrong token, then the right one; a kernel there keeps state; a server restart is a dead kernel, restarted on the server', { timeout: 120_000 }, async () => {
+  test('connect with a wrong token, then the right one; a kernel there keeps state and is interrupted; a server restart is a dead kernel, restarted on the server', { timeout: 120_000 }, async () => {
     fake.ui.reset();
     lines.length = 0;
     const s = store();
@@ -441,6 +441,12 @@ describe('a notebook kernel on a real Jupyter Server', () => {
       let text = '';
       await client.execute('console.log(kept * 2)', { onIOPub: (m) => (text += m.header.msg_type === 'stream' ? (m.content as { text: string }).text : '') });
       assert.equal(text.trim(), '42');
+      // Interrupt a busy cell on the server; the kernel keeps its state.
+      const busy = client.execute('while (true) {}');
+      await new Promise((r) => setTimeout(r, 500));
+      await kernel.interrupt();
+      assert.equal((await busy).status, 'error');
+      assert.equal((await client.execute('kept')).status, 'ok');
       const died = new Promise<Error>((resolve) => kernel.onDidDie(resolve));
       await jupyter.kill();
       await jupyter.start();
