@@ -4,8 +4,10 @@
  * TransferLab kernelspec; "TransferLab: Connect to Jupyter Server…" from the command palette, the
  * URL and the token typed into its boxes; the server's kernel chosen in the kernel picker; a small
  * CKA notebook run there, its heatmap drawn by our renderer; the status bar naming the server.
- * Then: no kernel process started on this machine, and the token in no log file and not in the
- * saved notebook. Screenshots: test-results/e2e/remote-*.png.
+ * The server killed mid-session: the status bar says it is reconnecting; back without the kernel,
+ * the kernel is reported gone and Restart starts a new one there. Then: no kernel process started
+ * on this machine, and the token in no log file and not in the saved notebook. Screenshots:
+ * test-results/e2e/remote-*.png.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -141,6 +143,35 @@ describe('a notebook on a remote Jupyter Server in code-server', () => {
     await w.page.keyboard.press('Control+S');
     await waitFor('the notebook saved with its outputs', () => readFileSync(path.join(workspace, NOTEBOOK), 'utf8').includes('application/vnd.transferlab.cka+json'), 20_000);
     assert.ok(!readFileSync(path.join(workspace, NOTEBOOK), 'utf8').includes(jupyter.token), 'the token is in the saved notebook');
+  });
+
+  it('shows a dropped link as reconnecting; a kernel lost with its server is reported, and Restart starts a new one there', async () => {
+    const w = wb!;
+    await jupyter.kill();
+    await waitFor('the status bar to say it is reconnecting', async () => (await w.statusBar()).some((t) => t.includes(`reconnecting to ${label}`)), 30_000, 100);
+    await w.screenshot('remote-5-reconnecting');
+    // The server comes back without the kernel (its kernels died with it).
+    await jupyter.start();
+    const toast = await waitFor('the kernel-gone notification', async () => (await w.notifications()).find((n) => n.includes('is gone') && n.includes('Restart starts a new kernel on the server')), 60_000, 200);
+    assert.ok(!toast.includes(jupyter.token));
+    assert.ok((await w.statusBar()).some((t) => t.includes(`kernel died @ ${label}`)));
+    await w.screenshot('remote-6-gone');
+    const started = (jupyter.log().match(/Kernel started/g) ?? []).length;
+    await w.page.locator('.notifications-toasts .notification-toast', { hasText: 'is gone' }).locator('a.monaco-button', { hasText: 'Restart Kernel' }).click();
+    await waitFor('a new kernel on the server', () => (jupyter.log().match(/Kernel started/g) ?? []).length > started, 30_000, 200);
+    await waitFor('the status bar back on the server', async () => (await w.statusBar()).some((t) => /TransferLab: (wasm|cpu) · /.test(t) && t.includes(`@ ${label}`)), 60_000, 200);
+    await w.command('Clear All Outputs');
+    // A click while the palette closes only closes it.
+    await w.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
+    await w.codeCells().nth(0).scrollIntoViewIfNeeded();
+    await waitFor('the outputs cleared', async () => !/cwd \//.test(await w.outputText()), 10_000);
+    await w.toolbar('notebook-execute-all');
+    try {
+      await waitFor('the cells run on the new kernel', async () => (await w.outputText()).includes(`cwd ${jupyter.rootDir}`), 60_000, 250);
+    } finally {
+      await w.screenshot('remote-7-rerun');
+    }
+    assert.equal(server!.kernelPids().length, 0, 'a kernel process started on this machine');
   });
 
   it('writes the token into no log file', async () => {
