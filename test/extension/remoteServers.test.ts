@@ -270,8 +270,8 @@ describe('Disconnect, restore', () => {
     const servers = new JupyterServers(store(), fakeConnector(() => 'ok').connector, log);
     const disposables = servers.registerCommands();
     fake.ui.inputs = [`http://a:8888/?token=${TOKEN}`];
-    assert.equal(await fake.commands.executeCommand(CONNECT_COMMAND), 'http://a:8888/');
-    assert.equal(await fake.commands.executeCommand(DISCONNECT_COMMAND, 'http://a:8888/'), 'http://a:8888/');
+    assert.equal(await fake.fakeCommands.executeCommand(CONNECT_COMMAND), 'http://a:8888/');
+    assert.equal(await fake.fakeCommands.executeCommand(DISCONNECT_COMMAND, 'http://a:8888/'), 'http://a:8888/');
     for (const d of disposables) d.dispose();
   });
 });

@@ -200,17 +200,20 @@ export const window = {
   },
 };
 
-/** Commands registered and executed through the fake `commands`. */
-export const commands = {
+/**
+ * A `commands` namespace that records what is registered and executed: the module's `commands`,
+ * which a test may replace with its own (`require('vscode').commands = …`).
+ */
+export const fakeCommands = {
   registered: new Map<string, (...args: unknown[]) => unknown>(),
   executed: [] as { command: string; args: unknown[] }[],
   registerCommand(id: string, fn: (...args: unknown[]) => unknown) {
-    commands.registered.set(id, fn);
-    return { dispose: () => commands.registered.delete(id) };
+    fakeCommands.registered.set(id, fn);
+    return { dispose: () => fakeCommands.registered.delete(id) };
   },
   executeCommand(command: string, ...args: unknown[]): Promise<unknown> {
-    commands.executed.push({ command, args });
-    const fn = commands.registered.get(command);
+    fakeCommands.executed.push({ command, args });
+    const fn = fakeCommands.registered.get(command);
     return Promise.resolve(fn?.(...args));
   },
 };
@@ -243,6 +246,9 @@ export class FakeMemento {
     return Promise.resolve();
   }
 }
+
+// Writable, unlike an `export const`, so that a test can put its own `commands` in its place.
+Object.defineProperty(module.exports, 'commands', { value: fakeCommands, writable: true, enumerable: true, configurable: true });
 
 const fakePath = __filename;
 const moduleInternals = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
