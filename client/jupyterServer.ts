@@ -128,7 +128,7 @@ export function normaliseServerUrl(raw: string): { url: string; token: string | 
   let pathname = u.pathname;
   // A pasted link to the UI (…/lab, …/tree, …/lab/tree/x.ipynb) names the server by what precedes
   // it; but on JupyterHub `/user/lab/` is the server of a user called "lab".
-  pathname = pathname.replace(/(^|\/)(?<!\/user\/)(lab|tree|notebooks|doc|edit)(\/.*)?$/, (_m, lead: string) => `${lead}/`).replace(/\/\/$/, '/');
+  pathname = pathname.replace(/(^|\/)(?<!\/user\/)(lab|tree|notebooks|doc|edit|voila)(\/.*)?$/, (_m, lead: string) => `${lead}/`).replace(/\/\/$/, '/');
   if (!pathname.endsWith('/')) pathname += '/';
   const url = `${u.protocol}//${u.host}${pathname}`;
   return { url, token: token === '' ? undefined : token };

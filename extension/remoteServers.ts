@@ -12,6 +12,7 @@
 import * as vscode from 'vscode';
 import { createHash } from 'node:crypto';
 import type { KernelConnection } from '../client/connection';
+import { normaliseServerUrl } from '../client/jupyterServer';
 import { KernelStartError, Messages, errorMessage } from './errors';
 import type { KernelLauncher } from './kernelProcess';
 
@@ -52,8 +53,6 @@ export interface ServerEntry {
   readonly server: RemoteServer;
 }
 
-const JUPYTER_UI_SEGMENTS = new Set(['lab', 'tree', 'notebooks', 'doc', 'edit', 'voila']);
-
 /**
  * Reads a server address as people paste it: `http://127.0.0.1:8888/lab?token=abc`,
  * `https://hub.example.org/user/ada/`, `localhost:8888`. The result's URL keeps the scheme, host,
@@ -67,20 +66,18 @@ const JUPYTER_UI_SEGMENTS = new Set(['lab', 'tree', 'notebooks', 'doc', 'edit', 
 export function parseServerUrl(input: string): { url: string; token: string | undefined } | { error: string } {
   const text = input.trim();
   if (text === '') return { error: Messages.serverUrlEmpty };
-  let u: URL;
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`;
+  let scheme: string;
   try {
-    u = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`);
+    const u = new URL(withScheme);
+    if (u.hostname === '') return { error: Messages.serverUrlInvalid(text) };
+    scheme = u.protocol;
   } catch {
     return { error: Messages.serverUrlInvalid(text) };
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return { error: Messages.serverUrlScheme(u.protocol) };
-  if (u.hostname === '') return { error: Messages.serverUrlInvalid(text) };
-  const token = u.searchParams.get('token') ?? undefined;
-  const segments = u.pathname.split('/').filter((s) => s !== '');
-  const ui = segments.findIndex((s, i) => JUPYTER_UI_SEGMENTS.has(s) && segments[i - 1] !== 'user');
-  const base = ui < 0 ? segments : segments.slice(0, ui);
-  const url = `${u.protocol}//${u.host}/${base.map((s) => `${s}/`).join('')}`;
-  return { url, token: token === '' ? undefined : token };
+  if (scheme !== 'http:' && scheme !== 'https:') return { error: Messages.serverUrlScheme(scheme) };
+  // The one reading of a server URL, shared with the command line (client/jupyterServer.ts).
+  return normaliseServerUrl(withScheme);
 }
 
 /** A server as shown in labels: host, port and base path, e.g. `127.0.0.1:8888/user/ada/`. */
