@@ -71,7 +71,7 @@ export interface JupyterServerOptions {
   readonly onLog?: (text: string) => void;
 }
 
-export interface StartKernelOptions extends Pick<RemoteKernelOptions, 'linkTimeoutMs' | 'onLog'> {
+export interface StartKernelOptions extends Pick<RemoteKernelOptions, 'linkTimeoutMs' | 'unresponsiveAfterMs' | 'aliveCheckMs' | 'onLog'> {
   /** The kernelspec (default `transferlab`). */
   readonly name?: string;
   /**

@@ -11,6 +11,8 @@
  * or the link stays down past `linkTimeoutMs` it emits 'exit' with the reason and fails what was
  * waiting with {@link KernelDiedError}. A link down for longer than `unresponsiveAfterMs` also
  * emits 'unresponsive' (as a silent heartbeat does locally), and 'responsive' when it is back.
+ * While a request waits, the REST API is also asked every few seconds whether the kernel still
+ * exists: a kernel shut down or culled on the server may leave its websocket open.
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
@@ -31,6 +33,12 @@ export interface RemoteKernelOptions {
   readonly linkTimeoutMs?: number;
   /** How long the link may be down before 'unresponsive' (default 30 000 ms). */
   readonly unresponsiveAfterMs?: number;
+  /**
+   * While a request waits for its reply, how often the REST API is asked whether the kernel still
+   * exists (default 5000 ms): a kernel shut down or culled on the server can leave its websocket
+   * open, and would otherwise leave the request waiting for ever.
+   */
+  readonly aliveCheckMs?: number;
   /** Diagnostics (token-free). */
   readonly onLog?: (text: string) => void;
 }
@@ -54,6 +62,7 @@ export class RemoteKernelClient extends EventEmitter implements KernelConnection
   private readonly pending = new Set<Pending>();
   private watchTimer: ReturnType<typeof setTimeout> | undefined;
   private unresponsiveTimer: ReturnType<typeof setTimeout> | undefined;
+  private aliveTimer: ReturnType<typeof setInterval> | undefined;
   private readonly removeLogSink: () => void;
   private everConnected = false;
 
@@ -233,7 +242,31 @@ export class RemoteKernelClient extends EventEmitter implements KernelConnection
     if (!this.kernel.isDisposed) this.kernel.dispose();
   }
 
+  /** Starts or stops the liveness check with the requests waiting for replies. */
+  private updateAliveCheck(): void {
+    const want = this.pending.size > 0 && !this.gone && !this.closing;
+    if (want && this.aliveTimer === undefined) {
+      let asking = false;
+      this.aliveTimer = setInterval(() => {
+        if (asking || this.linkState !== LinkState.connected) return; // a dropped link has its own watch
+        asking = true;
+        void this.server
+          .kernelExists(this.kernelId)
+          .then((exists) => {
+            if (exists === false) this.declareGone('the kernel is no longer on the server (it was shut down, culled, or the server restarted)');
+          }, () => undefined)
+          .finally(() => (asking = false));
+      }, this.options.aliveCheckMs ?? 5000);
+      this.aliveTimer.unref();
+    } else if (!want && this.aliveTimer !== undefined) {
+      clearInterval(this.aliveTimer);
+      this.aliveTimer = undefined;
+    }
+  }
+
   private stopWatching(): void {
+    if (this.aliveTimer) clearInterval(this.aliveTimer);
+    this.aliveTimer = undefined;
     if (this.watchTimer) clearTimeout(this.watchTimer);
     if (this.unresponsiveTimer) clearTimeout(this.unresponsiveTimer);
     this.watchTimer = undefined;
@@ -267,6 +300,7 @@ export class RemoteKernelClient extends EventEmitter implements KernelConnection
       entry = { msgType, reject };
       this.pending.add(entry);
     });
+    this.updateAliveCheck();
     failed.catch(() => undefined);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout =
@@ -280,6 +314,7 @@ export class RemoteKernelClient extends EventEmitter implements KernelConnection
     const cleanup = () => {
       this.pending.delete(entry);
       if (timer) clearTimeout(timer);
+      this.updateAliveCheck();
     };
     race.then(cleanup, cleanup);
     // A request given up (timeout, kernel gone) must not leave services' future rejecting unseen.

@@ -190,6 +190,19 @@ describe('remote kernels on a Jupyter Server', { timeout: 300_000 }, () => {
     }
   });
 
+  test('a kernel shut down on the server by someone else while a cell runs: the cell fails within seconds, saying so', async () => {
+    const k = await server.startKernel({ onLog, aliveCheckMs: 1000 });
+    const running = k.execute('await new Promise((r) => setTimeout(r, 60_000))');
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
+    // As a culler or another client would: the REST API, not this connection.
+    const r = await fetch(`${js.url}api/kernels/${k.kernelId}`, { method: 'DELETE', headers: { Authorization: `token ${js.token}` } });
+    assert.equal(r.status, 204);
+    await assert.rejects(running, (e: unknown) => e instanceof KernelDiedError && /no longer on the server/.test(e.message));
+    assert.ok(Date.now() - t0 < 15_000, `noticed after ${Date.now() - t0} ms`);
+    await k.shutdown();
+  });
+
   test('a wrong token, no token, a wrong base path, nothing listening: each its own message, none with the token', async () => {
     const wrong = new JupyterServer({ url: js.url, token: 'not-the-token', onLog });
     await assert.rejects(wrong.checkKernelspec(), (e: unknown) => {
