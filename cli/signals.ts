@@ -4,8 +4,10 @@
  * the kernel's connection file (with its key) would stay in the temporary folder. Here the signal
  * makes the process exit with the conventional status, 128 + the signal's number, and the 'exit'
  * handlers do the cleanup: KernelClient stops its kernels and removes their connection files, the
- * atomic writer removes a half-written temporary file. Nothing else is written.
+ * atomic writer removes a half-written temporary file. Kernels on a Jupyter Server are shut down
+ * through its REST API first (for at most 3 s). Nothing else is written.
  */
+import { shutdownRemoteKernels } from '../client/remoteKernel';
 
 /** The signals handled, with the exit status each gives (128 + the signal's number). */
 export const TERMINATION_SIGNALS = {
@@ -29,9 +31,10 @@ export function exitOnTerminationSignals(report: (text: string) => void): () => 
     const handler = () => {
       try {
         report(`transferlab: ${signal}: exiting (a running kernel is stopped, nothing more is written)\n`);
-      } finally {
-        process.exit(TERMINATION_SIGNALS[signal]);
+      } catch {
+        // the report is best effort
       }
+      void shutdownRemoteKernels().finally(() => process.exit(TERMINATION_SIGNALS[signal]));
     };
     process.on(signal, handler);
     return () => void process.off(signal, handler);

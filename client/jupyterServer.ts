@@ -145,7 +145,7 @@ function redactUrl(raw: string): string {
  * stdout: {@link routeServicesNotesToLogs} sends them to the live clients' logs instead, and
  * passes everything else through unchanged.
  */
-const SERVICES_NOTES = [/^Starting WebSocket: /, /^Connection lost, reconnecting in /, /^Kernel: \w+ \(/, /^Server selected unknown kernel wire protocol/];
+const SERVICES_NOTES = [/^Starting WebSocket: /, /^Connection lost, reconnecting in /, /^Kernel: \w+ \(/, /^Server selected unknown kernel wire protocol/, /^The kernel "[^"]*" does not exist on the server/];
 const serviceLogSinks = new Set<(text: string) => void>();
 let consoleFiltered = false;
 /**

@@ -43,6 +43,19 @@ export interface RemoteKernelOptions {
   readonly onLog?: (text: string) => void;
 }
 
+/** The remote kernels this process started or attached to and has not let go of. */
+const live = new Set<RemoteKernelClient>();
+
+/**
+ * Shuts down every remote kernel this process still holds (for a process that is ending: a
+ * SIGTERM to `transferlab run --server` must not leave its kernel running on the server). Waits at
+ * most `timeoutMs`; the server's own culling is the backstop.
+ */
+export async function shutdownRemoteKernels(timeoutMs = 3000): Promise<void> {
+  if (live.size === 0) return;
+  await Promise.race([Promise.allSettled([...live].map((k) => k.shutdown())), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+}
+
 interface Pending {
   readonly msgType: string;
   reject(e: Error): void;
@@ -74,6 +87,7 @@ export class RemoteKernelClient extends EventEmitter implements KernelConnection
     this.kernelId = options.kernelId;
     this.removeLogSink = addServicesLogSink((t) => this.log(t));
     this.kernel = this.makeKernel();
+    live.add(this);
   }
 
   get location(): KernelLocation {
@@ -239,6 +253,7 @@ export class RemoteKernelClient extends EventEmitter implements KernelConnection
     this.emit('link', LinkState.disconnected);
     this.emit('exit', null, null, error.message);
     this.removeLogSink();
+    live.delete(this);
     if (!this.kernel.isDisposed) this.kernel.dispose();
   }
 
@@ -379,6 +394,7 @@ export class RemoteKernelClient extends EventEmitter implements KernelConnection
     this.closing = true;
     this.stopWatching();
     this.removeLogSink();
+    live.delete(this);
     try {
       if (!this.gone) await this.server.shutdownKernel(this.kernelId, this.options.sessionId).catch((e: unknown) => this.log(`shutting kernel ${this.kernelId} down: ${(e as Error).message}`));
     } finally {

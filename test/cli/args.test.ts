@@ -87,5 +87,5 @@ test('kernel install/uninstall: --prefix DIR, --prefix=DIR, --sys-prefix, unknow
   assert.equal(kernelsDir(['--sys-prefix']), path.join('/usr/local', 'share', 'jupyter', 'kernels'));
   assert.throws(() => kernelsDir(['--prefix']), { message: '--prefix needs a directory, e.g. --prefix /usr/local' });
   assert.throws(() => kernelsDir(['--prefix', '--user']), { message: '--prefix needs a directory, e.g. --prefix /usr/local' });
-  assert.throws(() => kernelsDir(['--usr']), { message: 'unknown option --usr (expected --user, --prefix DIR or --sys-prefix)' });
+  assert.throws(() => kernelsDir(['--usr']), { message: 'unknown option --usr (expected --user, --prefix DIR, --sys-prefix or --backend NAME)' });
 });
