@@ -1,12 +1,14 @@
 /**
- * `transferlab kernel install [--user | --prefix DIR | --sys-prefix]` and `kernel uninstall`: the
- * Jupyter kernelspec `transferlab`, so JupyterLab, nbclient, nbconvert and VS Code find the kernel.
+ * `transferlab kernel install [--user | --prefix DIR | --sys-prefix] [--backend NAME]` and `kernel
+ * uninstall`: the Jupyter kernelspec `transferlab`, so JupyterLab, nbclient, nbconvert, VS Code and
+ * Jupyter Servers (for remote kernels: docs/remote.md) find the kernel.
  */
 import { mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseCliArgs, type CliOptions } from './args';
 import { UsageError } from './errors';
+import { AUTO_BACKEND, BACKEND_CHOICES, BACKEND_ENV } from '../kernel/protocol/backends';
 
 export const KERNEL_NAME = 'transferlab';
 
@@ -22,6 +24,7 @@ const KERNEL_OPTIONS = {
   user: { type: 'boolean' },
   prefix: { type: 'string', missing: '--prefix needs a directory, e.g. --prefix /usr/local' },
   'sys-prefix': { type: 'boolean' },
+  backend: { type: 'string', missing: `--backend needs a name: ${BACKEND_CHOICES.join(', ')}` },
 } as const satisfies CliOptions;
 
 /**
@@ -32,7 +35,7 @@ const KERNEL_OPTIONS = {
  * kernelsDir(['--prefix', '/opt/jupyter']); // '/opt/jupyter/share/jupyter/kernels'
  */
 export function kernelsDir(args: readonly string[]): string {
-  const { values } = parseCliArgs(args, KERNEL_OPTIONS, { help: false, unknownHint: 'expected --user, --prefix DIR or --sys-prefix' });
+  const { values } = parseCliArgs(args, KERNEL_OPTIONS, { help: false, unknownHint: 'expected --user, --prefix DIR, --sys-prefix or --backend NAME' });
   if (values.prefix !== undefined) {
     if (values.prefix.startsWith('--')) throw new UsageError(KERNEL_OPTIONS.prefix.missing);
     return path.join(path.resolve(values.prefix), 'share', 'jupyter', 'kernels');
@@ -41,24 +44,38 @@ export function kernelsDir(args: readonly string[]): string {
   return userKernelsDir();
 }
 
-export function kernelSpec(packageRoot: string, nodePath = process.execPath) {
+/**
+ * The backend `--backend NAME` of `kernel install` fixes for the kernels of this kernelspec (its
+ * `env`), e.g. on a Jupyter Server whose notebooks run through `transferlab run --server`;
+ * undefined: the kernel chooses (`auto`).
+ */
+export function kernelspecBackend(args: readonly string[]): string | undefined {
+  const { values } = parseCliArgs(args, KERNEL_OPTIONS, { help: false, unknownHint: 'expected --user, --prefix DIR, --sys-prefix or --backend NAME' });
+  const b = values.backend;
+  if (b === undefined || b === AUTO_BACKEND) return undefined;
+  if (!(BACKEND_CHOICES as readonly string[]).includes(b)) throw new UsageError(`--backend ${b}: expected one of ${BACKEND_CHOICES.join(', ')}`);
+  return b;
+}
+
+export function kernelSpec(packageRoot: string, nodePath = process.execPath, backend?: string) {
   return {
     argv: [nodePath, path.join(packageRoot, 'dist', 'kernel.js'), '{connection_file}'],
     display_name: 'TypeScript (TransferLab)',
     language: 'typescript',
     interrupt_mode: 'signal',
-    env: {},
+    env: backend !== undefined ? { [BACKEND_ENV]: backend } : {},
     metadata: { debugger: false },
   };
 }
 
 export function installKernel(args: readonly string[], packageRoot: string, out: (s: string) => void): number {
   const kernels = kernelsDir(args);
+  const backend = kernelspecBackend(args);
   if (!existsSync(path.join(packageRoot, 'dist', 'kernel.js'))) throw new UsageError(`${path.join(packageRoot, 'dist', 'kernel.js')} is missing: run \`npm run build\` first`);
   const dir = path.join(kernels, KERNEL_NAME);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'kernel.json'), `${JSON.stringify(kernelSpec(packageRoot), null, 2)}\n`);
-  out(`Installed kernelspec ${KERNEL_NAME} in ${dir}\n`);
+  writeFileSync(path.join(dir, 'kernel.json'), `${JSON.stringify(kernelSpec(packageRoot, process.execPath, backend), null, 2)}\n`);
+  out(`Installed kernelspec ${KERNEL_NAME} in ${dir}${backend !== undefined ? ` (backend ${backend})` : ''}\n`);
   return 0;
 }
 

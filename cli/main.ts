@@ -1,6 +1,6 @@
 /**
  * The `transferlab` command line:
- *   transferlab kernel install [--user | --prefix DIR | --sys-prefix]   the Jupyter kernelspec
+ *   transferlab kernel install [--user | --prefix DIR | --sys-prefix] [--backend NAME]   the Jupyter kernelspec
  *   transferlab kernel uninstall [--user | --prefix DIR]
  *   transferlab run NOTEBOOK [--out FILE | --in-place] [--html FILE] [--backend NAME] [--param name=value …]
  *   transferlab sweep NOTEBOOK --grid 'seed=[1,2,3]' [--kernels N] [--server URL …] [--out DIR]   runs over a parameter grid
@@ -18,7 +18,7 @@ import { runSweep, SWEEP_USAGE } from './sweep';
 import { exitOnTerminationSignals } from './signals';
 
 const USAGE = `usage:
-  transferlab kernel install [--user | --prefix DIR | --sys-prefix]
+  transferlab kernel install [--user | --prefix DIR | --sys-prefix] [--backend NAME]
   transferlab kernel uninstall [--user | --prefix DIR | --sys-prefix]
 `;
 

@@ -43,7 +43,9 @@ export class KernelStartError extends Error {
 }
 
 /**
- * The kernel process exited while it was in use: killed, out of memory, a native crash.
+ * The kernel process exited while it was in use: killed, out of memory, a native crash; or a
+ * kernel on a Jupyter Server is gone (the server restarted, the kernel was culled, the link stayed
+ * down too long: `code` and `signal` are then null and the message gives the reason).
  *
  * Raised by `KernelClient` (rejecting every request still waiting for its reply, with the tail of
  * the kernel's stderr) and by the extension's `KernelProcess` when the child exits or vanishes.
@@ -60,8 +62,10 @@ export class KernelDiedError extends Error {
     readonly signal: string | null,
     /** The last lines the kernel wrote to stderr ('' when unknown). */
     readonly stderrTail = '',
+    /** For a kernel that is not a process of ours (on a Jupyter Server): why it is gone, in words. */
+    reason?: string,
   ) {
-    super(`The kernel exited (${signal ? `signal ${signal}` : `code ${code}`})${stderrTail ? `:\n${stderrTail}` : ''}`);
+    super(reason ?? `The kernel exited (${signal ? `signal ${signal}` : `code ${code}`})${stderrTail ? `:\n${stderrTail}` : ''}`);
   }
 }
 

@@ -27,6 +27,7 @@
  */
 import path from 'node:path';
 import { KernelStartError } from '../../client/errors';
+import { JupyterServer, JupyterServerError, normaliseServerUrl, tokenFromEnvironment } from '../../client/jupyterServer';
 import type { JsonValue } from '../../kernel/protocol/tsnb';
 import { parseCliArgs, type CliOptions } from '../args';
 import { checkOutputTarget, isSameFile } from '../atomicWrite';
@@ -40,6 +41,7 @@ import { defaultOutput, readNotebook, writeHtmlReport, writeNotebook } from './w
 
 
 export const RUN_USAGE = `usage: transferlab run NOTEBOOK [--out FILE | --in-place] [--html FILE [--no-code]] [--backend NAME] [--param name=value …] [--timeout SECONDS]
+                       [--server URL [--token-file FILE] [--server-path PATH]]
 
 Runs every code cell of a notebook (.tsnb or .ipynb) in a fresh TransferLab kernel started in the
 notebook's folder, and writes the executed notebook with its outputs.
@@ -54,6 +56,10 @@ notebook's folder, and writes the executed notebook with its outputs.
                      the value is JSON when valid (3, [0,1], true), otherwise a string
   --timeout SECONDS  interrupt and fail a cell that runs longer (default: no limit)
   --quiet            no progress on stderr
+  --server URL       run on a new kernel of this Jupyter Server (JupyterHub: its /user/NAME/
+                     URL) instead of a local process; same outputs and exit status
+  --token-file FILE  the server's token is the file's first line (default: $JUPYTER_TOKEN)
+  --server-path PATH the notebook's path on the server: its kernel starts in that folder
 Outputs are written only as regular files: an existing device, FIFO, socket or folder is refused.
 Exit status: 0 all cells ran, 1 a cell failed (the notebook is still written), 2 bad usage,
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM: the kernel is stopped, nothing is written).
@@ -79,6 +85,12 @@ export interface RunArgs {
   quiet: boolean;
   /** `--in-place`: the input is the output (present only when given). */
   inPlace?: true;
+  /** `--server URL`: run on a kernel of this Jupyter Server (present only when given). */
+  server?: string;
+  /** `--token-file FILE`: the server's token is its first line (else JUPYTER_TOKEN). */
+  tokenFile?: string;
+  /** `--server-path PATH`: the notebook's path on the server; its kernel starts in that folder. */
+  serverPath?: string;
 }
 
 /** The options of `transferlab run`. */
@@ -91,6 +103,9 @@ const RUN_OPTIONS = {
   timeout: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   'in-place': { type: 'boolean' },
+  server: { type: 'string' },
+  'token-file': { type: 'string' },
+  'server-path': { type: 'string' },
 } as const satisfies CliOptions;
 
 /**
@@ -114,6 +129,12 @@ export function parseRunArgs(args: readonly string[]): RunArgs | 'help' {
     timeout = Number(t);
     if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${t}: expected a positive number of seconds`);
   }
+  if (values.server === undefined && (values['token-file'] !== undefined || values['server-path'] !== undefined)) {
+    throw new UsageError(`${values['token-file'] !== undefined ? '--token-file' : '--server-path'} goes with --server URL`);
+  }
+  if (values.server !== undefined && backend !== undefined) {
+    throw new UsageError('--backend does not apply with --server: the kernel on the server computes on the backend its kernelspec sets (`transferlab kernel install --backend NAME` on the server)');
+  }
   return {
     input,
     out: values.out,
@@ -124,6 +145,9 @@ export function parseRunArgs(args: readonly string[]): RunArgs | 'help' {
     quiet: values.quiet,
     ...(values['in-place'] ? { inPlace: true as const } : {}),
     ...(values['no-code'] ? { noCode: true as const } : {}),
+    ...(values.server !== undefined ? { server: values.server } : {}),
+    ...(values['token-file'] !== undefined ? { tokenFile: values['token-file'] } : {}),
+    ...(values['server-path'] !== undefined ? { serverPath: values['server-path'] } : {}),
   };
 }
 
@@ -136,7 +160,20 @@ export function parseRunArgs(args: readonly string[]): RunArgs | 'help' {
 export async function runNotebookFile(
   io: CliIo,
   command: string,
-  spec: { input: string; out: string; html?: string; noCode?: boolean; backend?: string; parameters: Map<string, JsonValue>; timeout?: number; quiet: boolean; cwd?: string; inPlace?: boolean },
+  spec: {
+    input: string;
+    out: string;
+    html?: string;
+    noCode?: boolean;
+    backend?: string;
+    parameters: Map<string, JsonValue>;
+    timeout?: number;
+    quiet: boolean;
+    cwd?: string;
+    inPlace?: boolean;
+    /** Run on a kernel of this Jupyter Server instead of a local process. */
+    server?: { readonly url: string; readonly token: string | undefined; readonly path?: string };
+  },
   options: RunCommandOptions = {},
 ): Promise<number> {
   const warn = (t: string) => io.stderr(`transferlab ${command}: warning: ${t}\n`);
@@ -159,8 +196,11 @@ export async function runNotebookFile(
   if (options.handleSigint) process.on('SIGINT', onSigint);
   const startedAt = new Date();
   let result: RunNotebookResult;
+  const server = spec.server ? new JupyterServer({ url: spec.server.url, ...(spec.server.token !== undefined ? { token: spec.server.token } : {}) }) : undefined;
+  const remotePath = spec.server?.path;
   try {
     result = await runNotebook(notebook, {
+      ...(server ? { startKernel: () => server.startKernel(remotePath !== undefined ? { path: remotePath } : {}) } : {}),
       cwd: spec.cwd ?? path.dirname(path.resolve(spec.input)),
       ...(spec.backend !== undefined ? { backend: spec.backend } : {}),
       parameters: spec.parameters,
@@ -171,8 +211,9 @@ export async function runNotebookFile(
       ...(spec.inPlace ? { keepOutputsOfCellsNotRun: true } : {}),
     });
   } catch (e) {
-    if (e instanceof KernelStartError) {
-      io.stderr(`transferlab ${command}: the kernel did not start: ${e.message}\n`);
+    if (e instanceof KernelStartError || e instanceof JupyterServerError) {
+      const text = `transferlab ${command}: the kernel did not start: ${e.message}\n`;
+      io.stderr(server ? server.redact(text) : text);
       return 1;
     }
     throw e;
@@ -201,6 +242,22 @@ export async function runNotebookFile(
   }
   io.stdout(`ran ${result.total} code cell${result.total === 1 ? '' : 's'} in ${formatSeconds(result.seconds)}${result.backend ? ` on ${result.backend}` : ''}; wrote ${wrote}\n`);
   return 0;
+}
+
+/** The server of `--server`, with the token from `--token-file` or JUPYTER_TOKEN (or the URL's `?token=`). */
+function remoteOf(parsed: RunArgs): { url: string; token: string | undefined; path?: string } {
+  let token: string | undefined;
+  try {
+    token = tokenFromEnvironment(parsed.tokenFile !== undefined ? { tokenFile: parsed.tokenFile } : {});
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  try {
+    normaliseServerUrl(parsed.server!);
+  } catch (e) {
+    throw new UsageError(`--server: ${(e as Error).message}`);
+  }
+  return { url: parsed.server!, token, ...(parsed.serverPath !== undefined ? { path: parsed.serverPath } : {}) };
 }
 
 const processIo: CliIo = {
@@ -247,6 +304,7 @@ export function runRun(args: string[], io: CliIo = processIo, options: RunComman
         ...(parsed.timeout !== undefined ? { timeout: parsed.timeout } : {}),
         quiet: parsed.quiet,
         ...(inPlace ? { inPlace } : {}),
+        ...(parsed.server !== undefined ? { server: remoteOf(parsed) } : {}),
       },
       options,
     );
