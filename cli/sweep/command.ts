@@ -17,6 +17,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { JupyterServer, JupyterServerError, tokenFromEnvironment } from '../../client/jupyterServer';
 import type { JsonValue } from '../../kernel/protocol/tsnb';
 import { parseCliArgs, type CliOptions } from '../args';
 import { writeFileAtomic } from '../atomicWrite';
@@ -164,15 +165,26 @@ export interface SweepCommandOptions {
   readonly signal?: AbortSignal;
   /** Everything the pool reports (tests kill a kernel from here). */
   readonly onPoolEvent?: (event: PoolEvent) => void;
-  /** Connects to `--server URL` (default: client/jupyterServer.ts). */
+  /** Connects to `--server URL` (default: a client/jupyterServer.ts `JupyterServer`). */
   readonly connectServer?: (url: string, tokenFile: string | undefined) => SweepServer;
   /** The local kernels' script (default: the package's dist/kernel.js). */
   readonly kernelScript?: string;
 }
 
-/** Connects to a server: available once the Jupyter Server client is part of the package. */
-function defaultConnectServer(): SweepServer {
-  throw new UsageError('--server: this build of transferlab cannot reach Jupyter Servers yet');
+/** A `--server URL` as a client: its token from --token-file, else JUPYTER_TOKEN, else `?token=` in the URL. */
+function defaultConnectServer(url: string, tokenFile: string | undefined): SweepServer {
+  let token: string | undefined;
+  try {
+    token = tokenFromEnvironment({ tokenFile });
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+  try {
+    return new JupyterServer({ url, ...(token !== undefined ? { token } : {}) });
+  } catch (e) {
+    if (e instanceof JupyterServerError) throw new UsageError(`--server: ${e.message}`);
+    throw e;
+  }
 }
 
 const processIo: CliIo = {

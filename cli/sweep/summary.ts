@@ -38,7 +38,7 @@ export interface SummaryInput {
 
 /** Text for a markdown table cell: the characters markdown would take as syntax escaped, one line. */
 function cell(text: string): string {
-  return text.replace(/\s+/g, ' ').replace(/([\\`*_[\]<>|#~$])/g, '\\$1');
+  return text.replace(/\s+/g, ' ').replace(/([\\`*_[\]<>|~$])/g, '\\$1');
 }
 
 function valueText(v: JsonValue | undefined): string {
