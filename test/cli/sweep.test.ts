@@ -285,6 +285,30 @@ describe('sweeps on kernels', { concurrency: 1 }, () => {
     assert.match(readFileSync(path.join(out, 'summary.tsnb'), 'utf8'), /ok, earlier/);
   });
 
+  test('Ctrl-C: the running runs stop, nothing unfinished is recorded, the summary says so, exit status 130', async () => {
+    const dir = fresh();
+    const input = path.join(dir, 'tiny.tsnb');
+    writeFileSync(input, serializeTsnb(fixture('await new Promise((r) => setTimeout(r, 120_000));')));
+    const out = path.join(dir, 'out');
+    const controller = new AbortController();
+    const inLastCell = new Set<string>();
+    const onPoolEvent = (e: PoolEvent) => {
+      if (e.type === 'run-event' && e.event.type === 'cell-started' && e.event.position === e.event.total) inLastCell.add(e.task.key);
+      // As Ctrl-C does: from outside, a moment later (not inside the run's own event).
+      if (inLastCell.size === 2 && e.type === 'run-event') setTimeout(() => controller.abort(), 300);
+    };
+    const io = captureIo();
+    const t0 = performance.now();
+    const status = await runSweep([input, '--grid', 'seed=[1,2,3]', '--kernels', '2', '--backend', 'wasm', '--out', out], io, { onPoolEvent, signal: controller.signal });
+    assert.equal(status, 130, io.err);
+    assert.ok(performance.now() - t0 < 60_000, 'the cells were interrupted, not waited for');
+    assert.deepEqual(manifestOf(out).runs, {});
+    assert.deepEqual(readdirSync(path.join(out, 'runs')), []);
+    assert.match(io.err, /interrupted; 3 runs: 0 ran, 0 failed, 3 interrupted in /);
+    const table = parseTsnb(readFileSync(path.join(out, 'summary.tsnb'), 'utf8')).cells[1]!.source;
+    assert.equal(table.split('\n').filter((l) => / interrupted \|/.test(l)).length, 3, table);
+  });
+
   describe('6 grid points over 3 kernels, two local and one on a Jupyter Server, one killed mid-run', () => {
     let server: TestJupyterServer;
     before(async () => {
