@@ -76,7 +76,7 @@ function checkName(fn: string, arg: string, name: unknown): string {
  * Read a tensor's value first.
  * @example
  * ```ts
- * const evaluation = tl.evaluate(model, test);
+ * const evaluation = await tl.evaluate(model, test);
  * tl.result('accuracy', evaluation.accuracy); // accuracy = 0.8125
  * ```
  */
