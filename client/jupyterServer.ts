@@ -154,7 +154,9 @@ function filterServicesConsole(): void {
     const original = console[level].bind(console);
     console[level] = (...args: unknown[]) => {
       const first = args[0];
-      if (typeof first === 'string' && SERVICES_NOTES.some((re) => re.test(first))) {
+      // services' ResponseError.create logs the JSON error of a non-JSON body (an HTML 404 page).
+      const servicesNote = (typeof first === 'string' && SERVICES_NOTES.some((re) => re.test(first))) || (level === 'debug' && first instanceof SyntaxError);
+      if (servicesNote) {
         const text = args.map(String).join(' ');
         for (const sink of serviceLogSinks) sink(text);
         return;
@@ -199,7 +201,16 @@ export class JupyterServer {
         super(address, protocols, authToken === '' ? {} : { headers: { Authorization: `token ${authToken}` } });
       }
     }
-    const timedFetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    // Node's fetch says only "fetch failed", the reason in its `cause`; services keeps the message
+    // only, so the reason goes into it here ("fetch failed (ECONNREFUSED 127.0.0.1:8888)").
+    const timedFetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> =>
+      fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) }).catch((e: unknown) => {
+        const err = e as Error & { cause?: { code?: string; address?: string; port?: number } };
+        const c = err.cause as { code?: string; message?: string; address?: string; port?: number } | undefined;
+        const where = c?.address !== undefined ? ` ${c.address}${c.port !== undefined ? `:${c.port}` : ''}` : '';
+        const why = err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `${err.message}${c?.code ? ` (${c.code}${where})` : c?.message ? ` (${c.message})` : ''}`;
+        throw new TypeError(why);
+      });
     this.settings = ServerConnection.makeSettings({
       baseUrl: url,
       wsUrl: url.replace(/^http/, 'ws'),

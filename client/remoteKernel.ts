@@ -112,6 +112,14 @@ export class RemoteKernelClient extends EventEmitter implements KernelConnection
   async connect(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      // Services sends kernel_info itself when the websocket opens; a kernel_info sent before
+      // that is refused at once, so wait for the link first (without spinning).
+      if (this.kernel.connectionStatus !== 'connected') {
+        if (this.kernel.status === 'dead') throw new KernelStartError(`the kernel ${this.kernelId} on ${this.server.url} died while starting`);
+        if (Date.now() > deadline) throw new KernelStartError(`could not open the websocket of kernel ${this.kernelId} on ${this.server.url} within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
       try {
         const reply = await this.request('shell', 'kernel_info_request', {}, Math.max(1000, Math.min(10_000, deadline - Date.now())));
         this.kernelInfo = reply.content as unknown as KernelInfoReply;
@@ -121,6 +129,7 @@ export class RemoteKernelClient extends EventEmitter implements KernelConnection
         if (e instanceof KernelDiedError || Date.now() > deadline) {
           throw new KernelStartError(`the kernel ${this.kernelId} on ${this.server.url} did not answer kernel_info within ${timeoutMs} ms: ${(e as Error).message}`, { cause: e });
         }
+        await new Promise((r) => setTimeout(r, 200));
       }
     }
   }
@@ -241,7 +250,12 @@ export class RemoteKernelClient extends EventEmitter implements KernelConnection
       username: os.userInfo().username,
       content: content as never,
     });
-    const future = channel === 'shell' ? this.kernel.sendShellMessage(msg, true, true) : this.kernel.sendControlMessage(msg as never, true, true);
+    let future: ReturnType<ServicesKernel['sendShellMessage']>;
+    try {
+      future = channel === 'shell' ? this.kernel.sendShellMessage(msg, true, true) : this.kernel.sendControlMessage(msg as never, true, true);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
     if (onIOPub) {
       future.onIOPub = (m) => {
         if (m.header.msg_type === 'status' && (m.content as { execution_state?: string }).execution_state === 'idle') return;
