@@ -24,6 +24,8 @@ import {
   runKey,
   runSweep,
   summaryNotebook,
+  SweepProgress,
+  type KernelSlot,
   type PoolEvent,
   type SweepManifest,
   type SweepServer,
@@ -216,6 +218,41 @@ describe('results and summary', () => {
     assert.equal(rows[3], '| 2 | 2 | FAILED (2 attempts) |  |  |  | 1.0 | http://127.0.0.1:8888/user/ada/ | [def-seed=2.tsnb](runs/def-seed=2.tsnb) |');
     assert.equal(rows[4], '| 3 | 3 | running |  |  |  |  |  |  |');
     assert.match(failures!, /## Failed runs\n\n\*\*seed=2\*\* on http:\/\/127\.0\.0\.1:8888\/user\/ada\/:\n\n```text\ncell 2 of 3 failed:\nError: unlucky\n```/);
+  });
+});
+
+describe('progress', () => {
+  const slot: KernelSlot = { label: 'local #2', where: 'local', start: () => Promise.reject(new Error('not started in this test')) };
+  const task = (seed: number) => ({ key: `k${seed}`, point: new Map<string, JsonValue>([['seed', seed], ['blockSize', 4]]), parameters: new Map<string, JsonValue>() });
+  const started = (seed: number): PoolEvent => ({ type: 'run-started', task: task(seed), slot, attempt: 1, kernel: {} as KernelConnection });
+  const cell = (seed: number, position: number): PoolEvent => ({ type: 'run-event', task: task(seed), slot, event: { type: 'cell-started', position, total: 7, cellIndex: position, source: '' } });
+
+  test('on a terminal: one line redrawn, naming the run heard from last and its cell', () => {
+    let text = '';
+    const p = new SweepProgress({ write: (t) => (text += t), isTTY: true, columns: 200 }, 6, 2);
+    p.onEvent(started(1));
+    p.onEvent(started(2));
+    p.onEvent(cell(2, 3));
+    p.finish();
+    const frames = text.split('\r\x1b[K').filter((f) => f !== '');
+    assert.equal(frames.at(-1), '[2/6 done · 2 running · 2 queued · 0 failed] seed=2 blockSize=4 on local #2, cell 3/7');
+    assert.ok(!text.includes('\n'), 'no line kept while nothing finished');
+  });
+
+  test('elsewhere: a line per finished, failed or requeued run, nothing in between', () => {
+    const lines: string[] = [];
+    const p = new SweepProgress({ write: (t) => lines.push(t), isTTY: false }, 3, 0);
+    p.onEvent(started(1));
+    p.onEvent(cell(1, 2));
+    p.onEvent(started(2));
+    p.onEvent({ type: 'run-requeued', task: task(2), slot, reason: 'its kernel died' });
+    p.onEvent({ type: 'run-finished', task: task(1), outcome: { status: 'ok', attempts: 1, slot } });
+    p.onEvent({ type: 'run-finished', task: task(3), outcome: { status: 'failed', attempts: 0, error: 'no kernel slot was left to run it' } });
+    p.finish();
+    assert.equal(lines.length, 3, lines.join(''));
+    assert.equal(lines[0], 'requeued seed=2 blockSize=4: its kernel died\n');
+    assert.match(lines[1]!, /^\[1\/3 done · 0 running · 2 queued · 0 failed\] ok seed=1 blockSize=4 on local #2 · [\d.]+ s\n$/);
+    assert.equal(lines[2], '[2/3 done · 0 running · 1 queued · 1 failed] FAILED seed=3 blockSize=4: no kernel slot was left to run it\n');
   });
 });
 
