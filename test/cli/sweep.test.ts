@@ -322,7 +322,7 @@ describe('sweeps on kernels', { concurrency: 1 }, () => {
     assert.match(readFileSync(path.join(out, 'summary.tsnb'), 'utf8'), /ok, earlier/);
   });
 
-  test('Ctrl-C: the running runs stop, nothing unfinished is recorded, the summary says so, exit status 130', async () => {
+  test('Ctrl-C: the running runs stop, nothing unfinished is recorded, the summary says so, exit status 130', { timeout: 120_000 }, async () => {
     const dir = fresh();
     const input = path.join(dir, 'tiny.tsnb');
     writeFileSync(input, serializeTsnb(fixture('await new Promise((r) => setTimeout(r, 120_000));')));
@@ -346,7 +346,7 @@ describe('sweeps on kernels', { concurrency: 1 }, () => {
     assert.equal(table.split('\n').filter((l) => / interrupted \|/.test(l)).length, 3, table);
   });
 
-  describe('6 grid points over 3 kernels, two local and one on a Jupyter Server, one killed mid-run', () => {
+  describe('6 grid points over 3 kernels, two local and one on a Jupyter Server, kernels lost mid-run', () => {
     let server: TestJupyterServer;
     before(async () => {
       server = await startJupyterServer({ basePath: '/user/sweeper/' });
@@ -355,7 +355,7 @@ describe('sweeps on kernels', { concurrency: 1 }, () => {
       await server?.dispose();
     });
 
-    test('finish with the results of the same grid run serially, and no file or message holds the token', async () => {
+    test('finish with the results of the same grid run serially (a local kernel killed, a remote one shut down mid-run), and no file or message holds the token', { timeout: 300_000 }, async () => {
       const dir = fresh();
       const input = path.join(dir, 'tiny.tsnb');
       writeFileSync(input, serializeTsnb(fixture()));
@@ -367,15 +367,23 @@ describe('sweeps on kernels', { concurrency: 1 }, () => {
       const events: PoolEvent[] = [];
       const kernels = new Map<string, KernelConnection>();
       let killed: { key: string; label: string } | undefined;
+      let deleted: { key: string; label: string; status: Promise<number> } | undefined;
       const onPoolEvent = (e: PoolEvent) => {
         events.push(e);
         if (e.type === 'run-started') kernels.set(e.task.key, e.kernel);
-        // The first run on the second local kernel loses it while its last cell runs.
-        if (killed === undefined && e.type === 'run-event' && e.slot.label === 'local #2' && e.event.type === 'cell-started' && e.event.position === e.event.total) {
-          const location = kernels.get(e.task.key)!.location;
+        if (e.type !== 'run-event' || e.event.type !== 'cell-started' || e.event.position !== e.event.total) return;
+        const location = kernels.get(e.task.key)!.location;
+        // The first run on the second local kernel loses it (SIGKILL) while its last cell runs…
+        if (killed === undefined && e.slot.label === 'local #2') {
           assert.equal(location.kind, 'local');
           killed = { key: e.task.key, label: e.slot.label };
           process.kill(location.pid!, 'SIGKILL');
+        }
+        // …and the first run on the server has its kernel shut down through the server's REST API
+        // (the websocket stays open: only the sweep's check of the kernel notices).
+        if (deleted === undefined && location.kind === 'remote') {
+          const status = fetch(`${server.url}api/kernels/${location.kernelId}`, { method: 'DELETE', headers: { Authorization: `token ${server.token}` } }).then((r) => r.status);
+          deleted = { key: e.task.key, label: e.slot.label, status };
         }
       };
       const io = captureIo();
@@ -391,7 +399,11 @@ describe('sweeps on kernels', { concurrency: 1 }, () => {
       const startsOfKilled = events.filter((e) => e.type === 'run-started' && e.task.key === killed!.key).map((e) => (e.type === 'run-started' ? e.slot.label : ''));
       assert.equal(startsOfKilled.length, 2);
       assert.notEqual(startsOfKilled[1], killed.label, 'requeued on another slot');
-      assert.ok(events.some((e) => e.type === 'run-requeued' && e.task.key === killed!.key && /was lost in cell 3\/3/.test(e.reason)));
+      assert.ok(events.some((e) => e.type === 'run-requeued' && e.task.key === killed!.key && /was lost: The kernel exited \(signal SIGKILL\).* \(cell 3\/3\)$/s.test(e.reason)));
+      assert.ok(deleted, 'a remote kernel was shut down');
+      assert.equal(await deleted.status, 204);
+      assert.equal(m.runs[deleted.key]!.attempts, 2, 'the run whose remote kernel was shut down ran again');
+      assert.ok(events.some((e) => e.type === 'run-requeued' && e.task.key === deleted!.key && e.slot.label === deleted!.label && /is no longer on the server .* \(cell 3\/3\)$/.test(e.reason)));
       assert.ok(runs.some((r) => r.where === server.url), 'a run ran on the server');
       assert.ok(runs.some((r) => r.where === 'local'), 'a run ran locally');
       assert.equal(readdirSync(path.join(out, 'runs')).length, 6);
