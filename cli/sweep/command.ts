@@ -20,7 +20,7 @@ import path from 'node:path';
 import { JupyterServer, JupyterServerError, tokenFromEnvironment } from '../../client/jupyterServer';
 import type { JsonValue } from '../../kernel/protocol/tsnb';
 import { parseCliArgs, type CliOptions } from '../args';
-import { writeFileAtomic } from '../atomicWrite';
+import { FileWriteError, writeFileAtomic } from '../atomicWrite';
 import { UsageError } from '../errors';
 import { withCliErrors, type CliIo } from '../notebookConvert';
 import { RUN_BACKENDS } from '../run/execution';
@@ -254,7 +254,7 @@ async function sweep(spec: SweepArgs, io: CliIo, options: SweepCommandOptions): 
   });
   const dir = spec.out;
   await fs.mkdir(path.join(dir, 'runs'), { recursive: true }).catch((e: unknown) => {
-    throw new UsageError(`--out ${dir}: cannot create the folder (${e instanceof Error ? e.message : String(e)})`);
+    throw new FileWriteError(path.join(dir, 'runs'), e);
   });
   const manifest: SweepManifest = await readManifest(dir, notebookName);
   manifest.notebook = notebookName;

@@ -221,6 +221,40 @@ describe('results and summary', () => {
   });
 });
 
+describe('servers checked up front', () => {
+  test('a server that cannot run TransferLab kernels is named with its message (token redacted) and left out; with nowhere left to run, exit status 1', async () => {
+    const dir = fresh();
+    const input = path.join(dir, 'tiny.tsnb');
+    writeFileSync(input, serializeTsnb(fixture()));
+    let started = 0;
+    const server: SweepServer = {
+      url: 'http://127.0.0.1:9/user/ada/',
+      checkKernelspec: () => Promise.reject(new Error('The Jupyter Server at http://127.0.0.1:9/user/ada/?token=tok123 refused the token tok123')),
+      startKernel: () => {
+        started++;
+        return Promise.reject(new Error('not to be called'));
+      },
+      redact: (t) => t.split('tok123').join('…'),
+    };
+    const io = captureIo();
+    const status = await runSweep([input, '--grid', 'seed=[1,2]', '--server', server.url, '--out', path.join(dir, 'out')], io, { connectServer: () => server });
+    assert.equal(status, 1, io.err);
+    assert.equal(started, 0);
+    assert.match(io.err, /warning: http:\/\/127\.0\.0\.1:9\/user\/ada\/: The Jupyter Server at .* refused the token …; the sweep does not use it/);
+    assert.match(io.err, /no kernel slot is left to run on/);
+    assert.ok(!io.err.includes('tok123'));
+  });
+
+  test('a --token-file that is missing is a usage error naming it', async () => {
+    const io = captureIo();
+    const dir = fresh();
+    const input = path.join(dir, 'tiny.tsnb');
+    writeFileSync(input, serializeTsnb(fixture()));
+    assert.equal(await runSweep([input, '--grid', 'seed=[1]', '--server', 'http://127.0.0.1:9/', '--token-file', path.join(dir, 'nope')], io), 2);
+    assert.match(io.err, /--token-file .*nope: no such file/);
+  });
+});
+
 describe('progress', () => {
   const slot: KernelSlot = { label: 'local #2', where: 'local', start: () => Promise.reject(new Error('not started in this test')) };
   const task = (seed: number) => ({ key: `k${seed}`, point: new Map<string, JsonValue>([['seed', seed], ['blockSize', 4]]), parameters: new Map<string, JsonValue>() });
