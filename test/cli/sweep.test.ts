@@ -19,6 +19,7 @@ import {
   notebookFingerprint,
   parseGrid,
   parseSweepArgs,
+  findingsCountsOf,
   resultsOf,
   runFileName,
   runKey,
@@ -179,7 +180,7 @@ describe('run keys', () => {
 });
 
 describe('results and summary', () => {
-  test('results are read from every output, a later value of a name replacing the earlier one', () => {
+  test('results are read from every output, a later value of a name replacing the earlier one; a findings table gives its verdict counts', () => {
     const nb = createTsnbNotebook();
     const shown = (results: { name: string; value: JsonValue }[]) => ({ output_type: 'display_data' as const, metadata: {}, data: { [Mime.result]: { results }, [Mime.plain]: 'x' } });
     nb.cells.push(
@@ -191,6 +192,10 @@ describe('results and summary', () => {
     assert.deepEqual(Object.keys(r), ['acc', 'n']);
     assert.equal(Number(r['acc']), 0.75);
     assert.equal(Number(r['n']), 3);
+    assert.equal(findingsCountsOf(nb), undefined);
+    const findings = { title: 'Findings', rows: [{ claim: 'a', verdict: 'holds' }, { claim: 'b', verdict: 'fails' }, { claim: 'c', verdict: 'holds' }, { claim: 'd', verdict: 'unresolved' }] };
+    (nb.cells[1] as TsnbCodeCell).outputs.push({ output_type: 'display_data', metadata: {}, data: { [Mime.json]: findings, [Mime.plain]: 'table' } });
+    assert.deepEqual(findingsCountsOf(nb), { holds: 2, fails: 1, unresolved: 1 });
   });
 
   test('the summary: a row per grid point with its results, status, place and link; the failed runs with their errors', () => {
