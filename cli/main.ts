@@ -16,6 +16,7 @@ import { runRun, stderrTerminal, RUN_USAGE } from './run';
 import { runDemo, DEMO_USAGE } from './demo';
 import { runSweep, SWEEP_USAGE } from './sweep';
 import { exitOnTerminationSignals } from './signals';
+import { routeServicesNotesToLogs } from '../client/jupyterServer';
 
 const USAGE = `usage:
   transferlab kernel install [--user | --prefix DIR | --sys-prefix] [--backend NAME]
@@ -25,6 +26,8 @@ const USAGE = `usage:
 export const packageRoot = path.resolve(__dirname, '..');
 
 export async function main(argv: string[]): Promise<number> {
+  // Remote kernels' library notes go to their logs, not into this command's output.
+  routeServicesNotesToLogs();
   const out = (s: string) => void process.stdout.write(s);
   const err = (s: string) => void process.stderr.write(s);
   const [command, ...rest] = argv;

@@ -126,8 +126,9 @@ export function normaliseServerUrl(raw: string): { url: string; token: string | 
   }
   const token = u.searchParams.get('token') ?? undefined;
   let pathname = u.pathname;
-  // A pasted link to the UI (…/lab, …/tree, …/lab/tree/x.ipynb) names the server by what precedes it.
-  pathname = pathname.replace(/\/(lab|tree|notebooks|doc|edit|api)(\/.*)?$/, '/');
+  // A pasted link to the UI (…/lab, …/tree, …/lab/tree/x.ipynb) names the server by what precedes
+  // it; but on JupyterHub `/user/lab/` is the server of a user called "lab".
+  pathname = pathname.replace(/(^|\/)(?<!\/user\/)(lab|tree|notebooks|doc|edit|voila)(\/.*)?$/, (_m, lead: string) => `${lead}/`).replace(/\/\/$/, '/');
   if (!pathname.endsWith('/')) pathname += '/';
   const url = `${u.protocol}//${u.host}${pathname}`;
   return { url, token: token === '' ? undefined : token };
@@ -141,13 +142,18 @@ function redactUrl(raw: string): string {
 /**
  * `@jupyterlab/services` writes a few diagnostics with console.debug/log/warn ("Starting
  * WebSocket: …", "Connection lost, reconnecting in …"). In a command-line tool that is noise on
- * stdout; here they go to the live clients' logs instead. Installed once, it passes everything
- * else through unchanged.
+ * stdout: {@link routeServicesNotesToLogs} sends them to the live clients' logs instead, and
+ * passes everything else through unchanged.
  */
 const SERVICES_NOTES = [/^Starting WebSocket: /, /^Connection lost, reconnecting in /, /^Kernel: \w+ \(/, /^Server selected unknown kernel wire protocol/];
 const serviceLogSinks = new Set<(text: string) => void>();
 let consoleFiltered = false;
-function filterServicesConsole(): void {
+/**
+ * Sends `@jupyterlab/services`' console notes to the live remote kernels' logs instead of the
+ * console. For a command-line process, whose console is its output; a shared process (VS Code's
+ * extension host) leaves its console alone. Safe to call more than once.
+ */
+export function routeServicesNotesToLogs(): void {
   if (consoleFiltered) return;
   consoleFiltered = true;
   for (const level of ['debug', 'log', 'warn'] as const) {
@@ -222,7 +228,6 @@ export class JupyterServer {
       Headers,
       WebSocket: AuthorizedWebSocket as unknown as typeof globalThis.WebSocket,
     });
-    filterServicesConsole();
   }
 
   /** Whether a token is set (for messages: "no token given"). */

@@ -15,7 +15,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { KernelConnection as ServicesKernel, KernelMessage } from '@jupyterlab/services';
+import { KernelConnection as ServicesKernel, KernelMessage, type Kernel } from '@jupyterlab/services';
 import type { CompleteReply, ExecuteReply, ExecuteRequest, InspectReply, IsCompleteReply, KernelInfoReply, Message } from '../kernel/protocol/messages';
 import { LinkState, type ExecuteOptions, type KernelConnection, type KernelLocation } from './connection';
 import { KernelDiedError, KernelStartError } from './errors';
@@ -250,7 +250,7 @@ export class RemoteKernelClient extends EventEmitter implements KernelConnection
       username: os.userInfo().username,
       content: content as never,
     });
-    let future: ReturnType<ServicesKernel['sendShellMessage']>;
+    let future: Kernel.IShellFuture | Kernel.IControlFuture;
     try {
       future = channel === 'shell' ? this.kernel.sendShellMessage(msg, true, true) : this.kernel.sendControlMessage(msg as never, true, true);
     } catch (e) {
@@ -275,7 +275,7 @@ export class RemoteKernelClient extends EventEmitter implements KernelConnection
         : new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error(`no ${msgType.replace('_request', '_reply')} within ${timeoutMs} ms`)), timeoutMs);
           });
-    const done = future.done.then((reply) => reply as unknown as Message);
+    const done = (future.done as Promise<unknown>).then((reply) => reply as unknown as Message);
     const race = Promise.race([done, failed, ...(timeout ? [timeout] : [])]);
     const cleanup = () => {
       this.pending.delete(entry);

@@ -1,6 +1,9 @@
 /**
- * The notebook controller: runs TypeScript cells of .tsnb notebooks (and of .ipynb notebooks whose
- * language is TypeScript) on a TransferLab kernel, one kernel process per notebook.
+ * The notebook controllers: run TypeScript cells of .tsnb notebooks (and of .ipynb notebooks whose
+ * language is TypeScript) on a TransferLab kernel, one kernel per notebook. One pair of controllers
+ * (.tsnb, .ipynb) per {@link KernelTarget}: local kernel processes, and each connected Jupyter
+ * Server (extension/remoteServers.ts); the kernel picker offers them all, and the same session
+ * code drives a kernel wherever it runs.
  *
  * Cells run one at a time through a per-notebook queue. Outputs arrive as Jupyter iopub messages
  * and go through the output reducer that `transferlab run` uses too (kernel/protocol/outputs.ts);
@@ -11,7 +14,7 @@
  * the same metadata as the .tsnb serializer ({@link TsnbOutputMetadata}), so what runs is what saves.
  */
 import * as vscode from 'vscode';
-import type { KernelClient } from '../client/kernelClient';
+import type { KernelConnection } from '../client/connection';
 import { KernelDiedError } from '../client/errors';
 import type { ErrorContent, ExecuteInputContent, ExecuteReply } from '../kernel/protocol/messages';
 import type { DisplayIds } from '../kernel/protocol/displayIds';
@@ -19,7 +22,8 @@ import { OutputChangeType, emptyOutputState, reduceOutput, startCell, type Outpu
 import { TSNB_NOTEBOOK_TYPE } from './serializer';
 import { cellOutput, cellOutputItems, errorContent, errorOutput } from './cellOutputs';
 import { Messages, UntrustedWorkspaceError, errorMessage } from './errors';
-import { KernelProcess, KernelState } from './kernelProcess';
+import { KernelProcess, KernelState, localLauncher, type KernelLauncher } from './kernelProcess';
+import { serverLabel } from './remoteServers';
 import { confirmRestartSetting, onDidChangeSettings, stopConfirmingRestart } from './settings';
 import { VARIABLES_METADATA_KEY, isVariablesSummary, type VariablesSummary } from '../kernel/protocol/variables';
 
@@ -28,6 +32,45 @@ export const JUPYTER_NOTEBOOK_TYPE = 'jupyter-notebook';
 /** Controller ids: `<extension id>/<id>` is what the `notebookKernel` context key holds. */
 export const CONTROLLER_IDS = { tsnb: 'transferlab-kernel', ipynb: 'transferlab-kernel-ipynb' } as const;
 const CONTROLLER_LABEL = 'TransferLab (TypeScript)';
+
+/**
+ * Where a pair of controllers (.tsnb and .ipynb) runs its notebooks' kernels, as the kernel picker
+ * shows it: local processes, or a Jupyter Server.
+ */
+export interface KernelTarget {
+  /** Controller ids; `<extension id>/<id>` is what the `notebookKernel` context key holds (menus match /transferlab/). */
+  readonly ids: { readonly tsnb: string; readonly ipynb: string };
+  readonly label: string;
+  readonly description: string;
+  readonly detail: string;
+  /** Preferred for .tsnb (and TypeScript .ipynb) notebooks: the local target. */
+  readonly preferred: boolean;
+  readonly launcher: KernelLauncher;
+}
+
+/** The local target: kernel processes on this machine, started from the extension's dist/kernel.js. */
+export function localTarget(extensionPath: string): KernelTarget {
+  return {
+    ids: CONTROLLER_IDS,
+    label: CONTROLLER_LABEL,
+    description: 'TypeScript on TensorFlow.js',
+    detail: 'Runs cells in a TransferLab kernel process (Node), with `tl` and `tf` preloaded.',
+    preferred: true,
+    launcher: localLauncher(extensionPath),
+  };
+}
+
+/** A Jupyter Server's target: its `transferlab` kernelspec, labelled with its host and base path (never its token). */
+export function remoteTarget(id: string, label: string, url: string, launcher: KernelLauncher): KernelTarget {
+  return {
+    ids: { tsnb: id, ipynb: `${id}-ipynb` },
+    label: `${CONTROLLER_LABEL} on ${label}`,
+    description: `Jupyter Server ${url}`,
+    detail: `Runs cells in a TransferLab kernel on the Jupyter Server at ${url}, with \`tl\` and \`tf\` preloaded.`,
+    preferred: false,
+    launcher,
+  };
+}
 const SUPPORTED_LANGUAGES = ['typescript'];
 
 /** An iopub message as the controller reads it. */
@@ -48,7 +91,7 @@ export class NotebookSession implements vscode.Disposable {
   /** Display updates applied outside a cell run, one after the other. */
   private background: Promise<void> = Promise.resolve();
   private readonly disposables: vscode.Disposable[] = [];
-  private readonly listening = new WeakSet<KernelClient>();
+  private readonly listening = new WeakSet<KernelConnection>();
   private variablesValue: VariablesSummary | undefined;
   private readonly variablesEmitter = new vscode.EventEmitter<VariablesSummary | undefined>();
   /** Fires when the kernel sent a new variables summary, or it was forgotten (restart). */
@@ -59,8 +102,10 @@ export class NotebookSession implements vscode.Disposable {
     extensionPath: string,
     private readonly log: vscode.LogOutputChannel,
     private readonly onKernelDied: (session: NotebookSession, error: KernelDiedError) => void,
+    /** Where the kernel starts: local processes (default) or a Jupyter Server. */
+    launcher: KernelLauncher = localLauncher(extensionPath),
   ) {
-    this.kernel = new KernelProcess(notebook, extensionPath, log);
+    this.kernel = new KernelProcess(notebook, extensionPath, log, {}, launcher);
     this.disposables.push(
       this.kernel.onDidDie((error) => {
         this.active?.abort(error);
@@ -115,7 +160,7 @@ export class NotebookSession implements vscode.Disposable {
 
   /** Runs one cell; false when it failed, was interrupted or could not run. */
   private async runOne(execution: vscode.NotebookCellExecution, controller: vscode.NotebookController): Promise<boolean> {
-    let client: KernelClient;
+    let client: KernelConnection;
     try {
       client = await this.kernel.start();
     } catch (err) {
@@ -173,7 +218,7 @@ export class NotebookSession implements vscode.Disposable {
    * update_display_data sent outside the running cell's request (a display updated later, from a
    * timer or a promise of an earlier cell) still replaces its output.
    */
-  private listenForBackgroundUpdates(client: KernelClient, controller: vscode.NotebookController): void {
+  private listenForBackgroundUpdates(client: KernelConnection, controller: vscode.NotebookController): void {
     if (this.listening.has(client)) return;
     this.listening.add(client);
     client.on('iopub', (msg: IOPubMessage) => {
@@ -444,9 +489,11 @@ export function isTypeScriptIpynb(notebook: vscode.NotebookDocument): boolean {
  * features read sessions from it.
  */
 export class TransferLabController implements vscode.Disposable {
-  private readonly controllers: vscode.NotebookController[] = [];
+  /** The controllers of each target, by the target's .tsnb id. */
+  private readonly targets = new Map<string, { readonly target: KernelTarget; readonly controllers: vscode.NotebookController[]; readonly disposables: vscode.Disposable[] }>();
   private readonly sessions = new Map<string, NotebookSession>();
-  private readonly selected = new Set<string>();
+  /** The target each notebook's selected controller runs on (notebook key → target's .tsnb id). */
+  private readonly selected = new Map<string, string>();
   private readonly changeEmitter = new vscode.EventEmitter<vscode.NotebookDocument>();
   private readonly disposables: vscode.Disposable[] = [];
   /** Fires when a notebook's session starts, changes state or description, or ends. */
@@ -456,38 +503,9 @@ export class TransferLabController implements vscode.Disposable {
     private readonly extensionPath: string,
     private readonly log: vscode.LogOutputChannel,
   ) {
-    for (const [id, type] of [
-      [CONTROLLER_IDS.tsnb, TSNB_NOTEBOOK_TYPE],
-      [CONTROLLER_IDS.ipynb, JUPYTER_NOTEBOOK_TYPE],
-    ] as const) {
-      const controller = vscode.notebooks.createNotebookController(id, type, CONTROLLER_LABEL);
-      controller.supportedLanguages = SUPPORTED_LANGUAGES;
-      controller.supportsExecutionOrder = true;
-      controller.description = 'TypeScript on TensorFlow.js';
-      controller.detail = 'Runs cells in a TransferLab kernel process (Node), with `tl` and `tf` preloaded.';
-      controller.executeHandler = (cells, notebook, c) => this.execute(cells, notebook, c);
-      controller.interruptHandler = (notebook) => this.sessions.get(key(notebook))?.interrupt();
-      this.disposables.push(
-        controller,
-        controller.onDidChangeSelectedNotebooks(({ notebook, selected }) => {
-          if (selected) this.selected.add(key(notebook));
-          else {
-            this.selected.delete(key(notebook));
-            this.closeSession(notebook);
-          }
-          this.changeEmitter.fire(notebook);
-        }),
-      );
-      this.controllers.push(controller);
-    }
-    const [tsnb, ipynb] = this.controllers as [vscode.NotebookController, vscode.NotebookController];
-    const setAffinity = (nb: vscode.NotebookDocument) => {
-      if (nb.notebookType === TSNB_NOTEBOOK_TYPE) tsnb.updateNotebookAffinity(nb, vscode.NotebookControllerAffinity.Preferred);
-      if (nb.notebookType === JUPYTER_NOTEBOOK_TYPE && isTypeScriptIpynb(nb)) ipynb.updateNotebookAffinity(nb, vscode.NotebookControllerAffinity.Preferred);
-    };
-    vscode.workspace.notebookDocuments.forEach(setAffinity);
+    this.addTarget(localTarget(extensionPath));
     this.disposables.push(
-      vscode.workspace.onDidOpenNotebookDocument(setAffinity),
+      vscode.workspace.onDidOpenNotebookDocument((nb) => this.setAffinity(nb)),
       onDidChangeSettings(() => this.settingsChanged(), ['nodePath', 'backend']),
       vscode.workspace.onDidCloseNotebookDocument((nb) => {
         this.closeSession(nb);
@@ -495,6 +513,83 @@ export class TransferLabController implements vscode.Disposable {
       }),
       this.changeEmitter,
     );
+  }
+
+  /**
+   * Offers a target's controllers (.tsnb and .ipynb) in the kernel picker. Disposing the result
+   * takes them away and shuts down the kernels that ran on it.
+   */
+  addTarget(target: KernelTarget): vscode.Disposable {
+    this.removeTarget(target.ids.tsnb);
+    const controllers: vscode.NotebookController[] = [];
+    const disposables: vscode.Disposable[] = [];
+    for (const [id, type] of [
+      [target.ids.tsnb, TSNB_NOTEBOOK_TYPE],
+      [target.ids.ipynb, JUPYTER_NOTEBOOK_TYPE],
+    ] as const) {
+      const controller = vscode.notebooks.createNotebookController(id, type, target.label);
+      controller.supportedLanguages = SUPPORTED_LANGUAGES;
+      controller.supportsExecutionOrder = true;
+      controller.description = target.description;
+      controller.detail = target.detail;
+      controller.executeHandler = (cells, notebook, c) => this.execute(cells, notebook, c, target);
+      controller.interruptHandler = (notebook) => this.sessions.get(key(notebook))?.interrupt();
+      disposables.push(
+        controller,
+        controller.onDidChangeSelectedNotebooks(({ notebook, selected }) => {
+          const k = key(notebook);
+          if (selected) {
+            this.selected.set(k, target.ids.tsnb);
+            // A kernel of another target (the notebook switched kernels) is not used any more.
+            if (this.sessions.get(k) && this.sessions.get(k)!.kernel.launcher !== target.launcher) this.closeSession(notebook);
+          } else if (this.selected.get(k) === target.ids.tsnb) {
+            this.selected.delete(k);
+            if (this.sessions.get(k)?.kernel.launcher === target.launcher) this.closeSession(notebook);
+          }
+          this.changeEmitter.fire(notebook);
+        }),
+      );
+      controllers.push(controller);
+    }
+    this.targets.set(target.ids.tsnb, { target, controllers, disposables });
+    if (target.preferred) vscode.workspace.notebookDocuments.forEach((nb) => this.setAffinity(nb));
+    return new vscode.Disposable(() => this.removeTarget(target.ids.tsnb));
+  }
+
+  /** Takes a target's controllers away; its notebooks' kernels are shut down. */
+  private removeTarget(id: string): void {
+    const entry = this.targets.get(id);
+    if (!entry) return;
+    this.targets.delete(id);
+    for (const session of [...this.sessions.values()]) {
+      if (session.kernel.launcher === entry.target.launcher) this.closeSession(session.notebook);
+    }
+    for (const [k, t] of [...this.selected]) if (t === id) this.selected.delete(k);
+    for (const d of entry.disposables) d.dispose();
+  }
+
+  /** The targets offered in the kernel picker, local first. */
+  get kernelTargets(): readonly KernelTarget[] {
+    return [...this.targets.values()].map((t) => t.target);
+  }
+
+  private setAffinity(nb: vscode.NotebookDocument): void {
+    for (const { target, controllers } of this.targets.values()) {
+      if (!target.preferred) continue;
+      const [tsnb, ipynb] = controllers as [vscode.NotebookController, vscode.NotebookController];
+      if (nb.notebookType === TSNB_NOTEBOOK_TYPE) tsnb.updateNotebookAffinity(nb, vscode.NotebookControllerAffinity.Preferred);
+      if (nb.notebookType === JUPYTER_NOTEBOOK_TYPE && isTypeScriptIpynb(nb)) ipynb.updateNotebookAffinity(nb, vscode.NotebookControllerAffinity.Preferred);
+    }
+  }
+
+  /** The target a notebook's kernel runs on: its selected controller's, else its session's, else local. */
+  private targetOf(notebook: vscode.NotebookDocument): KernelTarget {
+    const id = this.selected.get(key(notebook));
+    const selected = id ? this.targets.get(id)?.target : undefined;
+    if (selected) return selected;
+    const launcher = this.sessions.get(key(notebook))?.kernel.launcher;
+    const running = launcher ? this.kernelTargets.find((t) => t.launcher === launcher) : undefined;
+    return running ?? this.targets.get(CONTROLLER_IDS.tsnb)!.target;
   }
 
   /** The session of a notebook, if its kernel was started. */
@@ -507,7 +602,7 @@ export class TransferLabController implements vscode.Disposable {
     return notebook.notebookType === TSNB_NOTEBOOK_TYPE || this.selected.has(key(notebook)) || this.sessions.has(key(notebook));
   }
 
-  private async execute(cells: vscode.NotebookCell[], notebook: vscode.NotebookDocument, controller: vscode.NotebookController): Promise<void> {
+  private async execute(cells: vscode.NotebookCell[], notebook: vscode.NotebookDocument, controller: vscode.NotebookController, target: KernelTarget): Promise<void> {
     if (!vscode.workspace.isTrusted) {
       this.log.warn(new UntrustedWorkspaceError().message);
       void vscode.window.showWarningMessage(Messages.untrusted, Messages.trustAction).then((choice) => {
@@ -515,19 +610,27 @@ export class TransferLabController implements vscode.Disposable {
       });
       return;
     }
-    await this.sessionFor(notebook).run(cells, controller);
+    await this.sessionFor(notebook, target).run(cells, controller);
   }
 
-  private sessionFor(notebook: vscode.NotebookDocument): NotebookSession {
+  /** The notebook's session on `target` (one on another target is closed first: the notebook switched kernels). */
+  private sessionFor(notebook: vscode.NotebookDocument, target: KernelTarget = this.targetOf(notebook)): NotebookSession {
     let session = this.sessions.get(key(notebook));
+    if (session && session.kernel.launcher !== target.launcher) {
+      this.closeSession(notebook);
+      session = undefined;
+    }
     if (!session) {
-      session = new NotebookSession(notebook, this.extensionPath, this.log, (s, error) => this.kernelDied(s, error));
+      session = new NotebookSession(notebook, this.extensionPath, this.log, (s, error) => this.kernelDied(s, error), target.launcher);
       const s = session;
       s.kernel.onDidChangeState(() => this.changeEmitter.fire(notebook));
       s.kernel.onDidChangeDescription(() => this.changeEmitter.fire(notebook));
+      s.kernel.onDidChangeLink(() => this.changeEmitter.fire(notebook));
       s.onDidChangeVariables(() => this.changeEmitter.fire(notebook));
       s.kernel.onDidStopResponding((seconds) => {
-        void vscode.window.showWarningMessage(Messages.kernelStopsResponding(seconds), Messages.restartAction).then((choice) => {
+        const server = s.kernel.server;
+        const text = server ? Messages.remoteKernelStopsResponding(serverLabel(server), seconds) : Messages.kernelStopsResponding(seconds);
+        void vscode.window.showWarningMessage(text, Messages.restartAction).then((choice) => {
           if (choice === Messages.restartAction) void this.restart(notebook);
         });
       });
@@ -539,14 +642,16 @@ export class TransferLabController implements vscode.Disposable {
 
   private kernelDied(session: NotebookSession, error: KernelDiedError): void {
     this.changeEmitter.fire(session.notebook);
-    void vscode.window.showErrorMessage(Messages.kernelDied(error.code, error.signal), Messages.restartAction).then((choice) => {
+    const server = session.kernel.server;
+    const text = server ? Messages.remoteKernelDied(serverLabel(server), session.kernel.launcher.redact(error.message)) : Messages.kernelDied(error.code, error.signal);
+    void vscode.window.showErrorMessage(text, Messages.restartAction).then((choice) => {
       if (choice === Messages.restartAction) void this.restart(session.notebook);
     });
   }
 
-  /** Running kernels keep the Node and backend they started with: offer a restart. */
+  /** Running local kernels keep the Node and backend they started with: offer a restart. */
   private settingsChanged(): void {
-    const running = [...this.sessions.values()].filter((s) => s.kernel.state === KernelState.idle || s.kernel.state === KernelState.busy || s.kernel.state === KernelState.unresponsive);
+    const running = [...this.sessions.values()].filter((s) => s.kernel.server === undefined).filter((s) => s.kernel.state === KernelState.idle || s.kernel.state === KernelState.busy || s.kernel.state === KernelState.unresponsive);
     if (running.length === 0) return;
     void vscode.window.showInformationMessage(Messages.settingsChanged, Messages.restartAction).then(async (choice) => {
       if (choice !== Messages.restartAction) return;
@@ -566,7 +671,7 @@ export class TransferLabController implements vscode.Disposable {
       void vscode.window.showInformationMessage(Messages.restarted);
       return true;
     } catch (err) {
-      void vscode.window.showErrorMessage(errorMessage(err));
+      void vscode.window.showErrorMessage(session.kernel.launcher.redact(errorMessage(err)));
       return false;
     }
   }
@@ -636,6 +741,7 @@ export class TransferLabController implements vscode.Disposable {
   dispose(): void {
     for (const s of this.sessions.values()) s.dispose();
     this.sessions.clear();
+    for (const id of [...this.targets.keys()]) this.removeTarget(id);
     for (const d of this.disposables) d.dispose();
   }
 }

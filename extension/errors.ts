@@ -87,4 +87,44 @@ export const Messages = {
   restartTitle: 'Restart the TransferLab kernel',
   restartRunAllTitle: 'Restart the TransferLab kernel and run all cells',
   restartRunAboveTitle: 'Restart the TransferLab kernel and run the cells above',
+
+  // ---- remote kernels on Jupyter Servers (extension/remoteServers.ts) ----
+  connectTitle: 'Connect to Jupyter Server',
+  connectUrlPrompt: "The Jupyter Server's URL with its base path (JupyterHub: https://HUB/user/NAME/). A ?token=… in it is used as the token.",
+  connectTokenPrompt: (server: string) => `The token of ${server} (kept in VS Code's secret storage). Leave empty for a server without one.`,
+  connectTokenPlaceholder: 'token (empty for a server without authentication)',
+  serverUrlEmpty: 'Enter the URL of a Jupyter Server, e.g. http://127.0.0.1:8888/ or https://hub.example.org/user/NAME/.',
+  serverUrlInvalid: (text: string) => `"${text.replace(/[?#].*$/, '')}" is not a URL. Enter one like http://127.0.0.1:8888/ or https://hub.example.org/user/NAME/.`,
+  serverUrlScheme: (protocol: string) => `A Jupyter Server is reached over http: or https:, not ${protocol}.`,
+  connecting: (server: string) => `Connecting to ${server}…`,
+  connected: (server: string) =>
+    `Connected to the Jupyter Server ${server}. Its TransferLab kernel is in the kernel picker ("TransferLab (TypeScript) on ${server}").`,
+  selectKernelAction: 'Select Kernel',
+  tryAgainAction: 'Try Again',
+  installDocsAction: 'How to Install',
+  noServers: 'No Jupyter Server is connected. Connect one with "TransferLab: Connect to Jupyter Server…".',
+  disconnectTitle: 'Disconnect from Jupyter Server',
+  disconnectPlaceholder: 'The server to forget (its token is deleted; its TransferLab kernels are shut down)',
+  disconnected: (server: string) => `Disconnected from ${server}: its token is deleted and its TransferLab kernels are shut down.`,
+  /** What to do, per kind of Jupyter Server failure (client/jupyterServer.ts's `JupyterServerError.kind`). */
+  serverError: {
+    'bad-url': (server: string) => `${server} is not a Jupyter Server URL. Enter the URL with its base path, e.g. https://hub.example.org/user/NAME/.`,
+    unreachable: (server: string) => `Cannot reach the Jupyter Server at ${server}. Check the URL (scheme, host, port) and your network or VPN, and that the server runs.`,
+    unauthorized: (server: string) =>
+      `The Jupyter Server at ${server} refused the token (or needs one). Check the token: \`jupyter server list\` on the server shows it; on JupyterHub, make one on the Hub's Token page. Then connect again.`,
+    forbidden: (server: string) => `The Jupyter Server at ${server} forbids this (403). Check that the token belongs to this server and user, and that your account may start kernels there.`,
+    xsrf: (server: string) => `The Jupyter Server at ${server} rejected the request for its XSRF check (403). Connect with a token (not a password or browser login), or ask its administrator to accept token-authenticated API requests.`,
+    'no-kernelspec': (server: string) =>
+      `The Jupyter Server at ${server} has no "transferlab" kernel. In the server's environment run \`npx transferlab kernel install --sys-prefix\` (or --user), then connect again.`,
+    'not-found': (server: string) => `Nothing answers as a Jupyter Server at ${server} (404). Check the base path: JupyterHub's is /user/NAME/.`,
+    'server-error': (server: string) => `The Jupyter Server at ${server} failed (5xx). Try again; if it persists, look at the server's log.`,
+  },
+  serverOtherError: (server: string, detail: string) => `Could not use the Jupyter Server at ${server}: ${detail}`,
+  remoteKernelDied: (server: string, reason: string) =>
+    `${reason || `The TransferLab kernel on ${server} is gone.`} Variables are lost; the notebook is unchanged. Restart starts a new kernel on the server.`,
+  remoteKernelStopsResponding: (server: string, seconds: number) =>
+    `The TransferLab kernel on ${server} has not answered for ${seconds.toFixed(0)} s (network, or the server busy?). Wait, or restart it (variables are lost).`,
+  statusRemote: (text: string, server: string) => `${text} @ ${server}`,
+  statusReconnecting: (server: string) => `$(sync~spin) TransferLab: reconnecting to ${server}…`,
+  statusDisconnected: (server: string) => `$(debug-disconnect) TransferLab: lost ${server}`,
 } as const;

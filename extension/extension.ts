@@ -10,10 +10,14 @@ import { registerFigureExport } from './figureExport';
 import { VariablesView } from './variablesView';
 import { NotebookTypeChecker } from './typeChecking';
 import { registerExportHtml } from './exportHtml';
+import { JupyterServers, remoteLauncher, serverControllerId, serverLabel } from './remoteServers';
+import { remoteTarget } from './controller';
+import { JupyterServer } from '../client/jupyterServer';
 
 /** What `activate` returns: the extension's API (`vscode.extensions.getExtension(id).exports`), used by tests. */
 export interface TransferLabApi {
   readonly controller: TransferLabController;
+  readonly servers: JupyterServers;
 }
 
 export function activate(context: vscode.ExtensionContext): TransferLabApi {
@@ -35,7 +39,25 @@ export function activate(context: vscode.ExtensionContext): TransferLabApi {
     new VariablesView(controller),
     registerExportHtml(),
   );
-  return { controller };
+  // Jupyter Servers: a pair of controllers each, for as long as it is connected.
+  const servers = new JupyterServers(context, (options) => new JupyterServer(options), log, () =>
+    vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.joinPath(context.extensionUri, 'README.md')),
+  );
+  const serverTargets = new Map<string, vscode.Disposable>();
+  context.subscriptions.push(
+    servers,
+    ...servers.registerCommands(),
+    servers.onDidAdd((entry) => {
+      serverTargets.get(entry.url)?.dispose();
+      serverTargets.set(entry.url, controller.addTarget(remoteTarget(serverControllerId(entry.url), serverLabel(entry.url), entry.url, remoteLauncher(entry))));
+    }),
+    servers.onDidRemove((entry) => {
+      serverTargets.get(entry.url)?.dispose();
+      serverTargets.delete(entry.url);
+    }),
+  );
+  void servers.restore();
+  return { controller, servers };
 }
 
 export function deactivate(): void {

@@ -8,7 +8,7 @@
  */
 import * as vscode from 'vscode';
 import { stripVTControlCharacters } from 'node:util';
-import type { KernelClient } from '../client/kernelClient';
+import type { KernelConnection } from '../client/connection';
 import type { CompleteReply, InspectReply } from '../kernel/protocol/messages';
 import { Mime } from '../kernel/protocol/mime';
 import { TSNB_NOTEBOOK_TYPE } from './serializer';
@@ -157,7 +157,7 @@ export class KernelLanguageFeatures implements vscode.CompletionItemProvider, vs
     return new vscode.Hover(contents, new vscode.Range(document.positionAt(r.start), document.positionAt(r.start + r.length)));
   }
 
-  private clientFor(document: vscode.TextDocument): KernelClient | undefined {
+  private clientFor(document: vscode.TextDocument): KernelConnection | undefined {
     const notebook = vscode.workspace.notebookDocuments.find((nb) => nb.getCells().some((c) => c.document === document));
     if (!notebook) return undefined;
     const session = this.controller.session(notebook);

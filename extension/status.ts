@@ -1,10 +1,14 @@
 /**
- * The status-bar item: which backend and device the active notebook's kernel computes on, and
- * whether it is busy or dead. Shown while a notebook that runs on TransferLab is the active editor.
+ * The status-bar item: which backend and device the active notebook's kernel computes on, where
+ * (this machine, or the Jupyter Server it runs on: host and base path, never a token), and whether
+ * it is busy, dead, or its link to a remote kernel is being retried. Shown while a notebook that
+ * runs on TransferLab is the active editor.
  */
 import * as vscode from 'vscode';
 import { Messages } from './errors';
 import { KernelState } from './kernelProcess';
+import { LinkState } from '../client/connection';
+import { serverLabel } from './remoteServers';
 import { RESTART_COMMAND, type TransferLabController } from './controller';
 
 /** Command the item runs on click before the kernel started (its details); once it runs, a click restarts it, as the tooltip says. */
@@ -53,6 +57,11 @@ export class KernelStatusItem implements vscode.Disposable {
     const d = kernel?.description;
     const backend = d?.backend ?? 'not started';
     const device = d?.device ?? 'starts on first run';
+    const server = kernel?.server;
+    const where = server ? serverLabel(server) : undefined;
+    /** The text, naming the server of a remote kernel. */
+    const at = (text: string) => (where ? Messages.statusRemote(text, where) : text);
+    const onServer = where ? `\nOn the Jupyter Server ${server}` : '';
     this.item.backgroundColor = undefined;
     // A running (or dead) kernel: a click restarts it, as its tooltip says.
     this.item.command = { command: RESTART_COMMAND, title: Messages.restartAction, arguments: [notebook.uri] };
@@ -64,28 +73,34 @@ export class KernelStatusItem implements vscode.Disposable {
         this.item.command = SHOW_KERNEL_INFO_COMMAND;
         break;
       case KernelState.starting:
-        this.item.text = Messages.statusStarting;
-        this.item.tooltip = 'TransferLab kernel: starting. Click for details.';
+        this.item.text = at(Messages.statusStarting);
+        this.item.tooltip = `TransferLab kernel: starting.${onServer} Click for details.`;
         this.item.command = SHOW_KERNEL_INFO_COMMAND;
         break;
       case KernelState.idle:
       case KernelState.busy:
-        this.item.text = kernel.state === KernelState.busy ? Messages.statusBusy(backend, device) : Messages.statusIdle(backend, device);
-        this.item.tooltip = Messages.statusTooltip(d?.banner ?? '');
+        this.item.text = at(kernel.state === KernelState.busy ? Messages.statusBusy(backend, device) : Messages.statusIdle(backend, device));
+        this.item.tooltip = Messages.statusTooltip(`${d?.banner ?? ''}${onServer}`);
         break;
       case KernelState.unresponsive:
-        this.item.text = Messages.statusUnresponsive;
+        this.item.text = at(Messages.statusUnresponsive);
         this.item.tooltip = 'The TransferLab kernel is not answering its heartbeat. Click to restart it, or wait.';
         this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
         break;
       case KernelState.dead:
-        this.item.text = Messages.statusDead;
-        this.item.tooltip = 'The TransferLab kernel died. Click to restart it.';
+        this.item.text = at(Messages.statusDead);
+        this.item.tooltip = `The TransferLab kernel died.${onServer} Click to restart it.`;
         this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
         break;
       case KernelState.disposed:
         this.item.hide();
         return;
+    }
+    // A remote kernel whose websocket dropped: said over whatever state it had.
+    if (where && kernel && kernel.state !== KernelState.dead && kernel.link !== LinkState.connected) {
+      this.item.text = kernel.link === LinkState.reconnecting ? Messages.statusReconnecting(where) : Messages.statusDisconnected(where);
+      this.item.tooltip = `The link to the TransferLab kernel on ${server} ${kernel.link === LinkState.reconnecting ? 'dropped; reconnecting with backoff. Outputs the server kept are shown when it is back.' : 'is lost.'} Click to restart the kernel.`;
+      this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
     }
     this.item.show();
   }

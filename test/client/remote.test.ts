@@ -264,6 +264,11 @@ describe('a Jupyter Server without the transferlab kernelspec', { timeout: 120_0
 describe('server URLs and tokens', () => {
   test('URLs are normalised; a ?token= is taken out', () => {
     assert.deepEqual(normaliseServerUrl('http://host:8888/user/ada'), { url: 'http://host:8888/user/ada/', token: undefined });
+    assert.deepEqual(normaliseServerUrl('http://host:8888/lab'), { url: 'http://host:8888/', token: undefined });
+    assert.deepEqual(normaliseServerUrl('http://host:8888/tree/a/b.ipynb'), { url: 'http://host:8888/', token: undefined });
+    // JupyterHub users called like a UI route keep their server.
+    assert.deepEqual(normaliseServerUrl('https://hub/user/lab/'), { url: 'https://hub/user/lab/', token: undefined });
+    assert.deepEqual(normaliseServerUrl('https://hub/user/tree/lab/tree/x.ipynb'), { url: 'https://hub/user/tree/', token: undefined });
     assert.deepEqual(normaliseServerUrl(' https://hub.example.org/user/ada/lab/tree/x.ipynb?token=abc '), { url: 'https://hub.example.org/user/ada/', token: 'abc' });
     assert.throws(() => normaliseServerUrl('ftp://host/'), (e: unknown) => e instanceof JupyterServerError && e.kind === 'bad-url');
     assert.throws(() => normaliseServerUrl('not a url?token=s3cret'), (e: unknown) => e instanceof JupyterServerError && !e.message.includes('s3cret'));
