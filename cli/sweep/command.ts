@@ -51,10 +51,10 @@ writes every executed notebook, sweep.json and a summary (summary.tsnb, summary.
   --token-file FILE   a file holding the servers' token
   --out DIR           where runs and the summary go (default: NOTEBOOK.sweep next to it)
   --backend NAME      compute backend of local kernels: ${RUN_BACKENDS.join(', ')} (default: auto);
-                      a server's kernels use the server's TRANSFERLAB_BACKEND
+                      a server's kernels use their kernelspec's (kernel install --backend)
   --param name=value  a parameter every run gets (repeatable), as transferlab run --param
   --timeout SECONDS   fail a run whose cell runs longer (default: no limit)
-  --retries R         runs again a run whose kernel died, up to R times elsewhere (default 2)
+  --retries R         rerun a run whose kernel died up to R times, elsewhere (default 2)
   --quiet             no progress on stderr
 A rerun into the same DIR skips the runs already finished (same code cells and parameters).
 Exit status: 0 every run finished, 1 a run failed, 2 bad usage, 130 interrupted (Ctrl-C;
