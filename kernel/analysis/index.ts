@@ -79,3 +79,4 @@ export type { FromGraphModelOptions } from './graphModel';
 export { toLayersModel } from './layersExport';
 export { modelFiles } from './modelFiles';
 export type { LoadModelOptions } from './checkpointFiles';
+export { result, results, setResultDisplay, SweepResult } from './sweepResult';

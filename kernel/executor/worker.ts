@@ -105,6 +105,9 @@ function loadTl(): Record<string, unknown> {
     tlModule = existsSync(analysisPath) ? guard(() => requireFromKernel(analysisPath) as Record<string, unknown>) : {};
     const setProgressFactory = tlModule.setProgressFactory as ((f: (title: string) => unknown) => void) | undefined;
     if (typeof setProgressFactory === 'function') setProgressFactory(progressFactory);
+    // tl.result(name, value) shows under the cell that calls it, wherever in the cell.
+    const setResultDisplay = tlModule.setResultDisplay as ((f: (result: unknown) => void) => void) | undefined;
+    if (typeof setResultDisplay === 'function') setResultDisplay((result) => void display(result));
   }
   return tlModule;
 }

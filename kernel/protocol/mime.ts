@@ -9,6 +9,8 @@ export const Mime = {
   interpolation: 'application/vnd.transferlab.interpolation+json',
   images: 'application/vnd.transferlab.images+json',
   training: 'application/vnd.transferlab.training+json',
+  /** Named values a notebook marks as its results (`tl.result`); read by `transferlab sweep`. No renderer: shown as its text. */
+  result: 'application/vnd.transferlab.result+json',
   vega: 'application/vnd.vega.v5+json',
   vegaLite: 'application/vnd.vegalite.v5+json',
   html: 'text/html',
@@ -36,6 +38,14 @@ export const DISPLAY_SYMBOL_KEY = 'Jupyter.display';
 
 /** A MIME bundle: MIME type to payload (strings for text types, base64 for binary, objects for JSON). */
 export type MimeBundle = Record<string, unknown>;
+
+/** A value a notebook marks as a result: JSON only (finite numbers, strings, booleans, null, lists, objects). */
+export type ResultValue = null | boolean | number | string | readonly ResultValue[] | { readonly [key: string]: ResultValue };
+
+/** `application/vnd.transferlab.result+json`: named results of a notebook (`tl.result`, `tl.results`), in order. */
+export interface ResultPayload {
+  readonly results: readonly { readonly name: string; readonly value: ResultValue }[];
+}
 
 /** `application/vnd.transferlab.cka+json`: a module×module similarity matrix. */
 export interface CkaPayload {

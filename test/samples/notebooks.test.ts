@@ -122,6 +122,8 @@ const CHECKS: Record<string, (nb: TsnbNotebook) => void> = {
     const grids = payloads<{ rows: { label: string }[] }>(nb, Mime.images);
     assert.deepEqual(grids[0]!.rows.map((r) => r.label), ['original', 'block 7', 'block 1']);
     assert.match(t, /block 28: P-T [\d.]+%, RI-T [\d.]+%\nblock 7: .*\nblock 1: /);
+    // tl.results: what a sweep collects, one line per block size.
+    assert.match(t, /gap b28 = -?[\d.e-]+\ngap b7 = -?[\d.e-]+\ngap b1 = -?[\d.e-]+/);
   },
   'feature-similarity'(nb) {
     const t = texts(nb);
