@@ -266,6 +266,8 @@ async function executeCell(
   if (!client.responsive) onUnresponsive(client.silentMs);
   const onAbort = () => interrupt('interrupted');
   options.signal?.addEventListener('abort', onAbort);
+  // An abort between the run's check and the listener above (from a 'cell-started' handler, say).
+  if (options.signal?.aborted) onAbort();
   if (options.timeoutSeconds !== undefined) timer = setTimeout(() => interrupt('timeout'), options.timeoutSeconds * 1000);
   try {
     const reply = await Promise.race([client.execute(cell.source, { onIOPub, stopOnError: true }), stuck, unresponsive]);

@@ -26,12 +26,6 @@ export interface KernelSlot {
   readonly where: string;
   /** Starts a fresh kernel for one run. */
   start(): Promise<KernelConnection>;
-  /**
-   * Whether a kernel of this slot has vanished without its connection noticing (a remote kernel
-   * shut down through the server's REST API or culled keeps its websocket open); asked every
-   * few seconds while a run goes on. Local kernels need no such check: their exit is seen.
-   */
-  isGone?(kernel: KernelConnection): Promise<boolean>;
 }
 
 /** One run of the sweep: a grid point. */
@@ -90,8 +84,6 @@ export interface PoolOptions {
   readonly onWarning?: (text: string) => void;
   /** Text from anywhere (errors of a server) passes through this before it is shown or kept. */
   readonly redact?: (text: string) => string;
-  /** Milliseconds between the checks of {@link KernelSlot.isGone} (default 5000). */
-  readonly watchMs?: number;
 }
 
 interface Pending {
@@ -160,8 +152,6 @@ export async function runPool(tasks: readonly SweepTask[], slots: readonly Kerne
   const runOne = async (slot: KernelSlot, p: Pending): Promise<void> => {
     let kernel: KernelConnection | undefined;
     let startError: unknown;
-    let watch: NodeJS.Timeout | undefined;
-    let vanished = false;
     const startKernel = async (): Promise<KernelConnection> => {
       try {
         kernel = await slot.start();
@@ -172,24 +162,6 @@ export async function runPool(tasks: readonly SweepTask[], slots: readonly Kerne
       p.attempts++;
       p.lastSlot = slot;
       consecutiveStartFailures.set(slot, 0);
-      const k = kernel;
-      if (slot.isGone) {
-        let asking = false;
-        watch = setInterval(() => {
-          if (asking) return;
-          asking = true;
-          void slot.isGone!(k)
-            .then((gone) => {
-              if (!gone || vanished) return;
-              // Ends the connection: what waits on the kernel fails as a lost kernel, and the run is requeued.
-              vanished = true;
-              clearInterval(watch);
-              k.kill();
-            })
-            .finally(() => (asking = false));
-        }, options.watchMs ?? 5000);
-        watch.unref();
-      }
       emit({ type: 'run-started', task: p.task, slot, attempt: p.attempts, kernel });
       return kernel;
     };
@@ -218,8 +190,6 @@ export async function runPool(tasks: readonly SweepTask[], slots: readonly Kerne
       // The link to a started kernel failed in a way runNotebook does not turn into a cell failure.
       if (options.signal?.aborted) return finish(p, { status: RunStatus.interrupted, attempts: p.attempts, slot });
       return requeue(p, slot, redact(`the run failed on ${slot.label}: ${messageOf(e)}`), true);
-    } finally {
-      clearInterval(watch);
     }
     p.lastResult = result;
     const error = result.error;
@@ -227,8 +197,8 @@ export async function runPool(tasks: readonly SweepTask[], slots: readonly Kerne
     if (error.kind === FailureKind.interrupted) return finish(p, { status: RunStatus.interrupted, result, attempts: p.attempts, slot });
     if (error.kind === FailureKind.died) {
       if (options.signal?.aborted) return finish(p, { status: RunStatus.interrupted, result, attempts: p.attempts, slot });
-      const why = vanished ? 'is no longer on the server (shut down, culled, or the server restarted)' : `was lost: ${error.evalue}`;
-      return requeue(p, slot, redact(`its kernel on ${slot.label} ${why} (cell ${error.position}/${error.total})`), true);
+      // The kernel's own words: a process that exited, or (client/remoteKernel.ts) a kernel no longer on its server.
+      return requeue(p, slot, redact(`its kernel on ${slot.label} was lost: ${error.evalue} (cell ${error.position}/${error.total})`), true);
     }
     return finish(p, { status: RunStatus.failed, result, error: redact(error.report().trimEnd()), attempts: p.attempts, slot });
   };

@@ -46,8 +46,6 @@ export interface KernelServer {
   /** The server's URL with its base path; never holds the token. */
   readonly url: string;
   startKernel(): Promise<KernelConnection>;
-  /** Whether a kernel is still on the server: true, false, or undefined when the server does not answer. */
-  kernelExists?(kernelId: string): Promise<boolean | undefined>;
 }
 
 /**
@@ -60,11 +58,5 @@ export function serverSlot(server: KernelServer, n: number): KernelSlot {
     label: `${server.url} #${n}`,
     where: server.url,
     start: () => server.startKernel(),
-    ...(server.kernelExists
-      ? {
-          isGone: async (kernel: KernelConnection) =>
-            kernel.location.kind === 'remote' && (await server.kernelExists!(kernel.location.kernelId).catch(() => undefined)) === false,
-        }
-      : {}),
   };
 }
