@@ -5,8 +5,8 @@
  * and its websocket ({@link RemoteKernelClient}, client/remoteKernel.ts). Drivers are written
  * against this interface only, so they do not care where the kernel is.
  */
-import type { EventEmitter } from 'node:events';
-import type { CompleteReply, ExecuteReply, InspectReply, IsCompleteReply, KernelInfoReply, Message } from '../kernel/protocol/messages';
+import { EventEmitter } from 'node:events';
+import type { CompleteReply, ExecuteReply, ExecuteRequest, InspectReply, IsCompleteReply, KernelInfoReply, Message } from '../kernel/protocol/messages';
 
 export interface ExecuteOptions {
   readonly onIOPub?: (msg: Message) => void;
@@ -78,6 +78,41 @@ export interface KernelConnection extends EventEmitter {
    * down through the server's REST API). For a kernel that no longer answers.
    */
   kill(): void;
+}
+
+/**
+ * The requests every kernel connection makes the same way, on top of its own `request`: what
+ * differs between a local and a remote kernel is the transport, not the messages.
+ */
+export abstract class KernelRequests extends EventEmitter {
+  abstract request(channel: 'shell' | 'control', msgType: string, content: object, timeoutMs?: number, onIOPub?: (m: Message) => void): Promise<Message>;
+
+  /** Runs code; iopub messages of this request go to onIOPub. Resolves with execute_reply content. */
+  async execute(code: string, options: ExecuteOptions = {}): Promise<ExecuteReply> {
+    const content: ExecuteRequest = {
+      code,
+      silent: options.silent ?? false,
+      store_history: options.storeHistory ?? true,
+      user_expressions: {},
+      allow_stdin: false,
+      stop_on_error: options.stopOnError ?? true,
+    };
+    const reply = await this.request('shell', 'execute_request', content, undefined, options.onIOPub);
+    options.onReply?.(reply);
+    return reply.content as unknown as ExecuteReply;
+  }
+
+  async complete(code: string, cursorPos: number): Promise<CompleteReply> {
+    return (await this.request('shell', 'complete_request', { code, cursor_pos: cursorPos })).content as unknown as CompleteReply;
+  }
+
+  async inspect(code: string, cursorPos: number, detailLevel: 0 | 1 = 0): Promise<InspectReply> {
+    return (await this.request('shell', 'inspect_request', { code, cursor_pos: cursorPos, detail_level: detailLevel })).content as unknown as InspectReply;
+  }
+
+  async isComplete(code: string): Promise<IsCompleteReply> {
+    return (await this.request('shell', 'is_complete_request', { code })).content as unknown as IsCompleteReply;
+  }
 }
 
 /** Words for a location: `pid 1234` or `https://host/base/ (kernel 8c1f…)`. */

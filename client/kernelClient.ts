@@ -6,17 +6,16 @@
  */
 import * as zmq from 'zeromq';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { ConnectionInfo, ExecuteReply, ExecuteRequest, Header, KernelInfoReply, Message, IsCompleteReply, CompleteReply, InspectReply } from '../kernel/protocol/messages';
+import type { ConnectionInfo, Header, KernelInfoReply, Message } from '../kernel/protocol/messages';
 import { Signer, decode, encode } from '../kernel/protocol/wire';
 import { OWNS_CONNECTION_FILE_ENV, PARENT_PID_ENV } from '../kernel/protocol/environment';
 import { KernelDiedError, KernelStartError, KernelUnresponsiveError } from './errors';
-import type { ExecuteOptions, KernelConnection, KernelLocation } from './connection';
+import { KernelRequests, type ExecuteOptions, type KernelConnection, type KernelLocation } from './connection';
 
 export type { ExecuteOptions, KernelConnection };
 
@@ -102,7 +101,7 @@ interface PendingRequest {
  * 'iopub' (every iopub message); 'log' (text); 'unresponsive' (silent ms) and 'responsive' from
  * the heartbeat.
  */
-export class KernelClient extends EventEmitter implements KernelConnection {
+export class KernelClient extends KernelRequests implements KernelConnection {
   private readonly signer: Signer;
   private readonly session = randomUUID();
   private shell!: zmq.Dealer;
@@ -421,33 +420,6 @@ export class KernelClient extends EventEmitter implements KernelConnection {
         }, timeoutMs),
       ),
     ]);
-  }
-
-  /** Runs code; iopub messages of this request go to onIOPub. Resolves with execute_reply content. */
-  async execute(code: string, options: ExecuteOptions = {}): Promise<ExecuteReply> {
-    const content: ExecuteRequest = {
-      code,
-      silent: options.silent ?? false,
-      store_history: options.storeHistory ?? true,
-      user_expressions: {},
-      allow_stdin: false,
-      stop_on_error: options.stopOnError ?? true,
-    };
-    const reply = await this.request('shell', 'execute_request', content, undefined, options.onIOPub);
-    options.onReply?.(reply);
-    return reply.content as unknown as ExecuteReply;
-  }
-
-  async complete(code: string, cursorPos: number): Promise<CompleteReply> {
-    return (await this.request('shell', 'complete_request', { code, cursor_pos: cursorPos })).content as unknown as CompleteReply;
-  }
-
-  async inspect(code: string, cursorPos: number, detailLevel: 0 | 1 = 0): Promise<InspectReply> {
-    return (await this.request('shell', 'inspect_request', { code, cursor_pos: cursorPos, detail_level: detailLevel })).content as unknown as InspectReply;
-  }
-
-  async isComplete(code: string): Promise<IsCompleteReply> {
-    return (await this.request('shell', 'is_complete_request', { code })).content as unknown as IsCompleteReply;
   }
 
   /** Interrupts the running cell: SIGINT to a process we started (interrupt_mode signal), else interrupt_request. */

@@ -14,12 +14,11 @@
  * While a request waits, the REST API is also asked every few seconds whether the kernel still
  * exists: a kernel shut down or culled on the server may leave its websocket open.
  */
-import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { KernelConnection as ServicesKernel, KernelMessage, type Kernel } from '@jupyterlab/services';
-import type { CompleteReply, ExecuteReply, ExecuteRequest, InspectReply, IsCompleteReply, KernelInfoReply, Message } from '../kernel/protocol/messages';
-import { LinkState, type ExecuteOptions, type KernelConnection, type KernelLocation } from './connection';
+import type { KernelInfoReply, Message } from '../kernel/protocol/messages';
+import { KernelRequests, LinkState, type KernelConnection, type KernelLocation } from './connection';
 import { KernelDiedError, KernelStartError } from './errors';
 import { addServicesLogSink, type JupyterServer } from './jupyterServer';
 
@@ -61,7 +60,7 @@ interface Pending {
   reject(e: Error): void;
 }
 
-export class RemoteKernelClient extends EventEmitter implements KernelConnection {
+export class RemoteKernelClient extends KernelRequests implements KernelConnection {
   readonly kernelId: string;
   private kernel: ServicesKernel;
   private readonly clientId = randomUUID();
@@ -335,32 +334,6 @@ export class RemoteKernelClient extends EventEmitter implements KernelConnection
     // A request given up (timeout, kernel gone) must not leave services' future rejecting unseen.
     done.catch(() => undefined);
     return race;
-  }
-
-  async execute(code: string, options: ExecuteOptions = {}): Promise<ExecuteReply> {
-    const content: ExecuteRequest = {
-      code,
-      silent: options.silent ?? false,
-      store_history: options.storeHistory ?? true,
-      user_expressions: {},
-      allow_stdin: false,
-      stop_on_error: options.stopOnError ?? true,
-    };
-    const reply = await this.request('shell', 'execute_request', content, undefined, options.onIOPub);
-    options.onReply?.(reply);
-    return reply.content as unknown as ExecuteReply;
-  }
-
-  async complete(code: string, cursorPos: number): Promise<CompleteReply> {
-    return (await this.request('shell', 'complete_request', { code, cursor_pos: cursorPos })).content as unknown as CompleteReply;
-  }
-
-  async inspect(code: string, cursorPos: number, detailLevel: 0 | 1 = 0): Promise<InspectReply> {
-    return (await this.request('shell', 'inspect_request', { code, cursor_pos: cursorPos, detail_level: detailLevel })).content as unknown as InspectReply;
-  }
-
-  async isComplete(code: string): Promise<IsCompleteReply> {
-    return (await this.request('shell', 'is_complete_request', { code })).content as unknown as IsCompleteReply;
   }
 
   /** POST api/kernels/ID/interrupt: the server interrupts the kernel as its kernelspec says (a signal). */

@@ -22,7 +22,7 @@ test('groups are chosen by the tests they serve', async () => {
   assert.deepEqual(names({ filters: ['test/renderers'] }), ['Chromium']);
   assert.deepEqual(names({ filters: ['test/protocol/tsnb'] }), []);
   assert.ok(names({ filters: ['test/kernel'] }).includes('Jupyter tooling'));
-  assert.deepEqual(names({ filters: ['e2e'], e2e: true }), ['Chromium', 'gssapi headers']);
+  assert.deepEqual(names({ filters: ['e2e'], e2e: true }), ['Chromium', 'Jupyter Server', 'gssapi headers']);
   // The unit suite needs every group but the end-to-end tests' own; --all is every group.
   assert.deepEqual(names({}), GROUPS.filter((g) => g.tests.some((t) => t !== 'e2e')).map((g) => g.name));
   assert.equal(groupsFor({ all: true }).length, GROUPS.length);
