@@ -419,7 +419,7 @@ describe('sweeps on kernels', { concurrency: 1 }, () => {
           process.kill(location.pid!, 'SIGKILL');
         }
         // …and the first run on the server has its kernel shut down through the server's REST API
-        // (the websocket stays open: only the sweep's check of the kernel notices).
+        // (the websocket stays open: only the remote client's check of the kernel, while a cell runs, notices).
         if (deleted === undefined && location.kind === 'remote') {
           const status = fetch(`${server.url}api/kernels/${location.kernelId}`, { method: 'DELETE', headers: { Authorization: `token ${server.token}` } }).then((r) => r.status);
           deleted = { key: e.task.key, label: e.slot.label, status };
