@@ -12,7 +12,7 @@
 import * as vscode from 'vscode';
 import { createHash } from 'node:crypto';
 import type { KernelConnection } from '../client/connection';
-import { normaliseServerUrl } from '../client/jupyterServer';
+import { normaliseServerUrl, type JupyterServerErrorKind } from '../client/jupyterServer';
 import { KernelStartError, Messages, errorMessage } from './errors';
 import type { KernelLauncher } from './kernelProcess';
 
@@ -29,7 +29,7 @@ export function tokenSecretKey(url: string): string {
 }
 
 /** The failures of a Jupyter Server (client/jupyterServer.ts's `JupyterServerError` kinds). */
-export type ServerErrorKind = 'bad-url' | 'unreachable' | 'unauthorized' | 'forbidden' | 'xsrf' | 'no-kernelspec' | 'not-found' | 'server-error';
+export type ServerErrorKind = JupyterServerErrorKind;
 
 /**
  * What the extension needs of a Jupyter Server (client/jupyterServer.ts's `JupyterServer`): its
