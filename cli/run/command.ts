@@ -27,7 +27,8 @@
  */
 import path from 'node:path';
 import { KernelStartError } from '../../client/errors';
-import { JupyterServer, JupyterServerError, normaliseServerUrl, tokenFromEnvironment } from '../../client/jupyterServer';
+import { JupyterServerError, type JupyterServer } from '../../client/jupyterServer';
+import { serverOption } from '../serverOption';
 import type { JsonValue } from '../../kernel/protocol/tsnb';
 import { parseCliArgs, type CliOptions } from '../args';
 import { checkOutputTarget, isSameFile } from '../atomicWrite';
@@ -108,6 +109,20 @@ const RUN_OPTIONS = {
   'server-path': { type: 'string' },
 } as const satisfies CliOptions;
 
+/** `--backend NAME` (of `run` and `sweep`): one of {@link RUN_BACKENDS}, else a {@link UsageError}. */
+export function backendOption(value: string | undefined): string | undefined {
+  if (value !== undefined && !RUN_BACKENDS.includes(value)) throw new UsageError(`--backend ${value}: expected one of ${RUN_BACKENDS.join(', ')}`);
+  return value;
+}
+
+/** `--timeout SECONDS` (of `run` and `sweep`): a positive number, else a {@link UsageError}. */
+export function timeoutOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--timeout ${value}: expected a positive number of seconds`);
+  return seconds;
+}
+
 /**
  * Parses the arguments of `transferlab run`; throws a {@link UsageError} when they are wrong.
  * @example
@@ -119,16 +134,8 @@ export function parseRunArgs(args: readonly string[]): RunArgs | 'help' {
   const { values } = parsed;
   const input = parsed.positionals[0];
   if (input === undefined) throw new UsageError('which notebook? give a .tsnb or .ipynb file');
-  const backend = values.backend;
-  if (backend !== undefined && !RUN_BACKENDS.includes(backend)) {
-    throw new UsageError(`--backend ${backend}: expected one of ${RUN_BACKENDS.join(', ')}`);
-  }
-  let timeout: number | undefined;
-  const t = values.timeout;
-  if (t !== undefined) {
-    timeout = Number(t);
-    if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${t}: expected a positive number of seconds`);
-  }
+  const backend = backendOption(values.backend);
+  const timeout = timeoutOption(values.timeout);
   if (values.server === undefined && (values['token-file'] !== undefined || values['server-path'] !== undefined)) {
     throw new UsageError(`${values['token-file'] !== undefined ? '--token-file' : '--server-path'} goes with --server URL`);
   }
@@ -171,8 +178,8 @@ export async function runNotebookFile(
     quiet: boolean;
     cwd?: string;
     inPlace?: boolean;
-    /** Run on a kernel of this Jupyter Server instead of a local process. */
-    server?: { readonly url: string; readonly token: string | undefined; readonly path?: string };
+    /** Run on a kernel of this Jupyter Server instead of a local process (in the folder of `path` there). */
+    server?: { readonly server: JupyterServer; readonly path?: string };
   },
   options: RunCommandOptions = {},
 ): Promise<number> {
@@ -196,7 +203,7 @@ export async function runNotebookFile(
   if (options.handleSigint) process.on('SIGINT', onSigint);
   const startedAt = new Date();
   let result: RunNotebookResult;
-  const server = spec.server ? new JupyterServer({ url: spec.server.url, ...(spec.server.token !== undefined ? { token: spec.server.token } : {}) }) : undefined;
+  const server = spec.server?.server;
   const remotePath = spec.server?.path;
   try {
     result = await runNotebook(notebook, {
@@ -244,20 +251,9 @@ export async function runNotebookFile(
   return 0;
 }
 
-/** The server of `--server`, with the token from `--token-file` or JUPYTER_TOKEN (or the URL's `?token=`). */
-function remoteOf(parsed: RunArgs): { url: string; token: string | undefined; path?: string } {
-  let token: string | undefined;
-  try {
-    token = tokenFromEnvironment(parsed.tokenFile !== undefined ? { tokenFile: parsed.tokenFile } : {});
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  try {
-    normaliseServerUrl(parsed.server!);
-  } catch (e) {
-    throw new UsageError(`--server: ${(e as Error).message}`);
-  }
-  return { url: parsed.server!, token, ...(parsed.serverPath !== undefined ? { path: parsed.serverPath } : {}) };
+/** The server of `--server` (cli/serverOption.ts), and `--server-path`. */
+function remoteOf(parsed: RunArgs): { server: JupyterServer; path?: string } {
+  return { server: serverOption(parsed.server!, parsed.tokenFile), ...(parsed.serverPath !== undefined ? { path: parsed.serverPath } : {}) };
 }
 
 const processIo: CliIo = {

@@ -17,13 +17,14 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { JupyterServer, JupyterServerError, tokenFromEnvironment } from '../../client/jupyterServer';
+import { serverOption } from '../serverOption';
 import type { JsonValue } from '../../kernel/protocol/tsnb';
 import { parseCliArgs, type CliOptions } from '../args';
 import { FileWriteError, writeFileAtomic } from '../atomicWrite';
 import { UsageError } from '../errors';
 import { withCliErrors, type CliIo } from '../notebookConvert';
 import { RUN_BACKENDS } from '../run/execution';
+import { backendOption, timeoutOption } from '../run/command';
 import { parseParameters } from '../run/parameters';
 import { formatSeconds, type ProgressTerminal } from '../run/progress';
 import { readNotebook } from '../run/writing';
@@ -119,13 +120,8 @@ export function parseSweepArgs(args: readonly string[]): SweepArgs | 'help' {
   const fixed = parseParameters(values.param);
   if (values.grid.length === 0) throw new UsageError("--grid is missing: say which parameters take which values, e.g. --grid 'seed=[1,2,3]'");
   const axes = parseGrid(values.grid, new Set(fixed.keys()));
-  const backend = values.backend;
-  if (backend !== undefined && !RUN_BACKENDS.includes(backend)) throw new UsageError(`--backend ${backend}: expected one of ${RUN_BACKENDS.join(', ')}`);
-  let timeout: number | undefined;
-  if (values.timeout !== undefined) {
-    timeout = Number(values.timeout);
-    if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${values.timeout}: expected a positive number of seconds`);
-  }
+  const backend = backendOption(values.backend);
+  const timeout = timeoutOption(values.timeout);
   const servers = values.server;
   const kernels = integer('kernels', values.kernels, 0, servers.length > 0 ? 0 : 2);
   const serverKernels = integer('server-kernels', values['server-kernels'], 1, 1);
@@ -165,27 +161,12 @@ export interface SweepCommandOptions {
   readonly signal?: AbortSignal;
   /** Everything the pool reports (tests kill a kernel from here). */
   readonly onPoolEvent?: (event: PoolEvent) => void;
-  /** Connects to `--server URL` (default: a client/jupyterServer.ts `JupyterServer`). */
+  /** Connects to `--server URL` (default: cli/serverOption.ts, a client/jupyterServer.ts `JupyterServer`). */
   readonly connectServer?: (url: string, tokenFile: string | undefined) => SweepServer;
   /** The local kernels' script (default: the package's dist/kernel.js). */
   readonly kernelScript?: string;
 }
 
-/** A `--server URL` as a client: its token from --token-file, else JUPYTER_TOKEN, else `?token=` in the URL. */
-function defaultConnectServer(url: string, tokenFile: string | undefined): SweepServer {
-  let token: string | undefined;
-  try {
-    token = tokenFromEnvironment({ tokenFile });
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
-  try {
-    return new JupyterServer({ url, ...(token !== undefined ? { token } : {}) });
-  } catch (e) {
-    if (e instanceof JupyterServerError) throw new UsageError(`--server: ${e.message}`);
-    throw e;
-  }
-}
 
 const processIo: CliIo = {
   stdout: (t) => void process.stdout.write(t),
@@ -226,7 +207,7 @@ async function sweep(spec: SweepArgs, io: CliIo, options: SweepCommandOptions): 
   const cwd = path.dirname(path.resolve(spec.input));
 
   // Where to run: servers first checked, so that a wrong token or URL is said once, up front.
-  const connect = options.connectServer ?? defaultConnectServer;
+  const connect = options.connectServer ?? serverOption;
   const servers = spec.servers.map((url) => connect(url, spec.tokenFile));
   const redact = (text: string) => servers.reduce((t, s) => s.redact(t), text);
   const slots: KernelSlot[] = [];

@@ -56,11 +56,10 @@ export class BackendUnavailableError extends TransferLabError {
 }
 
 /**
- * A data set could not be read: a missing path, a file that is not IDX/PNG/JPEG, images of
- * differing sizes, a folder without class sub-folders. The message names the path and the fault.
+ * Base of the errors about one file or folder: the function, the path and the fault, as
+ * `fn: path: detail`. Catch its subclasses; it is never thrown itself.
  */
-export class DatasetError extends TransferLabError {
-  override name = 'DatasetError';
+export abstract class FileFaultError extends TransferLabError {
   constructor(
     readonly fn: string,
     readonly path: string,
@@ -72,19 +71,19 @@ export class DatasetError extends TransferLabError {
 }
 
 /**
+ * A data set could not be read: a missing path, a file that is not IDX/PNG/JPEG, images of
+ * differing sizes, a folder without class sub-folders. The message names the path and the fault.
+ */
+export class DatasetError extends FileFaultError {
+  override name = 'DatasetError';
+}
+
+/**
  * A saved model or checkpoint could not be written or read back: a missing manifest, a weights
  * file of the wrong length, an unknown architecture, a format version from the future.
  */
-export class CheckpointError extends TransferLabError {
+export class CheckpointError extends FileFaultError {
   override name = 'CheckpointError';
-  constructor(
-    readonly fn: string,
-    readonly path: string,
-    detail: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${fn}: ${path}: ${detail}`, options);
-  }
 }
 
 /**
@@ -102,14 +101,6 @@ export class TrainingDivergedError extends TransferLabError {
  * integer too large for int32. The message names the file (and the array inside an archive) and
  * what was wrong. Handled by the user (fix or re-export the file).
  */
-export class TensorFileError extends TransferLabError {
+export class TensorFileError extends FileFaultError {
   override name = 'TensorFileError';
-  constructor(
-    readonly fn: string,
-    readonly path: string,
-    detail: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${fn}: ${path}: ${detail}`, options);
-  }
 }
