@@ -397,7 +397,17 @@ describe('sweeps on kernels', { concurrency: 1 }, () => {
     test('finish with the results of the same grid run serially (a local kernel killed, a remote one shut down mid-run), and no file or message holds the token', { timeout: 300_000 }, async () => {
       const dir = fresh();
       const input = path.join(dir, 'tiny.tsnb');
-      writeFileSync(input, serializeTsnb(fixture()));
+      // A gate, so that the server's share of the work does not depend on how fast each kernel
+      // starts: a run waits (at most 2 minutes) until its own gate file or the "open" file exists.
+      // The test opens a run's gate when it starts on the server, and opens every gate when the
+      // server's first run has finished; so the server always finishes a run of its own.
+      const gates = fresh();
+      const opened = path.join(gates, 'open');
+      const wait = [
+        "const { existsSync } = await import('node:fs');",
+        `for (let i = 0; i < 1200 && !existsSync(${JSON.stringify(opened)}) && !existsSync(${JSON.stringify(gates)} + \`/go-\${seed}-\${blockSize}\`); i++) await new Promise((r) => setTimeout(r, 100));`,
+      ].join('\n');
+      writeFileSync(input, serializeTsnb(fixture(wait)));
       const tokenFile = path.join(fresh(), 'token');
       writeFileSync(tokenFile, `${server.token}\n`);
       const grid = ['--grid', 'seed=[1,2,3]', '--grid', 'blockSize=[1,4]'];
@@ -407,9 +417,17 @@ describe('sweeps on kernels', { concurrency: 1 }, () => {
       const kernels = new Map<string, KernelConnection>();
       let killed: { key: string; label: string } | undefined;
       let deleted: { key: string; label: string; status: Promise<number> } | undefined;
+      const remoteStarts: string[] = [];
       const onPoolEvent = (e: PoolEvent) => {
         events.push(e);
-        if (e.type === 'run-started') kernels.set(e.task.key, e.kernel);
+        if (e.type === 'run-started') {
+          kernels.set(e.task.key, e.kernel);
+          if (e.kernel.location.kind === 'remote') {
+            remoteStarts.push(e.task.key);
+            writeFileSync(path.join(gates, `go-${String(e.task.point.get('seed'))}-${String(e.task.point.get('blockSize'))}`), '');
+          }
+        }
+        if (e.type === 'run-finished' && e.task.key === remoteStarts[0] && e.outcome.status === 'ok') writeFileSync(opened, '');
         if (e.type !== 'run-event' || e.event.type !== 'cell-started' || e.event.position !== e.event.total) return;
         const location = kernels.get(e.task.key)!.location;
         // The first run on the second local kernel loses it (SIGKILL) while its last cell runs…
@@ -418,9 +436,10 @@ describe('sweeps on kernels', { concurrency: 1 }, () => {
           killed = { key: e.task.key, label: e.slot.label };
           process.kill(location.pid!, 'SIGKILL');
         }
-        // …and the first run on the server has its kernel shut down through the server's REST API
-        // (the websocket stays open: only the remote client's check of the kernel, while a cell runs, notices).
-        if (deleted === undefined && location.kind === 'remote') {
+        // …and another run on the server (neither its first nor the killed one) has its kernel shut
+        // down through the server's REST API (the websocket stays open: only the remote client's
+        // check of the kernel, while a cell runs, notices).
+        if (deleted === undefined && location.kind === 'remote' && e.task.key !== remoteStarts[0] && e.task.key !== killed?.key) {
           const status = fetch(`${server.url}api/kernels/${location.kernelId}`, { method: 'DELETE', headers: { Authorization: `token ${server.token}` } }).then((r) => r.status);
           deleted = { key: e.task.key, label: e.slot.label, status };
         }
@@ -443,6 +462,7 @@ describe('sweeps on kernels', { concurrency: 1 }, () => {
       assert.equal(await deleted.status, 204);
       assert.equal(m.runs[deleted.key]!.attempts, 2, 'the run whose remote kernel was shut down ran again');
       assert.ok(events.some((e) => e.type === 'run-requeued' && e.task.key === deleted!.key && e.slot.label === deleted!.label && /is no longer on the server .* \(cell 3\/3\)$/.test(e.reason)));
+      assert.equal(m.runs[remoteStarts[0]!]!.where, server.url, "the server's first run finished there");
       assert.ok(runs.some((r) => r.where === server.url), 'a run ran on the server');
       assert.ok(runs.some((r) => r.where === 'local'), 'a run ran locally');
       assert.equal(readdirSync(path.join(out, 'runs')).length, 6);
