@@ -5,6 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { tf } from '../tfjs';
 import { BackendUnavailableError } from '../errors';
+import { setWebGpuKernels } from '../webgpuKernels';
 import { activate } from './activate';
 import type { BackendProvider, StartContext, StartedBackend } from './provider';
 
@@ -103,6 +104,9 @@ async function startWebGpu({ options, auto }: StartContext): Promise<StartedBack
   } catch (e) {
     throw new BackendUnavailableError('webgpu', 'the package @tensorflow/tfjs-backend-webgpu cannot be loaded', { cause: e });
   }
+  // Our kernels for the hot paths replace the package's (which stay their fallback);
+  // TRANSFERLAB_WEBGPU_KERNELS=stock keeps the package's alone.
+  setWebGpuKernels(process.env['TRANSFERLAB_WEBGPU_KERNELS'] === 'stock' ? 'stock' : 'ours');
   if (tf.engine().registry['webgpu'] === undefined) {
     // Register our own factory so that the adapter we inspected (and the `adapter` option) is the
     // one the backend computes on; the package's factory asks navigator.gpu for any adapter.
