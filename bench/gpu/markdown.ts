@@ -80,7 +80,13 @@ export function fmtValue(row: Pick<Row, 'kind' | 'flops'>, v: number): string {
   return row.flops ? `${fmtMs(v)} (${fmtFlops(row.flops / (v / 1000))})` : fmtMs(v);
 }
 
-const fmtRatio = (r: number) => (Number.isFinite(r) ? `${r.toFixed(r >= 10 ? 1 : 2)}×` : 'n/a');
+/** A ratio with two significant digits at least (0.0042×, 0.31×, 2.3×, 12×). */
+export function fmtRatio(r: number): string {
+  if (!Number.isFinite(r)) return 'n/a';
+  if (r >= 10) return `${r.toFixed(0)}×`;
+  if (r >= 0.1) return `${r.toFixed(2)}×`;
+  return `${r.toPrecision(2)}×`;
+}
 
 /** The verdict on each goal over the rows of its kind. */
 export function goalVerdicts(rows: readonly Row[]): { goal: Goal; met: number; of: number; worst: number; line: string }[] {

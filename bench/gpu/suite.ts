@@ -444,6 +444,9 @@ export async function runGpuBench(o: GpuBenchOptions): Promise<GpuBenchResult> {
   const load0 = os.loadavg()[0]!;
   const info = await tl.initBackend('webgpu');
   const software = /llvmpipe|lavapipe|swiftshader|software/i.test(info.detail) || info.detail.includes('(software)');
+  if (software && process.env['GPU_BENCH_REQUIRE_HARDWARE'] === '1') {
+    throw new Error(`the WebGPU adapter is a software one (${info.device}), not the GPU: the GPU's Vulkan driver was not picked up (VK_DRIVER_FILES / VK_ICD_FILENAMES)`);
+  }
   const scale: Scale = o.scale ?? (software ? 'lavapipe' : 'gpu');
   const S = SIZES[scale];
   const kernels = webGpuKernelNames();
