@@ -7,7 +7,8 @@
 # section to $OUT (default bench/out/gpu-result): section.md, and BENCHMARKS.md with it.
 # Environment: GPU_BENCH_SCALE=small|lavapipe|gpu (sizes; default from the adapter);
 # LAVAPIPE=1 runs on Mesa's software Vulkan (to test the chain without a GPU) instead of NVIDIA's;
-# PYTHON = the PyTorch interpreter (default python3).
+# PYTHON = the PyTorch interpreter (default python3); GPU_BENCH_TIMEOUT_S = the run's limit (540 s:
+# the section in $OUT is rewritten after every measurement, so a run stopped there still leaves it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 pack="$root/bench/out/gpu"
@@ -47,4 +48,4 @@ mkdir -p "$out"
 cd "$work"
 GPU_BENCH_OUT="$out" GPU_BENCH_BASE="$root/BENCHMARKS.md" GPU_BENCH_PYTHON="${PYTHON:-python3}" \
   GPU_BENCH_COMMAND="bash bench/gpu/prepare.sh (here), then bash bench/gpu/run.sh (on the GPU machine)" \
-  "$work/node" "$work/bench.js"
+  timeout --kill-after=10 "${GPU_BENCH_TIMEOUT_S:-540}" "$work/node" "$work/bench.js"

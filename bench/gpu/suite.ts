@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tl from '../../kernel/analysis/index';
 import { setWebGpuKernels, webGpuKernelNames } from '../../kernel/analysis/webgpuKernels';
-import type { Row, SectionContext } from './markdown';
+import { fmtValue, type Row, type SectionContext } from './markdown';
 
 const tf = tl.tf;
 type Tensor = tl.tf.Tensor;
@@ -143,13 +143,24 @@ async function settle(t: Tensor): Promise<void> {
   one.dispose();
 }
 
-/** Median ms per call: a warm-up call, then `reps` rounds of `inner` calls, each ending with a read. */
-async function timeOp(f: () => Tensor, reps: number, inner: number): Promise<number> {
-  const w = f();
-  await settle(w);
-  w.dispose();
+/**
+ * Median ms per call: a warm-up call (compilation), one timed call to size the rounds, then `reps`
+ * rounds of as many calls as fill ~`targetMs` (one round when a call takes over 3 s), each round
+ * ending with a read.
+ */
+async function timeOp(f: () => Tensor, reps: number, targetMs: number): Promise<{ ms: number; inner: number }> {
+  let once = 0;
+  for (let k = 0; k < 2; k++) {
+    const t0 = performance.now();
+    const w = f();
+    await settle(w);
+    w.dispose();
+    once = performance.now() - t0;
+  }
+  const inner = Math.max(1, Math.min(50, Math.round(targetMs / Math.max(once, 1e-3))));
+  const rounds = once > 3000 ? 1 : reps;
   const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
+  for (let r = 0; r < rounds; r++) {
     const t0 = performance.now();
     let last: Tensor | undefined;
     for (let i = 0; i < inner; i++) {
@@ -160,7 +171,7 @@ async function timeOp(f: () => Tensor, reps: number, inner: number): Promise<num
     times.push((performance.now() - t0) / inner);
     last!.dispose();
   }
-  return median(times);
+  return { ms: median(times), inner };
 }
 
 async function timeAsync<T>(f: () => Promise<T>, reps: number): Promise<{ ms: number; value: T }> {
@@ -178,16 +189,6 @@ function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-/** Runs `f` with our kernels and with the stock ones; returns both results, ours first. */
-async function bothKernelSets<T>(f: () => Promise<T>): Promise<{ ours: T; stock: T }> {
-  setWebGpuKernels('ours');
-  const ours = await f();
-  setWebGpuKernels('stock');
-  const stock = await f();
-  setWebGpuKernels('ours');
-  return { ours, stock };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -373,12 +374,16 @@ async function runSmallChecks(): Promise<{ lines: string[]; ok: boolean }> {
   let ok = true;
   let worst = { ours: 0, stock: 0 };
   for (const [i, c] of checks.entries()) {
-    const { ours, stock } = await bothKernelSets(async () => {
+    const once = async (which: 'ours' | 'stock') => {
+      setWebGpuKernels(which);
       const r = c.run();
       const v = (await r.data()) as Float32Array;
       r.dispose();
       return errors(v, refs[i]!);
-    });
+    };
+    const ours = await once('ours');
+    const stock = await once('stock');
+    setWebGpuKernels('ours');
     const pass = ours.rel <= 1e-4 && stock.rel <= 1e-4;
     worst = { ours: Math.max(worst.ours, ours.rel), stock: Math.max(worst.stock, stock.rel) };
     if (!pass) {
@@ -400,22 +405,31 @@ interface CaseSpec {
   kind: string;
   inputs: Record<string, { offset: number; shape: number[] }>;
   reps: number;
-  inner: number;
   [key: string]: unknown;
 }
 
-interface Measured {
+type KernelSet = 'ours' | 'stock';
+type PerSet<R> = { ours?: R; stock?: R; skipped?: string };
+
+/** One measurement: its data (written for PyTorch), a timing per kernel set, and its report row. */
+interface Case<R> {
   readonly spec: CaseSpec;
-  /** Builds the report row from the PyTorch result (undefined when PyTorch failed). */
-  readonly row: (torch: Record<string, unknown> | undefined, grads: Float32Array | undefined) => Row;
+  readonly label: string;
+  readonly kind: Row['kind'];
+  readonly measure: (which: KernelSet) => Promise<R>;
+  readonly row: (res: PerSet<R>, torch: Record<string, unknown> | undefined, grads: Float32Array | undefined) => Row;
 }
 
 export interface GpuBenchOptions {
   readonly scale?: Scale;
-  /** Folder for the data exchanged with PyTorch (and the section, when `sectionFile` is set). */
+  /** Folder for the data exchanged with PyTorch. */
   readonly workDir: string;
   readonly python: string;
   readonly command: string;
+  /** Seconds TransferLab's timings may take before the remaining ones are skipped (default by scale). */
+  readonly budgetSeconds?: number;
+  /** Called with the report so far after every measurement (so that a run stopped early still leaves it). */
+  readonly onProgress?: (result: GpuBenchResult) => void;
 }
 
 export interface GpuBenchResult {
@@ -423,6 +437,8 @@ export interface GpuBenchResult {
   readonly context: SectionContext;
   readonly rows: Row[];
   readonly ok: boolean;
+  /** Whether every measurement ran (false in the reports made along the way). */
+  readonly complete: boolean;
 }
 
 /** Device memory errors raised while `f` runs (WebGPU reports them in error scopes, not as exceptions). */
@@ -440,6 +456,11 @@ async function withOomScope<T>(f: () => Promise<T>): Promise<{ value: T; oom: st
   return { value, oom: err ? err.message : undefined };
 }
 
+const BUDGET: Record<Scale, number> = { gpu: 300, lavapipe: 420, small: 600 };
+const TARGET_MS: Record<Scale, number> = { gpu: 100, lavapipe: 200, small: 20 };
+/** Seconds one kernel set may spend on one training measurement (its rounds shrink to fit). */
+const TRAIN_BUDGET: Record<Scale, number> = { gpu: 30, lavapipe: 25, small: 10 };
+
 export async function runGpuBench(o: GpuBenchOptions): Promise<GpuBenchResult> {
   const load0 = os.loadavg()[0]!;
   const info = await tl.initBackend('webgpu');
@@ -449,81 +470,217 @@ export async function runGpuBench(o: GpuBenchOptions): Promise<GpuBenchResult> {
   }
   const scale: Scale = o.scale ?? (software ? 'lavapipe' : 'gpu');
   const S = SIZES[scale];
+  const target = TARGET_MS[scale];
   const kernels = webGpuKernelNames();
   log(`adapter ${info.device}${software ? ' (software)' : ''}; sizes '${scale}'; our kernels: ${kernels.join(', ') || 'none registered'}`);
   mkdirSync(o.workDir, { recursive: true });
+  const { sectionName } = await import('./markdown');
 
-  // 1. Correctness on small odd shapes.
+  // 1. Correctness on small odd shapes against the cpu backend.
   const small = await runSmallChecks();
   log(small.lines[0]!);
-  const checks = [...small.lines];
 
-  // 2. Cases.
+  // 2. The cases and their data (written for PyTorch; float64 references of sampled entries).
   const data = new DataFile(path.join(o.workDir, 'data.bin'));
-  const cases: Measured[] = [];
+  const cases: Case<any>[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
 
   for (const n of S.matmul) {
     const a = randn(n * n, 11 + n);
     const b = randn(n * n, 12 + n);
     const idx = sampleIndices(n * n);
     const refs = idx.map((i) => matmulEntry(a, b, n, i));
-    const inputs = { a: data.add(a, [n, n]), b: data.add(b, [n, n]) };
     const flops = 2 * n ** 3;
-    const inner = Math.max(1, Math.min(20, Math.round((scale === 'gpu' ? 2e11 : 2e9) / flops)));
-    const ta = tf.tensor2d(a, [n, n]);
-    const tb = tf.tensor2d(b, [n, n]);
-    const res = await bothKernelSets(async () => {
-      const ms = await timeOp(() => tf.matMul(ta, tb), S.reps, inner);
-      const c = tf.matMul(ta, tb);
-      const v = await readSamples(c, idx);
-      c.dispose();
-      return { ms, v };
+    const label = `matmul ${n}×${n} · ${n}×${n} fp32`;
+    cases.push({
+      spec: { id: `matmul${n}`, kind: 'matmul', inputs: { a: data.add(a, [n, n]), b: data.add(b, [n, n]) }, reps: S.reps, samples: idx },
+      label,
+      kind: 'matmul',
+      measure: async () => {
+        const ta = tf.tensor2d(a, [n, n]);
+        const tb = tf.tensor2d(b, [n, n]);
+        try {
+          const { ms } = await timeOp(() => tf.matMul(ta, tb), S.reps, target);
+          const c = tf.matMul(ta, tb);
+          const v = await readSamples(c, idx);
+          c.dispose();
+          return { ms, v };
+        } finally {
+          tf.dispose([ta, tb]);
+        }
+      },
+      row: (res: PerSet<OpResult>, t) => sampledRow('matmul', label, flops, res, refs, t),
     });
-    tf.dispose([ta, tb]);
-    const spec: CaseSpec = { id: `matmul${n}`, kind: 'matmul', inputs, reps: S.reps, inner, samples: idx };
-    cases.push({ spec, row: (t) => sampledRow('matmul', `matmul ${n}×${n} · ${n}×${n} fp32`, flops, res, refs, t) });
-    log(`matmul ${n}: ours ${res.ours.ms.toFixed(2)} ms, stock ${res.stock.ms.toFixed(2)} ms`);
   }
 
-  for (const [label, nb, h, cin, cout] of S.conv) {
+  for (const [name, nb, h, cin, cout] of S.conv) {
     const k = 3;
     const shape: ConvShape = { n: nb, h, cin, cout, k };
     const x = randn(nb * h * h * cin, 21 + cin);
     const w = randn(k * k * cin * cout, 22 + cout, Math.sqrt(2 / (k * k * cin)));
     const dy = randn(nb * h * h * cout, 23 + h);
     const inputs = { x: data.add(x, [nb, h, h, cin]), w: data.add(w, [k, k, cin, cout]), dy: data.add(dy, [nb, h, h, cout]) };
-    const tx = tf.tensor4d(x, [nb, h, h, cin]);
-    const tw = tf.tensor4d(w, [k, k, cin, cout]);
-    const tdy = tf.tensor4d(dy, [nb, h, h, cout]);
     const flops = 2 * nb * h * h * k * k * cin * cout;
     const conf = { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1 } as const;
-    const ops = {
-      conv: () => tf.conv2d(tx, tw, 1, 'same'),
-      convBackInput: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: tdy, filter: tw }, { ...conf, inputShape: tx.shape }) as Tensor,
-      convBackFilter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x: tx, dy: tdy }, { ...conf, filterShape: tw.shape }) as Tensor,
-    };
     const names = { conv: 'forward', convBackInput: 'input gradient', convBackFilter: 'filter gradient' };
     for (const kind of ['conv', 'convBackInput', 'convBackFilter'] as const) {
       const size = kind === 'convBackFilter' ? k * k * cin * cout : kind === 'conv' ? nb * h * h * cout : nb * h * h * cin;
       const idx = sampleIndices(size, kind === 'convBackFilter' ? 64 : 256);
       const refs = idx.map((i) => convEntry(kind, shape, x, w, dy, i));
-      const inner = Math.max(1, Math.min(20, Math.round((scale === 'gpu' ? 1e11 : 5e8) / flops)));
-      const res = await bothKernelSets(async () => {
-        const ms = await timeOp(ops[kind], S.reps, inner);
-        const c = ops[kind]();
-        const v = await readSamples(c, idx);
-        c.dispose();
-        return { ms, v };
+      const label = `conv 3×3 ${names[kind]}: ${name}, ${nb}×${h}×${h}×${cin} → ${cout}`;
+      cases.push({
+        spec: { id: `${kind}-${nb}-${h}-${cin}-${cout}`, kind, inputs, reps: S.reps, samples: idx },
+        label,
+        kind: 'conv',
+        measure: async () => {
+          const tx = tf.tensor4d(x, [nb, h, h, cin]);
+          const tw = tf.tensor4d(w, [k, k, cin, cout]);
+          const tdy = tf.tensor4d(dy, [nb, h, h, cout]);
+          const op = {
+            conv: () => tf.conv2d(tx, tw, 1, 'same'),
+            convBackInput: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: tdy, filter: tw }, { ...conf, inputShape: tx.shape }) as Tensor,
+            convBackFilter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x: tx, dy: tdy }, { ...conf, filterShape: tw.shape }) as Tensor,
+          }[kind];
+          try {
+            const { ms } = await timeOp(op, S.reps, target);
+            const c = op();
+            const v = await readSamples(c, idx);
+            c.dispose();
+            return { ms, v };
+          } finally {
+            tf.dispose([tx, tw, tdy]);
+          }
+        },
+        row: (res: PerSet<OpResult>, t) => sampledRow('conv', label, flops, res, refs, t),
       });
-      const spec: CaseSpec = { id: `${kind}-${nb}-${h}-${cin}-${cout}`, kind, inputs, reps: S.reps, inner, samples: idx };
-      const text = `conv 3×3 ${names[kind]}: ${label}, ${nb}×${h}×${h}×${cin} → ${cout}`;
-      cases.push({ spec, row: (t) => sampledRow('conv', text, flops, res, refs, t) });
-      log(`${text}: ours ${res.ours.ms.toFixed(2)} ms, stock ${res.stock.ms.toFixed(2)} ms`);
     }
-    tf.dispose([tx, tw, tdy]);
   }
 
-  // Training: tl.cnn (the model of bench/train.bench.ts) and tl.resnet.
+  // CKA through the analysis API as a notebook calls it (whichever of the async or unified names exists).
+  const ckaApi = tl.cka as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const linear = (X: Tensor, Y: Tensor, opts?: object) => Promise.resolve((ckaApi['linearAsync'] ?? ckaApi['linear'])!(X, Y, opts) as number | Promise<number>);
+  for (const [n, p] of S.cka) {
+    const xv = randn(n * p, 41 + p);
+    const mix = randn(p * p, 42 + p, 1 / Math.sqrt(p));
+    const noise = randn(n * p, 43 + p, 0.5);
+    const ty = tf.tidy(() => tf.relu(tf.add(tf.matMul(tf.tensor2d(xv, [n, p]), tf.tensor2d(mix, [p, p])), tf.tensor2d(noise, [n, p]))));
+    const yv = (await ty.data()) as Float32Array;
+    ty.dispose();
+    const inputs = { x: data.add(xv, [n, p]), y: data.add(yv, [n, p]) };
+    for (const debiased of [false, true]) {
+      const kind = debiased ? 'ckaDebiased' : 'cka';
+      const label = `${debiased ? 'debiased ' : ''}linear CKA ${n}×${p} vs ${n}×${p}`;
+      cases.push({
+        spec: { id: `${kind}-${n}-${p}`, kind, inputs, reps: S.reps },
+        label,
+        kind: 'cka',
+        measure: async () => {
+          const tx = tf.tensor2d(xv, [n, p]);
+          const ty = tf.tensor2d(yv, [n, p]);
+          try {
+            const r = await timeAsync(() => linear(tx, ty, debiased ? { debiased: true } : undefined), S.reps);
+            return { ms: r.ms, values: [r.value] };
+          } finally {
+            tf.dispose([tx, ty]);
+          }
+        },
+        row: (res: PerSet<CkaMeasured>, t) => ckaRow(label, res, t && { ms: t['ms'] as number, values: [t['value'] as number], f64: [t['f64'] as number] }),
+      });
+    }
+  }
+
+  {
+    const { n, widths } = S.heatmap;
+    const z = randn(n * 128, 51);
+    const zb = randn(n * 128, 52, 0.7).map((v, i) => v + z[i]!);
+    const feats = async (zz: Float32Array, seed: number) => {
+      const out: Float32Array[] = [];
+      for (const [i, p] of widths.entries()) {
+        const t = tf.tidy(() => tf.relu(tf.matMul(tf.tensor2d(zz, [n, 128]), tf.tensor2d(randn(128 * p, seed + i), [128, p]))));
+        out.push((await t.data()) as Float32Array);
+        t.dispose();
+      }
+      return out;
+    };
+    const fa = await feats(z, 100);
+    const fb = await feats(zb, 200);
+    const inputs: CaseSpec['inputs'] = {};
+    widths.forEach((p, i) => {
+      inputs[`a${i}`] = data.add(fa[i]!, [n, p]);
+      inputs[`b${i}`] = data.add(fb[i]!, [n, p]);
+    });
+    const matrix = (ckaApi['matrixFromFeaturesAsync'] ?? ckaApi['matrixFromFeatures'])!;
+    const reps = scale === 'gpu' ? 3 : 1;
+    const label = `CKA heatmap ${widths.length}×${widths.length} modules, n = ${n} (widths ${Math.max(...widths)}…${Math.min(...widths)})`;
+    cases.push({
+      spec: { id: 'heatmap', kind: 'heatmap', inputs, reps, modules: widths.length },
+      label,
+      kind: 'cka',
+      measure: async () => {
+        const ta = new Map(widths.map((p, i) => [`m${i}`, tf.tensor2d(fa[i]!, [n, p])]));
+        const tb = new Map(widths.map((p, i) => [`m${i}`, tf.tensor2d(fb[i]!, [n, p])]));
+        try {
+          const r = await timeAsync(async () => ((await matrix(ta, tb)) as { values: number[][] }).values.flat(), reps);
+          return { ms: r.ms, values: r.value };
+        } finally {
+          tf.dispose([...ta.values(), ...tb.values()]);
+        }
+      },
+      row: (res: PerSet<CkaMeasured>, t) => ckaRow(label, res, t && { ms: t['ms'] as number, values: (t['values'] as number[][]).flat(), f64: (t['f64'] as number[][]).flat() }),
+    });
+  }
+
+  {
+    const { n, batch, widths } = S.minibatch;
+    const zv = randn(n * 128, 61);
+    const wa = widths.map((p, i) => randn(128 * p, 300 + i, 1 / Math.sqrt(128)));
+    const wb = widths.map((p, i) => randn(128 * p, 400 + i, 1 / Math.sqrt(128)));
+    const inputs: CaseSpec['inputs'] = { z: data.add(zv, [n, 128]) };
+    widths.forEach((p, i) => {
+      inputs[`wa${i}`] = data.add(wa[i]!, [128, p]);
+      inputs[`wb${i}`] = data.add(wb[i]!, [128, p]);
+    });
+    const label = `minibatch CKA ${widths.length}×${widths.length} modules, ${n} examples in batches of ${batch} (features made per batch)`;
+    cases.push({
+      spec: { id: 'minibatch', kind: 'minibatch', inputs, reps: 1, modules: widths.length, batch },
+      label,
+      kind: 'cka',
+      measure: async () => {
+        const z = tf.tensor2d(zv, [n, 128]);
+        const twa = widths.map((p, i) => tf.tensor2d(wa[i]!, [128, p]));
+        const twb = widths.map((p, i) => tf.tensor2d(wb[i]!, [128, p]));
+        const pass = async () => {
+          const acc = new tl.cka.MinibatchCka() as unknown as { updateAsync?: (a: unknown, b: unknown) => Promise<void>; update: (a: unknown, b: unknown) => unknown; result(): { values: number[][] } };
+          for (let s = 0; s < n; s += batch) {
+            const m = Math.min(batch, n - s);
+            const zb = tf.slice(z, [s, 0], [m, 128]);
+            const fa: Record<string, Tensor> = {};
+            const fb: Record<string, Tensor> = {};
+            widths.forEach((_, i) => {
+              fa[`m${i}`] = tf.tidy(() => tf.relu(tf.matMul(zb, twa[i]!)));
+              fb[`m${i}`] = tf.tidy(() => tf.relu(tf.matMul(zb, twb[i]!)));
+            });
+            await (acc.updateAsync ? acc.updateAsync(fa, fb) : acc.update(fa, fb));
+            tf.dispose([zb, ...Object.values(fa), ...Object.values(fb)]);
+          }
+          return acc.result().values.flat();
+        };
+        try {
+          const { value, oom } = await withOomScope(() => timeAsync(pass, 1));
+          return { ms: value.ms, values: value.value, oom };
+        } finally {
+          tf.dispose([z, ...twa, ...twb]);
+        }
+      },
+      row: (res: PerSet<CkaMeasured>, t) => {
+        const r = ckaRow(label, res, t && { ms: t['ms'] as number, values: (t['values'] as number[][]).flat(), f64: (t['f64'] as number[][]).flat() });
+        const oom = res.ours?.oom ?? res.stock?.oom;
+        const peak = t?.['peakMiB'] as number | undefined;
+        return oom ? { ...r, ok: false, check: `OUT OF DEVICE MEMORY: ${oom}; ${r.check}` } : { ...r, check: `no device memory error${peak ? ` (PyTorch peak ${peak.toFixed(0)} MiB)` : ''}; ${r.check}` };
+      },
+    });
+  }
+
+  // Training: tl.cnn (the model of bench/train.bench.ts) and tl.resnet, last (the largest).
   const trainings = [
     { kind: 'trainCnn', label: 'small CNN (tl.cnn 28×28×1, conv 32/64, dense 128)', make: () => tl.cnn({ inputShape: [28, 28, 1], numClasses: 10, channels: [32, 64], hidden: 128, seed: 0 }), input: [28, 28, 1] as const, classes: 10, ...S.cnn, config: { channels: [32, 64], hidden: 128 } },
     {
@@ -538,200 +695,161 @@ export async function runGpuBench(o: GpuBenchOptions): Promise<GpuBenchResult> {
   for (const tr of trainings) {
     const n = tr.batch * tr.steps;
     const [hh, ww, cc] = tr.input;
-    const xs = new Float32Array(n * hh * ww * cc);
-    const u = randn(xs.length, 31);
-    for (let i = 0; i < xs.length; i++) xs[i] = 0.5 + 0.25 * Math.tanh(u[i]!);
+    const u = randn(n * hh * ww * cc, 31);
+    const xs = u.map((v) => 0.5 + 0.25 * Math.tanh(v));
     const labels = Int32Array.from({ length: n }, (_, i) => (i * 7919) % tr.classes);
     const model = tr.make();
     const weights = model.getWeights();
+    model.dispose();
     const names = [...weights.keys()];
+    const sizes = names.map((k) => weights.get(k)!.size);
+    const weightData = new Map<string, Float32Array>();
     const inputs: CaseSpec['inputs'] = { x: data.add(xs, [n, hh, ww, cc]), y: data.add(labels, [n]) };
     for (const name of names) {
       const t = weights.get(name)!;
-      inputs[`w:${name}`] = data.add((await t.data()) as Float32Array, t.shape);
+      weightData.set(name, (await t.data()) as Float32Array);
+      inputs[`w:${name}`] = data.add(weightData.get(name)!, t.shape);
     }
+    tf.dispose([...weights.values()]);
     const lr = 0.01;
     const classes = Array.from({ length: tr.classes }, (_, i) => String(i));
-    const x = tf.tensor4d(xs, [n, hh, ww, cc]);
-    const dataset = new tl.Dataset('bench', x, tf.tensor1d(labels, 'int32'), classes, labels);
-    // Gradients of the first batch (the check against PyTorch), then timed training.
-    const res = await bothKernelSets(async () => {
-      const m = tr.make();
-      const xb = tf.slice(x, 0, tr.batch) as tl.tf.Tensor4D;
-      const yb = tf.oneHot(tf.tensor1d(labels.slice(0, tr.batch), 'int32'), tr.classes);
-      const vars = names.map((k) => m.variables.get(k)!);
-      const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(yb, m.forward(xb, { training: true }).logits) as tl.tf.Scalar, vars);
-      const loss0 = (await value.data())[0]!;
-      const g = new Float32Array(vars.reduce((s, v) => s + v.size, 0));
-      let at = 0;
-      for (const v of vars) {
-        const d = (await grads[v.name]!.data()) as Float32Array;
-        g.set(d, at);
-        at += d.length;
-      }
-      tf.dispose([xb, yb, value, ...Object.values(grads)]);
-      m.setWeights(weights);
-      const opts = { batchSize: tr.batch, lr, progress: false, recalibrateNorm: false as const };
-      const warm = await tl.train(m, dataset.take(tr.batch * Math.min(2, tr.steps)), { ...opts, epochs: 1 });
-      warm.dispose();
-      const rounds: number[] = [];
-      let lastLoss = NaN;
-      const { oom } = await withOomScope(async () => {
-        for (let r = 0; r < tr.rounds; r++) {
-          const t0 = performance.now();
-          const run = await tl.train(m, dataset, { ...opts, epochs: 1 });
-          await settle(m.variables.get(names[0]!)!);
-          rounds.push(n / ((performance.now() - t0) / 1000));
-          lastLoss = run.final?.loss ?? NaN;
-          run.dispose();
-        }
-      });
-      m.dispose();
-      return { exs: median(rounds), rounds, loss0, grads: g, oom, lastLoss };
-    });
-    model.dispose();
-    dataset.dispose();
-    const spec: CaseSpec = { id: tr.kind, kind: tr.kind, inputs, reps: 1, inner: 1, batch: tr.batch, rounds: tr.rounds, lr, weights: names, config: tr.config };
-    cases.push({ spec, row: (t, grads) => trainRow(tr.label, tr.batch, tr.steps, res, t, grads, names.map((k) => weights.get(k)!.size)) });
-    tf.dispose([...weights.values()]);
-    log(`${tr.label}: ours ${res.ours.exs.toFixed(1)} ex/s, stock ${res.stock.exs.toFixed(1)} ex/s${res.ours.oom ? ` OUT OF MEMORY: ${res.ours.oom}` : ''}`);
-  }
-
-  // CKA.
-  const ckaApi = tl.cka as unknown as Record<string, (...a: unknown[]) => unknown>;
-  const linear = (X: Tensor, Y: Tensor, opts?: object) => Promise.resolve((ckaApi['linearAsync'] ?? ckaApi['linear'])!(X, Y, opts) as number | Promise<number>);
-  for (const [n, p] of S.cka) {
-    const xv = randn(n * p, 41 + p);
-    const mix = randn(p * p, 42 + p, 1 / Math.sqrt(p));
-    const noise = randn(n * p, 43 + p, 0.5);
-    const tx = tf.tensor2d(xv, [n, p]);
-    const ty = tf.tidy(() => tf.relu(tf.add(tf.matMul(tx, tf.tensor2d(mix, [p, p])), tf.tensor2d(noise, [n, p]))));
-    const yv = (await ty.data()) as Float32Array;
-    const inputs = { x: data.add(xv, [n, p]), y: data.add(yv, [n, p]) };
-    for (const debiased of [false, true]) {
-      const res = await bothKernelSets(() => timeAsync(() => linear(tx, ty, debiased ? { debiased: true } : undefined), S.reps));
-      const kind = debiased ? 'ckaDebiased' : 'cka';
-      const spec: CaseSpec = { id: `${kind}-${n}-${p}`, kind, inputs, reps: S.reps, inner: 1 };
-      const label = `${debiased ? 'debiased ' : ''}linear CKA ${n}×${p} vs ${n}×${p}`;
-      cases.push({ spec, row: (t) => ckaRow(label, { ours: { ms: res.ours.ms, values: [res.ours.value] }, stock: { ms: res.stock.ms, values: [res.stock.value] } }, t && { ms: t['ms'] as number, values: [t['value'] as number], f64: [t['f64'] as number] }) });
-      log(`${label}: ours ${res.ours.ms.toFixed(1)} ms, stock ${res.stock.ms.toFixed(1)} ms`);
-    }
-    tf.dispose([tx, ty]);
-  }
-
-  {
-    const { n, widths } = S.heatmap;
-    const z = tf.tensor2d(randn(n * 128, 51), [n, 128]);
-    const zb = tf.add(z, tf.tensor2d(randn(n * 128, 52, 0.7), [n, 128]));
-    const fa = new Map<string, Tensor>();
-    const fb = new Map<string, Tensor>();
-    const inputs: CaseSpec['inputs'] = {};
-    for (const [i, p] of widths.entries()) {
-      const a = tf.tidy(() => tf.relu(tf.matMul(z, tf.tensor2d(randn(128 * p, 100 + i), [128, p]))));
-      const b = tf.tidy(() => tf.relu(tf.matMul(zb, tf.tensor2d(randn(128 * p, 200 + i), [128, p]))));
-      fa.set(`m${i}`, a);
-      fb.set(`m${i}`, b);
-      inputs[`a${i}`] = data.add((await a.data()) as Float32Array, [n, p]);
-      inputs[`b${i}`] = data.add((await b.data()) as Float32Array, [n, p]);
-    }
-    const matrix = (ckaApi['matrixFromFeaturesAsync'] ?? ckaApi['matrixFromFeatures'])!;
-    const reps = scale === 'gpu' ? 3 : 1;
-    const res = await bothKernelSets(() => timeAsync(async () => ((await matrix(fa, fb)) as { values: number[][] }).values.flat(), reps));
-    tf.dispose([z, zb, ...fa.values(), ...fb.values()]);
-    const label = `CKA heatmap ${widths.length}×${widths.length} modules, n = ${n} (widths ${Math.max(...widths)}…${Math.min(...widths)})`;
-    const spec: CaseSpec = { id: 'heatmap', kind: 'heatmap', inputs, reps, inner: 1, modules: widths.length };
-    cases.push({ spec, row: (t) => ckaRow(label, { ours: { ms: res.ours.ms, values: res.ours.value }, stock: { ms: res.stock.ms, values: res.stock.value } }, t && { ms: t['ms'] as number, values: (t['values'] as number[][]).flat(), f64: (t['f64'] as number[][]).flat() }) });
-    log(`${label}: ours ${res.ours.ms.toFixed(1)} ms, stock ${res.stock.ms.toFixed(1)} ms`);
-  }
-
-  {
-    const { n, batch, widths } = S.minibatch;
-    const zv = randn(n * 128, 61);
-    const z = tf.tensor2d(zv, [n, 128]);
-    const wa = widths.map((p, i) => randn(128 * p, 300 + i, 1 / Math.sqrt(128)));
-    const wb = widths.map((p, i) => randn(128 * p, 400 + i, 1 / Math.sqrt(128)));
-    const inputs: CaseSpec['inputs'] = { z: data.add(zv, [n, 128]) };
-    widths.forEach((p, i) => {
-      inputs[`wa${i}`] = data.add(wa[i]!, [128, p]);
-      inputs[`wb${i}`] = data.add(wb[i]!, [128, p]);
-    });
-    const twa = widths.map((p, i) => tf.tensor2d(wa[i]!, [128, p]));
-    const twb = widths.map((p, i) => tf.tensor2d(wb[i]!, [128, p]));
-    const pass = async () => {
-      const acc = new tl.cka.MinibatchCka() as unknown as { updateAsync?: (a: unknown, b: unknown) => Promise<void>; update: (a: unknown, b: unknown) => unknown; result(): { values: number[][] } };
-      for (let s = 0; s < n; s += batch) {
-        const m = Math.min(batch, n - s);
-        const zb = tf.slice(z, [s, 0], [m, 128]);
-        const fa: Record<string, Tensor> = {};
-        const fb: Record<string, Tensor> = {};
-        widths.forEach((_, i) => {
-          fa[`m${i}`] = tf.tidy(() => tf.relu(tf.matMul(zb, twa[i]!)));
-          fb[`m${i}`] = tf.tidy(() => tf.relu(tf.matMul(zb, twb[i]!)));
-        });
-        await (acc.updateAsync ? acc.updateAsync(fa, fb) : acc.update(fa, fb));
-        tf.dispose([zb, ...Object.values(fa), ...Object.values(fb)]);
-      }
-      return acc.result().values.flat();
-    };
-    const res = await bothKernelSets(async () => {
-      const { value, oom } = await withOomScope(() => timeAsync(pass, 1));
-      return { ...value, oom };
-    });
-    tf.dispose([z, ...twa, ...twb]);
-    const label = `minibatch CKA ${widths.length}×${widths.length} modules, ${n} examples in batches of ${batch} (features made per batch)`;
-    const spec: CaseSpec = { id: 'minibatch', kind: 'minibatch', inputs, reps: 1, inner: 1, modules: widths.length, batch };
+    const budget = TRAIN_BUDGET[scale];
+    const label = `${tr.label}, batch ${tr.batch}`;
     cases.push({
-      spec,
-      row: (t) => {
-        const r = ckaRow(label, { ours: { ms: res.ours.ms, values: res.ours.value }, stock: { ms: res.stock.ms, values: res.stock.value } }, t && { ms: t['ms'] as number, values: (t['values'] as number[][]).flat(), f64: (t['f64'] as number[][]).flat() });
-        const oom = res.ours.oom ?? res.stock.oom;
-        return oom ? { ...r, ok: false, check: `out of device memory: ${oom}; ${r.check}` } : { ...r, check: `no device memory error${t?.['peakMiB'] ? ` (PyTorch peak ${(t['peakMiB'] as number).toFixed(0)} MiB)` : ''}; ${r.check}` };
+      spec: { id: tr.kind, kind: tr.kind, inputs, reps: 1, batch: tr.batch, rounds: tr.rounds, lr, weights: names, config: tr.config },
+      label,
+      kind: 'train',
+      measure: async (): Promise<TrainResult> => {
+        const m = tr.make();
+        const x = tf.tensor4d(xs, [n, hh, ww, cc]);
+        const dataset = new tl.Dataset('bench', x, tf.tensor1d(labels, 'int32'), classes, labels);
+        try {
+          m.setWeights(new Map(names.map((k) => [k, tf.tensor(weightData.get(k)!, m.variables.get(k)!.shape)])));
+          const { value, oom } = await withOomScope(async () => {
+            // Loss and gradients of the first batch from the shared weights (the check against PyTorch).
+            const t0 = performance.now();
+            const xb = tf.slice(x, 0, tr.batch) as tl.tf.Tensor4D;
+            const yb = tf.oneHot(tf.tensor1d(labels.slice(0, tr.batch), 'int32'), tr.classes);
+            const vars = names.map((k) => m.variables.get(k)!);
+            const { value: loss, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(yb, m.forward(xb, { training: true }).logits) as tl.tf.Scalar, vars);
+            const loss0 = (await loss.data())[0]!;
+            const g = new Float32Array(sizes.reduce((a, b) => a + b, 0));
+            let at = 0;
+            for (const v of vars) {
+              const d = (await grads[v.name]!.data()) as Float32Array;
+              g.set(d, at);
+              at += d.length;
+            }
+            tf.dispose([xb, yb, loss, ...Object.values(grads)]);
+            const firstStep = (performance.now() - t0) / 1000;
+            // Timed training: tl.train over in-memory data; rounds shrink to fit the budget.
+            const opts = { batchSize: tr.batch, lr, progress: false, recalibrateNorm: false as const };
+            const t1 = performance.now();
+            (await tl.train(m, dataset.take(tr.batch), { ...opts, epochs: 1 })).dispose();
+            await settle(m.variables.get(names[0]!)!);
+            const step = (performance.now() - t1) / 1000;
+            const steps = Math.max(1, Math.min(tr.steps, Math.floor(budget / tr.rounds / step)));
+            const rounds = step * steps * tr.rounds > budget ? 1 : tr.rounds;
+            const subset = steps < tr.steps ? dataset.take(steps * tr.batch) : dataset;
+            const exs: number[] = [];
+            let lastLoss = NaN;
+            for (let r = 0; r < rounds; r++) {
+              const t2 = performance.now();
+              const run = await tl.train(m, subset, { ...opts, epochs: 1 });
+              await settle(m.variables.get(names[0]!)!);
+              exs.push((steps * tr.batch) / ((performance.now() - t2) / 1000));
+              lastLoss = run.final?.loss ?? NaN;
+              run.dispose();
+            }
+            if (subset !== dataset) subset.dispose();
+            return { exs: median(exs), rounds: exs, steps, loss0, grads: g, lastLoss, firstStep };
+          });
+          return { ...value, oom };
+        } finally {
+          m.dispose();
+          dataset.dispose();
+        }
       },
+      row: (res: PerSet<TrainResult>, t, grads) => trainRow(label, res, t, grads, sizes),
     });
-    log(`${label}: ours ${res.ours.ms.toFixed(1)} ms, stock ${res.stock.ms.toFixed(1)} ms`);
   }
   data.close();
-  const load1 = os.loadavg()[0]!;
 
-  // 3. PyTorch on the same data.
+  // 3. PyTorch on the same data (first, so that a run stopped early still has its figures).
   const { writeFileSync } = await import('node:fs');
-  writeFileSync(path.join(o.workDir, 'cases.json'), JSON.stringify({ cases: cases.map((c) => c.spec) }));
+  writeFileSync(path.join(o.workDir, 'cases.json'), JSON.stringify({ cases: cases.map((c) => c.spec), budgetSeconds: BUDGET[scale], targetMs: target }));
   log(`PyTorch (${o.python}) on the same data`);
-  const t0 = performance.now();
-  const py = spawnSync(o.python, [path.join(peerDir(), 'torch_peer.py'), o.workDir], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, GPU_BENCH_TORCH_CPU: software ? '1' : process.env['GPU_BENCH_TORCH_CPU'] ?? '' } });
-  log(`PyTorch done in ${((performance.now() - t0) / 1000).toFixed(1)} s (exit ${py.status})`);
+  const tp = performance.now();
+  const py = spawnSync(o.python, [path.join(peerDir(), 'torch_peer.py'), o.workDir], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, GPU_BENCH_TORCH_CPU: software ? '1' : (process.env['GPU_BENCH_TORCH_CPU'] ?? '') } });
+  log(`PyTorch done in ${((performance.now() - tp) / 1000).toFixed(1)} s (exit ${py.status})`);
   let torch: { info: Record<string, unknown>; results: Record<string, Record<string, unknown>> } | undefined;
   const torchFile = path.join(o.workDir, 'torch.json');
   if (py.status === 0 && existsSync(torchFile)) torch = JSON.parse(readFileSync(torchFile, 'utf8')) as typeof torch;
   const gradsAll = torch ? new Float32Array(readFileSync(path.join(o.workDir, 'torch-grads.bin')).buffer.slice(0)) : undefined;
-  const rows = cases.map((c) => {
-    const t = torch?.results[c.spec.id];
-    const off = t?.['gradOffset'] as number | undefined;
-    return c.row(t, gradsAll && off !== undefined ? gradsAll.subarray(off) : undefined);
-  });
+
+  // 4. TransferLab: each case with our kernels, then the stock ones; the report after each.
   const ti = torch?.info;
-  const context: SectionContext = {
+  const context = (load1: number, complete: boolean): SectionContext => ({
     command: o.command,
     date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
     adapter: info.device,
     software,
-    torch: ti ? `PyTorch ${ti['torch']} on ${ti['device']}${ti['device'] === 'CPU' ? ` (${ti['threads']} threads; ${ti['blas']})` : ` (fp32; TF32 ${ti['tf32']}; cuDNN benchmark mode)`}` : `PyTorch: **failed** (exit ${py.status}; see the run's output)`,
+    torch: ti
+      ? `PyTorch ${ti['torch']} on ${ti['device']}${ti['device'] === 'CPU' ? ` (${ti['threads']} threads; BLAS ${ti['blas']})` : ` (fp32; TF32 ${ti['tf32']}; cuDNN benchmark mode)`}`
+      : `PyTorch: **failed** (exit ${py.status}; see the run's output)`,
     machine: `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
-    load: `load average ${load0.toFixed(1)} → ${load1.toFixed(1)} (TransferLab's part)${software ? '; on a software adapter both sides compute on the CPU, one after the other' : ''}`,
+    load: `load average ${load0.toFixed(1)} → ${load1.toFixed(1)}${software ? ' (on a software adapter both sides compute on the CPU, one after the other)' : ''}`,
     kernels,
     checks: [
-      ...checks,
-      'At the benchmark sizes, sampled entries of every matmul and conv output against float64 sums of the same float32 inputs: error ÷ Σ|terms| (float32 accumulation: ≲ 1e-6; TF32 or a wrong index: ≳ 1e-4), tolerance 2e-5, in the table; CKA values against PyTorch float64 on the same features (tolerance 1e-4); training: loss and gradients of the first batch from the same weights against PyTorch fp32 (tolerance 1e-3 of each gradient\'s scale).',
+      ...small.lines,
+      'At the benchmark sizes, sampled entries of every matmul and conv output against float64 sums of the same float32 inputs: error ÷ Σ|terms| (float32 accumulation: ≲ 1e-6; TF32 or a wrong index: ≳ 1e-4), tolerance 2e-5, in the table; CKA values against PyTorch float64 on the same features (tolerance 1e-4); training: loss and gradients of the first batch from the same weights against PyTorch fp32 (tolerance 1e-3 of each gradient tensor\'s largest entry).',
     ],
     notes: [
-      `Timings: a warm-up call (shader compilation), then medians of ${S.reps} rounds; each round queues its calls and ends by awaiting a read (WebGPU work is timed to completion, not submission); PyTorch likewise with \`torch.cuda.synchronize()\`. Training: \`tl.train\` (SGD momentum 0.9, lr 0.01, history logging, \`recalibrateNorm: false\`) over in-memory data after a 2-step warm-up, median of rounds of one epoch; PyTorch the same network written functionally from the same weights (TensorFlow's 'same' padding, NHWC flattening), SGD momentum 0.9, after a warm-up epoch. CKA: TransferLab's analysis API as a notebook calls it (float64 reductions); PyTorch fp32 formulas (Gram matrices cached for the heatmap).`,
+      `Timings: a warm-up call (shader compilation), then medians of ${S.reps} rounds of as many calls as fill ~${target} ms; each round ends by awaiting a read (WebGPU work is timed to completion, not submission); PyTorch likewise with \`torch.cuda.synchronize()\`. Training: \`tl.train\` (SGD momentum 0.9, lr 0.01, history logging, \`recalibrateNorm: false\`) over in-memory data after a one-step warm-up, median of rounds of one epoch (fewer steps when a step is slow: see each row's check); PyTorch: the same network written functionally from the same weights (TensorFlow's 'same' padding, NHWC flattening), SGD momentum 0.9, after a warm-up epoch. CKA: TransferLab's analysis API as a notebook calls it (float64 reductions); PyTorch: fp32 formulas (Gram matrices cached for the heatmap).`,
+      ...(complete ? [] : ['**This run did not finish**: the rows not measured say so.']),
       ...(software ? ['On lavapipe these are records of a software rasteriser sharing the CPU with PyTorch, not GPU figures; no GPU figure is claimed here.'] : []),
     ],
+  });
+  const results: PerSet<unknown>[] = cases.map(() => ({}));
+  const rowsNow = () =>
+    cases.map((c, i) => {
+      const t = torch?.results[c.spec.id];
+      const off = t?.['gradOffset'] as number | undefined;
+      try {
+        return c.row(results[i]!, t?.['error'] ? undefined : t, gradsAll && off !== undefined ? gradsAll.subarray(off) : undefined);
+      } catch (e) {
+        return { kind: c.kind, label: c.label, ours: NaN, stock: NaN, torch: NaN, ok: false, check: `**error** building the row: ${(e as Error).message}` };
+      }
+    });
+  const report = (complete: boolean): GpuBenchResult => {
+    const rows = rowsNow();
+    return { name: sectionName(software), context: context(os.loadavg()[0]!, complete), rows, ok: small.ok && rows.every((r) => r.ok), complete };
   };
-  const { sectionName } = await import('./markdown');
-  const ok = small.ok && rows.every((r) => r.ok);
-  return { name: sectionName(software), context, rows, ok };
+  const budget = o.budgetSeconds ?? BUDGET[scale];
+  const started = performance.now();
+  for (const [i, c] of cases.entries()) {
+    for (const which of ['ours', 'stock'] as const) {
+      const elapsed = (performance.now() - started) / 1000;
+      if (elapsed > budget) {
+        results[i]!.skipped = `not measured: the run's time budget (${budget} s) was spent`;
+        continue;
+      }
+      setWebGpuKernels(which);
+      try {
+        (results[i] as Record<string, unknown>)[which] = await c.measure(which);
+      } catch (e) {
+        results[i]!.skipped = `${which}: **error** ${(e as Error).message.split('\n')[0]}`;
+        log(`${c.label} (${which}) failed: ${(e as Error).stack ?? e}`);
+      }
+    }
+    setWebGpuKernels('ours');
+    const r = rowsNow()[i]!;
+    log(`${c.label}: ours ${fmtValue(r, r.ours)}, stock ${fmtValue(r, r.stock)}, PyTorch ${fmtValue(r, r.torch)} · ${r.ok ? 'ok' : 'FAILED'}`);
+    o.onProgress?.(report(false));
+  }
+  return report(true);
 }
+
 
 /** The folder of torch_peer.py: next to this file, or next to the bundle on a device. */
 function peerDir(): string {
@@ -747,54 +865,72 @@ interface OpResult {
   v: number[];
 }
 
-function sampledRow(kind: 'matmul' | 'conv', label: string, flops: number, res: { ours: OpResult; stock: OpResult }, refs: [number, number][], t: Record<string, unknown> | undefined): Row {
-  const eo = normalisedError(res.ours.v, refs);
-  const es = normalisedError(res.stock.v, refs);
-  const tv = t?.['samples'] as number[] | undefined;
-  const et = tv ? normalisedError(tv, refs) : NaN;
-  const vs = tv ? errors(res.ours.v, tv) : undefined;
-  const ok = eo <= SAMPLED_TOLERANCE && es <= SAMPLED_TOLERANCE && (tv === undefined || et <= SAMPLED_TOLERANCE);
-  return {
-    kind,
-    label,
-    flops,
-    ours: res.ours.ms,
-    stock: res.stock.ms,
-    torch: (t?.['ms'] as number | undefined) ?? NaN,
-    ok,
-    check: `${refs.length} entries vs float64, error ÷ Σ|terms|: ours ${fe(eo)}, stock ${fe(es)}, PyTorch ${fe(et)}; ours vs PyTorch max abs ${vs ? fe(vs.abs) : 'n/a'}, rel ${vs ? fe(vs.rel) : 'n/a'}`,
-  };
-}
-
-function ckaRow(label: string, res: { ours: { ms: number; values: number[] }; stock: { ms: number; values: number[] } }, t: { ms: number; values: number[]; f64: number[] } | undefined): Row {
-  const eo = t ? errors(res.ours.values, t.f64).abs : NaN;
-  const es = t ? errors(res.stock.values, t.f64).abs : NaN;
-  const et = t ? errors(t.values, t.f64).abs : NaN;
-  const finite = res.ours.values.every(Number.isFinite) && res.stock.values.every(Number.isFinite);
-  return {
-    kind: 'cka',
-    label,
-    ours: res.ours.ms,
-    stock: res.stock.ms,
-    torch: t?.ms ?? NaN,
-    ok: finite && (t === undefined || (eo <= 1e-4 && es <= 1e-4)),
-    check: `max |CKA − PyTorch float64| over ${res.ours.values.length} value${res.ours.values.length > 1 ? 's' : ''}: ours ${fe(eo)}, stock ${fe(es)}, PyTorch fp32 ${fe(et)}`,
-  };
+interface CkaMeasured {
+  ms: number;
+  values: number[];
+  oom?: string | undefined;
 }
 
 interface TrainResult {
   exs: number;
   rounds: number[];
+  steps: number;
   loss0: number;
   grads: Float32Array;
   oom: string | undefined;
   lastLoss: number;
+  /** Seconds of the first forward and backward pass (shader compilation included). */
+  firstStep: number;
 }
 
-function trainRow(label: string, batch: number, steps: number, res: { ours: TrainResult; stock: TrainResult }, t: Record<string, unknown> | undefined, grads: Float32Array | undefined, sizes: number[]): Row {
+/** What a row says about a kernel set that was not measured. */
+const missing = (res: PerSet<unknown>) => (res.skipped ? `; ${res.skipped}` : '');
+
+function sampledRow(kind: 'matmul' | 'conv', label: string, flops: number, res: PerSet<OpResult>, refs: [number, number][], t: Record<string, unknown> | undefined): Row {
+  const err = (v: number[] | undefined) => (v ? normalisedError(v, refs) : NaN);
+  const eo = err(res.ours?.v);
+  const es = err(res.stock?.v);
+  const tv = t?.['samples'] as number[] | undefined;
+  const et = err(tv);
+  const vs = tv && res.ours ? errors(res.ours.v, tv) : undefined;
+  const within = (e: number, measured: boolean) => !measured || e <= SAMPLED_TOLERANCE;
+  const ok = res.ours !== undefined && within(eo, true) && within(es, res.stock !== undefined) && within(et, tv !== undefined);
+  return {
+    kind,
+    label,
+    flops,
+    ours: res.ours?.ms ?? NaN,
+    stock: res.stock?.ms ?? NaN,
+    torch: (t?.['ms'] as number | undefined) ?? NaN,
+    ok,
+    check: `${refs.length} entries vs float64, error ÷ Σ|terms|: ours ${fe(eo)}, stock ${fe(es)}, PyTorch ${fe(et)}; ours vs PyTorch max abs ${vs ? fe(vs.abs) : 'n/a'}, rel ${vs ? fe(vs.rel) : 'n/a'}${missing(res)}`,
+  };
+}
+
+function ckaRow(label: string, res: PerSet<CkaMeasured>, t: { ms: number; values: number[]; f64: number[] } | undefined): Row {
+  const err = (v: number[] | undefined) => (v && t ? errors(v, t.f64).abs : NaN);
+  const eo = err(res.ours?.values);
+  const es = err(res.stock?.values);
+  const et = err(t?.values);
+  const finite = (v: number[] | undefined) => v === undefined || v.every(Number.isFinite);
+  const count = res.ours?.values.length ?? t?.values.length ?? 0;
+  // Without PyTorch's float64 values there is no reference: not a pass.
+  const ok = res.ours !== undefined && t !== undefined && finite(res.ours.values) && finite(res.stock?.values) && eo <= 1e-4 && (res.stock === undefined || es <= 1e-4);
+  return {
+    kind: 'cka',
+    label,
+    ours: res.ours?.ms ?? NaN,
+    stock: res.stock?.ms ?? NaN,
+    torch: t?.ms ?? NaN,
+    ok,
+    check: `max |CKA − PyTorch float64| over ${count} value${count === 1 ? '' : 's'}: ours ${fe(eo)}, stock ${fe(es)}, PyTorch fp32 ${fe(et)}${missing(res)}`,
+  };
+}
+
+function trainRow(label: string, res: PerSet<TrainResult>, t: Record<string, unknown> | undefined, grads: Float32Array | undefined, sizes: number[]): Row {
   // Per weight tensor: max |ours − PyTorch| ÷ max |PyTorch|; the worst over tensors.
-  const gradErr = (g: Float32Array) => {
-    if (!grads) return NaN;
+  const gradErr = (g: Float32Array | undefined) => {
+    if (!grads || !g) return NaN;
     let worst = 0;
     let at = 0;
     for (const s of sizes) {
@@ -804,22 +940,25 @@ function trainRow(label: string, batch: number, steps: number, res: { ours: Trai
     }
     return worst;
   };
-  const go = gradErr(res.ours.grads);
-  const gs = gradErr(res.stock.grads);
+  const go = gradErr(res.ours?.grads);
+  const gs = gradErr(res.stock?.grads);
   const tl0 = t?.['loss0'] as number | undefined;
-  const lo = tl0 === undefined ? NaN : Math.abs(res.ours.loss0 - tl0) / Math.abs(tl0);
-  const ls = tl0 === undefined ? NaN : Math.abs(res.stock.loss0 - tl0) / Math.abs(tl0);
-  const oom = res.ours.oom ?? res.stock.oom;
-  const finite = Number.isFinite(res.ours.lastLoss) && Number.isFinite(res.stock.lastLoss);
-  const ok = !oom && finite && (t === undefined || (go <= 1e-3 && gs <= 1e-3 && lo <= 1e-4 && ls <= 1e-4));
+  const lossErr = (r: TrainResult | undefined) => (tl0 === undefined || !r ? NaN : Math.abs(r.loss0 - tl0) / Math.abs(tl0));
+  const lo = lossErr(res.ours);
+  const ls = lossErr(res.stock);
+  const oom = res.ours?.oom ?? res.stock?.oom;
+  const finite = (r: TrainResult | undefined) => r === undefined || Number.isFinite(r.lastLoss);
+  const good = (g: number, l: number, r: TrainResult | undefined) => r === undefined || (g <= 1e-3 && l <= 1e-4);
+  const ok = res.ours !== undefined && t !== undefined && grads !== undefined && !oom && finite(res.ours) && finite(res.stock) && good(go, lo, res.ours) && good(gs, ls, res.stock);
   const peak = t?.['peakMiB'] as number | undefined;
+  const plan = (w: string, r: TrainResult | undefined) => (r ? `${w} ${r.rounds.length} × ${r.steps} steps (first forward+backward ${r.firstStep.toFixed(1)} s)` : `${w} not measured`);
   return {
     kind: 'train',
-    label: `${label}, batch ${batch}, ${steps} steps per round`,
-    ours: res.ours.exs,
-    stock: res.stock.exs,
+    label,
+    ours: res.ours?.exs ?? NaN,
+    stock: res.stock?.exs ?? NaN,
     torch: (t?.['exs'] as number | undefined) ?? NaN,
     ok,
-    check: `first batch from the same weights vs PyTorch: loss rel. error ours ${fe(lo)}, stock ${fe(ls)}; gradients (worst tensor, max error ÷ max |PyTorch|) ours ${fe(go)}, stock ${fe(gs)}; ${oom ? `OUT OF DEVICE MEMORY: ${oom}` : 'no device memory error'}, final loss ours ${res.ours.lastLoss.toFixed(3)}, stock ${res.stock.lastLoss.toFixed(3)}${t ? `, PyTorch ${(t['lossLast'] as number).toFixed(3)}` : ''}${peak ? `; PyTorch peak ${(peak / 1024).toFixed(1)} GiB` : ''}`,
+    check: `first batch from the same weights vs PyTorch: loss rel. error ours ${fe(lo)}, stock ${fe(ls)}; gradients (worst tensor, max error ÷ max |PyTorch|) ours ${fe(go)}, stock ${fe(gs)}; ${oom ? `OUT OF DEVICE MEMORY: ${oom}` : 'no device memory error'}; final loss ours ${res.ours?.lastLoss.toFixed(3) ?? 'n/a'}, stock ${res.stock?.lastLoss.toFixed(3) ?? 'n/a'}${t ? `, PyTorch ${(t['lossLast'] as number).toFixed(3)}` : ''}${peak ? `; PyTorch peak ${(peak / 1024).toFixed(1)} GiB` : ''}; timed: ${plan('ours', res.ours)}, ${plan('stock', res.stock)}${missing(res)}`,
   };
 }

@@ -2,8 +2,10 @@
 
 Usage: python3 torch_peer.py <folder>   (reads <folder>/cases.json and <folder>/data.bin, writes
 <folder>/torch.json and <folder>/torch-grads.bin; prints progress on stderr).
-CUDA when available (fp32, TF32 off), else the CPU. Timings: a warm-up, then `reps` rounds of
-`inner` calls each, synchronised at the end of each round; the median per call.
+CUDA when available (fp32, TF32 off), else the CPU. Timings: a warm-up, one call to size the
+rounds, then `reps` rounds of as many calls as fill ~targetMs, synchronised at the end of each
+round; the median per call. A case that fails is recorded with its error; cases past the time
+budget are skipped.
 """
 import json
 import math
@@ -34,11 +36,20 @@ def main():
         if device.type == 'cuda':
             torch.cuda.synchronize()
 
-    def timed(f, reps, inner):
+    target = spec.get('targetMs', 100) / 1000
+    budget = spec.get('budgetSeconds', 600)
+
+    def timed(f, reps):
+        """Warm-up, one timed call to size the rounds, then `reps` rounds filling ~targetMs each."""
         out = f()
         sync()
+        t0 = time.perf_counter()
+        out = f()
+        sync()
+        once = time.perf_counter() - t0
+        inner = max(1, min(50, round(target / max(once, 1e-6))))
         times = []
-        for _ in range(reps):
+        for _ in range(1 if once > 3 else reps):
             t0 = time.perf_counter()
             for _ in range(inner):
                 out = f()
@@ -57,66 +68,81 @@ def main():
     results = {}
     grads_out = open(os.path.join(folder, 'torch-grads.bin'), 'wb')
     grads_offset = 0
+    started = time.perf_counter()
     for case in spec['cases']:
         kind, cid = case['kind'], case['id']
+        if time.perf_counter() - started > budget:
+            results[cid] = {'error': f'not measured: the time budget ({budget} s) was spent'}
+            continue
         print(f'torch: {cid}', file=sys.stderr, flush=True)
         t_case = time.perf_counter()
-        inp = {k: arr(v) for k, v in case['inputs'].items()}
-        reps, inner = case.get('reps', 3), case.get('inner', 1)
-        r = {}
-        with torch.no_grad():
-            if kind == 'matmul':
-                a, b = inp['a'], inp['b']
-                r['ms'], out = timed(lambda: a @ b, reps, inner)
-                r['samples'] = sample(out, case['samples'])
-            elif kind in ('conv', 'convBackInput', 'convBackFilter'):
-                x = inp['x'].permute(0, 3, 1, 2).contiguous()
-                w = inp['w'].permute(3, 2, 0, 1).contiguous()
-                dy = inp['dy'].permute(0, 3, 1, 2).contiguous()
-                pad = (w.shape[2] - 1) // 2
-                if kind == 'conv':
-                    f = lambda: F.conv2d(x, w, padding=pad)
-                elif kind == 'convBackInput':
-                    f = lambda: torch.ops.aten.convolution_backward(dy, x, w, None, [1, 1], [pad, pad], [1, 1], False, [0, 0], 1, [True, False, False])[0]
-                else:
-                    f = lambda: torch.ops.aten.convolution_backward(dy, x, w, None, [1, 1], [pad, pad], [1, 1], False, [0, 0], 1, [False, True, False])[1]
-                r['ms'], out = timed(f, reps, inner)
-                # Back to the layouts of TensorFlow.js (NHWC, HWIO) to sample the same entries.
-                out = out.permute(2, 3, 1, 0) if kind == 'convBackFilter' else out.permute(0, 2, 3, 1)
-                r['samples'] = sample(out, case['samples'])
-            elif kind in ('cka', 'ckaDebiased'):
-                x, y = inp['x'], inp['y']
-                f = (lambda: linear_cka(x, y)) if kind == 'cka' else (lambda: debiased_cka(x, y))
-                r['ms'], v = timed(lambda: f().item(), reps, inner)
-                r['value'] = v
-                r['f64'] = (linear_cka(x.double(), y.double()) if kind == 'cka' else debiased_cka(x.double(), y.double())).item()
-            elif kind == 'heatmap':
-                ma = [inp[f'a{i}'] for i in range(case['modules'])]
-                mb = [inp[f'b{i}'] for i in range(case['modules'])]
-                r['ms'], vals = timed(lambda: heatmap(ma, mb), reps, inner)
-                r['values'] = vals
-                r['f64'] = heatmap([m.double() for m in ma], [m.double() for m in mb])
-            elif kind == 'minibatch':
-                if device.type == 'cuda':
-                    torch.cuda.reset_peak_memory_stats()
-                r['ms'], vals = timed(lambda: minibatch(inp, case, torch.float32), reps, inner)
-                r['values'] = vals
-                r['f64'] = minibatch(inp, case, torch.float64)
-                if device.type == 'cuda':
-                    r['peakMiB'] = torch.cuda.max_memory_allocated() / 2**20
-        if kind in ('trainCnn', 'trainResnet'):
-            r.update(train(case, inp, device, sync))
+        try:
+            results[cid] = run_case(case, kind, arr, timed, device, sync)
+        except Exception as e:  # one failing case must not lose the others
+            print(f'torch: {cid} failed: {e!r}', file=sys.stderr, flush=True)
+            results[cid] = {'error': repr(e)}
+            continue
+        r = results[cid]
+        if 'grads' in r:
             g = np.concatenate([t.reshape(-1) for t in r.pop('grads')]).astype(np.float32)
             r['gradOffset'] = grads_offset
             grads_out.write(g.tobytes())
             grads_offset += g.size
         r['seconds'] = time.perf_counter() - t_case
-        results[cid] = r
-        del inp
         if device.type == 'cuda':
             torch.cuda.empty_cache()
     grads_out.close()
     json.dump({'info': info, 'results': results}, open(os.path.join(folder, 'torch.json'), 'w'))
+
+
+def run_case(case, kind, arr, timed, device, sync):
+    """One case: its timing and the values the TypeScript side checks."""
+    inp = {k: arr(v) for k, v in case['inputs'].items()}
+    reps = case.get('reps', 3)
+    r = {}
+    with torch.no_grad():
+        if kind == 'matmul':
+            a, b = inp['a'], inp['b']
+            r['ms'], out = timed(lambda: a @ b, reps)
+            r['samples'] = sample(out, case['samples'])
+        elif kind in ('conv', 'convBackInput', 'convBackFilter'):
+            x = inp['x'].permute(0, 3, 1, 2).contiguous()
+            w = inp['w'].permute(3, 2, 0, 1).contiguous()
+            dy = inp['dy'].permute(0, 3, 1, 2).contiguous()
+            pad = (w.shape[2] - 1) // 2
+            if kind == 'conv':
+                f = lambda: F.conv2d(x, w, padding=pad)
+            elif kind == 'convBackInput':
+                f = lambda: torch.ops.aten.convolution_backward(dy, x, w, None, [1, 1], [pad, pad], [1, 1], False, [0, 0], 1, [True, False, False])[0]
+            else:
+                f = lambda: torch.ops.aten.convolution_backward(dy, x, w, None, [1, 1], [pad, pad], [1, 1], False, [0, 0], 1, [False, True, False])[1]
+            r['ms'], out = timed(f, reps)
+            # Back to the layouts of TensorFlow.js (NHWC, HWIO) to sample the same entries.
+            out = out.permute(2, 3, 1, 0) if kind == 'convBackFilter' else out.permute(0, 2, 3, 1)
+            r['samples'] = sample(out, case['samples'])
+        elif kind in ('cka', 'ckaDebiased'):
+            x, y = inp['x'], inp['y']
+            f = (lambda: linear_cka(x, y)) if kind == 'cka' else (lambda: debiased_cka(x, y))
+            r['ms'], v = timed(lambda: f().item(), reps)
+            r['value'] = v
+            r['f64'] = (linear_cka(x.double(), y.double()) if kind == 'cka' else debiased_cka(x.double(), y.double())).item()
+        elif kind == 'heatmap':
+            ma = [inp[f'a{i}'] for i in range(case['modules'])]
+            mb = [inp[f'b{i}'] for i in range(case['modules'])]
+            r['ms'], vals = timed(lambda: heatmap(ma, mb), reps)
+            r['values'] = vals
+            r['f64'] = heatmap([m.double() for m in ma], [m.double() for m in mb])
+        elif kind == 'minibatch':
+            if device.type == 'cuda':
+                torch.cuda.reset_peak_memory_stats()
+            r['ms'], vals = timed(lambda: minibatch(inp, case, torch.float32), reps)
+            r['values'] = vals
+            r['f64'] = minibatch(inp, case, torch.float64)
+            if device.type == 'cuda':
+                r['peakMiB'] = torch.cuda.max_memory_allocated() / 2**20
+    if kind in ('trainCnn', 'trainResnet'):
+        r.update(train(case, inp, device, sync))
+    return r
 
 
 def loaded_blas():
