@@ -13,6 +13,19 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 pack="$root/bench/out/gpu"
 out="${OUT:-$root/bench/out/gpu-result}"
+if [ "${LAVAPIPE:-0}" != 1 ]; then
+  export GPU_BENCH_REQUIRE_HARDWARE=1
+  if [ -n "${VK_DRIVER_FILES:-}" ]; then
+    icd=$VK_DRIVER_FILES
+  else
+    icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+    for c in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do [ -f "$c" ] && icd=$c && break; done
+  fi
+  if [ ! -f "$icd" ]; then
+    echo "run.sh: no NVIDIA Vulkan driver found ($icd is missing; looked in /usr/local/nvidia/share/vulkan/icd.d, /usr/share/vulkan/icd.d and /etc/vulkan/icd.d unless VK_DRIVER_FILES names the file). Without it Dawn has no GPU adapter. LAVAPIPE=1 runs on the software rasteriser instead." >&2
+    exit 3
+  fi
+fi
 [ -f "$pack/bench.js" ] || { echo "run.sh: $pack is missing: run bash bench/gpu/prepare.sh first (and carry bench/out/gpu)" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -23,15 +36,6 @@ mkdir -p "$work/node_modules/webgpu/dist/linux-x64"
 cp "$pack/node_modules/webgpu/package.json" "$pack/node_modules/webgpu/index.js" "$work/node_modules/webgpu/"
 xz -dc "$pack/node_modules/webgpu/dist/linux-x64/dawn.node.xz" > "$work/node_modules/webgpu/dist/linux-x64/dawn.node"
 if [ "${LAVAPIPE:-0}" != 1 ]; then
-  export GPU_BENCH_REQUIRE_HARDWARE=1
-  icd=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
-  if [ ! -f "$icd" ]; then
-    for c in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do [ -f "$c" ] && icd=$c && break; done
-  fi
-  if [ ! -f "$icd" ]; then
-    echo "run.sh: no NVIDIA Vulkan driver found (looked for nvidia_icd.json in /usr/local/nvidia/share/vulkan/icd.d, /usr/share/vulkan/icd.d, /etc/vulkan/icd.d; set VK_DRIVER_FILES to its path). Without it Dawn has no GPU adapter; LAVAPIPE=1 runs on the software rasteriser instead." >&2
-    exit 3
-  fi
   if [ "$(id -u)" = 0 ]; then
     for f in "$pack"/debs/*.deb; do dpkg -x "$f" /; done
     ldconfig
