@@ -27,6 +27,8 @@ export interface Row {
   readonly check: string;
   /** Whether the check passed for both kernel sets. */
   readonly ok: boolean;
+  /** False when TransferLab's side was not measured (a run stopped early, an error): no verdict. */
+  readonly measured?: boolean;
 }
 
 /** A goal of the GPU work: a ratio of ours to PyTorch that the rows of a kind must reach. */
@@ -128,7 +130,7 @@ export function sectionMarkdown(ctx: SectionContext, rows: readonly Row[]): stri
   const header = ['measurement', 'TransferLab, our kernels', 'TransferLab, stock tfjs kernels', 'PyTorch', 'ours ÷ PyTorch (speed)', 'ours ÷ stock (speed)', 'check'];
   const body = rows.map((r) => {
     const stockSpeed = r.kind === 'train' ? ratio(r.ours, r.stock) : ratio(r.stock, r.ours);
-    return [r.label, fmtValue(r, r.ours), fmtValue(r, r.stock), fmtValue(r, r.torch), fmtRatio(speedRatio(r)), fmtRatio(stockSpeed), `${r.ok ? 'ok' : '**FAILED**'}: ${r.check}`].map(escapeCell);
+    return [r.label, fmtValue(r, r.ours), fmtValue(r, r.stock), fmtValue(r, r.torch), fmtRatio(speedRatio(r)), fmtRatio(stockSpeed), `${r.measured === false ? 'not measured' : r.ok ? 'ok' : '**FAILED**'}: ${r.check}`].map(escapeCell);
   });
   const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   const verdicts = goalVerdicts(rows);

@@ -823,7 +823,9 @@ export async function runGpuBench(o: GpuBenchOptions): Promise<GpuBenchResult> {
       const t = torch?.results[c.spec.id];
       const off = t?.['gradOffset'] as number | undefined;
       try {
-        return c.row(results[i]!, t?.['error'] ? undefined : t, gradsAll && off !== undefined ? gradsAll.subarray(off) : undefined);
+        const r = c.row(results[i]!, t?.['error'] ? undefined : t, gradsAll && off !== undefined ? gradsAll.subarray(off) : undefined);
+        const torchNote = t?.['error'] ? `; PyTorch: ${String(t['error'])}` : '';
+        return { ...r, measured: results[i]!.ours !== undefined, check: r.check + torchNote };
       } catch (e) {
         return { kind: c.kind, label: c.label, ours: NaN, stock: NaN, torch: NaN, ok: false, check: `**error** building the row: ${(e as Error).message}` };
       }

@@ -87,6 +87,9 @@ test('the section states the command, the device, every figure with its check, a
   assert.match(matmulLine, /\| 0\.50× \| 2\.00× \| ok: max abs 1e-7 \|/, 'speed ratios to PyTorch and to stock, then the check');
   assert.match(md.split('\n').find((l) => l.startsWith('| ResNet'))!, /\*\*FAILED\*\*: gradient error 1e-2/);
   assert.match(md, /matmul ≥ 0\.5× PyTorch fp32 \(throughput\): \*\*met\*\*/);
+  const stopped = sectionMarkdown(context(false), [row({ kind: 'cka', label: 'CKA', ours: NaN, stock: NaN, torch: 3, ok: false, measured: false, check: 'run stopped' })]);
+  assert.match(stopped, /\| CKA \| n\/a \| n\/a \| 3\.000 ms \| n\/a \| n\/a \| not measured: run stopped \|/);
+  assert.match(stopped, /CKA ≤ 1\.5× .*: \*\*not met\*\*/);
   assert.match(md, /training ≥ 0\.25× .*: \*\*not met\*\*/, 'a failed check does not meet its goal');
   assert.doesNotMatch(md, /not GPU figures/);
   const soft = sectionMarkdown(context(true), rows);
