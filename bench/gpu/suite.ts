@@ -115,7 +115,8 @@ class DataFile {
   }
   add(values: Float32Array | Int32Array, shape: readonly number[]): { offset: number; shape: number[] } {
     const f = values instanceof Float32Array ? values : Float32Array.from(values);
-    writeSync(this.fd, new Uint8Array(f.buffer, f.byteOffset, f.byteLength));
+    const bytes = new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+    for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done, Math.min(bytes.length - done, 1 << 30));
     const at = { offset: this.offset, shape: [...shape] };
     this.offset += f.length;
     return at;
