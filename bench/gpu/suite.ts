@@ -814,6 +814,7 @@ export async function runGpuBench(o: GpuBenchOptions): Promise<GpuBenchResult> {
     notes: [
       `Timings: a warm-up call (shader compilation), then medians of ${S.reps} rounds of as many calls as fill ~${target} ms; each round ends by awaiting a read (WebGPU work is timed to completion, not submission); PyTorch likewise with \`torch.cuda.synchronize()\`. Training: \`tl.train\` (SGD momentum 0.9, lr 0.01, history logging, \`recalibrateNorm: false\`) over in-memory data after a one-step warm-up, median of rounds of one epoch (fewer steps when a step is slow: see each row's check); PyTorch: the same network written functionally from the same weights (TensorFlow's 'same' padding, NHWC flattening), SGD momentum 0.9, after a warm-up epoch. CKA: TransferLab's analysis API as a notebook calls it (float64 reductions); PyTorch: fp32 formulas (Gram matrices cached for the heatmap).`,
       `\`tl.resnet\` has a 3×3 stride-1 stem (no 7×7 stride-2 convolution and max-pool), so with ResNet-18's stages (width 64, blocks 2/2/2/2) at 224×224 it computes about 16× the FLOPs of torchvision's ResNet-18; PyTorch runs the same network.`,
+      ...tf32Note(cases.map((c) => [c.spec, torch?.results[c.spec.id]] as const)),
       ...(complete ? [] : ['**This run did not finish**: the rows not measured say so.']),
       ...(software ? ['On lavapipe these are records of a software rasteriser sharing the CPU with PyTorch, not GPU figures; no GPU figure is claimed here.'] : []),
     ],
@@ -860,6 +861,17 @@ export async function runGpuBench(o: GpuBenchOptions): Promise<GpuBenchResult> {
   return report(true);
 }
 
+
+/** PyTorch's matmuls with TF32 (CUDA only), for the record: the goals are against fp32. */
+function tf32Note(cases: readonly (readonly [CaseSpec, Record<string, unknown> | undefined])[]): string[] {
+  const parts = cases.flatMap(([spec, t]) => {
+    const ms = t?.['msTf32'] as number | undefined;
+    if (spec.kind !== 'matmul' || ms === undefined) return [];
+    const n = spec.inputs['a']!.shape[0]!;
+    return [`${n}²: ${(2 * n ** 3 / (ms / 1000) / 1e12).toFixed(1)} TFLOP/s`];
+  });
+  return parts.length ? [`For the record, PyTorch's matmul with TF32 allowed (10-bit mantissa, not the goals' baseline): ${parts.join(', ')}.`] : [];
+}
 
 /** The folder of torch_peer.py: next to this file, or next to the bundle on a device. */
 function peerDir(): string {

@@ -105,6 +105,13 @@ def run_case(case, kind, arr, timed, device, sync):
             a, b = inp['a'], inp['b']
             r['ms'], out = timed(lambda: a @ b, reps)
             r['samples'] = sample(out, case['samples'])
+            if device.type == 'cuda':
+                # For the record only (the goals are against fp32): the same product with TF32.
+                torch.backends.cuda.matmul.allow_tf32 = True
+                try:
+                    r['msTf32'], _ = timed(lambda: a @ b, reps)
+                finally:
+                    torch.backends.cuda.matmul.allow_tf32 = False
         elif kind in ('conv', 'convBackInput', 'convBackFilter'):
             x = inp['x'].permute(0, 3, 1, 2).contiguous()
             w = inp['w'].permute(3, 2, 0, 1).contiguous()
