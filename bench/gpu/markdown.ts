@@ -152,7 +152,7 @@ export function sectionMarkdown(ctx: SectionContext, rows: readonly Row[]): stri
     'Correctness of our kernels (and the stock ones) against the cpu backend and float64 references, before the timings:',
     '',
     ...ctx.checks.map((c) => `- ${c}`),
-    ...(ctx.notes.length ? ['', ...ctx.notes] : []),
+    ...ctx.notes.flatMap((n) => ['', n]),
   ].join('\n');
 }
 
