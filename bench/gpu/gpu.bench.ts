@@ -85,10 +85,10 @@ async function main(): Promise<void> {
     tf.dispose([c, s]);
   });
   const pairs: { ms: number; value: number }[] = [];
-  for (let k = 0; k < PAIRS.length; k++) pairs.push(await time(5, () => cka.linearAsync(get(`x${k}`), get(`y${k}`))));
+  for (let k = 0; k < PAIRS.length; k++) pairs.push(await time(5, () => cka.linear(get(`x${k}`), get(`y${k}`))));
   const featsA = new Map(WIDTHS.map((_, i) => [`m${i}`, get(`a${i}`)]));
   const featsB = new Map(WIDTHS.map((_, i) => [`m${i}`, get(`b${i}`)]));
-  const heat = await time(1, () => cka.matrixFromFeaturesAsync(featsA, featsB));
+  const heat = await time(1, () => cka.matrixFromFeatures(featsA, featsB));
   tf.dispose(arrays.map(([, t]) => t));
 
   const py = spawnSync(process.env['PYTHON'] ?? 'python3', [path.join(__dirname, 'torch_gpu.py'), file], { encoding: 'utf8', maxBuffer: 1 << 26 });
