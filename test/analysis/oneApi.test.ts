@@ -73,7 +73,7 @@ async function notebook(): Promise<Map<string, number>> {
     assert.ok(pending instanceof Promise, 'tl.cka.linear returns a promise on every backend');
     out.set('cka.linear', await call('tl.cka.linear', () => pending));
     out.set('cka.linear debiased', await call('tl.cka.linear', () => tl.cka.linear(X, Y, { debiased: true })));
-    const est = await call('tl.cka.linear (uncertainty)', () => tl.cka.linear(X, Y, { uncertainty: { bootstrap: 8, permutations: 8, seed: 1 } }));
+    const est = await call('tl.cka.linear (uncertainty)', () => tl.cka.linear(X, Y, { uncertainty: { bootstrap: 20, permutations: 19, seed: 1 } }));
     out.set('cka.linear uncertainty estimate', est.estimate).set('cka.linear uncertainty lower', est.lower).set('cka.linear uncertainty p', est.pValue);
     out.set('cka.rbf', await call('tl.cka.rbf', () => tl.cka.rbf(X, Y)));
     out.set('cka.rbf debiased', await call('tl.cka.rbf', () => tl.cka.rbf(X, Y, { debiased: true, threshold: 0.8 })));
