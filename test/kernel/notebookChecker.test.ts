@@ -62,6 +62,15 @@ describe('NotebookChecker', () => {
     assert.deepEqual(errors('cell-0'), ['3:7 TS2322']);
   });
 
+  it('a removed …Async twin and a promise used without await say what to write', () => {
+    checker.update(cells('const X = tf.zeros([4, 2]);\nawait tl.cka.linearAsync(X, X);\nconst acc = new tl.cka.MinibatchCka();\nawait acc.updateAsync({ x: X });\nconst v: number = tl.similarity.svcca(X, X);'));
+    const messages = checker.diagnostics('cell-0').map((d) => `${d.line} ${d.message}`);
+    assert.equal(messages.length, 3, messages.join('\n'));
+    assert.match(messages[0]!, /^2 Property 'linearAsync' does not exist on type 'typeof tl\.cka'\. TransferLab has one name per operation, on every backend: write `await tl\.cka\.linear\(…\)`\.$/);
+    assert.match(messages[1]!, /^4 Property 'updateAsync' does not exist on type 'MinibatchCka'\. .*`await …\.update\(…\)`/);
+    assert.match(messages[2]!, /^5 Type 'Promise<number>' is not assignable to type 'number'\. Did you forget `await`\?/);
+  });
+
   it('re-diagnoses only the edited cell and the cells after it', () => {
     const texts = ['const a = 1;', 'const b = a + 1;', 'const c: number = b;', 'const d: number = c;'];
     assert.deepEqual(checker.update(texts.map((text, i) => ({ id: `inc-${i}`, text }))), ['inc-0', 'inc-1', 'inc-2', 'inc-3']);
