@@ -558,9 +558,8 @@ export async function runGpuBench(o: GpuBenchOptions): Promise<GpuBenchResult> {
     }
   }
 
-  // CKA through the analysis API as a notebook calls it (whichever of the async or unified names exists).
-  const ckaApi = tl.cka as unknown as Record<string, (...a: unknown[]) => unknown>;
-  const linear = (X: Tensor, Y: Tensor, opts?: object) => Promise.resolve((ckaApi['linearAsync'] ?? ckaApi['linear'])!(X, Y, opts) as number | Promise<number>);
+  // CKA through the analysis API as a notebook calls it.
+  const linear = (X: Tensor, Y: Tensor, opts?: { debiased: boolean }) => tl.cka.linear(X, Y, opts);
   for (const [n, p] of S.cka) {
     const xv = randn(n * p, 41 + p);
     const mix = randn(p * p, 42 + p, 1 / Math.sqrt(p));
@@ -611,7 +610,6 @@ export async function runGpuBench(o: GpuBenchOptions): Promise<GpuBenchResult> {
       inputs[`a${i}`] = data.add(fa[i]!, [n, p]);
       inputs[`b${i}`] = data.add(fb[i]!, [n, p]);
     });
-    const matrix = (ckaApi['matrixFromFeaturesAsync'] ?? ckaApi['matrixFromFeatures'])!;
     const reps = scale === 'gpu' ? 3 : 1;
     const label = `CKA heatmap ${widths.length}×${widths.length} modules, n = ${n} (widths ${Math.max(...widths)}…${Math.min(...widths)})`;
     cases.push({
@@ -622,7 +620,7 @@ export async function runGpuBench(o: GpuBenchOptions): Promise<GpuBenchResult> {
         const ta = new Map(widths.map((p, i) => [`m${i}`, tf.tensor2d(fa[i]!, [n, p])]));
         const tb = new Map(widths.map((p, i) => [`m${i}`, tf.tensor2d(fb[i]!, [n, p])]));
         try {
-          const r = await timeAsync(async () => ((await matrix(ta, tb)) as { values: number[][] }).values.flat(), reps);
+          const r = await timeAsync(async () => (await tl.cka.matrixFromFeatures(ta, tb)).values.flat(), reps);
           return { ms: r.ms, values: r.value };
         } finally {
           tf.dispose([...ta.values(), ...tb.values()]);
@@ -652,7 +650,7 @@ export async function runGpuBench(o: GpuBenchOptions): Promise<GpuBenchResult> {
         const twa = widths.map((p, i) => tf.tensor2d(wa[i]!, [128, p]));
         const twb = widths.map((p, i) => tf.tensor2d(wb[i]!, [128, p]));
         const pass = async () => {
-          const acc = new tl.cka.MinibatchCka() as unknown as { updateAsync?: (a: unknown, b: unknown) => Promise<void>; update: (a: unknown, b: unknown) => unknown; result(): { values: number[][] } };
+          const acc = new tl.cka.MinibatchCka();
           for (let s = 0; s < n; s += batch) {
             const m = Math.min(batch, n - s);
             const zb = tf.slice(z, [s, 0], [m, 128]);
@@ -662,7 +660,7 @@ export async function runGpuBench(o: GpuBenchOptions): Promise<GpuBenchResult> {
               fa[`m${i}`] = tf.tidy(() => tf.relu(tf.matMul(zb, twa[i]!)));
               fb[`m${i}`] = tf.tidy(() => tf.relu(tf.matMul(zb, twb[i]!)));
             });
-            await (acc.updateAsync ? acc.updateAsync(fa, fb) : acc.update(fa, fb));
+            await acc.update(fa, fb);
             tf.dispose([zb, ...Object.values(fa), ...Object.values(fb)]);
           }
           return acc.result().values.flat();

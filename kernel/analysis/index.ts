@@ -52,7 +52,6 @@ export type { Features, NamedFeatures, CkaKind, CkaAlgorithm, LinearOptions, Rbf
 export * as similarity from './similarity';
 export { SimilarityResult } from './similarity';
 export type { SvccaOptions, PwccaOptions, ProcrustesOptions, RsaOptions, SimilarityMatrixOptions, ModelSimilarityMatrixOptions } from './similarity';
-export { SyncReadError } from './engine';
 export { distance, distances, DistanceResult } from './distance';
 export type { DistanceOptions, ModuleDistance, PairDistance, WeightsSource } from './distance';
 export type { GroupBy } from './distance';

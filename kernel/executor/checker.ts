@@ -153,8 +153,25 @@ export function toCellDiagnostics(diags: readonly ts.Diagnostic[], sourceLength:
     .filter((d) => d.category === ts.DiagnosticCategory.Error && d.file && d.start !== undefined && d.start <= sourceLength)
     .map((d) => {
       const { line, character } = d.file!.getLineAndCharacterOfPosition(d.start!);
-      return { line: line + 1, column: character + 1, code: d.code, message: ts.flattenDiagnosticMessageText(d.messageText, '\n'), category: 'error' as const, start: d.start!, length: d.length ?? 0 };
+      return { line: line + 1, column: character + 1, code: d.code, message: explainMessage(ts.flattenDiagnosticMessageText(d.messageText, '\n')), category: 'error' as const, start: d.start!, length: d.length ?? 0 };
     });
+}
+
+/**
+ * A compiler message as a notebook user should read it: `tl`'s namespaces by their names, not the
+ * path of their declaration file; a removed `…Async` twin of an analysis and a value used without
+ * `await` (every analysis returns a promise, on every backend) say what to write instead.
+ */
+export function explainMessage(message: string): string {
+  let m = message.replace(/typeof import\("[^"]*\/kernel\/analysis(?:\/([\w/]+?))?\/index"\)/g, (_, sub: string | undefined) => (sub ? `typeof tl.${sub.replace(/\//g, '.')}` : 'typeof tl'));
+  const twin = /^Property '(\w+)Async' does not exist on type '(typeof tl(?:\.\w+)*|MinibatchCka)'/.exec(m);
+  if (twin) {
+    const call = twin[2]!.startsWith('typeof ') ? `${twin[2]!.slice('typeof '.length)}.${twin[1]}(…)` : `….${twin[1]}(…)`;
+    m += ` TransferLab has one name per operation, on every backend: write \`await ${call}\`.`;
+  } else if (/'Promise<[^']*>'/.test(m) && /does not exist on type 'Promise<|Type 'Promise<[^']*>' is not assignable|cannot be applied to types? 'Promise<|of type 'Promise</.test(m) && !/await/.test(m)) {
+    m += " Did you forget `await`? (tl's analyses return promises on every backend.)";
+  }
+  return m;
 }
 
 /**

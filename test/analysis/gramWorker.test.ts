@@ -30,7 +30,7 @@ test('the built Gram worker is its own file beside dist/analysis.js, and plain N
       const values = [];
       for (const threads of [1, 2, 3]) {
         tl.cka.ckaInternals.threads = threads; // forced: a worker that cannot run throws
-        values.push(tl.cka.linear(X, Y, { algorithm: 'gram', debiased: true }));
+        values.push(await tl.cka.linear(X, Y, { algorithm: 'gram', debiased: true }));
       }
       process.stdout.write(JSON.stringify(values));
     })().catch((e) => { console.error(e); process.exit(1); });`;

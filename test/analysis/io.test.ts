@@ -14,7 +14,7 @@ import path from 'node:path';
 import { tf } from '../../kernel/analysis/tfjs';
 import { initBackend } from '../../kernel/analysis/backends';
 import * as io from '../../kernel/analysis/io';
-import { matrixFromFeaturesAsync } from '../../kernel/analysis/cka';
+import { matrixFromFeatures } from '../../kernel/analysis/cka';
 import { distance, distances } from '../../kernel/analysis/distance';
 import { TensorFileError } from '../../kernel/analysis/errors';
 import { PYTHON, requirePythonModule } from '../helpers/tools';
@@ -257,12 +257,12 @@ test('integers outside int32 and dtypes TensorFlow.js cannot hold fail with the 
   await rejects('structured.npy', /holds a structured array/);
 });
 
-test('tl.cka.matrixFromFeaturesAsync takes two readNpz records as they are (rank > 2 flattened per example, Fortran order), equal to NumPy in float64', async () => {
+test('tl.cka.matrixFromFeatures takes two readNpz records as they are (rank > 2 flattened per example, Fortran order), equal to NumPy in float64', async () => {
   const a = await io.readNpz(path.join(dir, 'acts_a.npz'));
   const b = await io.readNpz(path.join(dir, 'acts_b.npz'));
   const big = b['big']!;
   delete b['big'];
-  const heat = await assertNoLeak('cka', () => matrixFromFeaturesAsync(a, b, { modelA: 'A', modelB: 'B' }));
+  const heat = await assertNoLeak('cka', () => matrixFromFeatures(a, b, { modelA: 'A', modelB: 'B' }));
   assert.deepEqual(heat.rows, ['layer1', 'layer2', 'conv']);
   assert.deepEqual(heat.columns, ['layer1', 'layer2']);
   for (const r of heat.rows) {

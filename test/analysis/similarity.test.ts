@@ -282,115 +282,115 @@ test('the eigensolver agrees with a cyclic Jacobi reference', () => {
   ref.values.forEach((v, i) => close(values[i]!, v, 1e-10 * ref.values[0]!, `eigenvalue ${i} (values only)`));
 });
 
-test('SVCCA, PWCCA, Procrustes and RSA match float64 references (number[][], 1e-9)', () => {
+test('SVCCA, PWCCA, Procrustes and RSA match float64 references (number[][], 1e-9)', async () => {
   for (const seed of [1, 7]) {
     const { X, Y, Z } = data(40, seed);
     for (const [A, B, name] of [[X, Y, 'X,Y'], [Y, X, 'Y,X'], [X, Z, 'X,Z']] as const) {
-      close(similarity.svcca(A, B), svccaRef(A, B), 1e-9, `svcca ${name}`);
-      close(similarity.svcca(A, B, { variance: 0.9 }), svccaRef(A, B, 0.9), 1e-9, `svcca 90% ${name}`);
-      close(similarity.pwcca(A, B), pwccaRef(A, B), 1e-9, `pwcca ${name}`);
+      close(await similarity.svcca(A, B), svccaRef(A, B), 1e-9, `svcca ${name}`);
+      close(await similarity.svcca(A, B, { variance: 0.9 }), svccaRef(A, B, 0.9), 1e-9, `svcca 90% ${name}`);
+      close(await similarity.pwcca(A, B), pwccaRef(A, B), 1e-9, `pwcca ${name}`);
       const sim = procrustesSimilarityRef(A, B);
       close(procrustesByEigenRef(A, B), sim, 1e-9, `the two Procrustes references ${name}`);
-      close(similarity.procrustes(A, B, { output: 'similarity' }), sim, 1e-9, `procrustes similarity ${name}`);
-      close(similarity.procrustes(A, B, { output: 'squared' }), 2 - 2 * sim, 1e-9, `procrustes d² ${name}`);
-      close(similarity.procrustes(A, B), Math.sqrt(2 - 2 * sim), 1e-9, `procrustes d ${name}`);
-      close(similarity.rsa(A, B), rsaRef(A, B), 1e-9, `rsa ${name}`);
-      close(similarity.rsa(A, B, { rdm: 'euclidean' }), rsaRef(A, B, 'euclidean'), 1e-9, `rsa euclidean ${name}`);
-      close(similarity.rsa(A, B, { compare: 'pearson' }), rsaRef(A, B, 'correlation', 'pearson'), 1e-9, `rsa pearson ${name}`);
+      close(await similarity.procrustes(A, B, { output: 'similarity' }), sim, 1e-9, `procrustes similarity ${name}`);
+      close(await similarity.procrustes(A, B, { output: 'squared' }), 2 - 2 * sim, 1e-9, `procrustes d² ${name}`);
+      close(await similarity.procrustes(A, B), Math.sqrt(2 - 2 * sim), 1e-9, `procrustes d ${name}`);
+      close(await similarity.rsa(A, B), rsaRef(A, B), 1e-9, `rsa ${name}`);
+      close(await similarity.rsa(A, B, { rdm: 'euclidean' }), rsaRef(A, B, 'euclidean'), 1e-9, `rsa euclidean ${name}`);
+      close(await similarity.rsa(A, B, { compare: 'pearson' }), rsaRef(A, B, 'correlation', 'pearson'), 1e-9, `rsa pearson ${name}`);
     }
   }
 });
 
-test('wide representations (p > n) take the n×n form and still match the references', () => {
+test('wide representations (p > n) take the n×n form and still match the references', async () => {
   // 12 examples, 20 and 16 features: CCA on the full spans is degenerate (every ρ = 1), SVCCA at
   // 90% variance and Procrustes are not.
   const X = randn(12, 20, 11);
   const Y = add(mul(X, randn(20, 16, 12)), scale(randn(12, 16, 13), 3));
-  close(similarity.pwcca(X, Y), 1, 1e-9, 'PWCCA with n ≤ rank: every canonical correlation is 1');
-  close(similarity.procrustes(X, Y, { output: 'similarity' }), procrustesSimilarityRef(X, Y), 1e-9, 'procrustes');
-  close(similarity.rsa(X, Y), rsaRef(X, Y), 1e-9, 'rsa');
+  close(await similarity.pwcca(X, Y), 1, 1e-9, 'PWCCA with n ≤ rank: every canonical correlation is 1');
+  close(await similarity.procrustes(X, Y, { output: 'similarity' }), procrustesSimilarityRef(X, Y), 1e-9, 'procrustes');
+  close(await similarity.rsa(X, Y), rsaRef(X, Y), 1e-9, 'rsa');
   // The SVCCA reference takes the p×p route (Jacobi on X̃ᵀX̃): an independent check of the n×n form.
-  close(similarity.svcca(X, Y, { variance: 0.8 }), svccaRef(X, Y, 0.8), 1e-8, 'svcca 80%');
+  close(await similarity.svcca(X, Y, { variance: 0.8 }), svccaRef(X, Y, 0.8), 1e-8, 'svcca 80%');
 });
 
-test('ill-conditioned representations (singular values over five decades) still match the references', () => {
+test('ill-conditioned representations (singular values over five decades) still match the references', async () => {
   // Columns scaled from 1 down to 1e-5: the Gram matrix's condition number is 1e10, and the left
   // singular vectors of the small directions are re-orthonormalised.
   const X = randn(60, 8, 21).map((row) => row.map((v, j) => v * 10 ** (-5 * j / 7)));
   const Y = add(mul(X, randn(8, 5, 22)), scale(randn(60, 5, 23), 0.01));
-  close(similarity.svcca(X, Y, { variance: 1 }), svccaRef(X, Y, 1), 1e-8, 'svcca, all variance');
-  close(similarity.pwcca(X, Y), pwccaRef(X, Y), 1e-8, 'pwcca');
-  close(similarity.pwcca(Y, X), pwccaRef(Y, X), 1e-8, 'pwcca (Y, X)');
-  close(similarity.procrustes(X, Y, { output: 'similarity' }), procrustesSimilarityRef(X, Y), 1e-9, 'procrustes');
+  close(await similarity.svcca(X, Y, { variance: 1 }), svccaRef(X, Y, 1), 1e-8, 'svcca, all variance');
+  close(await similarity.pwcca(X, Y), pwccaRef(X, Y), 1e-8, 'pwcca');
+  close(await similarity.pwcca(Y, X), pwccaRef(Y, X), 1e-8, 'pwcca (Y, X)');
+  close(await similarity.procrustes(X, Y, { output: 'similarity' }), procrustesSimilarityRef(X, Y), 1e-9, 'procrustes');
 });
 
-test('tensors are read as float32 and agree with the reference on the same values', () => {
+test('tensors are read as float32 and agree with the reference on the same values', async () => {
   const { X, Y } = data(30, 3);
   const tx = tf.tensor2d(X);
   const ty = tf.tensor2d(Y);
   try {
     const x32 = tx.arraySync();
     const y32 = ty.arraySync();
-    close(similarity.svcca(tx, ty), svccaRef(x32, y32), 1e-9, 'svcca');
-    close(similarity.pwcca(tx, ty), pwccaRef(x32, y32), 1e-9, 'pwcca');
-    close(similarity.procrustes(tx, ty, { output: 'similarity' }), procrustesSimilarityRef(x32, y32), 1e-9, 'procrustes');
-    close(similarity.rsa(tx, ty), rsaRef(x32, y32), 1e-9, 'rsa');
+    close(await similarity.svcca(tx, ty), svccaRef(x32, y32), 1e-9, 'svcca');
+    close(await similarity.pwcca(tx, ty), pwccaRef(x32, y32), 1e-9, 'pwcca');
+    close(await similarity.procrustes(tx, ty, { output: 'similarity' }), procrustesSimilarityRef(x32, y32), 1e-9, 'procrustes');
+    close(await similarity.rsa(tx, ty), rsaRef(x32, y32), 1e-9, 'rsa');
   } finally {
     tf.dispose([tx, ty]);
   }
 });
 
-test('Spearman ranks ties by their mean rank', () => {
+test('Spearman ranks ties by their mean rank', async () => {
   // Integer features: many equal distances, so the RDM has ties.
   const r = rand(5);
   const X = Array.from({ length: 14 }, () => Array.from({ length: 3 }, () => Math.floor(r() * 3)));
   const Y = Array.from({ length: 14 }, () => Array.from({ length: 3 }, () => Math.floor(r() * 3)));
   const rd = rdmRef(X, 'euclidean');
   assert.ok(new Set(rd).size < rd.length / 3, 'the RDM has many ties');
-  close(similarity.rsa(X, Y, { rdm: 'euclidean' }), rsaRef(X, Y, 'euclidean'), 1e-12, 'rsa with ties');
+  close(await similarity.rsa(X, Y, { rdm: 'euclidean' }), rsaRef(X, Y, 'euclidean'), 1e-12, 'rsa with ties');
 });
 
 // ─── Properties: invariances each measure has, and those it does not ─────────────────────────
 
-test('identical inputs give the maximum similarity', () => {
+test('identical inputs give the maximum similarity', async () => {
   const { X, Y } = data(40, 2);
   for (const A of [X, Y]) {
-    close(similarity.svcca(A, A), 1, 1e-12, 'svcca');
-    close(similarity.pwcca(A, A), 1, 1e-12, 'pwcca');
-    close(similarity.procrustes(A, A), 0, 1e-7, 'procrustes distance');
-    close(similarity.procrustes(A, A, { output: 'similarity' }), 1, 1e-12, 'procrustes similarity');
-    close(similarity.rsa(A, A), 1, 1e-12, 'rsa');
+    close(await similarity.svcca(A, A), 1, 1e-12, 'svcca');
+    close(await similarity.pwcca(A, A), 1, 1e-12, 'pwcca');
+    close(await similarity.procrustes(A, A), 0, 1e-7, 'procrustes distance');
+    close(await similarity.procrustes(A, A, { output: 'similarity' }), 1, 1e-12, 'procrustes similarity');
+    close(await similarity.rsa(A, A), 1, 1e-12, 'rsa');
     // the same values in another array: not the shortcut for X === Y
     const copy = A.map((row) => [...row]);
-    close(similarity.svcca(A, copy), 1, 1e-12, 'svcca (copy)');
-    close(similarity.pwcca(A, copy), 1, 1e-12, 'pwcca (copy)');
-    close(similarity.procrustes(A, copy, { output: 'similarity' }), 1, 1e-12, 'procrustes (copy)');
+    close(await similarity.svcca(A, copy), 1, 1e-12, 'svcca (copy)');
+    close(await similarity.pwcca(A, copy), 1, 1e-12, 'pwcca (copy)');
+    close(await similarity.procrustes(A, copy, { output: 'similarity' }), 1, 1e-12, 'procrustes (copy)');
   }
 });
 
-test('SVCCA, Procrustes and RSA are symmetric; PWCCA is not', () => {
+test('SVCCA, Procrustes and RSA are symmetric; PWCCA is not', async () => {
   const { X, Y } = data(40, 4);
-  close(similarity.svcca(X, Y), similarity.svcca(Y, X), 1e-12, 'svcca');
-  close(similarity.procrustes(X, Y), similarity.procrustes(Y, X), 1e-12, 'procrustes');
-  close(similarity.rsa(X, Y), similarity.rsa(Y, X), 1e-12, 'rsa');
-  const xy = similarity.pwcca(X, Y);
-  const yx = similarity.pwcca(Y, X);
+  close(await similarity.svcca(X, Y), await similarity.svcca(Y, X), 1e-12, 'svcca');
+  close(await similarity.procrustes(X, Y), await similarity.procrustes(Y, X), 1e-12, 'procrustes');
+  close(await similarity.rsa(X, Y), await similarity.rsa(Y, X), 1e-12, 'rsa');
+  const xy = await similarity.pwcca(X, Y);
+  const yx = await similarity.pwcca(Y, X);
   assert.ok(Math.abs(xy - yx) > 1e-3, `PWCCA weights by the first argument: ${xy} vs ${yx}`);
   close(xy, pwccaRef(X, Y), 1e-9, 'pwcca(X, Y)');
   close(yx, pwccaRef(Y, X), 1e-9, 'pwcca(Y, X)');
 });
 
-test('CCA-based measures: invariant to invertible linear maps (SVCCA exactly only when all variance is kept)', () => {
+test('CCA-based measures: invariant to invertible linear maps (SVCCA exactly only when all variance is kept)', async () => {
   const { X, Y } = data(40, 5);
   const A = add(randn(6, 6, 50), scale(orthogonal(6, 51), 3)); // invertible, far from orthogonal
   const XA = mul(X, A);
-  close(similarity.svcca(XA, Y, { variance: 1 }), similarity.svcca(X, Y, { variance: 1 }), 1e-9, 'svcca, variance 1: invariant to X → XA');
-  close(similarity.pwcca(X, mul(Y, randn(5, 5, 52))), similarity.pwcca(X, Y), 1e-9, 'pwcca: invariant to Y → YB');
+  close(await similarity.svcca(XA, Y, { variance: 1 }), await similarity.svcca(X, Y, { variance: 1 }), 1e-9, 'svcca, variance 1: invariant to X → XA');
+  close(await similarity.pwcca(X, mul(Y, randn(5, 5, 52))), await similarity.pwcca(X, Y), 1e-9, 'pwcca: invariant to Y → YB');
   // PWCCA's canonical correlations are invariant to X → XA, its weights are not.
-  assert.ok(Math.abs(similarity.pwcca(XA, Y) - similarity.pwcca(X, Y)) > 1e-4, 'pwcca changes with X → XA (the weights sum |⟨h, x_j⟩| over X\'s columns)');
+  assert.ok(Math.abs(await similarity.pwcca(XA, Y) - await similarity.pwcca(X, Y)) > 1e-4, 'pwcca changes with X → XA (the weights sum |⟨h, x_j⟩| over X\'s columns)');
   const perm = [3, 0, 5, 1, 4, 2];
   const Xp = X.map((row) => perm.map((j) => -2.5 * row[j]!));
-  close(similarity.pwcca(Xp, Y), similarity.pwcca(X, Y), 1e-9, 'pwcca: invariant to permuting, flipping and scaling X\'s columns');
+  close(await similarity.pwcca(Xp, Y), await similarity.pwcca(X, Y), 1e-9, 'pwcca: invariant to permuting, flipping and scaling X\'s columns');
 
   // SVCCA at 99%: a direction of X with < 1% of the variance is dropped; stretching it (an
   // invertible map) brings it back, and with it what Y shares with it.
@@ -401,51 +401,51 @@ test('CCA-based measures: invariant to invertible linear maps (SVCCA exactly onl
   const X2 = big.map((row, i) => [...row, small[i]!]);
   const Y2 = big.map((row, i) => [row[0]! + normal(r), small[i]! * 50 + normal(r) * 0.1]);
   const stretched = X2.map((row) => [row[0]!, row[1]!, row[2]!, row[3]! * 1000]);
-  const before = similarity.svcca(X2, Y2);
-  const afterStretch = similarity.svcca(stretched, Y2);
+  const before = await similarity.svcca(X2, Y2);
+  const afterStretch = await similarity.svcca(stretched, Y2);
   assert.ok(afterStretch - before > 0.2, `SVCCA at 99% is not invariant to invertible maps: ${before} → ${afterStretch}`);
-  close(similarity.svcca(stretched, Y2, { variance: 1 }), similarity.svcca(X2, Y2, { variance: 1 }), 1e-9, 'with variance 1 the same map changes nothing');
+  close(await similarity.svcca(stretched, Y2, { variance: 1 }), await similarity.svcca(X2, Y2, { variance: 1 }), 1e-9, 'with variance 1 the same map changes nothing');
 });
 
-test('Procrustes: invariant to orthogonal maps, isotropic scaling and translation, not to invertible linear maps; a metric', () => {
+test('Procrustes: invariant to orthogonal maps, isotropic scaling and translation, not to invertible linear maps; a metric', async () => {
   const { X, Y, Z } = data(40, 6);
-  const d = similarity.procrustes(X, Y);
+  const d = await similarity.procrustes(X, Y);
   const XQ = mul(X, orthogonal(6, 70)).map((row) => row.map((v) => 4 * v + 3));
-  close(similarity.procrustes(XQ, Y), d, 1e-9, 'X → 4·XQ + 3');
-  close(similarity.procrustes(X, mul(Y, orthogonal(5, 71))), d, 1e-9, 'Y → YQ');
+  close(await similarity.procrustes(XQ, Y), d, 1e-9, 'X → 4·XQ + 3');
+  close(await similarity.procrustes(X, mul(Y, orthogonal(5, 71))), d, 1e-9, 'Y → YQ');
   const XA = mul(X, add(randn(6, 6, 72), scale(orthogonal(6, 73), 2)));
-  assert.ok(Math.abs(similarity.procrustes(XA, Y) - d) > 1e-2, `not invariant to X → XA: ${d} vs ${similarity.procrustes(XA, Y)}`);
+  assert.ok(Math.abs(await similarity.procrustes(XA, Y) - d) > 1e-2, `not invariant to X → XA: ${d} vs ${await similarity.procrustes(XA, Y)}`);
   // triangle inequality (widths differ: the narrower is zero-padded)
-  const dxz = similarity.procrustes(X, Z);
-  const dyz = similarity.procrustes(Y, Z);
+  const dxz = await similarity.procrustes(X, Z);
+  const dyz = await similarity.procrustes(Y, Z);
   assert.ok(dxz <= d + dyz + 1e-12 && d <= dxz + dyz + 1e-12 && dyz <= d + dxz + 1e-12, 'triangle inequality');
   assert.ok(d >= 0 && d <= Math.SQRT2);
 });
 
-test('RSA: correlation RDMs ignore per-example scale and offset and feature order, not orthogonal maps or per-feature offsets; Euclidean RDMs the reverse', () => {
+test('RSA: correlation RDMs ignore per-example scale and offset and feature order, not orthogonal maps or per-feature offsets; Euclidean RDMs the reverse', async () => {
   const { X, Y } = data(30, 8);
-  const r0 = similarity.rsa(X, Y);
+  const r0 = await similarity.rsa(X, Y);
   const r = rand(80);
   const perExample = X.map((row) => {
     const a = 0.2 + 3 * r();
     const b = 10 * normal(r);
     return row.map((v) => a * v + b);
   });
-  close(similarity.rsa(perExample, Y), r0, 1e-9, 'x_a → s_a·x_a + c_a');
-  close(similarity.rsa(X.map((row) => [row[2]!, row[0]!, row[5]!, row[1]!, row[4]!, row[3]!]), Y), r0, 1e-12, 'features permuted');
+  close(await similarity.rsa(perExample, Y), r0, 1e-9, 'x_a → s_a·x_a + c_a');
+  close(await similarity.rsa(X.map((row) => [row[2]!, row[0]!, row[5]!, row[1]!, row[4]!, row[3]!]), Y), r0, 1e-12, 'features permuted');
   const XQ = mul(X, orthogonal(6, 81));
-  assert.ok(Math.abs(similarity.rsa(XQ, Y) - r0) > 1e-3, 'correlation RDMs change under an orthogonal map of the features');
+  assert.ok(Math.abs(await similarity.rsa(XQ, Y) - r0) > 1e-3, 'correlation RDMs change under an orthogonal map of the features');
   const shifted = X.map((row) => row.map((v, j) => v + 3 * j));
-  assert.ok(Math.abs(similarity.rsa(shifted, Y) - r0) > 1e-3, 'correlation RDMs change when one feature is shifted for every example');
+  assert.ok(Math.abs(await similarity.rsa(shifted, Y) - r0) > 1e-3, 'correlation RDMs change when one feature is shifted for every example');
 
-  const e0 = similarity.rsa(X, Y, { rdm: 'euclidean' });
+  const e0 = await similarity.rsa(X, Y, { rdm: 'euclidean' });
   for (const compare of ['spearman', 'pearson'] as const) {
-    const e = similarity.rsa(X, Y, { rdm: 'euclidean', compare });
-    close(similarity.rsa(XQ.map((row) => row.map((v) => 7 * v - 2)), Y, { rdm: 'euclidean', compare }), e, 1e-9, `euclidean ${compare}: X → 7·XQ − 2`);
+    const e = await similarity.rsa(X, Y, { rdm: 'euclidean', compare });
+    close(await similarity.rsa(XQ.map((row) => row.map((v) => 7 * v - 2)), Y, { rdm: 'euclidean', compare }), e, 1e-9, `euclidean ${compare}: X → 7·XQ − 2`);
   }
   const XA = mul(X, add(randn(6, 6, 82), scale(orthogonal(6, 83), 2)));
-  assert.ok(Math.abs(similarity.rsa(XA, Y, { rdm: 'euclidean' }) - e0) > 1e-3, 'euclidean RDMs change under an invertible map');
-  assert.ok(Math.abs(similarity.rsa(perExample, Y, { rdm: 'euclidean' }) - e0) > 1e-3, 'euclidean RDMs change under per-example scaling');
+  assert.ok(Math.abs(await similarity.rsa(XA, Y, { rdm: 'euclidean' }) - e0) > 1e-3, 'euclidean RDMs change under an invertible map');
+  assert.ok(Math.abs(await similarity.rsa(perExample, Y, { rdm: 'euclidean' }) - e0) > 1e-3, 'euclidean RDMs change under per-example scaling');
 });
 
 // ─── The module × module matrix ───────────────────────────────────────────────────────────
@@ -458,11 +458,11 @@ test('matrixFromFeatures: one result with every measure, each cell the pair func
   const cols = [['y', Y], ['z', Z]] as const;
   for (const [r, A] of pairs) {
     for (const [c, B] of cols) {
-      close(res.get(r, c, 'cka'), cka.linear(A, B), 1e-9, `cka ${r},${c}`);
-      close(res.get(r, c, 'svcca'), similarity.svcca(A, B), 1e-12, `svcca ${r},${c}`);
-      close(res.get(r, c, 'pwcca'), similarity.pwcca(A, B), 1e-12, `pwcca ${r},${c}`);
-      close(res.get(r, c, 'procrustes'), similarity.procrustes(A, B, { output: 'similarity' }), 1e-12, `procrustes ${r},${c}`);
-      close(res.get(r, c, 'rsa'), similarity.rsa(A, B, { rdm: 'euclidean' }), 1e-12, `rsa ${r},${c}`);
+      close(res.get(r, c, 'cka'), await cka.linear(A, B), 1e-9, `cka ${r},${c}`);
+      close(res.get(r, c, 'svcca'), await similarity.svcca(A, B), 1e-12, `svcca ${r},${c}`);
+      close(res.get(r, c, 'pwcca'), await similarity.pwcca(A, B), 1e-12, `pwcca ${r},${c}`);
+      close(res.get(r, c, 'procrustes'), await similarity.procrustes(A, B, { output: 'similarity' }), 1e-12, `procrustes ${r},${c}`);
+      close(res.get(r, c, 'rsa'), await similarity.rsa(A, B, { rdm: 'euclidean' }), 1e-12, `rsa ${r},${c}`);
     }
   }
   assert.equal(res.get('x', 'y'), res.get('x', 'y', 'cka'), 'the first measure by default');
@@ -474,13 +474,13 @@ test('matrixFromFeatures: one result with every measure, each cell the pair func
   assert.deepEqual(payload.values, payload.measures![0]!.values, 'values: the first measure, for views that show one');
   assert.ok(bundle[Mime.vega] !== undefined);
   assert.match(bundle[Mime.plain] as string, /SVCCA, 99% variance \(0–1\)[\s\S]*PWCCA/);
-  assert.throws(() => res.get('x', 'y', 'svcca' as never) && similarity.matrixFromFeatures({ x: X }, undefined, { measures: ['svcca'] }).get('x', 'x', 'rsa'), /SimilarityResult\.values: measure 'rsa' was not computed; measures: svcca/);
+  await assert.rejects(async () => res.get('x', 'y', 'svcca' as never) && (await similarity.matrixFromFeatures({ x: X }, undefined, { measures: ['svcca'] })).get('x', 'x', 'rsa'), /SimilarityResult\.values: measure 'rsa' was not computed; measures: svcca/);
 
-  const self = similarity.matrixFromFeatures({ x: X, y: Y }, undefined, { measures: ['procrustes', 'pwcca'] });
+  const self = await similarity.matrixFromFeatures({ x: X, y: Y }, undefined, { measures: ['procrustes', 'pwcca'] });
   assert.deepEqual(self.measures.map((m) => m.measure), ['procrustes', 'pwcca']);
   close(self.get('x', 'x'), 1, 1e-12, 'a module with itself');
-  close(self.get('x', 'y', 'pwcca'), similarity.pwcca(X, Y), 1e-12, 'PWCCA weights from the row');
-  close(self.get('y', 'x', 'pwcca'), similarity.pwcca(Y, X), 1e-12, 'PWCCA weights from the row');
+  close(self.get('x', 'y', 'pwcca'), await similarity.pwcca(X, Y), 1e-12, 'PWCCA weights from the row');
+  close(self.get('y', 'x', 'pwcca'), await similarity.pwcca(Y, X), 1e-12, 'PWCCA weights from the row');
 });
 
 test('matrix(modelA, modelB, data): module outputs of two models, every measure', async () => {
@@ -496,7 +496,7 @@ test('matrix(modelA, modelB, data): module outputs of two models, every measure'
     const fa = a.forward(x, { collect: ['fc'] });
     const fb = b.forward(x, { collect: ['fc'] });
     try {
-      close(res.get('fc', 'fc', 'svcca'), similarity.svcca(fa.activations.get('fc')!, fb.activations.get('fc')!), 1e-9, 'svcca from the collected outputs');
+      close(res.get('fc', 'fc', 'svcca'), await similarity.svcca(fa.activations.get('fc')!, fb.activations.get('fc')!), 1e-9, 'svcca from the collected outputs');
     } finally {
       tf.dispose([...fa.activations.values(), fa.logits, ...fb.activations.values(), fb.logits]);
     }
@@ -512,22 +512,22 @@ test('matrix(modelA, modelB, data): module outputs of two models, every measure'
 
 // ─── Validation, hygiene, speed ───────────────────────────────────────────────────────────
 
-test('arguments are validated with messages naming the function, the argument and the shapes', () => {
+test('arguments are validated with messages naming the function, the argument and the shapes', async () => {
   const { X, Y } = data(20, 10);
-  assert.throws(() => similarity.svcca(X, Y.slice(0, 19)), (e: unknown) => e instanceof ShapeMismatchError && /tl\.similarity\.svcca: X has 20 rows but Y has 19/.test(e.message));
-  assert.throws(() => similarity.pwcca(X, [[1], [2]]), ShapeMismatchError);
-  assert.throws(() => similarity.svcca(X, Y, { variance: 1.5 }), /tl\.similarity\.svcca: options\.variance must be/);
-  assert.throws(() => similarity.procrustes(X, Y, { output: 'angle' as never }), /tl\.similarity\.procrustes: options\.output must be one of/);
-  assert.throws(() => similarity.rsa(X, Y, { rdm: 'cosine' as never }), /options\.rdm/);
-  assert.throws(() => similarity.rsa(X, Y, { unknown: 1 } as never), InvalidArgumentError);
+  await assert.rejects(() => similarity.svcca(X, Y.slice(0, 19)), (e: unknown) => e instanceof ShapeMismatchError && /tl\.similarity\.svcca: X has 20 rows but Y has 19/.test(e.message));
+  await assert.rejects(() => similarity.pwcca(X, [[1], [2]]), ShapeMismatchError);
+  await assert.rejects(() => similarity.svcca(X, Y, { variance: 1.5 }), /tl\.similarity\.svcca: options\.variance must be/);
+  await assert.rejects(() => similarity.procrustes(X, Y, { output: 'angle' as never }), /tl\.similarity\.procrustes: options\.output must be one of/);
+  await assert.rejects(() => similarity.rsa(X, Y, { rdm: 'cosine' as never }), /options\.rdm/);
+  await assert.rejects(() => similarity.rsa(X, Y, { unknown: 1 } as never), InvalidArgumentError);
   const constantRow = X.map((row, i) => (i === 4 ? row.map(() => 2) : row));
-  assert.throws(() => similarity.rsa(constantRow, Y), /tl\.similarity\.rsa: X has a constant row 4 .*use rdm: 'euclidean'/);
-  assert.doesNotThrow(() => similarity.rsa(constantRow, Y, { rdm: 'euclidean' }));
+  await assert.rejects(() => similarity.rsa(constantRow, Y), /tl\.similarity\.rsa: X has a constant row 4 .*use rdm: 'euclidean'/);
+  await assert.doesNotReject(() => similarity.rsa(constantRow, Y, { rdm: 'euclidean' }));
   const constant = X.map(() => [1, 2, 3]);
-  assert.throws(() => similarity.svcca(constant, Y), /tl\.similarity\.svcca: X is constant/);
-  assert.throws(() => similarity.rsa(X.slice(0, 2), Y.slice(0, 2)), /RSA needs at least 3 examples/);
-  assert.throws(() => similarity.matrixFromFeatures({ a: X }, { b: Y.slice(0, 5) }), /featuresB\.b has 5 rows but featuresA\.a has 20/);
-  assert.throws(() => similarity.svcca(X, [[1, Number.NaN], ...Y.slice(1)]), /Y has a non-finite or non-numeric value \(the number NaN\) at row 0, column 1/);
+  await assert.rejects(() => similarity.svcca(constant, Y), /tl\.similarity\.svcca: X is constant/);
+  await assert.rejects(() => similarity.rsa(X.slice(0, 2), Y.slice(0, 2)), /RSA needs at least 3 examples/);
+  await assert.rejects(() => similarity.matrixFromFeatures({ a: X }, { b: Y.slice(0, 5) }), /featuresB\.b has 5 rows but featuresA\.a has 20/);
+  await assert.rejects(() => similarity.svcca(X, [[1, Number.NaN], ...Y.slice(1)]), /Y has a non-finite or non-numeric value \(the number NaN\) at row 0, column 1/);
 });
 
 test('no tensor leaks from the pair functions on tensor input', async () => {
@@ -538,21 +538,17 @@ test('no tensor leaks from the pair functions on tensor input', async () => {
     await assertNoLeak('pwcca', () => similarity.pwcca(x, y));
     await assertNoLeak('procrustes', () => similarity.procrustes(x, y));
     await assertNoLeak('rsa', () => similarity.rsa(x, y));
-    await assertNoLeak('svccaAsync', () => similarity.svccaAsync(x, y));
-    await assertNoLeak('rsaAsync', () => similarity.rsaAsync(x, y));
-    await assertNoLeak('matrixFromFeaturesAsync', () => similarity.matrixFromFeaturesAsync({ x, y }));
-    assert.equal(similarity.procrustes(x, y), await similarity.procrustesAsync(x, y));
-    assert.equal(similarity.pwcca(x, y), await similarity.pwccaAsync(x, y));
+    await assertNoLeak('matrixFromFeatures', () => similarity.matrixFromFeatures({ x, y }));
   } finally {
     tf.dispose([x, y]);
   }
 });
 
-test('a constant module is named in the matrix\'s error', () => {
+test('a constant module is named in the matrix\'s error', async () => {
   const { X } = data(20, 12);
   const flat = X.map(() => [1, 1, 1]);
   for (const measure of ['svcca', 'pwcca', 'procrustes'] as const) {
-    assert.throws(() => similarity.matrixFromFeatures({ good: X, flat }, undefined, { measures: [measure] }), /tl\.similarity\.matrixFromFeatures: featuresA\.flat is constant/, measure);
+    await assert.rejects(() => similarity.matrixFromFeatures({ good: X, flat }, undefined, { measures: [measure] }), /tl\.similarity\.matrixFromFeatures: featuresA\.flat is constant/, measure);
   }
-  assert.throws(() => similarity.procrustes(X, flat), /tl\.similarity\.procrustes: Y is constant/);
+  await assert.rejects(() => similarity.procrustes(X, flat), /tl\.similarity\.procrustes: Y is constant/);
 });

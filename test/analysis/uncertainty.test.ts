@@ -174,7 +174,7 @@ test('resampling helpers: quantiles, intervals, p-values, option checks', () => 
 
 // ─── Properties of the public API ─────────────────────────────────────────────────────────────
 
-test('calibrated: independent Gaussians are rejected at α = 0.05 about 5% of the time (400 seeds each kernel)', () => {
+test('calibrated: independent Gaussians are rejected at α = 0.05 about 5% of the time (400 seeds each kernel)', async () => {
   const seeds = 400;
   const [lo, hi] = binomialInterval(seeds, 0.05, 0.999);
   for (const variant of ['linear', 'linear debiased', 'rbf'] as const) {
@@ -185,7 +185,7 @@ test('calibrated: independent Gaussians are rejected at α = 0.05 about 5% of th
       const X = randn(20, 3, r);
       const Y = randn(20, 3, r);
       const u = { bootstrap: 0, permutations: 99, seed: s };
-      const e = variant === 'rbf' ? cka.rbf(X, Y, { uncertainty: u }) : cka.linear(X, Y, { debiased: variant !== 'linear', uncertainty: u });
+      const e = variant === 'rbf' ? await cka.rbf(X, Y, { uncertainty: u }) : await cka.linear(X, Y, { debiased: variant !== 'linear', uncertainty: u });
       if (e.pValue <= 0.05) rejected++;
       minP = Math.min(minP, e.pValue);
       assert.equal(e.indistinguishable, e.pValue > 0.05);
@@ -196,7 +196,7 @@ test('calibrated: independent Gaussians are rejected at α = 0.05 about 5% of th
   }
 });
 
-test('X against X·Q (Q orthogonal): CKA 1, an interval at 1, the smallest p-value', () => {
+test('X against X·Q (Q orthogonal): CKA 1, an interval at 1, the smallest p-value', async () => {
   const r = rand(5);
   const n = 60;
   const X = randn(n, 6, r);
@@ -213,7 +213,7 @@ test('X against X·Q (Q orthogonal): CKA 1, an interval at 1, the smallest p-val
   }
   const XQ = X.map((row) => Q[0]!.map((_, j) => row.reduce((s, x, k) => s + x * Q[k]![j]!, 0)));
   const u = { bootstrap: 100, permutations: 199, seed: 1 };
-  for (const e of [cka.linear(X, XQ, { uncertainty: u }), cka.linear(X, XQ, { debiased: true, uncertainty: u }), cka.rbf(X, XQ, { uncertainty: u })]) {
+  for (const e of [await cka.linear(X, XQ, { uncertainty: u }), await cka.linear(X, XQ, { debiased: true, uncertainty: u }), await cka.rbf(X, XQ, { uncertainty: u })]) {
     close(e.estimate, 1, 1e-5, `${e.kind} estimate`);
     close(e.lower, 1, 1e-5, `${e.kind} lower`);
     close(e.upper, 1, 1e-5, `${e.kind} upper`);
@@ -223,7 +223,7 @@ test('X against X·Q (Q orthogonal): CKA 1, an interval at 1, the smallest p-val
   }
 });
 
-test('bootstrap intervals cover the population CKA at about the nominal rate (95%, debiased and biased)', () => {
+test('bootstrap intervals cover the population CKA at about the nominal rate (95%, debiased and biased)', async () => {
   // X ~ N(0, I₂), Y = X + E with E ~ N(0, I₂): population CKA ‖Σxy‖²/(‖Σxx‖‖Σyy‖) = 1/(1+σ²) = 0.5.
   // Over 600 replications of this setting (n = 80, 100 resamples) the 95% percentile interval
   // covered 0.5 in 92% (debiased) and 93% (biased): percentile intervals under-cover a little at
@@ -239,7 +239,7 @@ test('bootstrap intervals cover the population CKA at about the nominal rate (95
       const r = rand(5000 + s);
       const X = randn(n, 2, r);
       const Y = X.map((row) => row.map((v) => v + normal(r)));
-      const e = cka.linear(X, Y, { debiased, uncertainty: { bootstrap: 100, permutations: 0, seed: s } });
+      const e = await cka.linear(X, Y, { debiased, uncertainty: { bootstrap: 100, permutations: 0, seed: s } });
       if (e.lower <= 0.5 && 0.5 <= e.upper) covered++;
       const [mid, half] = [(e.lower + e.upper) / 2, (0.7 * (e.upper - e.lower)) / 2];
       if (mid - half <= 0.5 && 0.5 <= mid + half) narrowCovered++;
@@ -252,13 +252,13 @@ test('bootstrap intervals cover the population CKA at about the nominal rate (95
   }
 });
 
-test('the same seed gives the same intervals and p-values; another seed, others', () => {
+test('the same seed gives the same intervals and p-values; another seed, others', async () => {
   const r = rand(3);
   const X = randn(40, 5, r);
   const Y = X.map((row) => [row[0]! + normal(r), row[1]!]);
-  const a = cka.linear(X, Y, { uncertainty: { seed: 4, bootstrap: 50, permutations: 50 } });
-  const b = cka.linear(X, Y, { uncertainty: { seed: 4, bootstrap: 50, permutations: 50 } });
-  const c = cka.linear(X, Y, { uncertainty: { seed: 5, bootstrap: 50, permutations: 50 } });
+  const a = await cka.linear(X, Y, { uncertainty: { seed: 4, bootstrap: 50, permutations: 50 } });
+  const b = await cka.linear(X, Y, { uncertainty: { seed: 4, bootstrap: 50, permutations: 50 } });
+  const c = await cka.linear(X, Y, { uncertainty: { seed: 5, bootstrap: 50, permutations: 50 } });
   assert.deepEqual([a.lower, a.upper, a.pValue], [b.lower, b.upper, b.pValue]);
   assert.notDeepEqual([a.lower, a.upper], [c.lower, c.upper]);
   assert.ok(a.lower <= a.estimate && a.estimate <= a.upper, `${a.lower} ≤ ${a.estimate} ≤ ${a.upper}`);
@@ -274,9 +274,9 @@ test('heatmaps carry per-cell intervals and p-values, shown in the payload and t
   try {
     const u = { bootstrap: 60, permutations: 99, seed: 2 };
     const heat = await assertNoLeak('matrixFromFeatures with uncertainty', () => cka.matrixFromFeatures(A, B, { uncertainty: u, modelA: 'A', modelB: 'B' }));
-    await assertNoLeak('matrixFromFeaturesAsync with uncertainty', () => cka.matrixFromFeaturesAsync(A, B, { uncertainty: u, kind: 'rbf' }));
-    await assertNoLeak('linearAsync with uncertainty', () => cka.linearAsync(A.l1, B.m1, { uncertainty: u }));
-    const plain = cka.matrixFromFeatures(A, B);
+    await assertNoLeak('matrixFromFeatures with uncertainty', () => cka.matrixFromFeatures(A, B, { uncertainty: u, kind: 'rbf' }));
+    await assertNoLeak('linear with uncertainty', () => cka.linear(A.l1, B.m1, { uncertainty: u }));
+    const plain = await cka.matrixFromFeatures(A, B);
     assert.deepEqual(heat.values, plain.values, 'the estimates are those of the exact path');
     const related = heat.cell('l1', 'm1');
     assert.ok(related.pValue === 0.01 && !related.indistinguishable && related.lower <= related.estimate && related.estimate <= related.upper, JSON.stringify(related));
@@ -289,8 +289,8 @@ test('heatmaps carry per-cell intervals and p-values, shown in the payload and t
     assert.match(heat.toString(), /95% percentile bootstrap intervals over examples \(60 resamples\)/);
     assert.match(heat.toString(), /\*/);
     assert.equal(plain.toPayload().uncertainty, undefined, 'no uncertainty unless asked for');
-    assert.throws(() => cka.matrixFromFeatures(A, B, { uncertainty: { level: 2 } }), (e: unknown) => e instanceof InvalidArgumentError && /tl\.cka\.matrixFromFeatures: options\.uncertainty\.level/.test(e.message));
-    assert.throws(() => cka.linear(A.l1, B.m1, { uncertainty: { resamples: 3 } as never }), /options\.uncertainty\.resamples is not a known option/);
+    await assert.rejects(() => cka.matrixFromFeatures(A, B, { uncertainty: { level: 2 } }), (e: unknown) => e instanceof InvalidArgumentError && /tl\.cka\.matrixFromFeatures: options\.uncertainty\.level/.test(e.message));
+    await assert.rejects(() => cka.linear(A.l1, B.m1, { uncertainty: { resamples: 3 } as never }), /options\.uncertainty\.resamples is not a known option/);
   } finally {
     tf.dispose([...Object.values(A), ...Object.values(B)]);
   }

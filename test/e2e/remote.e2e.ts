@@ -31,7 +31,7 @@ function notebook(): string {
           "const w = tf.randomNormal([6, 6], 0, 1, 'float32', 2);\n",
           'const a = { conv1: x, fc: tf.tanh(x.matMul(w)) };\n',
           'const b = { conv1: x.mul(2), fc: tf.relu(x.matMul(w)) };\n',
-          "const heat = tl.cka.matrixFromFeatures(a, b, { modelA: 'local', modelB: 'remote' });\n",
+          "const heat = await tl.cka.matrixFromFeatures(a, b, { modelA: 'local', modelB: 'remote' });\n",
           'heat;',
         ]),
       ],

@@ -58,8 +58,17 @@ describe('NotebookChecker', () => {
   });
 
   it('knows tl and tf with their types', () => {
-    checker.update(cells('const X = tf.zeros([4, 2]);\nconst v: number = tl.cka.linear(X, X);\nconst w: string = tl.cka.linear(X, X);'));
+    checker.update(cells('const X = tf.zeros([4, 2]);\nconst v: number = await tl.cka.linear(X, X);\nconst w: string = await tl.cka.linear(X, X);'));
     assert.deepEqual(errors('cell-0'), ['3:7 TS2322']);
+  });
+
+  it('a removed …Async twin and a promise used without await say what to write', () => {
+    checker.update(cells('const X = tf.zeros([4, 2]);\nawait tl.cka.linearAsync(X, X);\nconst acc = new tl.cka.MinibatchCka();\nawait acc.updateAsync({ x: X });\nconst v: number = tl.similarity.svcca(X, X);'));
+    const messages = checker.diagnostics('cell-0').map((d) => `${d.line} ${d.message}`);
+    assert.equal(messages.length, 3, messages.join('\n'));
+    assert.match(messages[0]!, /^2 Property 'linearAsync' does not exist on type 'typeof tl\.cka'\. TransferLab has one name per operation, on every backend: write `await tl\.cka\.linear\(…\)`\.$/);
+    assert.match(messages[1]!, /^4 Property 'updateAsync' does not exist on type 'MinibatchCka'\. .*`await …\.update\(…\)`/);
+    assert.match(messages[2]!, /^5 Type 'Promise<number>' is not assignable to type 'number'\. Did you forget `await`\?/);
   });
 
   it('re-diagnoses only the edited cell and the cells after it', () => {
@@ -121,9 +130,9 @@ describe('NotebookChecker', () => {
     assert.equal(own.start, 0);
     assert.equal(own.length, 'addOne'.length);
     const api = checker.hover('cell-1', 'addOne(1);\ntl.cka.li'.length)!;
-    // tl's own docs: the example keeps its fence; {@link linearAsync} opens its declaration.
+    // tl's own docs: the example keeps its fence; {@link CkaEstimate} opens its declaration.
     assert.match(api.documentation, /```ts\n const X = tf\.randomNormal|```ts\nconst X = tf\.randomNormal/);
-    assert.match(api.documentation, /\[`linearAsync`\]\(file:\/\/\/.*\/dist\/types\/kernel\/analysis\/cka\/pair\.d\.ts#L\d+\)/);
+    assert.match(api.documentation, /\[`CkaEstimate`\]\(file:\/\/\/.*\/dist\/types\/kernel\/analysis\/cka\/estimate\.d\.ts#L\d+\)/);
   });
 
   it('signature help after ( and ,', () => {
@@ -141,7 +150,7 @@ describe('NotebookChecker', () => {
 
   it('a 100-cell notebook: an edit re-diagnoses the cells from it on, with the right errors', (t) => {
     const big = new NotebookChecker({ cwd: root, packageRoot: root, preludeDeclarations: prelude, name: 'big' });
-    const texts = Array.from({ length: 100 }, (_, i) => (i === 0 ? 'const v0 = tf.zeros([2, 2]);' : `const v${i} = v${i - 1};\nconst s${i}: number = tl.cka.linear(v${i}, v0);`));
+    const texts = Array.from({ length: 100 }, (_, i) => (i === 0 ? 'const v0 = tf.zeros([2, 2]);' : `const v${i} = v${i - 1};\nconst s${i}: number = await tl.cka.linear(v${i}, v0);`));
     let t0 = performance.now();
     big.update(texts.map((text, i) => ({ id: `c${i}`, text })));
     for (const id of big.cellIds) assert.deepEqual(big.diagnostics(id), [], id);
@@ -159,7 +168,7 @@ describe('NotebookChecker', () => {
     assert.deepEqual(edited, []);
     for (let i = 51; i < 100; i++) {
       const ds = big.diagnostics(`c${i}`);
-      assert.deepEqual(ds.map((d) => `${d.line}:${d.column}:${d.code}`), [`2:${`const s${i}: number = tl.cka.linear(`.length + 1}:2345`], `cell ${i}`);
+      assert.deepEqual(ds.map((d) => `${d.line}:${d.column}:${d.code}`), [`2:${`const s${i}: number = await tl.cka.linear(`.length + 1}:2345`], `cell ${i}`);
       assert.match(ds[0]!.message, /Argument of type 'string'/);
     }
     assert.deepEqual(big.diagnostics('c49'), []);

@@ -28,8 +28,8 @@ export { CkaKind, isCkaKind, CkaAlgorithm } from './options';
 export type { LinearOptions, RbfOptions, MatrixOptions } from './options';
 /** @internal Test and tuning knobs (not in the declaration files, so cells neither see nor complete them). */
 export { ckaInternals } from './internals';
-export { linear, linearAsync, rbf, rbfAsync } from './pair';
-export { matrixFromFeatures, matrixFromFeaturesAsync } from './matrix';
+export { linear, rbf } from './pair';
+export { matrixFromFeatures } from './matrix';
 export { MinibatchCka } from './minibatch';
 export type { MinibatchOptions } from './minibatch';
 export { matrix, minibatch } from './modelMatrix';

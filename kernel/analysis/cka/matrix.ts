@@ -2,7 +2,7 @@
  * Module × module CKA from representations the caller computed: `tl.cka.matrixFromFeatures`.
  */
 import { checkKeys, checkObject, fail } from '../validate';
-import { type Analysis, runAsync, runSync } from '../engine';
+import { type Analysis, runAsync } from '../engine';
 import { type Features, type NamedFeatures, checkFeaturePair } from '../representations';
 import { type MatrixOptions, MATRIX_FEATURE_KEYS, checkStringOption, matrixEstimator } from './options';
 import { type Rep, readRep } from './rep';
@@ -51,36 +51,21 @@ function* featuresMatrix(fn: string, A: NamedFeatures, B: NamedFeatures | undefi
  * CKA between every module of A and every module of B, from representations you computed: each
  * a tensor [n, …] or number[][] of the same n examples in the same order. Without `featuresB`,
  * A against itself. Each module's Gram matrix (or cross-products) is computed once and reused for
- * all its pairs. Synchronous: on WebGPU use {@link matrixFromFeaturesAsync}.
+ * all its pairs. Returns a promise on every backend: `await` it.
  *
  * @example
  * ```ts
  * const {activations: a} = modelA.forward(x, {collect: ['conv1', 'layer1']});
  * const {activations: b} = modelB.forward(x, {collect: ['conv1', 'layer1']});
- * const heat = tl.cka.matrixFromFeatures(a, b, {modelA: 'P-T', modelB: 'RI-T'});
+ * const heat = await tl.cka.matrixFromFeatures(a, b, {modelA: 'P-T', modelB: 'RI-T'});
  * heat.get('conv1', 'conv1');
  * heat; // displays a heatmap
- * const sure = tl.cka.matrixFromFeatures(a, b, {uncertainty: {bootstrap: 200, permutations: 200}});
+ * const sure = await tl.cka.matrixFromFeatures(a, b, {uncertainty: {bootstrap: 200, permutations: 200}});
  * sure.cell('conv1', 'conv1'); // {estimate, lower, upper, pValue, indistinguishable}
  * ```
  */
-export function matrixFromFeatures(featuresA: NamedFeatures, featuresB?: NamedFeatures, options: MatrixOptions = {}): CkaResult {
+export async function matrixFromFeatures(featuresA: NamedFeatures, featuresB?: NamedFeatures, options: MatrixOptions = {}): Promise<CkaResult> {
   const fn = 'tl.cka.matrixFromFeatures';
-  const o = checkObject(fn, 'options', options);
-  checkKeys(fn, 'options', o, MATRIX_FEATURE_KEYS);
-  return runSync(fn, 'tl.cka.matrixFromFeaturesAsync', featuresMatrix(fn, featuresA, featuresB, o));
-}
-
-/**
- * {@link matrixFromFeatures} for any backend (WebGPU included).
- *
- * @example
- * ```ts
- * const heat = await tl.cka.matrixFromFeaturesAsync(a, b);
- * ```
- */
-export async function matrixFromFeaturesAsync(featuresA: NamedFeatures, featuresB?: NamedFeatures, options: MatrixOptions = {}): Promise<CkaResult> {
-  const fn = 'tl.cka.matrixFromFeaturesAsync';
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, MATRIX_FEATURE_KEYS);
   return runAsync(featuresMatrix(fn, featuresA, featuresB, o));

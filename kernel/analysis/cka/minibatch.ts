@@ -4,7 +4,7 @@
  */
 import { ShapeMismatchError } from '../errors';
 import { checkKeys, checkObject, fail } from '../validate';
-import { type Analysis, runAsync, runSync } from '../engine';
+import { type Analysis, runAsync } from '../engine';
 import { type Features, type NamedFeatures, featureShape, namedEntries } from '../representations';
 import { type CkaKind, type Estimator, checkStringOption, matrixEstimator } from './options';
 import { type Rep, readRep } from './rep';
@@ -37,7 +37,7 @@ export interface MinibatchOptions {
  * @example
  * ```ts
  * const acc = new tl.cka.MinibatchCka();
- * for (const [xa, xb] of batches) acc.update({layer1: xa}, {layer1: xb});
+ * for (const [xa, xb] of batches) await acc.update({layer1: xa}, {layer1: xb});
  * acc.result().get('layer1', 'layer1');
  * ```
  */
@@ -69,17 +69,18 @@ export class MinibatchCka {
 
   /**
    * Adds one minibatch: module name → features of these examples for side A and side B (B
-   * defaults to A). Module names must be the same in every call. Synchronous: on WebGPU use
-   * {@link updateAsync}.
+   * defaults to A). Module names must be the same in every call. Returns a promise on every
+   * backend: `await` it before disposing these features or calling {@link result}.
+   *
+   * @example
+   * ```ts
+   * const acc = new tl.cka.MinibatchCka();
+   * await acc.update({fc: tf.randomNormal([64, 10])});
+   * acc.result();
+   * ```
    */
-  update(featuresA: NamedFeatures, featuresB?: NamedFeatures): void {
-    const fn = 'MinibatchCka.update';
-    runSync(fn, 'MinibatchCka.updateAsync', this.step(fn, featuresA, featuresB));
-  }
-
-  /** {@link update} for any backend. */
-  async updateAsync(featuresA: NamedFeatures, featuresB?: NamedFeatures): Promise<void> {
-    await runAsync(this.step('MinibatchCka.updateAsync', featuresA, featuresB));
+  async update(featuresA: NamedFeatures, featuresB?: NamedFeatures): Promise<void> {
+    await runAsync(this.step('MinibatchCka.update', featuresA, featuresB));
   }
 
   /** @internal Used by {@link matrix}: one step as an analysis. */

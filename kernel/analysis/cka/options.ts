@@ -67,7 +67,7 @@ export interface Estimator {
   readonly algorithm: CkaAlgorithm;
 }
 
-/** Options of {@link linear} and {@link linearAsync}. */
+/** Options of `tl.cka.linear`. */
 export function linearEstimator(fn: string, options: unknown): Estimator {
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, ['debiased', 'algorithm', 'uncertainty']);
@@ -77,7 +77,7 @@ export function linearEstimator(fn: string, options: unknown): Estimator {
   return { kind: 'linear', debiased, threshold: 1, algorithm };
 }
 
-/** Options of {@link rbf} and {@link rbfAsync}. */
+/** Options of `tl.cka.rbf`. */
 export function rbfEstimator(fn: string, options: unknown): Estimator {
   const o = checkObject(fn, 'options', options);
   checkKeys(fn, 'options', o, ['threshold', 'debiased', 'uncertainty']);

@@ -1,10 +1,9 @@
 /**
- * CKA of two representations of the same examples: `tl.cka.linear`, `tl.cka.rbf` and their
- * asynchronous forms.
+ * CKA of two representations of the same examples: `tl.cka.linear` and `tl.cka.rbf`.
  */
 import { ShapeMismatchError } from '../errors';
 import { fail } from '../validate';
-import { type Analysis, runAsync, runSync } from '../engine';
+import { type Analysis, runAsync } from '../engine';
 import { type Features, featureShape } from '../representations';
 import { type Estimator, type LinearOptions, type RbfOptions, linearEstimator, rbfEstimator } from './options';
 import { readRep } from './rep';
@@ -40,17 +39,17 @@ function* pairCka(fn: string, X: Features, Y: Features, e: Estimator, options: u
 /**
  * Linear CKA between two representations of the same examples (rows in the same order):
  * ‖ỸᵀX̃‖²_F / (‖X̃ᵀX̃‖_F ‖ỸᵀỸ‖_F) with centred columns; with `debiased`, the unbiased HSIC
- * estimator. Conv maps ([n, H, W, C]) are flattened per example. Synchronous: on WebGPU use
- * {@link linearAsync}.
+ * estimator. Conv maps ([n, H, W, C]) are flattened per example. Returns a promise on every
+ * backend (the products run on the backend and are read back asynchronously): `await` it.
  *
  * @example
  * ```ts
  * const X = tf.randomNormal([500, 64]);
  * const Y = tf.matMul(X, tf.randomNormal([64, 32]));
- * tl.cka.linear(X, Y);                    // ≈ 0.7
- * tl.cka.linear(X, X);                    // 1
- * tl.cka.linear(X, Y, {debiased: true});
- * const v = tl.cka.linear(X, Y, {uncertainty: {bootstrap: 200, permutations: 200, seed: 1}});
+ * await tl.cka.linear(X, Y);              // ≈ 0.7
+ * await tl.cka.linear(X, X);              // 1
+ * await tl.cka.linear(X, Y, {debiased: true});
+ * const v = await tl.cka.linear(X, Y, {uncertainty: {bootstrap: 200, permutations: 200, seed: 1}});
  * [v.estimate, v.lower, v.upper, v.pValue]; // interval over examples, permutation p-value
  * ```
  *
@@ -58,64 +57,33 @@ function* pairCka(fn: string, X: Features, Y: Features, e: Estimator, options: u
  * interval over examples and a permutation p-value (X against Y with shuffled rows); see
  * ./uncertainty.ts.
  */
-export function linear(X: Features, Y: Features, options: WithUncertainty<LinearOptions>): CkaEstimate;
-export function linear(X: Features, Y: Features, options?: LinearOptions): number;
-export function linear(X: Features, Y: Features, options: LinearOptions = {}): number | CkaEstimate {
+export async function linear(X: Features, Y: Features, options: WithUncertainty<LinearOptions>): Promise<CkaEstimate>;
+export async function linear(X: Features, Y: Features, options?: LinearOptions): Promise<number>;
+export async function linear(X: Features, Y: Features, options: LinearOptions = {}): Promise<number | CkaEstimate> {
   const fn = 'tl.cka.linear';
-  return runSync(fn, 'tl.cka.linearAsync', pairCka(fn, X, Y, linearEstimator(fn, options), options));
-}
-
-/**
- * {@link linear} for any backend (WebGPU included): products on the backend, read back
- * asynchronously.
- *
- * @example
- * ```ts
- * const v = await tl.cka.linearAsync(X, Y, {debiased: true});
- * ```
- */
-export async function linearAsync(X: Features, Y: Features, options: WithUncertainty<LinearOptions>): Promise<CkaEstimate>;
-export async function linearAsync(X: Features, Y: Features, options?: LinearOptions): Promise<number>;
-export async function linearAsync(X: Features, Y: Features, options: LinearOptions = {}): Promise<number | CkaEstimate> {
-  const fn = 'tl.cka.linearAsync';
   return runAsync(pairCka(fn, X, Y, linearEstimator(fn, options), options));
 }
 
 /**
  * RBF CKA: Gram matrices K_ij = exp(−‖xᵢ−xⱼ‖² / (2·threshold²·m)) with m the median of all n²
  * squared distances of that representation (Kornblith et al.'s convention, diagonal included),
- * then CKA of the Gram matrices. Needs O(n²) memory per representation. Synchronous: on WebGPU
- * use {@link rbfAsync}.
+ * then CKA of the Gram matrices. Needs O(n²) memory per representation. Returns a promise on
+ * every backend: `await` it.
  *
  * @example
  * ```ts
  * const X = tf.randomNormal([300, 16]);
- * tl.cka.rbf(X, tf.tanh(X));                    // close to 1
- * tl.cka.rbf(X, tf.tanh(X), {threshold: 0.5, debiased: true});
- * tl.cka.rbf(X, tf.tanh(X), {uncertainty: true}); // a CkaEstimate: value, interval, p-value
+ * await tl.cka.rbf(X, tf.tanh(X));                    // close to 1
+ * await tl.cka.rbf(X, tf.tanh(X), {threshold: 0.5, debiased: true});
+ * await tl.cka.rbf(X, tf.tanh(X), {uncertainty: true}); // a CkaEstimate: value, interval, p-value
  * ```
  *
  * With `uncertainty`, returns a {@link CkaEstimate} (the bandwidth stays that of all examples in
  * every resample).
  */
-export function rbf(X: Features, Y: Features, options: WithUncertainty<RbfOptions>): CkaEstimate;
-export function rbf(X: Features, Y: Features, options?: RbfOptions): number;
-export function rbf(X: Features, Y: Features, options: RbfOptions = {}): number | CkaEstimate {
+export async function rbf(X: Features, Y: Features, options: WithUncertainty<RbfOptions>): Promise<CkaEstimate>;
+export async function rbf(X: Features, Y: Features, options?: RbfOptions): Promise<number>;
+export async function rbf(X: Features, Y: Features, options: RbfOptions = {}): Promise<number | CkaEstimate> {
   const fn = 'tl.cka.rbf';
-  return runSync(fn, 'tl.cka.rbfAsync', pairCka(fn, X, Y, rbfEstimator(fn, options), options));
-}
-
-/**
- * {@link rbf} for any backend (WebGPU included).
- *
- * @example
- * ```ts
- * const v = await tl.cka.rbfAsync(X, Y, {threshold: 1});
- * ```
- */
-export async function rbfAsync(X: Features, Y: Features, options: WithUncertainty<RbfOptions>): Promise<CkaEstimate>;
-export async function rbfAsync(X: Features, Y: Features, options?: RbfOptions): Promise<number>;
-export async function rbfAsync(X: Features, Y: Features, options: RbfOptions = {}): Promise<number | CkaEstimate> {
-  const fn = 'tl.cka.rbfAsync';
   return runAsync(pairCka(fn, X, Y, rbfEstimator(fn, options), options));
 }

@@ -2,7 +2,7 @@
  * Tensor files from other frameworks, `tl.io` in notebooks: NumPy `.npy` and `.npz` (what
  * `np.save`/`np.savez` write from PyTorch or JAX arrays) and `safetensors` (PyTorch, Flax and
  * Hugging Face checkpoints). Readers give a tensor (`.npy`) or a record of name → tensor (`.npz`,
- * `.safetensors`), which `tl.cka.matrixFromFeaturesAsync` and `tl.distance(s)` take as they are.
+ * `.safetensors`), which `tl.cka.matrixFromFeatures` and `tl.distance(s)` take as they are.
  * TensorFlow.js holds float32, int32 and bool: float16/bfloat16 widen exactly, float64 is rounded
  * to float32, integers become int32 (a value outside int32 is an error, never a wrap-around).
  * Writers (`writeNpy`, `writeNpz`) send results back to Python. Malformed files fail with a

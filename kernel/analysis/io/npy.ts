@@ -206,7 +206,7 @@ export function checkPath(fn: string, arg: string, p: unknown): string {
  * // In Python: np.save('features.npy', layer_output)   # shape (n, p)
  * const x = await tl.io.readNpy('features.npy');
  * x.shape;        // [n, p]
- * await tl.cka.linearAsync(x, await tl.io.readNpy('other.npy'));
+ * await tl.cka.linear(x, await tl.io.readNpy('other.npy'));
  * ```
  */
 export async function readNpy(path: string): Promise<tf.Tensor> {

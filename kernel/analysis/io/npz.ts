@@ -84,7 +84,7 @@ async function readEntry(zip: ZipFile, entry: Entry): Promise<Uint8Array> {
  * (float64 rounds to float32, integers become int32, bool stays bool; Fortran order and either
  * byte order). The caller disposes the tensors (`tf.dispose(Object.values(arrays))`).
  *
- * The record goes as it is to `tl.cka.matrixFromFeaturesAsync` (one array per layer, one row per
+ * The record goes as it is to `tl.cka.matrixFromFeatures` (one array per layer, one row per
  * example) and to `tl.distance`/`tl.distances` (one array per parameter, grouped into modules by
  * name).
  *
@@ -93,7 +93,7 @@ async function readEntry(zip: ZipFile, entry: Entry): Promise<Uint8Array> {
  * // In Python: np.savez('acts.npz', layer1=h1, layer2=h2)   # each (n, …), the same n examples
  * const a = await tl.io.readNpz('acts_model_a.npz');
  * const b = await tl.io.readNpz('acts_model_b.npz');
- * await tl.cka.matrixFromFeaturesAsync(a, b, {modelA: 'A', modelB: 'B'});  // a heatmap
+ * await tl.cka.matrixFromFeatures(a, b, {modelA: 'A', modelB: 'B'});  // a heatmap
  * ```
  */
 export async function readNpz(path: string): Promise<Record<string, tf.Tensor>> {

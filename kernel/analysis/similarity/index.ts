@@ -6,16 +6,16 @@
  * from Gram matrices; ./cca.ts; ./rdm.ts), and a module × module matrix of several measures at
  * once (./matrix.ts) whose heatmap switches between them (./result.ts). This file only re-exports.
  */
-export { svcca, svccaAsync } from './svcca';
+export { svcca } from './svcca';
 export type { SvccaOptions } from './svcca';
-export { pwcca, pwccaAsync } from './pwcca';
+export { pwcca } from './pwcca';
 export type { PwccaOptions } from './pwcca';
-export { procrustes, procrustesAsync, ProcrustesOutput } from './procrustes';
+export { procrustes, ProcrustesOutput } from './procrustes';
 export type { ProcrustesOptions } from './procrustes';
-export { rsa, rsaAsync, RsaComparison } from './rsa';
+export { rsa, RsaComparison } from './rsa';
 export type { RsaOptions } from './rsa';
 export { RdmKind } from './rdm';
-export { matrix, matrixFromFeatures, matrixFromFeaturesAsync } from './matrix';
+export { matrix, matrixFromFeatures } from './matrix';
 export type { SimilarityMatrixOptions, ModelSimilarityMatrixOptions } from './matrix';
 export { SimilarityResult } from './result';
 export type { SimilarityResultInit } from './result';

@@ -10,7 +10,7 @@ import type { DataLike } from '../dataset';
 import { type SimilarityMeasure, SIMILARITY_MEASURES, isSimilarityMeasure, type MeasureMatrix } from '../../protocol/mime';
 import { checkInteger, checkKeys, checkObject, fail, formatValue } from '../validate';
 import { checkModel } from '../evaluation';
-import { type Analysis, runAsync, runSync } from '../engine';
+import { type Analysis, runAsync } from '../engine';
 import { type NamedFeatures, checkFeaturePair, checkModelPair, collectAll } from '../representations';
 import { checkStringOption } from '../cka/options';
 import { type Rep, repFrom } from '../cka/rep';
@@ -173,33 +173,20 @@ function meta(fn: string, o: Record<string, unknown>, a: string | undefined, b: 
  * same order); without `featuresB`, A against itself. One result, one heatmap with a switch
  * between the measures (`options.measures`, default `cka`, `svcca`, `pwcca`, `procrustes`,
  * `rsa`). Every measure is a similarity: the Procrustes cell is 1 − d²/2 in [0, 1]; RSA lies in
- * [−1, 1]. PWCCA takes its weights from A's module (the row). Synchronous: on WebGPU use
- * {@link matrixFromFeaturesAsync}.
+ * [−1, 1]. PWCCA takes its weights from A's module (the row). Returns a promise on every backend:
+ * `await` it.
  *
  * @example
  * ```ts
  * const x = tf.randomNormal([300, 8]);
  * const a = {h1: tf.relu(tf.matMul(x, tf.randomNormal([8, 16]))), h2: tf.tanh(x)};
- * const heat = tl.similarity.matrixFromFeatures(a, undefined, {measures: ['cka', 'svcca', 'procrustes']});
+ * const heat = await tl.similarity.matrixFromFeatures(a, undefined, {measures: ['cka', 'svcca', 'procrustes']});
  * heat.get('h1', 'h2', 'svcca');
  * heat; // one heatmap, a switch between the three measures
  * ```
  */
-export function matrixFromFeatures(featuresA: NamedFeatures, featuresB?: NamedFeatures, options: SimilarityMatrixOptions = {}): SimilarityResult {
-  const fn = 'tl.similarity.matrixFromFeatures';
-  return runSync(fn, 'tl.similarity.matrixFromFeaturesAsync', featuresMatrix(fn, featuresA, featuresB, options));
-}
-
-/**
- * {@link matrixFromFeatures} for any backend (WebGPU included).
- *
- * @example
- * ```ts
- * const heat = await tl.similarity.matrixFromFeaturesAsync(a, b, {measures: ['svcca', 'rsa']});
- * ```
- */
-export async function matrixFromFeaturesAsync(featuresA: NamedFeatures, featuresB?: NamedFeatures, options: SimilarityMatrixOptions = {}): Promise<SimilarityResult> {
-  return runAsync(featuresMatrix('tl.similarity.matrixFromFeaturesAsync', featuresA, featuresB, options));
+export async function matrixFromFeatures(featuresA: NamedFeatures, featuresB?: NamedFeatures, options: SimilarityMatrixOptions = {}): Promise<SimilarityResult> {
+  return runAsync(featuresMatrix('tl.similarity.matrixFromFeatures', featuresA, featuresB, options));
 }
 
 function* modelMatrix(fn: string, modelA: Model, modelB: Model, data: DataLike | tf.Tensor4D, options: unknown): Analysis<SimilarityResult> {

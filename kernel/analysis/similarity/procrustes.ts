@@ -8,7 +8,7 @@
  * The nuclear norm is computed in the n-dimensional form: with X = U_x S_x V_xᵀ (thin SVD),
  * ‖XᵀY‖_* = ‖S_x U_xᵀ U_y S_y‖_*, a rank × rank matrix whatever the widths.
  */
-import { type Analysis, runAsync, runSync } from '../engine';
+import { type Analysis, runAsync } from '../engine';
 import type { Features } from '../representations';
 import { checkKeys, checkNumber, checkObject, checkOneOf, fail } from '../validate';
 import { crossRows, singularValues } from './linalg';
@@ -71,24 +71,11 @@ function* pairProcrustes(fn: string, X: Features, Y: Features, options: unknown)
  * @example
  * ```ts
  * const X = tf.randomNormal([500, 64]);
- * tl.similarity.procrustes(X, tf.mul(X, 3));                              // 0
- * tl.similarity.procrustes(X, tf.randomNormal([500, 64]));                // large
- * tl.similarity.procrustes(X, tf.tanh(X), {output: 'similarity'});        // in [0, 1]
+ * await tl.similarity.procrustes(X, tf.mul(X, 3));                              // 0
+ * await tl.similarity.procrustes(X, tf.randomNormal([500, 64]));                // large
+ * await tl.similarity.procrustes(X, tf.tanh(X), {output: 'similarity'});        // in [0, 1]
  * ```
  */
-export function procrustes(X: Features, Y: Features, options: ProcrustesOptions = {}): number {
-  const fn = 'tl.similarity.procrustes';
-  return runSync(fn, 'tl.similarity.procrustesAsync', pairProcrustes(fn, X, Y, options));
-}
-
-/**
- * {@link procrustes} for any backend (WebGPU included).
- *
- * @example
- * ```ts
- * const d = await tl.similarity.procrustesAsync(X, Y);
- * ```
- */
-export async function procrustesAsync(X: Features, Y: Features, options: ProcrustesOptions = {}): Promise<number> {
-  return runAsync(pairProcrustes('tl.similarity.procrustesAsync', X, Y, options));
+export async function procrustes(X: Features, Y: Features, options: ProcrustesOptions = {}): Promise<number> {
+  return runAsync(pairProcrustes('tl.similarity.procrustes', X, Y, options));
 }

@@ -7,7 +7,7 @@
  * code weights by whichever side has fewer neurons; here it is always the first argument, as the
  * paper defines it.)
  */
-import { type Analysis, runAsync, runSync } from '../engine';
+import { type Analysis, runAsync } from '../engine';
 import type { Features } from '../representations';
 import { checkKeys, checkNumber, checkObject, fail } from '../validate';
 import { ccaOfBases } from './cca';
@@ -77,23 +77,10 @@ function* pairPwcca(fn: string, X: Features, Y: Features, options: unknown): Ana
  * ```ts
  * const X = tf.randomNormal([500, 32]);
  * const Y = tf.add(tf.matMul(X, tf.randomNormal([32, 16])), tf.randomNormal([500, 16]));
- * tl.similarity.pwcca(X, Y);   // weights from X
- * tl.similarity.pwcca(Y, X);   // weights from Y: a different number
+ * await tl.similarity.pwcca(X, Y);   // weights from X
+ * await tl.similarity.pwcca(Y, X);   // weights from Y: a different number
  * ```
  */
-export function pwcca(X: Features, Y: Features, options: PwccaOptions = {}): number {
-  const fn = 'tl.similarity.pwcca';
-  return runSync(fn, 'tl.similarity.pwccaAsync', pairPwcca(fn, X, Y, options));
-}
-
-/**
- * {@link pwcca} for any backend (WebGPU included).
- *
- * @example
- * ```ts
- * const v = await tl.similarity.pwccaAsync(X, Y);
- * ```
- */
-export async function pwccaAsync(X: Features, Y: Features, options: PwccaOptions = {}): Promise<number> {
-  return runAsync(pairPwcca('tl.similarity.pwccaAsync', X, Y, options));
+export async function pwcca(X: Features, Y: Features, options: PwccaOptions = {}): Promise<number> {
+  return runAsync(pairPwcca('tl.similarity.pwcca', X, Y, options));
 }

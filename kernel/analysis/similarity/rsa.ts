@@ -5,7 +5,7 @@
  * patterns by default, or Euclidean distance), and the two RDMs' upper triangles are compared by
  * Spearman's rank correlation (ties averaged; default) or Pearson's.
  */
-import { type Analysis, runAsync, runSync } from '../engine';
+import { type Analysis, runAsync } from '../engine';
 import type { Features } from '../representations';
 import { checkKeys, checkObject, checkOneOf, fail } from '../validate';
 import { RdmKind, pearson, ranks } from './rdm';
@@ -72,23 +72,10 @@ function* pairRsa(fn: string, X: Features, Y: Features, options: unknown): Analy
  * @example
  * ```ts
  * const X = tf.randomNormal([200, 64]);
- * tl.similarity.rsa(X, tf.relu(X));                                  // ≈ 0.7
- * tl.similarity.rsa(X, tf.relu(X), {rdm: 'euclidean', compare: 'pearson'});
+ * await tl.similarity.rsa(X, tf.relu(X));                                  // ≈ 0.7
+ * await tl.similarity.rsa(X, tf.relu(X), {rdm: 'euclidean', compare: 'pearson'});
  * ```
  */
-export function rsa(X: Features, Y: Features, options: RsaOptions = {}): number {
-  const fn = 'tl.similarity.rsa';
-  return runSync(fn, 'tl.similarity.rsaAsync', pairRsa(fn, X, Y, options));
-}
-
-/**
- * {@link rsa} for any backend (WebGPU included).
- *
- * @example
- * ```ts
- * const r = await tl.similarity.rsaAsync(X, Y, {compare: 'pearson'});
- * ```
- */
-export async function rsaAsync(X: Features, Y: Features, options: RsaOptions = {}): Promise<number> {
-  return runAsync(pairRsa('tl.similarity.rsaAsync', X, Y, options));
+export async function rsa(X: Features, Y: Features, options: RsaOptions = {}): Promise<number> {
+  return runAsync(pairRsa('tl.similarity.rsa', X, Y, options));
 }

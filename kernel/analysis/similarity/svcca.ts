@@ -5,7 +5,7 @@
  * default), then CCA of the two reduced representations; the similarity is the mean canonical
  * correlation.
  */
-import { type Analysis, runAsync, runSync } from '../engine';
+import { type Analysis, runAsync } from '../engine';
 import type { Features } from '../representations';
 import { checkKeys, checkNumber, checkObject } from '../validate';
 import { ccaOfBases } from './cca';
@@ -74,23 +74,10 @@ function* pairSvcca(fn: string, X: Features, Y: Features, options: unknown): Ana
  * ```ts
  * const X = tf.randomNormal([500, 64]);
  * const Y = tf.matMul(X, tf.randomNormal([64, 32]));
- * tl.similarity.svcca(X, Y);                      // close to 1: Y is a linear map of X
- * tl.similarity.svcca(X, tf.randomNormal([500, 32]), {variance: 0.9});
+ * await tl.similarity.svcca(X, Y);                      // close to 1: Y is a linear map of X
+ * await tl.similarity.svcca(X, tf.randomNormal([500, 32]), {variance: 0.9});
  * ```
  */
-export function svcca(X: Features, Y: Features, options: SvccaOptions = {}): number {
-  const fn = 'tl.similarity.svcca';
-  return runSync(fn, 'tl.similarity.svccaAsync', pairSvcca(fn, X, Y, options));
-}
-
-/**
- * {@link svcca} for any backend (WebGPU included): features read back asynchronously.
- *
- * @example
- * ```ts
- * const v = await tl.similarity.svccaAsync(X, Y);
- * ```
- */
-export async function svccaAsync(X: Features, Y: Features, options: SvccaOptions = {}): Promise<number> {
-  return runAsync(pairSvcca('tl.similarity.svccaAsync', X, Y, options));
+export async function svcca(X: Features, Y: Features, options: SvccaOptions = {}): Promise<number> {
+  return runAsync(pairSvcca('tl.similarity.svcca', X, Y, options));
 }
