@@ -1,0 +1,97 @@
+/**
+ * The linear CKA sums on WebGPU with TransferLab's own kernels (../webgpuKernels/centeredGram.ts,
+ * ../webgpuKernels/hsic.ts): float32 products, float-float (Dot2) accumulation on the device, and
+ * per pair only a few partial sums read back and added in float64 here. No Gram matrix or
+ * cross-product matrix leaves the device.
+ *
+ * Numerics: the features arrive centred in float64 and rounded once to float32 (./rep.ts), so
+ * every row of K = X̃X̃ᵀ sums to zero up to that rounding and the HSIC terms reduce to
+ * Σ_{a≠b} K_ab L_ab plus the diagonal and trace, which the host has exactly (./hsic.ts). Each Gram
+ * entry is accurate to ~2⁻⁴⁸ relative to Σₖ|x_ak x_bk|, each HSIC partial likewise; a plain
+ * float32 sum's error grows with the length of the sum instead.
+ */
+import { tf } from '../tfjs';
+import type { Analysis } from '../engine';
+import { transpose } from '../float64';
+import { CENTERED_GRAM, centeredGram } from '../webgpuKernels/centeredGram';
+import { HSIC, hsicGroups, hsicPartials } from '../webgpuKernels/hsic';
+import { type Pair, type Rep, uniqueOf } from './rep';
+
+/** Float-float Gram entries kept on the device at once (8 bytes each): 256 MiB. */
+const BLOCK_ENTRIES = 2 ** 25;
+
+/** Whether the linear CKA sums run on the kernels of ../webgpuKernels (webgpu, with them registered). */
+export function deviceGramKernels(): boolean {
+  return tf.getBackend() === 'webgpu' && tf.getKernel(CENTERED_GRAM, 'webgpu') !== undefined && tf.getKernel(HSIC, 'webgpu') !== undefined;
+}
+
+/** The pairs' partial sums ([W, 2] each, W by size) in one flat tensor, for one read. */
+function concatPartials(parts: readonly tf.Tensor[]): tf.Tensor {
+  return tf.concat(parts.map((t) => tf.reshape(t, [-1])));
+}
+
+/** Adds each pair's partial sums (pair k's are `lengths[k]` values of `values`, in order) into `out` in float64. */
+function addPartials(values: Float32Array, lengths: readonly number[], out: Float64Array): void {
+  let t = 0;
+  lengths.forEach((len, k) => {
+    let s = 0;
+    for (const end = t + len; t < end; t++) s += values[t]!;
+    out[k]! += s;
+  });
+}
+
+/**
+ * Σ_{a≠b} Kᵢ_ab Kⱼ_ab per pair: per block of rows, each module's float-float Gram rows once
+ * (`TlCenteredGram`), then one `TlHsic` reduction per pair; one read per block (one in all unless
+ * n² times the number of modules exceeds {@link BLOCK_ENTRIES}).
+ */
+export function* deviceOffDiagonal(reps: readonly Rep[], pairs: readonly Pair[]): Analysis<Float64Array> {
+  const n = reps[0]!.n;
+  const used = uniqueOf(pairs);
+  const bb = Math.max(1, Math.min(n, Math.floor(BLOCK_ENTRIES / (n * used.length))));
+  const out = new Float64Array(pairs.length);
+  const uploaded = new Map<number, tf.Tensor2D>();
+  try {
+    for (const u of used) uploaded.set(u, tf.tensor2d(reps[u]!.x, [n, reps[u]!.p]));
+    for (let r0 = 0; r0 < n; r0 += bb) {
+      const rows = Math.min(n, r0 + bb) - r0;
+      const lengths = pairs.map(() => 2 * hsicGroups(rows, n));
+      const partials = yield tf.tidy(() => {
+        const grams = new Map<number, tf.Tensor3D>();
+        for (const u of used) grams.set(u, centeredGram(uploaded.get(u)!, uploaded.get(u)!, r0, rows));
+        return concatPartials(pairs.map(([i, j]) => hsicPartials(grams.get(i)!, grams.get(j)!, r0)));
+      });
+      addPartials(partials, lengths, out);
+    }
+  } finally {
+    tf.dispose([...uploaded.values()]);
+  }
+  return out;
+}
+
+/** ‖X̃ᵢᵀX̃ⱼ‖²_F per pair: float-float cross-products (`TlCenteredGram` over examples), squared and summed by `TlHsic`; one read. */
+export function* deviceFeatureCross(reps: readonly Rep[], pairs: readonly Pair[]): Analysis<Float64Array> {
+  const transposed = new Map<number, tf.Tensor2D>();
+  try {
+    for (const u of uniqueOf(pairs)) {
+      const r = reps[u]!;
+      transposed.set(u, tf.tensor2d(transpose(r.x, r.n, r.p), [r.p, r.n]));
+    }
+    const lengths = pairs.map(([i, j]) => 2 * hsicGroups(reps[i]!.p, reps[j]!.p));
+    const partials = yield tf.tidy(() =>
+      concatPartials(
+        pairs.map(([i, j]) =>
+          tf.tidy(() => {
+            const c = centeredGram(transposed.get(i)!, transposed.get(j)!, 0, reps[i]!.p);
+            return hsicPartials(c, c, -1);
+          }),
+        ),
+      ),
+    );
+    const out = new Float64Array(pairs.length);
+    addPartials(partials, lengths, out);
+    return out;
+  } finally {
+    tf.dispose([...transposed.values()]);
+  }
+}
