@@ -307,3 +307,35 @@ test('on WebGPU with the stock kernels: CKA takes the older float32 path (our ke
     tf.dispose([x, y]);
   }
 });
+
+test('on WebGPU with our kernels: a mean offset of 1e5 costs no digits, where float32 tensor ops miss 1e-6', async (t) => {
+  const X = data(97, 129, 61, 1e5);
+  const Y = data(97, 13, 62, 1e5, X);
+  const x = tensorOf(X);
+  const y = tensorOf(Y);
+  try {
+    const want = cka64(X, Y);
+    for (const algorithm of ['gram', 'features'] as const) {
+      const got = await counted(() => cka.linearAsync(x, y, { algorithm }));
+      assertClose(got.value, want, 1e-6, `offset 1e5 ${algorithm}`);
+      assert.ok(got.hsic >= 1, 'our kernels did not run');
+    }
+    // The same CKA in float32 tensor ops throughout (centred on the device, plain float32 sums).
+    const naive = tf.tidy(() => {
+      const gram = (z: tf.Tensor2D) => {
+        const c = tf.sub(z, tf.mean(z, 0));
+        return tf.matMul(c, c, false, true);
+      };
+      const K = gram(x);
+      const L = gram(y);
+      const h = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(a, b));
+      return tf.div(h(K, L), tf.sqrt(tf.mul(h(K, K), h(L, L))));
+    });
+    const naiveErr = Math.abs((await naive.data())[0]! - want);
+    naive.dispose();
+    t.diagnostic(`float32 tensor ops throughout: |Δ| from float64 ${naiveErr.toExponential(2)}`);
+    assert.ok(naiveErr > 1e-6, `plain float32 CKA missed the reference by only ${naiveErr.toExponential(2)}`);
+  } finally {
+    tf.dispose([x, y]);
+  }
+});
