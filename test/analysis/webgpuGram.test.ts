@@ -132,6 +132,12 @@ async function counted<T>(f: () => Promise<T>): Promise<{ value: T; gram: number
   return { value, gram: calls[CENTERED_GRAM] - g0, hsic: calls[HSIC] - h0 };
 }
 
+/** n = 4 with a +1000 offset, where the stock path's debiased features form misses 1e-6. */
+function hardCase(): [Data, Data] {
+  const X = data(4, 3, 154, 1000);
+  return [X, data(4, 2, 1154, 1000, X)];
+}
+
 function assertClose(got: number, want: number, tol: number, what: string): void {
   assert.ok(Math.abs(got - want) <= tol, `${what}: got ${got}, float64 reference ${want} (|Δ| = ${Math.abs(got - want).toExponential(2)} > ${tol})`);
 }
@@ -143,6 +149,57 @@ before(async (t) => {
 after(async () => {
   restoreKernels();
   await initBackend('wasm');
+});
+
+/** max over entries of |hi + lo − Σ a·b| / Σ|a·b| for left · rightᵀ (row-major [m, K] and [r, K]). */
+async function crossError(left: Float32Array, right: Float32Array, m: number, r: number, depth: number): Promise<number> {
+  const l = tf.tensor2d(left, [m, depth]);
+  const rt = tf.tensor2d(right, [r, depth]);
+  try {
+    const g = centeredGram(l, rt, 0, m);
+    const v = await g.data();
+    g.dispose();
+    let worst = 0;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < r; j++) {
+        let s = 0;
+        let abs = 0;
+        for (let k = 0; k < depth; k++) {
+          const prod = left[i * depth + k]! * right[j * depth + k]!;
+          s += prod;
+          abs += Math.abs(prod);
+        }
+        if (abs > 0) worst = Math.max(worst, Math.abs(v[i * r + j]! + v[m * r + i * r + j]! - s) / abs);
+      }
+    }
+    return worst;
+  } finally {
+    tf.dispose([l, rt]);
+  }
+}
+
+test('TlCenteredGram: float-float cross-products of different operands, any shape', async () => {
+  // The cross-products of the features form: centred data of the hard case (4 examples), and odd shapes.
+  const [X, Y] = hardCase();
+  const centre = (d: Data) => {
+    const c = new Float32Array(d.x.length);
+    for (let j = 0; j < d.p; j++) {
+      let mean = 0;
+      for (let i = 0; i < d.n; i++) mean += d.x[i * d.p + j]!;
+      mean /= d.n;
+      for (let i = 0; i < d.n; i++) c[j * d.n + i] = d.x[i * d.p + j]! - mean;
+    }
+    return c; // transposed: p × n
+  };
+  const worst = await assertNoLeak('crossError', async () => {
+    let w = await crossError(centre(X), centre(Y), X.p, Y.p, X.n);
+    const A = data(13, 97, 71);
+    const B = data(1, 97, 72);
+    w = Math.max(w, await crossError(A.x, B.x, 13, 1, 97));
+    const C = data(17, 1, 73, 1000);
+    return Math.max(w, await crossError(C.x, C.x, 17, 17, 1));
+  });
+  assert.ok(worst < 1e-12, `float-float cross-product error ${worst.toExponential(2)} relative to Σ|products|`);
 });
 
 test('TlCenteredGram: float-float Gram entries far closer to float64 than a float32 matmul', async (t) => {
@@ -238,6 +295,15 @@ test('on WebGPU with our kernels: the smallest n allowed, and clear errors below
       assertClose(four.value, cka64(X4, Y4, true), 1e-6, `n = 4 debiased ${algorithm}`);
       assert.ok(two.hsic >= 1 && four.hsic >= 1, 'our kernels did not run');
     }
+    const [X, Y] = hardCase();
+    const [x, y] = [tensorOf(X), tensorOf(Y)];
+    try {
+      for (const algorithm of ['gram', 'features'] as const) {
+        assertClose(await cka.linearAsync(x, y, { debiased: true, algorithm }), cka64(X, Y, true), 1e-6, `the case the stock path misses, ${algorithm}`);
+      }
+    } finally {
+      tf.dispose([x, y]);
+    }
   } finally {
     tf.dispose(ts);
   }
@@ -301,6 +367,17 @@ test('on WebGPU with the stock kernels: CKA takes the older float32 path (our ke
       errs.push(`debiased=${debiased}: ${Math.abs(stock - cka64(X, Y, debiased)).toExponential(2)}`);
     }
     t.diagnostic(`stock path |Δ| from float64: ${errs.join(', ')}`);
+    // Four examples with a +1000 offset (seed found by a search over 180 small cases): the
+    // debiased features form, a difference of nearly equal sums, misses 1e-6 on the stock path.
+    const [X4, Y4] = hardCase();
+    const [x4, y4] = [tensorOf(X4), tensorOf(Y4)];
+    try {
+      const miss = Math.abs((await cka.linearAsync(x4, y4, { debiased: true, algorithm: 'features' })) - cka64(X4, Y4, true));
+      t.diagnostic(`stock path, n = 4 debiased features: |Δ| from float64 ${miss.toExponential(2)}`);
+      assert.ok(miss > 1e-6, `the stock path missed the reference by only ${miss.toExponential(2)}`);
+    } finally {
+      tf.dispose([x4, y4]);
+    }
   } finally {
     setWebGpuKernels('ours');
     countKernels();

@@ -17,7 +17,7 @@
  * float64-grade sums on hardware without float64.
  */
 import { tf } from '../tfjs';
-import { FLOAT_FLOAT_WGSL } from './floatFloat';
+import { FLOAT_FLOAT_WGSL, LOWEST } from './floatFloat';
 import { type KernelFunc, type TensorInfo, type WebGpuKernelConfig, type WebGpuProgram, ceilDiv, runProgram } from './shared';
 
 export const CENTERED_GRAM = 'TlCenteredGram';
@@ -38,7 +38,7 @@ function program(rows: number, r: number): WebGpuProgram {
     dispatchLayout: { x: [2], y: [1] },
     dispatch: [ceilDiv(r, T), ceilDiv(rows, T), 1],
     variableNames: ['left', 'right'],
-    uniforms: 'rowStart : i32, rows : i32, one : f32,',
+    uniforms: 'rowStart : i32, rows : i32, lowest : f32,',
     workgroupSize: [T, T, 1],
     getUserCode: () => /* wgsl */ `
       ${FLOAT_FLOAT_WGSL}
@@ -97,7 +97,7 @@ const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   return runProgram(backend, program(rows, r), [left, right], 'float32', [
     { type: 'int32', data: [rowStart] },
     { type: 'int32', data: [rows] },
-    { type: 'float32', data: [1] },
+    { type: 'float32', data: [LOWEST] },
   ]);
 };
 

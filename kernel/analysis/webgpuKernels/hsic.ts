@@ -15,7 +15,7 @@
  * with error-free additions.
  */
 import { tf } from '../tfjs';
-import { FLOAT_FLOAT_WGSL } from './floatFloat';
+import { FLOAT_FLOAT_WGSL, LOWEST } from './floatFloat';
 import { type KernelFunc, type TensorInfo, type WebGpuKernelConfig, type WebGpuProgram, ceilDiv, runProgram } from './shared';
 
 export const HSIC = 'TlHsic';
@@ -35,7 +35,7 @@ function program(groups: number): WebGpuProgram {
     dispatchLayout: { x: [0], y: [1] },
     dispatch: [groups, 1, 1],
     variableNames: ['left', 'right'],
-    uniforms: 'diagonalOffset : i32, one : f32,',
+    uniforms: 'diagonalOffset : i32, lowest : f32,',
     workgroupSize: [WG, 1, 1],
     getUserCode: () => /* wgsl */ `
       ${FLOAT_FLOAT_WGSL}
@@ -92,7 +92,7 @@ const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const groups = hsicGroups(left.shape[1]!, left.shape[2]!);
   return runProgram(backend, program(groups), [left, right], 'float32', [
     { type: 'int32', data: [diagonalOffset] },
-    { type: 'float32', data: [1] },
+    { type: 'float32', data: [LOWEST] },
   ]);
 };
 
