@@ -281,6 +281,24 @@ test('on WebGPU with our kernels: linear CKA equals float64 for odd shapes, both
   }
 });
 
+test('on WebGPU with our kernels: the Gram form in row blocks (diagonal offsets, a last short block)', async () => {
+  const X = data(61, 13, 81, 1000);
+  const Y = data(61, 129, 82, 1000, X);
+  const x = tensorOf(X);
+  const y = tensorOf(Y);
+  try {
+    cka.ckaInternals.deviceBlockEntries = 61 * 2 * 7; // 7 rows per block: 9 blocks, the last of 5 rows
+    for (const debiased of [false, true]) {
+      const got = await counted(() => cka.linearAsync(x, y, { debiased, algorithm: 'gram' }));
+      assertClose(got.value, cka64(X, Y, debiased), 1e-6, `blocks debiased=${debiased}`);
+      assert.equal(got.gram, 9 * 2, 'a Gram block per module per block of rows');
+    }
+  } finally {
+    cka.ckaInternals.deviceBlockEntries = 2 ** 24;
+    tf.dispose([x, y]);
+  }
+});
+
 test('on WebGPU with our kernels: the smallest n allowed, and clear errors below it', async () => {
   const X2 = data(2, 3, 31);
   const Y2 = data(2, 5, 32);

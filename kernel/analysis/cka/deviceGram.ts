@@ -15,14 +15,26 @@ import type { Analysis } from '../engine';
 import { transpose } from '../float64';
 import { CENTERED_GRAM, centeredGram } from '../webgpuKernels/centeredGram';
 import { HSIC, hsicGroups, hsicPartials } from '../webgpuKernels/hsic';
+import { asWebGpu } from '../webgpuKernels/shared';
+import { ckaInternals } from './internals';
 import { type Pair, type Rep, uniqueOf } from './rep';
 
-/** Float-float Gram entries kept on the device at once (8 bytes each): 256 MiB. */
-const BLOCK_ENTRIES = 2 ** 25;
+/** The largest storage buffer a kernel may bind, in bytes (WebGPU's default when not reported). */
+function bindingLimit(): number {
+  return asWebGpu(tf.backend()).device.limits['maxStorageBufferBindingSize'] ?? 2 ** 27;
+}
 
-/** Whether the linear CKA sums run on the kernels of ../webgpuKernels (webgpu, with them registered). */
-export function deviceGramKernels(): boolean {
-  return tf.getBackend() === 'webgpu' && tf.getKernel(CENTERED_GRAM, 'webgpu') !== undefined && tf.getKernel(HSIC, 'webgpu') !== undefined;
+/**
+ * Whether the linear CKA sums of these representations, by `form`, run on the kernels of
+ * ../webgpuKernels: on webgpu with them registered, and every buffer fitting one storage buffer
+ * binding (the features, and for the features form each pair's cross-products); otherwise the
+ * column-chunked path of ./linear.ts.
+ */
+export function deviceGramKernels(reps: readonly Rep[], pairs: readonly Pair[], form: 'gram' | 'features'): boolean {
+  if (tf.getBackend() !== 'webgpu' || tf.getKernel(CENTERED_GRAM, 'webgpu') === undefined || tf.getKernel(HSIC, 'webgpu') === undefined) return false;
+  const limit = bindingLimit();
+  if (!uniqueOf(pairs).every((u) => 4 * reps[u]!.n * reps[u]!.p <= limit)) return false;
+  return form === 'gram' ? 8 * reps[0]!.n <= limit : pairs.every(([i, j]) => 8 * reps[i]!.p * reps[j]!.p <= limit);
 }
 
 /** The pairs' partial sums ([W, 2] each, W by size) in one flat tensor, for one read. */
@@ -43,12 +55,13 @@ function addPartials(values: Float32Array, lengths: readonly number[], out: Floa
 /**
  * Σ_{a≠b} Kᵢ_ab Kⱼ_ab per pair: per block of rows, each module's float-float Gram rows once
  * (`TlCenteredGram`), then one `TlHsic` reduction per pair; one read per block (one in all unless
- * n² times the number of modules exceeds {@link BLOCK_ENTRIES}).
+ * n² times the number of modules exceeds `ckaInternals.deviceBlockEntries`, 2²⁴ entries of
+ * 8 bytes: 128 MiB).
  */
 export function* deviceOffDiagonal(reps: readonly Rep[], pairs: readonly Pair[]): Analysis<Float64Array> {
   const n = reps[0]!.n;
   const used = uniqueOf(pairs);
-  const bb = Math.max(1, Math.min(n, Math.floor(BLOCK_ENTRIES / (n * used.length))));
+  const bb = Math.max(1, Math.min(n, Math.floor(ckaInternals.deviceBlockEntries / (n * used.length)), Math.floor(bindingLimit() / (8 * n))));
   const out = new Float64Array(pairs.length);
   const uploaded = new Map<number, tf.Tensor2D>();
   try {

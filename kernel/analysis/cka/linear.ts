@@ -43,7 +43,7 @@ export function* linearOffDiagonal(reps: readonly Rep[], pairs: readonly Pair[],
   const host = ckaInternals.reducer ? ckaInternals.reducer === 'host' : reduceOnHost();
   const form = algorithm === 'auto' ? chooseAlgorithm(reps, pairs, host, debiased) : algorithm;
   if (form === 'features') {
-    const full = !host && deviceGramKernels() ? yield* deviceFeatureCross(reps, pairs) : yield* featureCross(reps, pairs);
+    const full = !host && deviceGramKernels(reps, pairs, 'features') ? yield* deviceFeatureCross(reps, pairs) : yield* featureCross(reps, pairs);
     return full.map((v, k) => v - dot(reps[pairs[k]![0]]!.d, reps[pairs[k]![1]]!.d));
   }
   return yield* gramOffDiagonal(reps, pairs, host);
@@ -88,7 +88,7 @@ function* featureCross(reps: readonly Rep[], pairs: readonly Pair[]): Analysis<F
  * device.
  */
 function* gramOffDiagonal(reps: readonly Rep[], pairs: readonly Pair[], host: boolean): Analysis<Float64Array> {
-  if (!host && deviceGramKernels()) return yield* deviceOffDiagonal(reps, pairs);
+  if (!host && deviceGramKernels(reps, pairs, 'gram')) return yield* deviceOffDiagonal(reps, pairs);
   const n = reps[0]!.n;
   const used = uniqueOf(pairs);
   const threads = host ? parallelThreads(n, used.map((u) => reps[u]!.p)) : 1;
