@@ -53,8 +53,8 @@ function addPartials(values: Float32Array, lengths: readonly number[], out: Floa
 }
 
 /**
- * Σ_{a≠b} Kᵢ_ab Kⱼ_ab per pair: per block of rows, each module's float-float Gram rows once
- * (`TlCenteredGram`), then one `TlHsic` reduction per pair; one read per block (one in all unless
+ * Σ_{a≠b} Kᵢ_ab Kⱼ_ab per pair: per block of rows, each module's float-float Gram rows of the
+ * upper triangle once (`TlCenteredGram`, half the products), then one `TlHsic` reduction per pair; one read per block (one in all unless
  * n² times the number of modules exceeds `ckaInternals.deviceBlockEntries`, 2²⁴ entries of
  * 8 bytes: 128 MiB).
  */
@@ -68,11 +68,13 @@ export function* deviceOffDiagonal(reps: readonly Rep[], pairs: readonly Pair[])
     for (const u of used) uploaded.set(u, tf.tensor2d(reps[u]!.x, [n, reps[u]!.p]));
     for (let r0 = 0; r0 < n; r0 += bb) {
       const rows = Math.min(n, r0 + bb) - r0;
-      const lengths = pairs.map(() => 2 * hsicGroups(rows, n));
+      // K[r0:r1, r0:n]: the block's part of the upper triangle. Its square [r0:r1, r0:r1] holds
+      // both (a, b) and (b, a); the columns past r1 stand for their mirror images too (× 2).
+      const lengths = pairs.map(() => 2 * hsicGroups(rows, n - r0));
       const partials = yield tf.tidy(() => {
         const grams = new Map<number, tf.Tensor3D>();
-        for (const u of used) grams.set(u, centeredGram(uploaded.get(u)!, uploaded.get(u)!, r0, rows));
-        return concatPartials(pairs.map(([i, j]) => hsicPartials(grams.get(i)!, grams.get(j)!, r0)));
+        for (const u of used) grams.set(u, centeredGram(uploaded.get(u)!, uploaded.get(u)!, r0, rows, r0));
+        return concatPartials(pairs.map(([i, j]) => hsicPartials(grams.get(i)!, grams.get(j)!, 0, rows)));
       });
       addPartials(partials, lengths, out);
     }

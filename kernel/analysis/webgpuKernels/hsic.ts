@@ -4,8 +4,9 @@
  * float64.
  *
  * Inputs `left`, `right`: [2, rows, cols] hi/lo planes (from ./centeredGram.ts); attr
- * `diagonalOffset`: with d ≥ 0, entries (i, j) with i + d = j are left out (the diagonal of a row
- * block of a Gram matrix starting at row d: the unbiased HSIC needs Σ_{a≠b}); d < 0 keeps all.
+ * `diagonalOffset`: with d ≥ 0, entries (i, j) with i + d = j are left out (the diagonal of a
+ * Gram block: the unbiased HSIC needs Σ_{a≠b}); d < 0 keeps all. Attr `doubleFrom`: entries with
+ * j ≥ doubleFrom count twice (a row block of an upper triangle stands for its mirror image too).
  * Output [W, 2] (W = {@link hsicGroups}): per workgroup a Dot2 pair (s, c) (./floatFloat.ts) whose sum is that workgroup's
  * part; the caller adds the W·2 numbers in float64.
  *
@@ -26,7 +27,12 @@ const MAX_GROUPS = 64;
 export interface HsicAttrs {
   /** Leave out entries (i, j) with i + diagonalOffset = j; negative: keep every entry. */
   readonly diagonalOffset: number;
+  /** Count entries (i, j) with j ≥ doubleFrom twice (the mirror images of an upper triangle). */
+  readonly doubleFrom: number;
 }
+
+/** `doubleFrom` that doubles nothing. */
+const NEVER = 2 ** 31 - 1;
 
 function program(groups: number): WebGpuProgram {
   return {
@@ -35,7 +41,7 @@ function program(groups: number): WebGpuProgram {
     dispatchLayout: { x: [0], y: [1] },
     dispatch: [groups, 1, 1],
     variableNames: ['left', 'right'],
-    uniforms: 'diagonalOffset : i32, lowest : f32,',
+    uniforms: 'diagonalOffset : i32, doubleFrom : i32, lowest : f32,',
     workgroupSize: [WG, 1, 1],
     getUserCode: () => /* wgsl */ `
       ${FLOAT_FLOAT_WGSL}
@@ -55,7 +61,9 @@ function program(groups: number): WebGpuProgram {
             let lh = right[t];
             let ll = right[total + t];
             let p = tlTwoProd(tlSplit(kh), tlSplit(lh));
-            acc = tlAccumulate(acc, vec2<f32>(p.x, p.y + (kh * ll + kl * lh)));
+            // × 2 for the mirrored entries: exact.
+            let w = select(1.0, 2.0, j >= uniforms.doubleFrom);
+            acc = tlAccumulate(acc, w * vec2<f32>(p.x, p.y + (kh * ll + kl * lh)));
           }
         }
         let lid = localId.x;
@@ -83,15 +91,16 @@ export function hsicGroups(rows: number, cols: number): number {
 const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const left = (inputs as Record<string, TensorInfo>)['left']!;
   const right = (inputs as Record<string, TensorInfo>)['right']!;
-  const { diagonalOffset } = attrs as unknown as HsicAttrs;
+  const { diagonalOffset, doubleFrom } = attrs as unknown as HsicAttrs;
   if (left.shape.length !== 3 || left.shape[0] !== 2 || !tf.util.arraysEqual(left.shape, right.shape)) {
     throw new Error(`${HSIC}: left and right must both be [2, rows, cols] hi/lo planes; got [${left.shape.join(', ')}] and [${right.shape.join(', ')}]`);
   }
   if (left.dtype !== 'float32' || right.dtype !== 'float32') throw new Error(`${HSIC}: float32 inputs only`);
-  if (!Number.isInteger(diagonalOffset)) throw new Error(`${HSIC}: diagonalOffset must be an integer; got ${diagonalOffset}`);
+  if (!Number.isInteger(diagonalOffset) || !Number.isInteger(doubleFrom)) throw new Error(`${HSIC}: diagonalOffset and doubleFrom must be integers; got ${diagonalOffset}, ${doubleFrom}`);
   const groups = hsicGroups(left.shape[1]!, left.shape[2]!);
   return runProgram(backend, program(groups), [left, right], 'float32', [
     { type: 'int32', data: [diagonalOffset] },
+    { type: 'int32', data: [Math.min(doubleFrom, NEVER)] },
     { type: 'float32', data: [LOWEST] },
   ]);
 };
@@ -99,7 +108,7 @@ const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
 export const hsicConfig: WebGpuKernelConfig = { kernelName: HSIC, kernelFunc };
 
 /** Runs {@link HSIC} (webgpu only): [W, 2] partial sums of Σ left ⊙ right (hi/lo planes). */
-export function hsicPartials(left: tf.Tensor3D, right: tf.Tensor3D, diagonalOffset: number): tf.Tensor2D {
-  const attrs: HsicAttrs = { diagonalOffset };
+export function hsicPartials(left: tf.Tensor3D, right: tf.Tensor3D, diagonalOffset: number, doubleFrom = NEVER): tf.Tensor2D {
+  const attrs: HsicAttrs = { diagonalOffset, doubleFrom };
   return tf.engine().runKernel(HSIC, { left, right }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D;
 }
