@@ -11,9 +11,14 @@
  */
 import { tf } from '../tfjs';
 import type { KernelFunc, WebGpuKernelConfig } from './shared';
+import { centeredGramConfig } from './centeredGram';
+import { hsicConfig } from './hsic';
 
 /** Every kernel this folder registers, in registration order (one file each). */
-const WEBGPU_KERNELS: readonly WebGpuKernelConfig[] = [];
+const WEBGPU_KERNELS: readonly WebGpuKernelConfig[] = [
+  centeredGramConfig,
+  hsicConfig,
+];
 
 const BACKEND = 'webgpu';
 
