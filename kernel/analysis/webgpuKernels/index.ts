@@ -11,9 +11,18 @@
  */
 import { tf } from '../tfjs';
 import type { KernelFunc, WebGpuKernelConfig } from './shared';
+import { conv2DConfig } from './conv2D';
+import { conv2DBackpropFilterConfig } from './conv2DBackpropFilter';
+import { conv2DBackpropInputConfig } from './conv2DBackpropInput';
+import { fusedConv2DConfig } from './fusedConv2D';
 
 /** Every kernel this folder registers, in registration order (one file each). */
-const WEBGPU_KERNELS: readonly WebGpuKernelConfig[] = [];
+const WEBGPU_KERNELS: readonly WebGpuKernelConfig[] = [
+  conv2DConfig,
+  fusedConv2DConfig,
+  conv2DBackpropInputConfig,
+  conv2DBackpropFilterConfig,
+];
 
 const BACKEND = 'webgpu';
 
