@@ -84,21 +84,24 @@ export function convForward(a: ForwardArgs): TensorInfo | null {
   const k = info.filterHeight * info.filterWidth * info.inChannels;
   const helpers = `
 fn kRange(z : i32) -> vec2<i32> { return vec2<i32>(0, uniforms.K); }
-fn loadA(m : i32, k : i32, z : i32) -> f32 {
+// Row m: (b, oy·sH − padTop, ox·sW − padLeft).
+fn rowOf(m : i32, z : i32) -> vec4<i32> {
   let ox = m % uniforms.outW;
   let t = m / uniforms.outW;
-  let oy = t % uniforms.outH;
-  let b = t / uniforms.outH;
-  let ci = k % uniforms.inC;
-  let tap = k / uniforms.inC;
-  let kx = tap % uniforms.fW;
-  let ky = tap / uniforms.fW;
-  let iy = oy * uniforms.sH + ky * uniforms.dH - uniforms.padT;
-  let ix = ox * uniforms.sW + kx * uniforms.dW - uniforms.padL;
-  if (iy < 0 || iy >= uniforms.inH || ix < 0 || ix >= uniforms.inW) { return 0.0; }
-  return x[((b * uniforms.inH + iy) * uniforms.inW + ix) * uniforms.inC + ci];
+  return vec4<i32>(t / uniforms.outH, (t % uniforms.outH) * uniforms.sH - uniforms.padT, ox * uniforms.sW - uniforms.padL, 0);
 }
-fn loadB(k : i32, n : i32, z : i32) -> f32 { return W[k * uniforms.N + n]; }
+// Column k: (ky·dH, kx·dW, ci).
+fn colOf(k : i32, z : i32) -> vec4<i32> {
+  let tap = k / uniforms.inC;
+  return vec4<i32>((tap / uniforms.fW) * uniforms.dH, (tap % uniforms.fW) * uniforms.dW, k % uniforms.inC, 0);
+}
+fn loadA(r : vec4<i32>, c : vec4<i32>, z : i32) -> f32 {
+  let iy = r.y + c.x;
+  let ix = r.z + c.y;
+  if (iy < 0 || iy >= uniforms.inH || ix < 0 || ix >= uniforms.inW) { return 0.0; }
+  return x[((r.x * uniforms.inH + iy) * uniforms.inW + ix) * uniforms.inC + c.z];
+}
+fn loadB(c : vec4<i32>, k : i32, n : i32, z : i32) -> f32 { return W[k * uniforms.N + n]; }
 fn storeC(m : i32, n : i32, z : i32, v : f32) {
   var r = v${bias ? ' + bias[n]' : ''};
   r = ${act};

@@ -85,21 +85,23 @@ export function convBackpropFilter(x: TensorInfo, dy: TensorInfo, attrs: Record<
   });
   const helpers = `
 fn kRange(z : i32) -> vec2<i32> { return vec2<i32>(z * uniforms.kChunk, min(uniforms.K, (z + 1) * uniforms.kChunk)); }
-fn loadA(m : i32, k : i32, z : i32) -> f32 {
-  let ci = m % uniforms.inC;
+// Row m: (ky − padTop, kx − padLeft, ci).
+fn rowOf(m : i32, z : i32) -> vec4<i32> {
   let tap = m / uniforms.inC;
-  let kx = tap % uniforms.fW;
-  let ky = tap / uniforms.fW;
-  let ox = k % uniforms.outW;
-  let t = k / uniforms.outW;
-  let oy = t % uniforms.outH;
-  let b = t / uniforms.outH;
-  let iy = oy * uniforms.sH + ky - uniforms.padT;
-  let ix = ox * uniforms.sW + kx - uniforms.padL;
-  if (iy < 0 || iy >= uniforms.inH || ix < 0 || ix >= uniforms.inW) { return 0.0; }
-  return x[((b * uniforms.inH + iy) * uniforms.inW + ix) * uniforms.inC + ci];
+  return vec4<i32>(tap / uniforms.fW - uniforms.padT, tap % uniforms.fW - uniforms.padL, m % uniforms.inC, 0);
 }
-fn loadB(k : i32, n : i32, z : i32) -> f32 { return dy[k * uniforms.N + n]; }
+// Column k: (b, oy·sH, ox·sW).
+fn colOf(k : i32, z : i32) -> vec4<i32> {
+  let t = k / uniforms.outW;
+  return vec4<i32>(t / uniforms.outH, (t % uniforms.outH) * uniforms.sH, (k % uniforms.outW) * uniforms.sW, 0);
+}
+fn loadA(r : vec4<i32>, c : vec4<i32>, z : i32) -> f32 {
+  let iy = c.y + r.x;
+  let ix = c.z + r.y;
+  if (iy < 0 || iy >= uniforms.inH || ix < 0 || ix >= uniforms.inW) { return 0.0; }
+  return x[((c.x * uniforms.inH + iy) * uniforms.inW + ix) * uniforms.inC + r.z];
+}
+fn loadB(c : vec4<i32>, k : i32, n : i32, z : i32) -> f32 { return dy[k * uniforms.N + n]; }
 fn storeC(m : i32, n : i32, z : i32, v : f32) { result[(z * uniforms.M + m) * uniforms.N + n] = v; }`;
   const { program, uniforms } = gemmProgram({
     key: 'bpf',

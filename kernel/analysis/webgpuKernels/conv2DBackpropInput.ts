@@ -14,7 +14,8 @@
  *   m = (b·jCount + j)·iCount + i,  iy = py + j·sH, ix = px + i·sW     M = batch·jCount·iCount
  *   n = ci                                                              N = inC
  *   k = (ty·nkx + tx)·outC + co,    ky = ky0 + ty·sH, kx = kx0 + tx·sW  K = nky·nkx·outC
- *   A(m, k) = dy[b, (iy + padTop − ky)/sH, (ix + padLeft − kx)/sW, co]  (0 outside dy)
+ *   A(m, k) = dy[b, (iy + padTop − ky)/sH, (ix + padLeft − kx)/sW, co]  (0 outside dy; the
+ *             divisions are exact: the row is qy + j − ty with py + padTop = qy·sH + ky0)
  *   B(k, n) = W[ky, kx, ci, co]
  *   dx[b, iy, ix, ci] = C(m, n)   (rows with iy ≥ inH or ix ≥ inW are padding of the phase grid)
  */
@@ -56,52 +57,58 @@ export function convBackpropInput(dy: TensorInfo, filter: TensorInfo, attrs: Rec
     jCount,
     iCount,
   });
+  // For phase (py, px): the taps ky = ky0 + ty·sH with ky0 = (py + padTop) mod sH, and, writing
+  // py + padTop = qy·sH + ky0, the dy row of input row iy = py + j·sH and tap ty is exactly
+  // (iy + padTop − ky)/sH = qy + j − ty: no division per element (likewise for columns).
   const helpers = `
-// The phase's first tap and tap counts: (ky0, kx0, nky, nkx).
+// The phase's (ky0, kx0, nky, nkx) and (qy, qx).
 fn phaseTaps(z : i32) -> vec4<i32> {
-  let py = z / uniforms.sW;
-  let px = z % uniforms.sW;
-  let ky0 = (py + uniforms.padT) % uniforms.sH;
-  let kx0 = (px + uniforms.padL) % uniforms.sW;
+  let ky0 = (z / uniforms.sW + uniforms.padT) % uniforms.sH;
+  let kx0 = (z % uniforms.sW + uniforms.padL) % uniforms.sW;
   return vec4<i32>(ky0, kx0, (uniforms.fH - ky0 + uniforms.sH - 1) / uniforms.sH, (uniforms.fW - kx0 + uniforms.sW - 1) / uniforms.sW);
+}
+fn phaseQ(z : i32) -> vec2<i32> {
+  return vec2<i32>((z / uniforms.sW + uniforms.padT) / uniforms.sH, (z % uniforms.sW + uniforms.padL) / uniforms.sW);
 }
 fn kRange(z : i32) -> vec2<i32> {
   let p = phaseTaps(z);
   return vec2<i32>(0, p.z * p.w * uniforms.outC);
 }
-// (ky, kx, co) of k in phase z.
-fn tapOf(k : i32, z : i32) -> vec3<i32> {
+// (b, j, i) of row m: input pixel (py + j·sH, px + i·sW) of image b.
+fn rowCoords(m : i32) -> vec3<i32> {
+  let t = m / uniforms.iCount;
+  return vec3<i32>(t / uniforms.jCount, t % uniforms.jCount, m % uniforms.iCount);
+}
+// Row m: (b, qy + j, qx + i, whether the pixel is in the image).
+fn rowOf(m : i32, z : i32) -> vec4<i32> {
+  let c = rowCoords(m);
+  let q = phaseQ(z);
+  let inside = z / uniforms.sW + c.y * uniforms.sH < uniforms.inH && z % uniforms.sW + c.z * uniforms.sW < uniforms.inW;
+  return vec4<i32>(c.x, q.x + c.y, q.y + c.z, select(0, 1, inside));
+}
+// Column k: (ty, tx, co, ky·fW + kx): tap (ty, tx) of the phase and the output channel.
+fn colOf(k : i32, z : i32) -> vec4<i32> {
   let p = phaseTaps(z);
   let tap = k / uniforms.outC;
-  return vec3<i32>(p.x + (tap / p.w) * uniforms.sH, p.y + (tap % p.w) * uniforms.sW, k % uniforms.outC);
+  let ty = tap / max(p.w, 1);
+  let tx = tap % max(p.w, 1);
+  return vec4<i32>(ty, tx, k % uniforms.outC, (p.x + ty * uniforms.sH) * uniforms.fW + p.y + tx * uniforms.sW);
 }
-// (b, iy, ix) of row m in phase z.
-fn pixelOf(m : i32, z : i32) -> vec3<i32> {
-  let i = m % uniforms.iCount;
-  let t = m / uniforms.iCount;
-  return vec3<i32>(t / uniforms.jCount, z / uniforms.sW + (t % uniforms.jCount) * uniforms.sH, z % uniforms.sW + i * uniforms.sW);
+fn loadA(r : vec4<i32>, c : vec4<i32>, z : i32) -> f32 {
+  let oy = r.y - c.x;
+  let ox = r.z - c.y;
+  if (r.w == 0 || oy < 0 || oy >= uniforms.outH || ox < 0 || ox >= uniforms.outW) { return 0.0; }
+  return dy[((r.x * uniforms.outH + oy) * uniforms.outW + ox) * uniforms.outC + c.z];
 }
-fn loadA(m : i32, k : i32, z : i32) -> f32 {
-  let p = pixelOf(m, z);
-  if (p.y >= uniforms.inH || p.z >= uniforms.inW) { return 0.0; }
-  let tap = tapOf(k, z);
-  // Exact divisions: the phase's taps land on the stride grid by construction.
-  let ny = p.y + uniforms.padT - tap.x;
-  let nx = p.z + uniforms.padL - tap.y;
-  if (ny < 0 || nx < 0) { return 0.0; }
-  let oy = ny / uniforms.sH;
-  let ox = nx / uniforms.sW;
-  if (oy >= uniforms.outH || ox >= uniforms.outW) { return 0.0; }
-  return dy[((p.x * uniforms.outH + oy) * uniforms.outW + ox) * uniforms.outC + tap.z];
-}
-fn loadB(k : i32, n : i32, z : i32) -> f32 {
-  let tap = tapOf(k, z);
-  return W[((tap.x * uniforms.fW + tap.y) * uniforms.N + n) * uniforms.outC + tap.z];
+fn loadB(c : vec4<i32>, k : i32, n : i32, z : i32) -> f32 {
+  return W[(c.w * uniforms.N + n) * uniforms.outC + c.z];
 }
 fn storeC(m : i32, n : i32, z : i32, v : f32) {
-  let p = pixelOf(m, z);
-  if (p.y < uniforms.inH && p.z < uniforms.inW) {
-    result[((p.x * uniforms.inH + p.y) * uniforms.inW + p.z) * uniforms.N + n] = v;
+  let c = rowCoords(m);
+  let iy = z / uniforms.sW + c.y * uniforms.sH;
+  let ix = z % uniforms.sW + c.z * uniforms.sW;
+  if (iy < uniforms.inH && ix < uniforms.inW) {
+    result[((c.x * uniforms.inH + iy) * uniforms.inW + ix) * uniforms.N + n] = v;
   }
 }`;
   const { program, uniforms } = gemmProgram({

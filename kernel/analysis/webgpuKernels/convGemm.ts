@@ -59,10 +59,16 @@ export interface GemmSpec {
   /** Whether B(·, n) is contiguous along k (stage it k-fastest) or along n. */
   readonly bAlongK: boolean;
   /**
-   * WGSL defining `fn kRange(z: i32) -> vec2<i32>` (the K interval slice z owns),
-   * `fn loadA(m: i32, k: i32, z: i32) -> f32`, `fn loadB(k: i32, n: i32, z: i32) -> f32` (called
-   * with m < M, n < N and k in kRange(z)) and `fn storeC(m: i32, n: i32, z: i32, v: f32)` (called
-   * with m < M, n < N).
+   * WGSL defining
+   * - `fn kRange(z: i32) -> vec2<i32>`: the K interval slice z owns;
+   * - `fn rowOf(m: i32, z: i32) -> vec4<i32>` and `fn colOf(k: i32, z: i32) -> vec4<i32>`: the
+   *   coordinates row m and column k of A stand for (the divisions, done once per thread and
+   *   K step rather than per element);
+   * - `fn loadA(r: vec4<i32>, c: vec4<i32>, z: i32) -> f32`: A(m, k) from rowOf(m), colOf(k);
+   * - `fn loadB(c: vec4<i32>, k: i32, n: i32, z: i32) -> f32`: B(k, n) (c = colOf(k) when
+   *   bAlongK, else unset);
+   * - `fn storeC(m: i32, n: i32, z: i32, v: f32)`.
+   * Loads are called with m < M, n < N and k in kRange(z) only; storeC with m < M and n < N.
    */
   readonly helpers: string;
 }
@@ -71,13 +77,45 @@ export interface GemmSpec {
 export function gemmProgram(spec: GemmSpec): { program: WebGpuProgram; uniforms: ProgramUniform[] } {
   const { wx, wy, tm, tn } = tileFor(spec.n);
   const rank = spec.outputShape.length;
-  // Threads load tiles in rounds of 256 elements: A's TK×TM slice takes TM/16 rounds, B's TN/16.
+  // Threads stage tiles in rounds of 256 elements: A's TK×TM slice takes TM/16 rounds, B's TN/16.
+  // Element e = localIndex + 256·r of a slice. As 256 is a multiple of TK, TM and TN, the fastest
+  // index of e is the same in every round: staged k-fastest, a thread always loads column
+  // k0 + li % TK (one colOf per K step) of rows that do not change along K (rowOf once, before
+  // the loop); staged m-fastest, always row m0 + li % TM (rowOf once) of columns
+  // k0 + li / TM + (256 / TM)·r.
   const aRounds = (TK * tm) / THREADS;
   const bRounds = (TK * tn) / THREADS;
-  // Element e = localIndex + 256·r of a staged slice; k-fastest staging reads runs of K that are
-  // contiguous in memory (channels), m/n-fastest staging runs of M or N.
-  const aIndex = spec.aAlongK ? `let kk = e % ${TK}; let mm = e / ${TK};` : `let mm = e % ${tm}; let kk = e / ${tm};`;
-  const bIndex = spec.bAlongK ? `let kk = e % ${TK}; let nn = e / ${TK};` : `let nn = e % ${tn}; let kk = e / ${tn};`;
+  const aLoads = spec.aAlongK
+    ? `for (var r = 0; r < ${aRounds}; r = r + 1) {
+      let mm = li / ${TK} + r * ${THREADS / TK};
+      var v = 0.0;
+      if (m0 + mm < uniforms.M && kMine < kr.y) { v = loadA(aRows[r], kCol, z); }
+      As[li % ${TK}][mm / 4][mm % 4] = v;
+    }`
+    : `for (var r = 0; r < ${aRounds}; r = r + 1) {
+      let kk = li / ${tm} + r * ${THREADS / tm};
+      let k = k0 + kk;
+      var v = 0.0;
+      if (aRowOk && k < kr.y) { v = loadA(aRow, colOf(k, z), z); }
+      As[kk][(li % ${tm}) / 4][li % 4] = v;
+    }`;
+  const bLoads = spec.bAlongK
+    ? `for (var r = 0; r < ${bRounds}; r = r + 1) {
+      let nn = li / ${TK} + r * ${THREADS / TK};
+      let n = n0 + nn;
+      var v = 0.0;
+      if (n < uniforms.N && kMine < kr.y) { v = loadB(kCol, kMine, n, z); }
+      Bs[li % ${TK}][nn / 4][nn % 4] = v;
+    }`
+    : `for (var r = 0; r < ${bRounds}; r = r + 1) {
+      let kk = li / ${tn} + r * ${THREADS / tn};
+      let k = k0 + kk;
+      let n = n0 + li % ${tn};
+      var v = 0.0;
+      if (n < uniforms.N && k < kr.y) { v = loadB(vec4<i32>(0), k, n, z); }
+      Bs[kk][(li % ${tn}) / 4][li % 4] = v;
+    }`;
+  const needCol = spec.aAlongK || spec.bAlongK;
   const userCode = `
 ${spec.helpers}
 
@@ -93,29 +131,22 @@ fn main() {
   let m0 = i32(workgroupId.y) * ${tm};
   let z = i32(workgroupId.z);
   let kr = kRange(z);
+  ${
+    spec.aAlongK
+      ? `var aRows : array<vec4<i32>, ${aRounds}>;
+  for (var r = 0; r < ${aRounds}; r = r + 1) { aRows[r] = rowOf(min(m0 + li / ${TK} + r * ${THREADS / TK}, uniforms.M - 1), z); }`
+      : `let aRowOk = m0 + li % ${tm} < uniforms.M;
+  let aRow = rowOf(min(m0 + li % ${tm}, uniforms.M - 1), z);`
+  }
   // acc[i][j] = C(m0 + 4·ty + i, n0 + 4·tx + j), in registers.
   var acc : array<vec4<f32>, 4>;
   // The trip count is a uniform (the longest slice); shorter slices read zeros past kr.y.
   for (var t = 0; t < uniforms.kLoop; t = t + ${TK}) {
     let k0 = kr.x + t;
-    for (var r = 0; r < ${aRounds}; r = r + 1) {
-      let e = li + r * ${THREADS};
-      ${aIndex}
-      let m = m0 + mm;
-      let k = k0 + kk;
-      var v = 0.0;
-      if (m < uniforms.M && k < kr.y) { v = loadA(m, k, z); }
-      As[kk][mm / 4][mm % 4] = v;
-    }
-    for (var r = 0; r < ${bRounds}; r = r + 1) {
-      let e = li + r * ${THREADS};
-      ${bIndex}
-      let n = n0 + nn;
-      let k = k0 + kk;
-      var v = 0.0;
-      if (n < uniforms.N && k < kr.y) { v = loadB(k, n, z); }
-      Bs[kk][nn / 4][nn % 4] = v;
-    }
+    let kMine = k0 + li % ${TK};
+    ${needCol ? 'let kCol = colOf(min(kMine, max(kr.y - 1, 0)), z);' : ''}
+    ${aLoads}
+    ${bLoads}
     workgroupBarrier();
     for (var kk = 0; kk < ${TK}; kk = kk + 1) {
       let a = As[kk][ty];
