@@ -15,7 +15,7 @@
 import { tf } from '../tfjs';
 import type { KernelFunc, TensorInfo, WebGpuKernelConfig } from './shared';
 import { runProgram } from './shared';
-import { convKernelRuns, gemmProgram, intUniforms } from './convGemm';
+import { convKernelRuns, fitsDispatch, gemmProgram, intUniforms } from './convGemm';
 
 /** Fused activations our forward kernel applies in its epilogue (others go to the stock kernel). */
 const ACTIVATIONS: Record<string, string> = {
@@ -121,6 +121,7 @@ fn storeC(m : i32, n : i32, z : i32, v : f32) {
     bAlongK: false,
     helpers,
   });
+  if (!fitsDispatch(backend, program)) return null;
   return runProgram(backend, program, bias ? [x, filter, bias] : [x, filter], 'float32', uniforms);
 }
 

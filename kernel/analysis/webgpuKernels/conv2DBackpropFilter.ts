@@ -15,7 +15,7 @@
 import { tf } from '../tfjs';
 import type { KernelFunc, TensorInfo, WebGpuKernelConfig, WebGpuProgram } from './shared';
 import { asWebGpu, ceilDiv, runProgram } from './shared';
-import { TK, convKernelRuns, gemmProgram, intUniforms, tileFor } from './convGemm';
+import { TK, convKernelRuns, fitsDispatch, gemmProgram, intUniforms, tileFor } from './convGemm';
 import { float4D, isNHWC } from './conv2D';
 
 /** Workgroups the split aims for: two per SM of a large GPU (132 on an H100). */
@@ -117,6 +117,7 @@ fn storeC(m : i32, n : i32, z : i32, v : f32) { result[(z * uniforms.M + m) * un
     bAlongK: false,
     helpers,
   });
+  if (!fitsDispatch(backend, program)) return null;
   const partial = runProgram(backend, program, [x, dy], 'float32', uniforms);
   if (slices === 1) return partial;
   const out = runProgram(backend, sumSlicesProgram([...filterShape]), [partial], 'float32', [{ type: 'int32', data: [slices] }]);

@@ -22,7 +22,7 @@
 import { tf } from '../tfjs';
 import type { KernelFunc, TensorInfo, WebGpuKernelConfig } from './shared';
 import { ceilDiv, runProgram } from './shared';
-import { convKernelRuns, gemmProgram, intUniforms } from './convGemm';
+import { convKernelRuns, fitsDispatch, gemmProgram, intUniforms } from './convGemm';
 import { float4D, isNHWC } from './conv2D';
 
 /** dx on our implicit GEMM, or null where the stock kernel should run. */
@@ -126,6 +126,7 @@ fn storeC(m : i32, n : i32, z : i32, v : f32) {
     bAlongK: true,
     helpers,
   });
+  if (!fitsDispatch(backend, program)) return null;
   return runProgram(backend, program, [dy, filter], 'float32', uniforms);
 }
 

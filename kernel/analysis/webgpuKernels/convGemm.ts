@@ -22,7 +22,7 @@
  * fused activation, whatever the sizes.
  */
 import type { ProgramUniform, WebGpuProgram } from './shared';
-import { ceilDiv } from './shared';
+import { asWebGpu, ceilDiv } from './shared';
 
 /** K step of a tile (rows of A, columns of B staged per barrier). */
 export const TK = 16;
@@ -187,6 +187,15 @@ fn main() {
     ...spec.uniformData,
   ];
   return { program, uniforms };
+}
+
+/**
+ * Whether the device can dispatch `program` in one go (at most maxComputeWorkgroupsPerDimension
+ * workgroups along each axis, 65535 by default); kernels leave larger problems to the stock kernel.
+ */
+export function fitsDispatch(backend: unknown, program: WebGpuProgram): boolean {
+  const limit = asWebGpu(backend).device.limits['maxComputeWorkgroupsPerDimension'] ?? 65535;
+  return program.dispatch.every((d) => d <= limit);
 }
 
 /** `name : i32,` fields and their values, in one order. */
