@@ -11,9 +11,14 @@
  */
 import { tf } from '../tfjs';
 import type { KernelFunc, WebGpuKernelConfig } from './shared';
+import { batchMatMulConfig } from './batchMatMul';
+import { fusedMatMulConfig } from './fusedMatMul';
 
 /** Every kernel this folder registers, in registration order (one file each). */
-const WEBGPU_KERNELS: readonly WebGpuKernelConfig[] = [];
+const WEBGPU_KERNELS: readonly WebGpuKernelConfig[] = [
+  batchMatMulConfig,
+  fusedMatMulConfig,
+];
 
 const BACKEND = 'webgpu';
 
