@@ -8,9 +8,10 @@
  * 64×16 slice of A and the 16×64 slice of B in workgroup memory, both k-major as vec4s along M
  * (A) and N (B), so that each step of the inner loop is one vec4 read of A, one of B, and four
  * vec4 multiply-adds. Transposes are indexing only. An operand whose contiguous dimension is a
- * multiple of 4 is read as vec4s (one per thread per stage), otherwise as bounds-checked scalars;
- * the output is written as vec4s when N is a multiple of 4. Bias and activation are applied to
- * the registers before the write.
+ * multiple of 4 is read as vec4s (one per thread per stage), otherwise as bounds-checked scalars.
+ * Bias and activation are applied to the registers as they are written. Transposes, batch
+ * broadcast, bias broadcast and the activation (but prelu) are uniforms, so that few programs
+ * compile: one per pair of load paths, with or without bias, prelu or not.
  *
  * {@link runMatMul} returns `undefined` for what it does not cover (non-float32 dtypes, empty
  * operands, batch or bias shapes that do not reduce to the strides below, grids beyond the
@@ -19,19 +20,24 @@
 import { tf } from '../tfjs';
 import { asWebGpu, ceilDiv, runProgram, type ProgramUniform, type TensorInfo, type WebGpuProgram } from './shared';
 
-/** The activations tfjs fuses into a matrix product (`tf.fused.matMul`), as tfjs defines them. */
+/**
+ * The activations tfjs fuses into a matrix product (`tf.fused.matMul`), as tfjs defines them, by
+ * their code in the `activation` uniform (one compiled program serves them all; prelu alone needs
+ * a program of its own, for its weights' binding).
+ */
 const ACTIVATIONS = {
   linear: 'v',
   relu: 'select(v, 0.0, v < 0.0)',
   relu6: 'clamp(v, 0.0, 6.0)',
   elu: 'select(exp(v) - 1.0, v, v >= 0.0)',
   leakyrelu: 'select(v, uniforms.alpha * v, v < 0.0)',
-  prelu: 'select(v, preluWeights[batch * uniforms.preluStrideB + row * uniforms.preluStrideM + col * uniforms.preluStrideN] * v, v < 0.0)',
   sigmoid: '1.0 / (1.0 + exp(-v))',
+  prelu: 'select(v, preluWeights[batch * uniforms.preluStrideB + row * uniforms.preluStrideM + col * uniforms.preluStrideN] * v, v < 0.0)',
 } as const;
-export type MatMulActivation = keyof typeof ACTIVATIONS;
+type Activation = keyof typeof ACTIVATIONS;
+const ACTIVATION_NAMES = Object.keys(ACTIVATIONS) as Activation[];
 
-const isActivation = (a: unknown): a is MatMulActivation => typeof a === 'string' && Object.hasOwn(ACTIVATIONS, a);
+const isActivation = (a: unknown): a is Activation => typeof a === 'string' && Object.hasOwn(ACTIVATIONS, a);
 
 /** Every program this file builds has a shaderKey starting with this (tests look for it). */
 export const MATMUL_SHADER_PREFIX = 'transferlabMatMul';
@@ -41,81 +47,88 @@ const TILE = 64;
 const TILE_K = 16;
 const PER = 4;
 const THREADS = (TILE / PER) * (TILE / PER); // 256, as 16 × 16
+/** vec4s per k row of a staged tile: one more than TILE / 4, so that the scattered scalar stores of a k-major slice spread over the banks. */
+const ROW = TILE / 4 + 1;
+
+/**
+ * How an operand's K slice is read: `outer4`, vec4s along its outer dimension (M of A, N of B)
+ * when that is its contiguous one and a multiple of 4 (A transposed, B as it is); `k4`, vec4s
+ * along K when K is contiguous and a multiple of 4; `scalar` otherwise, bounds-checked.
+ */
+type Load = 'outer4' | 'k4' | 'scalar';
 
 /** What the generated shader depends on (each combination compiles once per backend). */
 interface Variant {
-  transposeA: boolean;
-  transposeB: boolean;
-  /** Whether A, B are read as vec4s along their contiguous dimension, and C written as vec4s. */
-  vecA: boolean;
-  vecB: boolean;
-  vecOut: boolean;
+  loadA: Load;
+  loadB: Load;
   bias: boolean;
-  activation: MatMulActivation;
+  /** Whether the activation is prelu (its weights are a binding); others are the `activation` uniform. */
+  prelu: boolean;
 }
 
 /**
  * WGSL that stages one operand's K slice into workgroup memory (`tile`, k-major, vec4s along the
- * operand's outer dimension M or N). `outerMajor`: the operand is stored [K, outer] (A transposed,
- * B as it is), so its contiguous dimension is the outer one; otherwise [outer, K].
+ * operand's outer dimension M or N). Element (o, k) of batch entry `batch` of the operand is at
+ * `base + o·so + k·sk` (uniforms `<x>StrideO`, `<x>StrideK`: transposes are strides).
  */
-function stageSnippet(buf: string, tile: string, outerDim: string, outer0: string, base: string, outerMajor: boolean, vec: boolean): string {
-  const K = 'uniforms.dimK';
-  if (vec && outerMajor) {
-    // One vec4 of 4 consecutive outer indices per load: tile[k][o4] directly.
+function stageSnippet(x: 'a' | 'b', tile: string, outerDim: string, outer0: string, load: Load): string {
+  const buf = x.toUpperCase();
+  const [so, sk, base] = [`uniforms.${x}StrideO`, `uniforms.${x}StrideK`, `${x}Base`];
+  const inBounds = `kk < uniforms.dimK && oo < ${outerDim}`;
+  if (load === 'outer4') {
+    // One vec4 of 4 consecutive outer indices per load: tile[k][o / 4] directly.
     return `for (var e = t; e < ${(TILE_K * TILE) / 4}; e += ${THREADS}) {
       let k = e / ${TILE / 4}; let o = 4 * (e % ${TILE / 4});
       let kk = k0 + k; let oo = ${outer0} + o;
       var v = vec4<f32>(0.0);
-      if (kk < ${K} && oo < ${outerDim}) { v = ${buf}[(${base} + kk * ${outerDim} + oo) / 4]; }
-      ${tile}[k * ${TILE / 4} + o / 4] = v;
+      if (${inBounds}) { v = ${buf}[(${base} + kk * ${sk} + oo) / 4]; }
+      ${tile}[k * ${ROW} + o / 4] = v;
     }`;
   }
-  if (vec) {
+  if (load === 'k4') {
     // One vec4 of 4 consecutive k per load, scattered over 4 rows of the k-major tile.
     return `for (var e = t; e < ${(TILE_K * TILE) / 4}; e += ${THREADS}) {
       let o = e / ${TILE_K / 4}; let k = 4 * (e % ${TILE_K / 4});
       let kk = k0 + k; let oo = ${outer0} + o;
       var v = vec4<f32>(0.0);
-      if (kk < ${K} && oo < ${outerDim}) { v = ${buf}[(${base} + oo * ${K} + kk) / 4]; }
-      for (var c = 0; c < 4; c++) { ${tile}[(k + c) * ${TILE / 4} + o / 4][o % 4] = v[c]; }
+      if (${inBounds}) { v = ${buf}[(${base} + oo * ${so} + kk) / 4]; }
+      for (var c = 0; c < 4; c++) { ${tile}[(k + c) * ${ROW} + o / 4][o % 4] = v[c]; }
     }`;
   }
   // Scalars, consecutive threads along the contiguous dimension.
-  const [kOf, oOf, index] = outerMajor
-    ? [`e / ${TILE}`, `e % ${TILE}`, `${base} + kk * ${outerDim} + oo`]
-    : [`e % ${TILE_K}`, `e / ${TILE_K}`, `${base} + oo * ${K} + kk`];
   return `for (var e = t; e < ${TILE_K * TILE}; e += ${THREADS}) {
-      let k = ${kOf}; let o = ${oOf};
+      let outerMajor = ${so} == 1;
+      let k = select(e % ${TILE_K}, e / ${TILE}, outerMajor); let o = select(e / ${TILE_K}, e % ${TILE}, outerMajor);
       let kk = k0 + k; let oo = ${outer0} + o;
       var v = 0.0;
-      if (kk < ${K} && oo < ${outerDim}) { v = ${buf}[${index}]; }
-      ${tile}[k * ${TILE / 4} + o / 4][o % 4] = v;
+      if (${inBounds}) { v = ${buf}[${base} + oo * ${so} + kk * ${sk}]; }
+      ${tile}[k * ${ROW} + o / 4][o % 4] = v;
     }`;
+}
+
+/** The activation of `v`: prelu, or the one the `activation` uniform names. */
+function activationSnippet(prelu: boolean): string {
+  if (prelu) return `return ${ACTIVATIONS.prelu};`;
+  const cases = ACTIVATION_NAMES.filter((a) => a !== 'prelu' && a !== 'linear').map((a) => `case ${ACTIVATION_NAMES.indexOf(a)}: { return ${ACTIVATIONS[a]}; }`);
+  return `switch (uniforms.activation) {
+        ${cases.join('\n        ')}
+        default: { return v; }
+      }`;
 }
 
 function userCode(v: Variant): string {
   const M = 'uniforms.dimM';
   const N = 'uniforms.dimN';
-  const store = v.vecOut
-    ? `if (col < ${N}) {
-        var r = acc[i];
-        for (var c = 0; c < 4; c++) { r[c] = epilogue(r[c], batch, row, col + c); }
-        result[(outBase + row * ${N} + col) / 4] = r;
-      }`
-    : `for (var c = 0; c < 4; c++) {
-        if (col + c < ${N}) { result[outBase + row * ${N} + col + c] = epilogue(acc[i][c], batch, row, col + c); }
-      }`;
   return `
-    // Staged K slices: [k][m / 4] of A and [k][n / 4] of B, as vec4s along M and N.
-    var<workgroup> tileA : array<vec4<f32>, ${(TILE_K * TILE) / 4}>;
-    var<workgroup> tileB : array<vec4<f32>, ${(TILE_K * TILE) / 4}>;
+    // Staged K slices: [k][m / 4] of A and [k][n / 4] of B, as vec4s along M and N (rows padded).
+    var<workgroup> tileA : array<vec4<f32>, ${TILE_K * ROW}>;
+    var<workgroup> tileB : array<vec4<f32>, ${TILE_K * ROW}>;
 
     // Bias and activation of one output element (row, col) of batch entry \`batch\`.
     fn epilogue(x : f32, batch : i32, row : i32, col : i32) -> f32 {
       var v = x;
       ${v.bias ? 'v = v + bias[batch * uniforms.biasStrideB + row * uniforms.biasStrideM + col * uniforms.biasStrideN];' : ''}
-      return ${ACTIVATIONS[v.activation]};
+      ${activationSnippet(v.prelu)}
     }
 
     fn main() {
@@ -125,48 +138,65 @@ function userCode(v: Variant): string {
       let row0 = i32(workgroupId.y) * ${TILE};
       let col0 = i32(workgroupId.x) * ${TILE};
       let batch = i32(workgroupId.z);
-      let baseA = batch * uniforms.strideA;
-      let baseB = batch * uniforms.strideB;
+      let aBase = batch * uniforms.aStrideBatch;
+      let bBase = batch * uniforms.bStrideBatch;
 
       // acc[i] holds C[row0 + 4·ty + i][col0 + 4·tx … col0 + 4·tx + 3].
       var acc : array<vec4<f32>, ${PER}>;
       for (var k0 = 0; k0 < uniforms.dimK; k0 += ${TILE_K}) {
-        ${stageSnippet('A', 'tileA', M, 'row0', 'baseA', v.transposeA, v.vecA)}
-        ${stageSnippet('B', 'tileB', N, 'col0', 'baseB', !v.transposeB, v.vecB)}
+        ${stageSnippet('a', 'tileA', M, 'row0', v.loadA)}
+        ${stageSnippet('b', 'tileB', N, 'col0', v.loadB)}
         workgroupBarrier();
         for (var k = 0; k < ${TILE_K}; k++) {
-          let a = tileA[k * ${TILE / 4} + ty];
-          let b = tileB[k * ${TILE / 4} + tx];
+          let a = tileA[k * ${ROW} + ty];
+          let b = tileB[k * ${ROW} + tx];
           for (var i = 0; i < ${PER}; i++) { acc[i] = fma(vec4<f32>(a[i]), b, acc[i]); }
         }
         workgroupBarrier();
       }
 
-      let outBase = batch * ${M} * ${N};
       let col = col0 + ${PER} * tx;
       for (var i = 0; i < ${PER}; i++) {
         let row = row0 + ${PER} * ty + i;
         if (row >= ${M}) { break; }
-        ${store}
+        let outIndex = (batch * ${M} + row) * ${N} + col;
+        for (var c = 0; c < 4; c++) {
+          if (col + c < ${N}) { result[outIndex + c] = epilogue(acc[i][c], batch, row, col + c); }
+        }
       }
     }
   `;
 }
 
+const UNIFORMS = [
+  'dimM',
+  'dimN',
+  'dimK',
+  'aStrideBatch',
+  'aStrideO',
+  'aStrideK',
+  'bStrideBatch',
+  'bStrideO',
+  'bStrideK',
+  'biasStrideB',
+  'biasStrideM',
+  'biasStrideN',
+  'preluStrideB',
+  'preluStrideM',
+  'preluStrideN',
+  'activation',
+] as const;
+
 function matMulProgram(v: Variant, outputShape: [number, number, number], variableNames: string[]): WebGpuProgram {
   const [batch, m, n] = outputShape;
-  const key = [v.transposeA, v.transposeB, v.vecA, v.vecB, v.vecOut, v.bias].map((f) => (f ? 1 : 0)).join('');
   return {
     outputShape,
-    shaderKey: `${MATMUL_SHADER_PREFIX}_${key}_${v.activation}`,
+    shaderKey: `${MATMUL_SHADER_PREFIX}_${v.loadA}_${v.loadB}${v.bias ? '_bias' : ''}${v.prelu ? '_prelu' : ''}`,
     dispatchLayout: { x: [2], y: [1], z: [0] },
     dispatch: [ceilDiv(n, TILE), ceilDiv(m, TILE), batch],
     variableNames,
-    variableComponents: [v.vecA ? 4 : 1, v.vecB ? 4 : 1, ...variableNames.slice(2).map(() => 1)],
-    outputComponent: v.vecOut ? 4 : 1,
-    uniforms:
-      'dimM : i32, dimN : i32, dimK : i32, strideA : i32, strideB : i32, biasStrideB : i32, biasStrideM : i32, biasStrideN : i32, ' +
-      'preluStrideB : i32, preluStrideM : i32, preluStrideN : i32, alpha : f32,',
+    variableComponents: [v.loadA === 'scalar' ? 1 : 4, v.loadB === 'scalar' ? 1 : 4, ...variableNames.slice(2).map(() => 1)],
+    uniforms: `${UNIFORMS.map((u) => `${u} : i32, `).join('')}alpha : f32,`,
     workgroupSize: [TILE / PER, TILE / PER, 1],
     getUserCode: () => userCode(v),
   };
@@ -235,16 +265,9 @@ export function runMatMul(backend: unknown, args: MatMulArgs): TensorInfo | unde
   if (batch > maxGrid || ceilDiv(m, TILE) > maxGrid || ceilDiv(n, TILE) > maxGrid) return undefined;
   if (Math.max(batch * m * n, size(a.shape), size(b.shape)) >= 2 ** 31) return undefined;
 
-  const variant: Variant = {
-    transposeA,
-    transposeB,
-    // vec4 reads need the contiguous dimension (rows of the stored matrix) to be a multiple of 4.
-    vecA: (transposeA ? m : k) % 4 === 0,
-    vecB: (transposeB ? k : n) % 4 === 0,
-    vecOut: n % 4 === 0,
-    bias: bias !== undefined,
-    activation,
-  };
+  // vec4 reads need the operand's contiguous dimension (its rows as stored) to be a multiple of 4.
+  const load = (outerMajor: boolean, outer: number): Load => (outerMajor ? (outer % 4 === 0 ? 'outer4' : 'scalar') : k % 4 === 0 ? 'k4' : 'scalar');
+  const variant: Variant = { loadA: load(transposeA, m), loadB: load(!transposeB, n), bias: bias !== undefined, prelu: activation === 'prelu' };
   const inputs = [flat(a), flat(b)];
   const names = ['A', 'B'];
   if (bias) {
@@ -255,15 +278,13 @@ export function runMatMul(backend: unknown, args: MatMulArgs): TensorInfo | unde
     inputs.push(flat(preluWeights));
     names.push('preluWeights');
   }
-  const int = (x: number): ProgramUniform => ({ type: 'int32', data: [x] });
+  // Strides of element (outer, k): A is [M, K] or, transposed, [K, M]; B is [K, N] or [N, K].
+  const [aO, aK] = transposeA ? [1, m] : [k, 1];
+  const [bO, bK] = transposeB ? [k, 1] : [1, n];
   const uniforms: ProgramUniform[] = [
-    int(m),
-    int(n),
-    int(k),
-    int(batchA === 1 ? 0 : m * k),
-    int(batchB === 1 ? 0 : k * n),
-    ...biasStrides.map(int),
-    ...preluStrides.map(int),
+    ...[m, n, k, batchA === 1 ? 0 : m * k, aO, aK, batchB === 1 ? 0 : k * n, bO, bK, ...biasStrides, ...preluStrides, ACTIVATION_NAMES.indexOf(activation)].map(
+      (x): ProgramUniform => ({ type: 'int32', data: [x] }),
+    ),
     { type: 'float32', data: [args.leakyreluAlpha ?? 0] },
   ];
   const out = runProgram(backend, matMulProgram(variant, [batch, m, n], names), inputs, 'float32', uniforms);
