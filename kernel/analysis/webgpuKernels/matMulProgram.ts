@@ -49,6 +49,7 @@ const PER = 4;
 const THREADS = (TILE / PER) * (TILE / PER); // 256, as 16 × 16
 /** vec4s per k row of a staged tile: one more than TILE / 4, so that the scattered scalar stores of a k-major slice spread over the banks. */
 const ROW = TILE / 4 + 1;
+const ROWS = [0, 1, 2, 3]; // a thread's rows (PER of them), unrolled
 
 /**
  * How an operand's K slice is read: `outer4`, vec4s along its outer dimension (M of A, N of B)
@@ -131,6 +132,15 @@ function userCode(v: Variant): string {
       ${activationSnippet(v.prelu)}
     }
 
+    // Writes C[row][col … col + 3] (those within bounds), bias and activation applied.
+    fn store(batch : i32, row : i32, col : i32, r : vec4<f32>) {
+      if (row >= uniforms.dimM) { return; }
+      let outIndex = (batch * uniforms.dimM + row) * uniforms.dimN + col;
+      for (var c = 0; c < 4; c++) {
+        if (col + c < uniforms.dimN) { result[outIndex + c] = epilogue(r[c], batch, row, col + c); }
+      }
+    }
+
     fn main() {
       let t = i32(localIndex);
       let tx = i32(localId.x);
@@ -141,8 +151,8 @@ function userCode(v: Variant): string {
       let aBase = batch * uniforms.aStrideBatch;
       let bBase = batch * uniforms.bStrideBatch;
 
-      // acc[i] holds C[row0 + 4·ty + i][col0 + 4·tx … col0 + 4·tx + 3].
-      var acc : array<vec4<f32>, ${PER}>;
+      // acc<i> holds C[row0 + 4·ty + i][col0 + 4·tx … col0 + 4·tx + 3] (in registers).
+      ${ROWS.map((i) => `var acc${i} = vec4<f32>(0.0);`).join(' ')}
       for (var k0 = 0; k0 < uniforms.dimK; k0 += ${TILE_K}) {
         ${stageSnippet('a', 'tileA', M, 'row0', v.loadA)}
         ${stageSnippet('b', 'tileB', N, 'col0', v.loadB)}
@@ -150,20 +160,13 @@ function userCode(v: Variant): string {
         for (var k = 0; k < ${TILE_K}; k++) {
           let a = tileA[k * ${ROW} + ty];
           let b = tileB[k * ${ROW} + tx];
-          for (var i = 0; i < ${PER}; i++) { acc[i] = fma(vec4<f32>(a[i]), b, acc[i]); }
+          ${ROWS.map((i) => `acc${i} = fma(vec4<f32>(a[${i}]), b, acc${i});`).join('\n          ')}
         }
         workgroupBarrier();
       }
 
       let col = col0 + ${PER} * tx;
-      for (var i = 0; i < ${PER}; i++) {
-        let row = row0 + ${PER} * ty + i;
-        if (row >= ${M}) { break; }
-        let outIndex = (batch * ${M} + row) * ${N} + col;
-        for (var c = 0; c < 4; c++) {
-          if (col + c < ${N}) { result[outIndex + c] = epilogue(acc[i][c], batch, row, col + c); }
-        }
-      }
+      ${ROWS.map((i) => `store(batch, row0 + ${PER} * ty + ${i}, col, acc${i});`).join('\n      ')}
     }
   `;
 }
