@@ -17,6 +17,8 @@ import { conv2DConfig } from './conv2D';
 import { conv2DBackpropFilterConfig } from './conv2DBackpropFilter';
 import { conv2DBackpropInputConfig } from './conv2DBackpropInput';
 import { fusedConv2DConfig } from './fusedConv2D';
+import { batchMatMulConfig } from './batchMatMul';
+import { fusedMatMulConfig } from './fusedMatMul';
 
 /** Every kernel this folder registers, in registration order (one file each). */
 const WEBGPU_KERNELS: readonly WebGpuKernelConfig[] = [
@@ -26,6 +28,8 @@ const WEBGPU_KERNELS: readonly WebGpuKernelConfig[] = [
   fusedConv2DConfig,
   conv2DBackpropInputConfig,
   conv2DBackpropFilterConfig,
+  batchMatMulConfig,
+  fusedMatMulConfig,
 ];
 
 const BACKEND = 'webgpu';
