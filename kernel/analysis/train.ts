@@ -136,9 +136,9 @@ export async function runTraining(fn: string, model: Model, data: DataLike | Dat
   let inFlight: SumsRead | undefined;
   // Waits for a read-back and turns it into a history point.
   const settle = async (r: SumsRead): Promise<PendingPoint> => {
-    let ls: ArrayLike<number>, cs: ArrayLike<number>;
+    let sums: ArrayLike<number>;
     try {
-      [ls, cs] = await r.values;
+      sums = await r.values;
     } finally {
       tf.dispose(r.sums);
     }
@@ -146,11 +146,11 @@ export async function runTraining(fn: string, model: Model, data: DataLike | Dat
     const seconds = (now - intervalStart) / 1000;
     trainedSeconds += seconds;
     intervalStart = now;
-    const loss = ls[0]! / r.seen;
+    const loss = sums[0]! / r.seen;
     if (!Number.isFinite(loss)) {
       throw new TrainingDivergedError(`${fn}: run '${o.label}' diverged at epoch ${Math.ceil(r.epoch)}, step ${r.step} (loss ${loss}); try a smaller learning rate than ${o.lr}`);
     }
-    return { epoch: r.epoch, step: r.step, loss, accuracy: cs[0]! / r.seen, examplesPerSecond: r.seen / seconds, lr: r.lr };
+    return { epoch: r.epoch, step: r.step, loss, accuracy: sums[1]! / r.seen, examplesPerSecond: r.seen / seconds, lr: r.lr };
   };
   try {
     await notify(hooks, (h) => h.onTrainBegin?.());
@@ -209,12 +209,14 @@ export async function runTraining(fn: string, model: Model, data: DataLike | Dat
           seen += size;
           if (!logAt.has(s + 1)) continue;
           const endOfEpoch = s === stepsPerEpoch - 1;
-          // Start reading these sums; new sums accumulate from zero meanwhile.
-          const values = Promise.all([lossAcc.data(), correctAcc.data()]);
+          // Start reading these sums (one read-back for both); new sums accumulate from zero meanwhile.
+          const both = tf.stack([lossAcc, correctAcc]);
+          const values = both.data();
           values.catch(() => undefined);
+          tf.dispose([lossAcc, correctAcc]);
           const read: SumsRead = {
             values,
-            sums: [lossAcc, correctAcc],
+            sums: both,
             epoch: endOfEpoch ? epoch + 1 : +(epoch + (s + 1) / stepsPerEpoch).toFixed(4),
             step: step + 1,
             seen,
@@ -266,9 +268,10 @@ export async function runTraining(fn: string, model: Model, data: DataLike | Dat
 
 /** A read-back of the loss and accuracy sums, started at a logged step. */
 interface SumsRead {
-  readonly values: Promise<[ArrayLike<number>, ArrayLike<number>]>;
+  /** [loss sum, correct count]. */
+  readonly values: Promise<ArrayLike<number>>;
   /** The sums being read (freed once read). */
-  readonly sums: tf.Tensor[];
+  readonly sums: tf.Tensor;
   /** The point's epoch (fractional within an epoch), global step (1-based), examples, learning rate. */
   readonly epoch: number;
   readonly step: number;
