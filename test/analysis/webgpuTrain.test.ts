@@ -6,7 +6,8 @@
 import { test, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../kernel/analysis/tfjs';
-import { initBackend } from '../../kernel/analysis/backends';
+import { initBackend, backend } from '../../kernel/analysis/backends';
+import { DISPLAY } from '../../kernel/analysis/display';
 import { cnn } from '../../kernel/analysis/netModel';
 import { synthetic } from '../../kernel/analysis/dataLoaders';
 import { train, evaluate } from '../../kernel/analysis/train';
@@ -136,4 +137,39 @@ test('webgpu: no read-back per step, flat tensor count, and the accuracy of wasm
   assert.ok(Math.abs(w.valAccuracy - gpu.valAccuracy) <= 4 / 128, `validation accuracy wasm ${w.valAccuracy} vs webgpu ${gpu.valAccuracy}`);
   assert.ok(Math.abs(w.trainLoss - gpu.trainLoss) <= 0.05 * w.trainLoss, `training loss wasm ${w.trainLoss} vs webgpu ${gpu.trainLoss}`);
   assert.ok(Math.abs(w.valLoss - gpu.valLoss) <= 0.05 * w.valLoss, `validation loss wasm ${w.valLoss} vs webgpu ${gpu.valLoss}`);
+});
+
+test('tl.backend() names the GPU, its memory limits and the GPU memory in use, and displays them', async (t: TestContext) => {
+  await initBackend('wasm');
+  const cpuSide = backend();
+  assert.equal(cpuSide.gpu, undefined);
+  assert.equal(cpuSide.memory.numBytesInGPU, undefined);
+  assert.equal(cpuSide.memory.numTensors, tf.memory().numTensors);
+  await startWebGpu(t);
+  const before = backend();
+  const g = before.gpu!;
+  assert.ok(g, 'webgpu reports its adapter');
+  assert.equal(g.description, before.device);
+  assert.match(before.description, new RegExp(`webgpu · ${g.description.replace(/[()+.]/g, '\\$&')}`));
+  // lavapipe here: a software adapter; Dawn reports the limits of Vulkan's device.
+  assert.ok(g.maxBufferSize >= 256 * 2 ** 20, `maxBufferSize ${g.maxBufferSize}`);
+  assert.ok(g.maxStorageBufferBindingSize >= 128 * 2 ** 20 && g.maxStorageBufferBindingSize <= g.maxBufferSize, `maxStorageBufferBindingSize ${g.maxStorageBufferBindingSize}`);
+  assert.ok(g.maxComputeWorkgroupStorageSize >= 16384 && g.maxComputeInvocationsPerWorkgroup >= 256);
+  assert.ok(Array.isArray(g.features));
+  assert.equal(typeof before.memory.numBytesInGPU, 'number');
+  // A tensor computed on the GPU occupies a GPU buffer.
+  const x = tf.fill([256, 256], 1);
+  const y = tf.add(x, x);
+  await y.data();
+  const during = backend().memory;
+  assert.ok(during.numBytesInGPU! >= before.memory.numBytesInGPU! + 256 * 256 * 4, `GPU bytes ${before.memory.numBytesInGPU} → ${during.numBytesInGPU}`);
+  assert.equal(during.numTensors, before.memory.numTensors + 2);
+  tf.dispose([x, y]);
+  const text = (backend() as unknown as Record<symbol, () => Record<string, string>>)[DISPLAY]!()['text/plain']!;
+  t.diagnostic(text);
+  assert.match(text, new RegExp(`^webgpu · `));
+  assert.ok(text.includes(`GPU: ${g.description}`), text);
+  assert.match(text, /limits: largest buffer \d+(\.\d)? [KMGT]iB, largest storage binding \d+(\.\d)? [KMGT]iB/);
+  assert.match(text, /memory: \d+ tensors, .*; GPU buffers .* in use/);
+  assert.deepEqual(Object.keys(backend()).sort(), ['description', 'detail', 'device', 'gpu', 'memory', 'name', 'skipped', 'source', 'threads'], 'plain data: the display is not a field');
 });
