@@ -173,3 +173,105 @@ test('tl.backend() names the GPU, its memory limits and the GPU memory in use, a
   assert.match(text, /memory: \d+ tensors, .*; GPU buffers .* in use/);
   assert.deepEqual(Object.keys(backend()).sort(), ['description', 'detail', 'device', 'gpu', 'memory', 'name', 'skipped', 'source', 'threads'], 'plain data: the display is not a field');
 });
+
+/** Seeded values in [-2, 2) (a small LCG: the references need no tfjs). */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32) * 4 - 2;
+  }
+  return out;
+}
+
+/** Float64 reduction of `x` (shape `shape`) over its trailing `k` axes. */
+function reduceTrailing(x: Float32Array, shape: number[], k: number, op: 'sum' | 'max'): Float64Array {
+  const width = shape.slice(shape.length - k).reduce((a, b) => a * b, 1);
+  const rows = x.length / width;
+  const out = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let acc = op === 'sum' ? 0 : -Infinity;
+    for (let j = 0; j < width; j++) acc = op === 'sum' ? acc + x[r * width + j]! : Math.max(acc, x[r * width + j]!);
+    out[r] = acc;
+  }
+  return out;
+}
+
+test('webgpu Sum and Max over short trailing rows (ours, one dispatch) equal float64 references; other axes go to the stock kernel', async (t: TestContext) => {
+  await startWebGpu(t);
+  const be = tf.backend() as unknown as { runWebGPUProgram: (p: { shaderKey: string }, ...a: unknown[]) => unknown };
+  const run = be.runWebGPUProgram;
+  const shaders: string[] = [];
+  be.runWebGPUProgram = function (this: unknown, p: { shaderKey: string }, ...a: unknown[]) {
+    shaders.push(p.shaderKey);
+    return run.call(this, p, ...a);
+  };
+  try {
+    // [shape, trailing axes reduced]: rows of 1, primes, 64 (the widest ours takes), several axes.
+    const cases: [number[], number][] = [[[2, 1], 1], [[7, 3], 1], [[13, 10], 1], [[97, 64], 1], [[3, 5, 7], 2], [[4, 3, 11], 1], [[131, 4], 1]];
+    for (const [shape, k] of cases) {
+      const data = values(shape.reduce((a, b) => a * b, 1), shape.length * 31 + k);
+      const x = tf.tensor(data, shape);
+      const axes = Array.from({ length: k }, (_, i) => shape.length - k + i);
+      for (const op of ['sum', 'max'] as const) {
+        shaders.length = 0;
+        const y = op === 'sum' ? tf.sum(x, axes) : tf.max(x, axes);
+        const got = await y.data();
+        const ours = shaders.filter((s) => s.startsWith('transferlab_row_')).length;
+        assert.equal(ours, 1, `${op} ${shape} over ${axes}: ${shaders.join(', ')}`);
+        assert.equal(shaders.length, 1, `${op} ${shape}: one dispatch, got ${shaders.join(', ')}`);
+        assert.deepEqual(y.shape, shape.slice(0, shape.length - k));
+        const want = reduceTrailing(data, shape, k, op);
+        for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-5 * (1 + Math.abs(want[i]!)), `${op} ${shape} row ${i}: ${got[i]} vs ${want[i]}`);
+        const kept = op === 'sum' ? tf.sum(x, axes, true) : tf.max(x, axes, true);
+        assert.deepEqual(kept.shape, [...shape.slice(0, shape.length - k), ...axes.map(() => 1)]);
+        tf.dispose([y, kept]);
+      }
+      x.dispose();
+    }
+    // Max propagates NaN; a row of one is itself.
+    const withNaN = tf.tensor2d([1, NaN, 3, 4, 5, 6], [2, 3]);
+    assert.deepEqual(Array.from(await tf.max(withNaN, 1).data()), [NaN, 6]);
+    withNaN.dispose();
+    // Not ours: the leading axis, wider rows, int32, one row (the stock kernel's own programs).
+    const stockCases: [string, () => tf.Tensor][] = [
+      ['leading axis', () => tf.sum(tf.ones([6, 5]), 0)],
+      ['rows of 65', () => tf.sum(tf.ones([3, 65]), 1)],
+      ['int32', () => tf.sum(tf.ones([3, 4], 'int32'), 1)],
+      ['one row', () => tf.max(tf.ones([1, 9]), 1)],
+    ];
+    for (const [name, f] of stockCases) {
+      const y = tf.tidy(f);
+      shaders.length = 0;
+      const again = tf.tidy(f);
+      await again.data();
+      assert.ok(!shaders.some((s) => s.startsWith('transferlab_row_')), `${name}: ${shaders.join(', ')}`);
+      tf.dispose([y, again]);
+    }
+  } finally {
+    be.runWebGPUProgram = run;
+  }
+});
+
+test('webgpu softmax cross-entropy and its gradient (Max and Sum over the classes) equal the cpu backend', async (t: TestContext) => {
+  const shapes: [number, number][] = [[1, 3], [2, 2], [17, 10], [67, 5]];
+  const lossAndGrad = async (b: number, k: number) => {
+    const logits = tf.tensor2d(values(b * k, b + k), [b, k]);
+    const labels = tf.tidy(() => tf.oneHot(tf.tensor1d(Array.from({ length: b }, (_, i) => (i * 7) % k), 'int32'), k));
+    const { value, grad } = tf.valueAndGrad((z: tf.Tensor) => tf.losses.softmaxCrossEntropy(labels, z) as tf.Scalar)(logits);
+    const out = { loss: (await value.data())[0]!, grad: Float64Array.from(await grad.data()) };
+    tf.dispose([logits, labels, value, grad]);
+    return out;
+  };
+  for (const [b, k] of shapes) {
+    await initBackend('cpu');
+    const want = await lossAndGrad(b, k);
+    await startWebGpu(t);
+    const before = tf.memory().numTensors;
+    const got = await lossAndGrad(b, k);
+    assert.equal(tf.memory().numTensors, before);
+    assert.ok(Math.abs(got.loss - want.loss) <= 1e-5 * (1 + Math.abs(want.loss)), `[${b}, ${k}] loss ${got.loss} vs ${want.loss}`);
+    for (let i = 0; i < want.grad.length; i++) assert.ok(Math.abs(got.grad[i]! - want.grad[i]!) <= 1e-6 + 1e-5 * Math.abs(want.grad[i]!), `[${b}, ${k}] grad ${i}: ${got.grad[i]} vs ${want.grad[i]}`);
+  }
+});

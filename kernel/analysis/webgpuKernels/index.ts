@@ -11,9 +11,14 @@
  */
 import { tf } from '../tfjs';
 import type { KernelFunc, WebGpuKernelConfig } from './shared';
+import { sumKernel } from './sum';
+import { maxKernel } from './max';
 
 /** Every kernel this folder registers, in registration order (one file each). */
-const WEBGPU_KERNELS: readonly WebGpuKernelConfig[] = [];
+const WEBGPU_KERNELS: readonly WebGpuKernelConfig[] = [
+  sumKernel,
+  maxKernel,
+];
 
 const BACKEND = 'webgpu';
 
