@@ -12,6 +12,7 @@ import { cnn } from '../../kernel/analysis/netModel';
 import { synthetic } from '../../kernel/analysis/dataLoaders';
 import { train, evaluate } from '../../kernel/analysis/train';
 import type { Progress, TrainingProgress } from '../../kernel/analysis/progress';
+import type { DataStream } from '../../kernel/analysis/dataStream';
 import { startWebGpu } from '../helpers/webgpu';
 
 after(async () => {
@@ -274,4 +275,46 @@ test('webgpu softmax cross-entropy and its gradient (Max and Sum over the classe
     assert.ok(Math.abs(got.loss - want.loss) <= 1e-5 * (1 + Math.abs(want.loss)), `[${b}, ${k}] loss ${got.loss} vs ${want.loss}`);
     for (let i = 0; i < want.grad.length; i++) assert.ok(Math.abs(got.grad[i]! - want.grad[i]!) <= 1e-6 + 1e-5 * Math.abs(want.grad[i]!), `[${b}, ${k}] grad ${i}: ${got.grad[i]} vs ${want.grad[i]}`);
   }
+});
+
+test('batches are double-buffered: the next batch is made before the current step is queued, and a stream that fails leaks nothing', async () => {
+  await initBackend('wasm');
+  const data = task(40, 4);
+  const model = smallCnn();
+  let forwards = 0;
+  const forward = model.forward.bind(model);
+  (model as { forward: typeof model.forward }).forward = (...a: Parameters<typeof model.forward>) => {
+    forwards++;
+    return forward(...a);
+  };
+  // Forward passes run when each batch was made (the stream's code before `yield` runs on next()).
+  const madeAt: number[] = [];
+  let failAt = -1;
+  const stream: DataStream = {
+    classes: ['0', '1', '2', '3'],
+    length: 40,
+    batchSize: 8,
+    imageShape: [12, 12, 1],
+    async *batches() {
+      for (let i = 0; i < 40; i += 8) {
+        if (madeAt.length === failAt) throw new Error('disk gone');
+        madeAt.push(forwards);
+        yield tf.tidy(() => ({ x: tf.slice(data.x, i, 8) as tf.Tensor4D, y: tf.slice(data.y, i, 8) as tf.Tensor1D }));
+      }
+    },
+  };
+  const before = tf.memory().numTensors;
+  const run = await train(model, stream, { epochs: 1, lr: 0.05, progress: false, recalibrateNorm: false });
+  run.dispose();
+  // Batch i + 1 is made before step i's forward pass: batches 0 and 1 before any.
+  assert.deepEqual(madeAt, [0, 0, 1, 2, 3]);
+  assert.equal(tf.memory().numTensors, before);
+  // A stream failing while a batch is held ahead: the error surfaces, nothing is left behind.
+  madeAt.length = 0;
+  forwards = 0;
+  failAt = 3;
+  await assert.rejects(train(model, stream, { epochs: 1, lr: 0.05, progress: false, recalibrateNorm: false }), /disk gone/);
+  assert.equal(tf.memory().numTensors, before);
+  model.dispose();
+  data.dispose();
 });
