@@ -121,7 +121,7 @@ export function resolveTrainOptions(fn: string, options: unknown, extraKeys: rea
   }
   if (o['label'] !== undefined && typeof o['label'] !== 'string') fail(fn, 'options.label', `must be a string, got ${formatValue(o['label'])}`);
   if (o['readEvery'] !== undefined && o['pointsPerEpoch'] !== undefined) {
-    fail(fn, 'options.readEvery', `(${formatValue(o['readEvery'])}) and options.pointsPerEpoch (${formatValue(o['pointsPerEpoch'])}) both choose when points are logged; give one`);
+    fail(fn, 'options.readEvery', `(${String(o['readEvery'])}) and options.pointsPerEpoch (${String(o['pointsPerEpoch'])}) both choose when points are logged; give one`);
   }
   return {
     epochs,

@@ -10,7 +10,7 @@ import { initBackend, backend } from '../../kernel/analysis/backends';
 import { DISPLAY } from '../../kernel/analysis/display';
 import { cnn } from '../../kernel/analysis/netModel';
 import { synthetic } from '../../kernel/analysis/dataLoaders';
-import { train, evaluate } from '../../kernel/analysis/train';
+import { train, evaluate, logSteps } from '../../kernel/analysis/train';
 import type { Progress, TrainingProgress } from '../../kernel/analysis/progress';
 import type { DataStream } from '../../kernel/analysis/dataStream';
 import { startWebGpu } from '../helpers/webgpu';
@@ -315,6 +315,27 @@ test('batches are double-buffered: the next batch is made before the current ste
   failAt = 3;
   await assert.rejects(train(model, stream, { epochs: 1, lr: 0.05, progress: false, recalibrateNorm: false }), /disk gone/);
   assert.equal(tf.memory().numTensors, before);
+  model.dispose();
+  data.dispose();
+});
+
+test('readEvery: read-backs every N steps and at the end of each epoch; checked, and exclusive with pointsPerEpoch', async () => {
+  assert.deepEqual(logSteps(25, 10, 4), [10, 20, 25]);
+  assert.deepEqual(logSteps(20, 10, 4), [10, 20]);
+  assert.deepEqual(logSteps(3, 10, 4), [3]);
+  assert.deepEqual(logSteps(25, undefined, 4), [6, 13, 19, 25]);
+  assert.deepEqual(logSteps(2, undefined, 4), [1, 2]);
+  await initBackend('wasm');
+  const data = task(16, 5);
+  const model = smallCnn();
+  await assert.rejects(train(model, data, { readEvery: 0, progress: false }), /tl.train: options.readEvery must be .*1/);
+  await assert.rejects(train(model, data, { readEvery: 2.5, progress: false }), /tl.train: options.readEvery/);
+  await assert.rejects(train(model, data, { readEvery: 2, pointsPerEpoch: 3, progress: false }), /tl.train: options.readEvery \(2\) and options.pointsPerEpoch \(3\) both choose when points are logged; give one/);
+  const run = await train(model, data, { epochs: 2, batchSize: 4, readEvery: 3, progress: false, recalibrateNorm: false });
+  assert.deepEqual(run.history.map((p) => p.step), [3, 4, 7, 8]);
+  assert.deepEqual(run.history.map((p) => p.epoch), [0.75, 1, 1.75, 2]);
+  assert.ok(run.history.every((p) => Number.isFinite(p.loss) && p.examplesPerSecond! > 0));
+  run.dispose();
   model.dispose();
   data.dispose();
 });
