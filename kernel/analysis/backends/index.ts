@@ -92,10 +92,14 @@ export function backend(): BackendInfo {
 
 /** Adds the memory in use now, and a display (not enumerable: the fields stay plain data). */
 function report(info: Current): BackendInfo {
-  const m = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number; numBytesAllocatedInGPU?: number };
+  // The engine's counts, and the GPU's from the backend itself: tf.memory() would start a
+  // backend when none is started yet.
+  const state = tf.engine().state;
+  const m: { numBytesInGPU?: number; numBytesAllocatedInGPU?: number } =
+    info.name === 'webgpu' ? ((tf.backend() as unknown as { memory(): { numBytesInGPU?: number; numBytesAllocatedInGPU?: number } }).memory() ?? {}) : {};
   const memory: BackendMemory = {
-    numTensors: m.numTensors,
-    numBytes: m.numBytes,
+    numTensors: state.numTensors,
+    numBytes: state.numBytes,
     ...(m.numBytesInGPU !== undefined ? { numBytesInGPU: m.numBytesInGPU } : {}),
     ...(m.numBytesAllocatedInGPU !== undefined ? { numBytesAllocatedInGPU: m.numBytesAllocatedInGPU } : {}),
   };
