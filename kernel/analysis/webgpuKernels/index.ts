@@ -19,6 +19,8 @@ import { conv2DBackpropInputConfig } from './conv2DBackpropInput';
 import { fusedConv2DConfig } from './fusedConv2D';
 import { batchMatMulConfig } from './batchMatMul';
 import { fusedMatMulConfig } from './fusedMatMul';
+import { sumKernel } from './sum';
+import { maxKernel } from './max';
 
 /** Every kernel this folder registers, in registration order (one file each). */
 const WEBGPU_KERNELS: readonly WebGpuKernelConfig[] = [
@@ -30,6 +32,8 @@ const WEBGPU_KERNELS: readonly WebGpuKernelConfig[] = [
   conv2DBackpropFilterConfig,
   batchMatMulConfig,
   fusedMatMulConfig,
+  sumKernel,
+  maxKernel,
 ];
 
 const BACKEND = 'webgpu';
