@@ -92,7 +92,7 @@ export const GROUPS = [
     why: 'the WebGPU backend tested without a GPU',
     packages: ['mesa-vulkan-drivers', 'libvulkan1'],
     release: BACKPORTS,
-    tests: ['test/analysis/backends', 'test/analysis/cka'],
+    tests: ['test/analysis/backends', 'test/analysis/cka', 'test/analysis/webgpu'],
     present: () => {
       if (!hasDpkg()) return existsSync('/usr/share/vulkan/icd.d/lvp_icd.json');
       const mesa = debianVersion('mesa-vulkan-drivers');

@@ -110,8 +110,15 @@ async function evaluateBatches(model: Model, batches: Iterable<LabelledBatch> | 
       lossSum = l as tf.Scalar;
       correct = c as tf.Scalar;
     }
-    const [ls, cs] = await Promise.all([lossSum.data(), correct.data()]);
-    return { loss: ls[0]! / n, accuracy: cs[0]! / n, n };
+    // One read-back for both sums.
+    const both = tf.stack([lossSum, correct]);
+    let sums: ArrayLike<number>;
+    try {
+      sums = await both.data();
+    } finally {
+      both.dispose();
+    }
+    return { loss: sums[0]! / n, accuracy: sums[1]! / n, n };
   } finally {
     lossSum.dispose();
     correct.dispose();

@@ -14,6 +14,7 @@ export type { Model, NamedWeights, ForwardOptions, ForwardResult } from './model
 export { moduleOf } from './modelContract';
 export { backend, initBackend, BackendName, BACKEND_NAMES, BACKEND_ENV, isBackendName } from './backends';
 export type { BackendInfo, InitBackendOptions } from './backends';
+export type { BackendMemory, GpuInfo } from './backends';
 export { cnn, resnet, modelFromConfig, isNetModel, NetModel, Norm, isNorm } from './netModel';
 export type { CnnOptions, ResNetOptions, ModelConfig, CnnConfig, ResNetConfig } from './netModel';
 export { checkData, labelsOf } from './dataset';

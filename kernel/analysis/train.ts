@@ -4,9 +4,13 @@
  * (`tl.fineTune`, `tl.trainFromScratch`, `tl.compareTransfer`) are in ./transfer.ts; evaluation
  * (`tl.evaluate`) in ./evaluation.ts.
  *
- * The loop is written for throughput: batches are gathered on the backend, the loss and accuracy
- * are accumulated there and read back only when a point of the history is logged (a few times per
- * epoch), and SGD/Adam updates are plain tensor ops on the model's variables (./optimizers.ts).
+ * The loop is written for throughput and never waits for the device per step: batches are
+ * double-buffered (the next one is gathered on the backend, or decoded and uploaded from a stream,
+ * before the current step is queued), the loss and accuracy are accumulated on the backend and
+ * read back asynchronously only when a point of the history is logged (`pointsPerEpoch` times per
+ * epoch or every `readEvery` steps; a read-back is awaited at the next one, so the steps between
+ * are queued meanwhile), and SGD/Adam updates are plain tensor ops on the model's variables
+ * (./optimizers.ts).
  * Everything else a run does (precise BatchNorm, validation, checkpoints, history, progress) is a
  * hook (./trainingHooks.ts) that `runTraining` composes from the options.
  */
@@ -101,9 +105,9 @@ export async function runTraining(fn: string, model: Model, data: DataLike | Dat
   const B = stream ? stream.batchSize : Math.min(o.batchSize, n);
   const stepsPerEpoch = Math.ceil(n / B);
   const steps = o.epochs * stepsPerEpoch;
-  // Steps (1-based, within an epoch) after which a history point is logged: evenly spaced, the
-  // last at the end of the epoch.
-  const logAt = new Set(Array.from({ length: Math.min(o.pointsPerEpoch, stepsPerEpoch) }, (_, k) => Math.round((stepsPerEpoch * (k + 1)) / Math.min(o.pointsPerEpoch, stepsPerEpoch))));
+  // Steps (1-based, within an epoch) after which the sums are read back and a history point is
+  // logged: every `readEvery` steps, or `pointsPerEpoch` evenly spaced; always the epoch's last.
+  const logAt = new Set(logSteps(stepsPerEpoch, o.readEvery, o.pointsPerEpoch));
   const vars = [...model.variables.entries()].filter(([, v]) => v.trainable);
   const varList = vars.map(([, v]) => v);
   const run = group.addRun(o.label);
@@ -127,42 +131,75 @@ export async function runTraining(fn: string, model: Model, data: DataLike | Dat
   let seen = 0;
   let intervalStart = performance.now();
   let trainedSeconds = 0;
+  // The read-back in flight: started at one logged step, awaited at the next (or at the end of
+  // the epoch), so that the steps in between are queued while the device finishes the earlier ones.
+  let inFlight: SumsRead | undefined;
+  // Waits for a read-back and turns it into a history point.
+  const settle = async (r: SumsRead): Promise<PendingPoint> => {
+    let sums: ArrayLike<number>;
+    try {
+      sums = await r.values;
+    } finally {
+      tf.dispose(r.sums);
+    }
+    const now = performance.now();
+    const seconds = (now - intervalStart) / 1000;
+    trainedSeconds += seconds;
+    intervalStart = now;
+    const loss = sums[0]! / r.seen;
+    if (!Number.isFinite(loss)) {
+      throw new TrainingDivergedError(`${fn}: run '${o.label}' diverged at epoch ${Math.ceil(r.epoch)}, step ${r.step} (loss ${loss}); try a smaller learning rate than ${o.lr}`);
+    }
+    return { epoch: r.epoch, step: r.step, loss, accuracy: sums[1]! / r.seen, examplesPerSecond: r.seen / seconds, lr: r.lr };
+  };
   try {
     await notify(hooks, (h) => h.onTrainBegin?.());
     let step = 0;
     for (let epoch = 0; epoch < o.epochs; epoch++) {
       const order = stream ? new Int32Array(0) : permutation(n, (Math.imul(o.seed, 0x9e3779b1) ^ epoch) >>> 0);
       const source = stream?.batches({ epoch });
+      // Double-buffered batches: batch s + 1 is asked for (a stream decodes and uploads it; in
+      // memory its indices are uploaded and its examples gathered) before step s is queued.
+      const fetch = (s: number): Promise<Batch> => {
+        const p: Promise<Batch> = source
+          ? source.next().then((next) => {
+              if (next.done) fail(fn, 'data', `ended after ${s} batches of epoch ${epoch + 1}; its length ${n} and batch size ${B} promise ${stepsPerEpoch}`);
+              return next.value;
+            })
+          : Promise.resolve(
+              tf.tidy(() => {
+                const it = tf.tensor1d(order.subarray(s * B, Math.min(n, (s + 1) * B)), 'int32');
+                return { x: tf.gather(inMemory!.x, it) as tf.Tensor4D, y: tf.gather(labels!, it) as tf.Tensor1D };
+              }),
+            );
+        // A batch fetched ahead may fail while the loop awaits something else; it is awaited later.
+        p.catch(() => undefined);
+        return p;
+      };
+      let ahead: Promise<Batch> | undefined = fetch(0);
       try {
         for (let s = 0; s < stepsPerEpoch; s++, step++) {
-          let batch: Batch | undefined;
-          if (source) {
-            const next = await source.next();
-            if (next.done) fail(fn, 'data', `ended after ${s} batches of epoch ${epoch + 1}; its length ${n} and batch size ${B} promise ${stepsPerEpoch}`);
-            batch = next.value;
-          }
-          const size = batch ? batch.x.shape[0] : Math.min(n, (s + 1) * B) - s * B;
+          const batch = await ahead!;
+          ahead = s + 1 < stepsPerEpoch ? fetch(s + 1) : undefined;
+          const size = batch.x.shape[0];
           const lr = learningRate(o.schedule, o.lr, step, steps, stepsPerEpoch);
           let sums: tf.Tensor[];
           try {
             sums = tf.tidy(() => {
-            const it = batch ? undefined : tf.tensor1d(order.subarray(s * B, Math.min(n, (s + 1) * B)), 'int32');
-            const xb = batch ? batch.x : (tf.gather(inMemory!.x, it!) as tf.Tensor4D);
-            const yb = batch ? batch.y : (tf.gather(labels!, it!) as tf.Tensor1D);
-            const onehot = tf.oneHot(yb, model.numClasses);
-            let correct: tf.Scalar | undefined;
-            const { value, grads } = tf.variableGrads(() => {
-              const { logits } = model.forward(xb, { training: true });
-              correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yb), 'float32')) as tf.Scalar);
-              return tf.losses.softmaxCrossEntropy(onehot, logits) as tf.Scalar;
-            }, varList);
-            optimizer.step(vars, grads, lr);
-            const sums = [tf.add(lossAcc, tf.mul(value, size)), tf.add(correctAcc, correct!)];
-            correct!.dispose();
-            return sums;
-          });
+              const onehot = tf.oneHot(batch.y, model.numClasses);
+              let correct: tf.Scalar | undefined;
+              const { value, grads } = tf.variableGrads(() => {
+                const { logits } = model.forward(batch.x, { training: true });
+                correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), batch.y), 'float32')) as tf.Scalar);
+                return tf.losses.softmaxCrossEntropy(onehot, logits) as tf.Scalar;
+              }, varList);
+              optimizer.step(vars, grads, lr);
+              const sums = [tf.add(lossAcc, tf.mul(value, size)), tf.add(correctAcc, correct!)];
+              correct!.dispose();
+              return sums;
+            });
           } finally {
-            if (batch) tf.dispose([batch.x, batch.y]);
+            tf.dispose([batch.x, batch.y]);
           }
           const [l, c] = sums;
           lossAcc.dispose();
@@ -172,32 +209,40 @@ export async function runTraining(fn: string, model: Model, data: DataLike | Dat
           seen += size;
           if (!logAt.has(s + 1)) continue;
           const endOfEpoch = s === stepsPerEpoch - 1;
-          const [ls, cs] = await Promise.all([lossAcc.data(), correctAcc.data()]);
-          const now = performance.now();
-          trainedSeconds += (now - intervalStart) / 1000;
-          const loss = ls[0]! / seen;
-          if (!Number.isFinite(loss)) {
-            throw new TrainingDivergedError(`${fn}: run '${o.label}' diverged at epoch ${epoch + 1}, step ${step + 1} (loss ${loss}); try a smaller learning rate than ${o.lr}`);
-          }
-          const point: PendingPoint = {
+          // Start reading these sums (one read-back for both); new sums accumulate from zero meanwhile.
+          const both = tf.stack([lossAcc, correctAcc]);
+          const values = both.data();
+          values.catch(() => undefined);
+          tf.dispose([lossAcc, correctAcc]);
+          const read: SumsRead = {
+            values,
+            sums: both,
             epoch: endOfEpoch ? epoch + 1 : +(epoch + (s + 1) / stepsPerEpoch).toFixed(4),
             step: step + 1,
-            loss,
-            accuracy: cs[0]! / seen,
-            examplesPerSecond: seen / ((now - intervalStart) / 1000),
+            seen,
             lr,
           };
-          lossAcc.dispose();
-          correctAcc.dispose();
           lossAcc = tf.scalar(0);
           correctAcc = tf.scalar(0);
           seen = 0;
-          if (endOfEpoch) await notify(hooks, (h) => h.onEpochEnd?.({ epoch: epoch + 1, order, point }));
+          const earlier = inFlight;
+          inFlight = read;
+          if (earlier) {
+            const point = await settle(earlier);
+            await notify(hooks, (h) => h.onHistoryPoint?.(point));
+          }
+          if (!endOfEpoch) continue;
+          inFlight = undefined;
+          const point = await settle(read);
+          await notify(hooks, (h) => h.onEpochEnd?.({ epoch: epoch + 1, order, point }));
           await notify(hooks, (h) => h.onHistoryPoint?.(point));
           // Validation and checkpoint time is not training time.
           intervalStart = performance.now();
         }
       } finally {
+        // A batch fetched ahead of a step that never ran (training stopped early) is freed.
+        const unused = await ahead?.catch(() => undefined);
+        if (unused) tf.dispose([unused.x, unused.y]);
         // Stops the stream's decoding when training stops early.
         await source?.return(undefined);
       }
@@ -213,8 +258,38 @@ export async function runTraining(fn: string, model: Model, data: DataLike | Dat
     optimizer.dispose();
     lossAcc.dispose();
     correctAcc.dispose();
+    if (inFlight) {
+      await inFlight.values.catch(() => undefined);
+      tf.dispose(inFlight.sums);
+    }
     if (labels !== undefined && labels !== inMemory?.y) labels.dispose();
   }
+}
+
+/** A read-back of the loss and accuracy sums, started at a logged step. */
+interface SumsRead {
+  /** [loss sum, correct count]. */
+  readonly values: Promise<ArrayLike<number>>;
+  /** The sums being read (freed once read). */
+  readonly sums: tf.Tensor;
+  /** The point's epoch (fractional within an epoch), global step (1-based), examples, learning rate. */
+  readonly epoch: number;
+  readonly step: number;
+  readonly seen: number;
+  readonly lr: number;
+}
+
+/**
+ * The steps of an epoch (1-based) after which the sums are read back: every `readEvery` steps,
+ * else `pointsPerEpoch` evenly spaced ones; the epoch's last step always.
+ */
+export function logSteps(stepsPerEpoch: number, readEvery: number | undefined, pointsPerEpoch: number): number[] {
+  if (readEvery !== undefined) {
+    const at = Array.from({ length: Math.floor((stepsPerEpoch - 1) / readEvery) }, (_, k) => (k + 1) * readEvery);
+    return [...at, stepsPerEpoch];
+  }
+  const points = Math.min(pointsPerEpoch, stepsPerEpoch);
+  return Array.from({ length: points }, (_, k) => Math.round((stepsPerEpoch * (k + 1)) / points));
 }
 
 export function checkTrainInputs(fn: string, model: Model, data: DataLike | DataStream, o: ResolvedTrainOptions): void {

@@ -29,8 +29,10 @@ export interface EpochEnd {
 
 /**
  * One concern of a training run. Every method is optional; the loop awaits each in turn. Points
- * are logged `pointsPerEpoch` times per epoch (the loss is read back from the device only then),
- * so `onHistoryPoint` plays the part of tfjs's `onBatchEnd` without a read-back every step.
+ * are logged `pointsPerEpoch` times per epoch or every `readEvery` steps (the loss is read back
+ * from the device only then, and a point within an epoch is published once the next read-back is
+ * under way), so `onHistoryPoint` plays the part of tfjs's `onBatchEnd` without a read-back every
+ * step. Hooks must not read tensors back themselves except at the end of an epoch.
  */
 export interface TrainingHook {
   /** Before the first step. */

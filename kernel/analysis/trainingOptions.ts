@@ -46,6 +46,15 @@ export interface TrainOptions {
   readonly progress?: boolean | Progress;
   /** History points per epoch, default 4. */
   readonly pointsPerEpoch?: number;
+  /**
+   * Steps between read-backs of the training loss and accuracy (each read-back is a history
+   * point; the end of every epoch is one too), instead of `pointsPerEpoch`. Default: an epoch's
+   * steps / `pointsPerEpoch`. Nothing else is read back per step: the sums stay on the device, a
+   * read-back is asynchronous and awaited only at the next one (or at the end of the epoch), so
+   * the GPU never waits for JavaScript; a divergence (NaN loss) is reported up to `readEvery`
+   * steps late.
+   */
+  readonly readEvery?: number;
   /** Batch size for validation, default 256. */
   readonly evalBatchSize?: number;
   /**
@@ -61,6 +70,7 @@ export interface TrainOptions {
 export const TRAIN_KEYS = [
   'epochs', 'batchSize', 'lr', 'optimizer', 'momentum', 'weightDecay', 'schedule', 'seed', 'validation',
   'checkpoints', 'checkpointDir', 'label', 'progress', 'pointsPerEpoch', 'evalBatchSize', 'recalibrateNorm',
+  'readEvery',
 ] as const;
 
 export interface ResolvedTrainOptions {
@@ -80,6 +90,8 @@ export interface ResolvedTrainOptions {
   label: string;
   progress: boolean | Progress;
   pointsPerEpoch: number;
+  /** Steps between read-backs; undefined: `pointsPerEpoch` points per epoch. */
+  readEvery?: number | undefined;
   evalBatchSize: number;
   recalibrateNorm: number | false;
 }
@@ -108,6 +120,9 @@ export function resolveTrainOptions(fn: string, options: unknown, extraKeys: rea
     fail(fn, 'options.progress', `must be a boolean or {update, done}, got ${formatValue(progress)}`);
   }
   if (o['label'] !== undefined && typeof o['label'] !== 'string') fail(fn, 'options.label', `must be a string, got ${formatValue(o['label'])}`);
+  if (o['readEvery'] !== undefined && o['pointsPerEpoch'] !== undefined) {
+    fail(fn, 'options.readEvery', `(${String(o['readEvery'])}) and options.pointsPerEpoch (${String(o['pointsPerEpoch'])}) both choose when points are logged; give one`);
+  }
   return {
     epochs,
     batchSize: checkInteger(fn, 'options.batchSize', o['batchSize'] ?? 64, 1),
@@ -124,6 +139,7 @@ export function resolveTrainOptions(fn: string, options: unknown, extraKeys: rea
     label: (o['label'] as string | undefined) ?? defaultLabel,
     progress: progress as boolean | Progress,
     pointsPerEpoch: checkInteger(fn, 'options.pointsPerEpoch', o['pointsPerEpoch'] ?? 4, 1, 1000),
+    readEvery: o['readEvery'] === undefined ? undefined : checkInteger(fn, 'options.readEvery', o['readEvery'], 1),
     evalBatchSize: checkInteger(fn, 'options.evalBatchSize', o['evalBatchSize'] ?? 256, 1),
     recalibrateNorm: o['recalibrateNorm'] === false ? false : checkInteger(fn, 'options.recalibrateNorm', o['recalibrateNorm'] ?? 2048, 1),
   };

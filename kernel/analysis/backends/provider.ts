@@ -40,6 +40,28 @@ export interface StartedBackend {
   readonly threads: number;
   /** What people see next to the backend's name: `1 thread`, `NVIDIA H100 80GB HBM3`. */
   readonly detail: string;
+  /** GPU backends: the adapter and its limits. */
+  readonly gpu?: GpuInfo;
+}
+
+/** The GPU adapter a backend computes on, as the driver (Dawn) describes it. */
+export interface GpuInfo {
+  /** The adapter's description, e.g. `NVIDIA H100 80GB HBM3`, `llvmpipe (Mesa 25.0.7)`. */
+  readonly description: string;
+  /** Vendor and architecture as the driver names them (may be empty). */
+  readonly vendor: string;
+  readonly architecture: string;
+  /** A software rasteriser (lavapipe, SwiftShader), slower than wasm. */
+  readonly software: boolean;
+  /** The largest single buffer, in bytes. */
+  readonly maxBufferSize: number;
+  /** The largest buffer one kernel may bind as storage, in bytes (bounds one tensor's size on WebGPU). */
+  readonly maxStorageBufferBindingSize: number;
+  /** Workgroup shared memory, in bytes. */
+  readonly maxComputeWorkgroupStorageSize: number;
+  readonly maxComputeInvocationsPerWorkgroup: number;
+  /** Optional features the adapter offers (`timestamp-query`, `shader-f16`, `subgroups`, ...). */
+  readonly features: readonly string[];
 }
 
 /** A compute backend TransferLab can start. */

@@ -7,7 +7,7 @@ import { tf } from '../tfjs';
 import { BackendUnavailableError } from '../errors';
 import { setWebGpuKernels } from '../webgpuKernels';
 import { activate } from './activate';
-import type { BackendProvider, StartContext, StartedBackend } from './provider';
+import type { BackendProvider, GpuInfo, StartContext, StartedBackend } from './provider';
 
 export const webgpuProvider: BackendProvider = {
   name: 'webgpu',
@@ -43,21 +43,37 @@ function linuxHasGpuDevice(): boolean {
 }
 
 /** The adapter the webgpu backend was started on (Dawn is set up once per process). */
-let webgpuStarted: { deviceName: string; software: boolean; adapterOption: string | undefined } | undefined;
+let webgpuStarted: { deviceName: string; software: boolean; adapterOption: string | undefined; gpu: GpuInfo } | undefined;
 
-function started(deviceName: string, software: boolean): StartedBackend {
-  return { device: deviceName, threads: 0, detail: `${deviceName}${software ? ' (software)' : ''}` };
+function started(deviceName: string, software: boolean, gpu: GpuInfo): StartedBackend {
+  return { device: deviceName, threads: 0, detail: `${deviceName}${software ? ' (software)' : ''}`, gpu };
+}
+
+/** The adapter's description and the limits that bound tensor sizes and kernels. */
+function gpuInfo(adapter: GpuAdapterLike, deviceName: string, software: boolean): GpuInfo {
+  const limit = (name: string): number => Number(adapter.limits[name] ?? 0);
+  return {
+    description: deviceName,
+    vendor: adapter.info?.vendor ?? '',
+    architecture: adapter.info?.architecture ?? '',
+    software,
+    maxBufferSize: limit('maxBufferSize'),
+    maxStorageBufferBindingSize: limit('maxStorageBufferBindingSize'),
+    maxComputeWorkgroupStorageSize: limit('maxComputeWorkgroupStorageSize'),
+    maxComputeInvocationsPerWorkgroup: limit('maxComputeInvocationsPerWorkgroup'),
+    features: [...adapter.features].sort(),
+  };
 }
 
 async function startWebGpu({ options, auto }: StartContext): Promise<StartedBackend> {
   if (webgpuStarted && tf.engine().registry['webgpu'] !== undefined) {
-    const { deviceName, software, adapterOption } = webgpuStarted;
+    const { deviceName, software, adapterOption, gpu } = webgpuStarted;
     if (options.adapter !== undefined && options.adapter !== adapterOption) {
       throw new BackendUnavailableError('webgpu', `already started on ${deviceName}; the adapter cannot be changed within a process`);
     }
     if (software && auto) throw new BackendUnavailableError('webgpu', `only a software adapter was found (${deviceName}); it is slower than wasm`);
     await activate('webgpu', `the WebGPU device on ${deviceName} is no longer usable`);
-    return started(deviceName, software);
+    return started(deviceName, software, gpu);
   }
   if (auto && !linuxHasGpuDevice()) {
     throw new BackendUnavailableError('webgpu', 'no GPU device (/dev/dri, /dev/nvidia*) on this machine');
@@ -133,6 +149,7 @@ async function startWebGpu({ options, auto }: StartContext): Promise<StartedBack
     );
   }
   await activate('webgpu', `the WebGPU device on ${deviceName} failed to initialise`);
-  webgpuStarted = { deviceName, software, adapterOption: options.adapter };
-  return started(deviceName, software);
+  const gpuDescription = gpuInfo(adapter, deviceName, software);
+  webgpuStarted = { deviceName, software, adapterOption: options.adapter, gpu: gpuDescription };
+  return started(deviceName, software, gpuDescription);
 }

@@ -14,6 +14,8 @@ export const ckaInternals = {
   hostBlockRows: 256,
   /** Columns per product on the backend (the length of each float32 sum). */
   kChunk: 1024,
+  /** On WebGPU with TransferLab's kernels: float-float Gram entries kept at once (sets the rows per block, ./deviceGram.ts). */
+  deviceBlockEntries: 2 ** 24,
   /** Examples per cross-product in the features form (the length of each float32 sum). */
   rowChunk: 1024,
   /**

@@ -6,7 +6,8 @@
  *   triangle (half the work), and every pair needs only ⟨K, L⟩ over the block; O(n²p) per module
  *   plus O(n²) per pair. For a heatmap of many wide modules this is far cheaper than per-pair work.
  * The Gram form's blocks are reduced in float64 on the host (on worker threads for large jobs on
- * wasm: ../gram/) or in short float32 sums on the device (GPU backends).
+ * wasm: ../gram/), on WebGPU by TransferLab's own kernels in float-float (./deviceGram.ts), or in
+ * short float32 sums on the device (other GPU backends, or WebGPU with the stock kernels).
  */
 import { tf } from '../tfjs';
 import { type Analysis, reduceOnHost } from '../engine';
@@ -17,6 +18,7 @@ import { ckaInternals } from './internals';
 import type { CkaAlgorithm } from './options';
 import { type Pair, type Rep, uniqueOf } from './rep';
 import { type ColumnChunk, gramColumns, uploadChunks } from './gramBlocks';
+import { deviceFeatureCross, deviceGramKernels, deviceOffDiagonal } from './deviceGram';
 
 /** Estimated cost of each form, in multiply-adds weighted by where they run. */
 function chooseAlgorithm(reps: readonly Rep[], pairs: readonly Pair[], host: boolean, debiased: boolean): 'gram' | 'features' {
@@ -41,7 +43,7 @@ export function* linearOffDiagonal(reps: readonly Rep[], pairs: readonly Pair[],
   const host = ckaInternals.reducer ? ckaInternals.reducer === 'host' : reduceOnHost();
   const form = algorithm === 'auto' ? chooseAlgorithm(reps, pairs, host, debiased) : algorithm;
   if (form === 'features') {
-    const full = yield* featureCross(reps, pairs);
+    const full = !host && deviceGramKernels(reps, pairs, 'features') ? yield* deviceFeatureCross(reps, pairs) : yield* featureCross(reps, pairs);
     return full.map((v, k) => v - dot(reps[pairs[k]![0]]!.d, reps[pairs[k]![1]]!.d));
   }
   return yield* gramOffDiagonal(reps, pairs, host);
@@ -86,6 +88,7 @@ function* featureCross(reps: readonly Rep[], pairs: readonly Pair[]): Analysis<F
  * device.
  */
 function* gramOffDiagonal(reps: readonly Rep[], pairs: readonly Pair[], host: boolean): Analysis<Float64Array> {
+  if (!host && deviceGramKernels(reps, pairs, 'gram')) return yield* deviceOffDiagonal(reps, pairs);
   const n = reps[0]!.n;
   const used = uniqueOf(pairs);
   const threads = host ? parallelThreads(n, used.map((u) => reps[u]!.p)) : 1;

@@ -11,9 +11,30 @@
  */
 import { tf } from '../tfjs';
 import type { KernelFunc, WebGpuKernelConfig } from './shared';
+import { centeredGramConfig } from './centeredGram';
+import { hsicConfig } from './hsic';
+import { conv2DConfig } from './conv2D';
+import { conv2DBackpropFilterConfig } from './conv2DBackpropFilter';
+import { conv2DBackpropInputConfig } from './conv2DBackpropInput';
+import { fusedConv2DConfig } from './fusedConv2D';
+import { batchMatMulConfig } from './batchMatMul';
+import { fusedMatMulConfig } from './fusedMatMul';
+import { sumKernel } from './sum';
+import { maxKernel } from './max';
 
 /** Every kernel this folder registers, in registration order (one file each). */
-const WEBGPU_KERNELS: readonly WebGpuKernelConfig[] = [];
+const WEBGPU_KERNELS: readonly WebGpuKernelConfig[] = [
+  centeredGramConfig,
+  hsicConfig,
+  conv2DConfig,
+  fusedConv2DConfig,
+  conv2DBackpropInputConfig,
+  conv2DBackpropFilterConfig,
+  batchMatMulConfig,
+  fusedMatMulConfig,
+  sumKernel,
+  maxKernel,
+];
 
 const BACKEND = 'webgpu';
 
