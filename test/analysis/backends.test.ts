@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { startWebGpu, maxRelError } from '../helpers/webgpu';
 import { tf } from '../../kernel/analysis/tfjs';
 import { backend, initBackend, BACKEND_ENV } from '../../kernel/analysis/backends';
 import { BackendUnavailableError, InvalidArgumentError } from '../../kernel/analysis/errors';
@@ -24,16 +24,6 @@ async function grads(f: Case[1], xShape: Shape4, wShape: Shape4): Promise<[Float
   return out;
 }
 
-function maxRelErr(got: Float32Array, want: Float32Array): number {
-  assert.equal(got.length, want.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < got.length; i++) {
-    num = Math.max(num, Math.abs(got[i]! - want[i]!));
-    den = Math.max(den, Math.abs(want[i]!));
-  }
-  return den === 0 ? num : num / den;
-}
 
 const scalarW: Shape4 = [1, 1, 1, 1];
 const kernelCases: Case[] = [
@@ -128,8 +118,8 @@ test('wasm kernels (backprops, max-pool gradient, reductions, transposed matMul)
     const [wx, ww] = await assertNoLeak(name, () => grads(f, xs, ws));
     // BatchNorm's input gradient cancels to near zero, so it is compared more loosely.
     const tol = /BatchNorm/.test(name) ? 1e-3 : 1e-5;
-    assert.ok(maxRelErr(wx, cx) < tol, `${name}: dx differs by ${maxRelErr(wx, cx)}`);
-    assert.ok(maxRelErr(ww, cw) < tol, `${name}: dw differs by ${maxRelErr(ww, cw)}`);
+    assert.ok(maxRelError(wx, cx) < tol, `${name}: dx differs by ${maxRelError(wx, cx)}`);
+    assert.ok(maxRelError(ww, cw) < tol, `${name}: dw differs by ${maxRelError(ww, cw)}`);
   }
 });
 
@@ -199,24 +189,13 @@ test('a CNN and a BatchNorm ResNet train on wasm with the same gradients as cpu'
     assert.equal(got.size, want.size);
     for (const [k, v] of want) {
       // BatchNorm gradients cancel (they sum to ~0), so compare relative to the largest entry.
-      assert.ok(maxRelErr(got.get(k)!, v) < 1e-3, `${k}: ${maxRelErr(got.get(k)!, v)}`);
+      assert.ok(maxRelError(got.get(k)!, v) < 1e-3, `${k}: ${maxRelError(got.get(k)!, v)}`);
     }
   }
 });
 
-const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
-
 test('webgpu (lavapipe without a GPU) computes what cpu computes', async (t) => {
-  let info;
-  try {
-    info = await initBackend('webgpu');
-  } catch (e) {
-    assert.fail(
-      `WebGPU could not start (${(e as Error).message}). Without a GPU the tests use lavapipe: install Mesa 25 from bookworm-backports ` +
-        `(apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1)${existsSync(LAVAPIPE_ICD) ? '' : `; ${LAVAPIPE_ICD} is missing`}.`,
-    );
-  }
-  t.diagnostic(`webgpu device: ${info.device}`);
+  const info = await startWebGpu(t);
   assert.equal(info.name, 'webgpu');
   assert.match(info.description, /^webgpu · /);
   const cases = kernelCases.filter(([name]) => /Conv2D stride|MaxPool 2|MatMul transposeB/.test(name));
@@ -225,8 +204,8 @@ test('webgpu (lavapipe without a GPU) computes what cpu computes', async (t) => 
     const [cx, cw] = await grads(f, xs, ws);
     await initBackend('webgpu');
     const [gx, gw] = await grads(f, xs, ws);
-    assert.ok(maxRelErr(gx, cx) < 1e-4, `${name}: dx differs by ${maxRelErr(gx, cx)}`);
-    assert.ok(maxRelErr(gw, cw) < 1e-4, `${name}: dw differs by ${maxRelErr(gw, cw)}`);
+    assert.ok(maxRelError(gx, cx) < 1e-4, `${name}: dx differs by ${maxRelError(gx, cx)}`);
+    assert.ok(maxRelError(gw, cw) < 1e-4, `${name}: dw differs by ${maxRelError(gw, cw)}`);
   }
   await initBackend('webgpu');
   const m = resnet({ inputShape: [8, 8, 1], numClasses: 3, width: 4, blocks: [1], seed: 2 });
@@ -241,7 +220,7 @@ test('webgpu (lavapipe without a GPU) computes what cpu computes', async (t) => 
   const xCpu = tf.tensor4d(xValues, [2, 8, 8, 1]);
   const cpuLogits = m.forward(xCpu).logits;
   const onCpu = cpuLogits.dataSync() as Float32Array;
-  assert.ok(maxRelErr(onGpu, onCpu) < 1e-4);
+  assert.ok(maxRelError(onGpu, onCpu) < 1e-4);
   tf.dispose([xCpu, cpuLogits]);
   m.dispose();
 });

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
-import { existsSync } from 'node:fs';
 import assert from 'node:assert/strict';
+import { startWebGpu } from '../helpers/webgpu';
 import { tf } from '../../kernel/analysis/tfjs';
 import { initBackend } from '../../kernel/analysis/backends';
 import * as cka from '../../kernel/analysis/cka';
@@ -515,18 +515,8 @@ test('errors name the function, the argument and the shapes', async () => {
 
 // ─── WebGPU (lavapipe without a GPU): the device reduction path ─────────────────────────────
 
-const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
-
-test('on WebGPU: asynchronous CKA equals the float64 reference; synchronous calls say to await', async (t) => {
-  try {
-    const info = await initBackend('webgpu');
-    t.diagnostic(`webgpu device: ${info.device}`);
-  } catch (e) {
-    assert.fail(
-      `WebGPU could not start (${(e as Error).message}). Without a GPU the tests use lavapipe: install Mesa 25 from bookworm-backports ` +
-        `(apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1)${existsSync(LAVAPIPE_ICD) ? '' : `; ${LAVAPIPE_ICD} is missing`}.`,
-    );
-  }
+test('on WebGPU: CKA (linear, rbf, heatmap, minibatch) equals the float64 reference', async (t) => {
+  await startWebGpu(t);
   try {
     const X = randn(70, 90, 91, 1, 0.2);
     const Y = related(X, 24, 92);

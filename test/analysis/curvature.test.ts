@@ -1,6 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { startWebGpu } from '../helpers/webgpu';
 import { tf } from '../../kernel/analysis/tfjs';
 import { initBackend } from '../../kernel/analysis/backends';
 import { curvature, curvatureTable, CurvatureResult } from '../../kernel/analysis/curvature';
@@ -620,8 +620,6 @@ test('tl.cnn on the cpu backend (MaxPoolGrad everywhere): the same agreement', a
   await checkCnnAgainstGaussNewton();
 });
 
-const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
-
 test('on WebGPU (lavapipe without a GPU): the numbers the cpu gives, also for a module of more than 7 parameter tensors', async (t) => {
   await initBackend('cpu');
   const model = resnet({ inputShape: [8, 8, 1], numClasses: 3, width: 3, blocks: [1, 1], seed: 1 });
@@ -631,14 +629,7 @@ test('on WebGPU (lavapipe without a GPU): the numbers the cpu gives, also for a 
   const options = { modules: ['layer2', 'fc'], iterations: 25, tolerance: 0, hutchinsonSamples: 2, seed: 1 };
   try {
     const onCpu = await curvature(model, d, options);
-    try {
-      t.diagnostic(`webgpu device: ${(await initBackend('webgpu')).device}`);
-    } catch (e) {
-      assert.fail(
-        `WebGPU could not start (${(e as Error).message}). Without a GPU the tests use lavapipe: install Mesa 25 from bookworm-backports ` +
-          `(apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1)${existsSync(LAVAPIPE_ICD) ? '' : `; ${LAVAPIPE_ICD} is missing`}.`,
-      );
-    }
+    await startWebGpu(t);
     const onGpu = await curvature(model, d, options);
     onCpu.modules.forEach((c, i) => {
       const g = onGpu.modules[i]!;

@@ -11,7 +11,7 @@ import { tf } from '../../kernel/analysis/tfjs';
 import { initBackend } from '../../kernel/analysis/backends';
 import { convKernelRuns } from '../../kernel/analysis/webgpuKernels/convGemm';
 import { webGpuKernels } from '../../kernel/analysis/webgpuKernels';
-import { startWebGpu } from '../helpers/webgpu';
+import { startWebGpu, maxRelError } from '../helpers/webgpu';
 import { assertNoLeak } from './leak';
 
 type Shape = number[];
@@ -34,18 +34,6 @@ async function runOn(shapes: Shape[], build: Build): Promise<Float32Array[]> {
   const data = await Promise.all(outs.map(async (o) => (await o.data()) as Float32Array));
   tf.dispose(outs);
   return data;
-}
-
-/** Max |got − want| over max |want|: 1e-4 is float32 accumulation over a few hundred terms. */
-function relErr(got: Float32Array, want: Float32Array): number {
-  assert.equal(got.length, want.length);
-  let num = 0;
-  let den = 1e-6;
-  for (let i = 0; i < want.length; i++) {
-    num = Math.max(num, Math.abs(got[i]! - want[i]!));
-    den = Math.max(den, Math.abs(want[i]!));
-  }
-  return num / den;
 }
 
 /** Gradients of sum(out²)/2 … with respect to every input, plus the outputs. */
@@ -108,7 +96,7 @@ test('our WebGPU conv kernels match the cpu backend in values and gradients, and
     const got = await assertNoLeak(c.name, () => runOn(c.shapes, c.build));
     assert.equal(got.length, want[i]!.length);
     for (const [j, g] of got.entries()) {
-      const err = relErr(g, want[i]![j]!);
+      const err = maxRelError(g, want[i]![j]!);
       assert.ok(err < 1e-4, `${c.name}: output ${j} differs from the cpu backend by ${err.toExponential(2)} (relative)`);
     }
   }

@@ -11,7 +11,7 @@ import { tf } from '../../kernel/analysis/tfjs';
 import { initBackend } from '../../kernel/analysis/backends';
 import { setWebGpuKernels, webGpuKernelNames } from '../../kernel/analysis/webgpuKernels';
 import { MATMUL_SHADER_PREFIX } from '../../kernel/analysis/webgpuKernels/matMulProgram';
-import { startWebGpu } from '../helpers/webgpu';
+import { startWebGpu, maxRelError } from '../helpers/webgpu';
 import { assertNoLeak } from './leak';
 
 /** Deterministic values in [-scale, scale) (mulberry32). */
@@ -50,18 +50,6 @@ async function run(c: Case): Promise<Float32Array[]> {
   return data;
 }
 
-/** max |got − want| / max |want| (1 when want is all zero). */
-function relErr(got: Float32Array, want: Float32Array): number {
-  assert.equal(got.length, want.length);
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    err = Math.max(err, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return err / (scale || 1);
-}
-
 /** The shaderKeys of the programs the webgpu backend dispatches while `f` runs. */
 async function dispatched<T>(f: () => Promise<T>): Promise<{ result: T; keys: string[] }> {
   const backend = tf.backend() as unknown as { runWebGPUProgram: (program: { shaderKey: string }, ...rest: unknown[]) => unknown };
@@ -96,7 +84,7 @@ async function compareWithCpu(t: TestContext, cases: readonly Case[], tol = 1e-4
     const expected = want.get(c.name)!;
     assert.equal(got.length, expected.length);
     got.forEach((g, i) => {
-      const e = relErr(g, expected[i]!);
+      const e = maxRelError(g, expected[i]!);
       assert.ok(e <= tol, `${c.name}, output ${i}: relative error ${e.toExponential(2)}`);
     });
   }
@@ -255,7 +243,7 @@ test('webgpu matMul: the stock kernel runs what ours does not cover, and setWebG
       oursKeys.map((k) => k.startsWith(MATMUL_SHADER_PREFIX)),
       [true],
     );
-    assert.ok(relErr(ours[0]!, stock[0]!) <= 1e-5, `ours and stock differ by ${relErr(ours[0]!, stock[0]!)}`);
+    assert.ok(maxRelError(ours[0]!, stock[0]!) <= 1e-5, `ours and stock differ by ${maxRelError(ours[0]!, stock[0]!)}`);
   } finally {
     setWebGpuKernels('ours');
   }

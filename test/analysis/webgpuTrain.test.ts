@@ -19,10 +19,15 @@ after(async () => {
   await initBackend('wasm');
 });
 
-// A small task: 4 texture orientations on 12×12 images; 100 steps of batch 8 in one epoch.
+// A small task: 4 texture orientations on 12×12 images; 100 steps of batch 16 in one epoch.
 const STEPS = 100;
 const BATCH = 16;
 const READ_EVERY = 10;
+// A learning rate in the stable regime: at 0.05 the loss rises again between steps 40 and 100 and
+// the run turns chaotic (float32 rounding differences of 1e-6 at step 40 grow to 0.1-0.3 in the
+// weights by step 100, and the stock kernels alone then move the accuracy by 20 points), which
+// would test the optimiser's chaos, not the kernels.
+const LR = 0.02;
 const task = (n: number, seed: number) => synthetic({ kind: 'textures', n, classes: 4, size: [12, 12], noise: 0.05, seed });
 const smallCnn = () => cnn({ inputShape: [12, 12, 1], numClasses: 4, channels: [4, 8], hidden: 16, seed: 0 });
 
@@ -84,7 +89,7 @@ async function trainCounting(): Promise<Counted> {
   const started = performance.now();
   let run;
   try {
-    run = await train(model, data, { epochs: 1, batchSize: BATCH, lr: 0.05, readEvery: READ_EVERY, progress, recalibrateNorm: false });
+    run = await train(model, data, { epochs: 1, batchSize: BATCH, lr: LR, readEvery: READ_EVERY, progress, recalibrateNorm: false });
   } finally {
     delete (engine as Partial<typeof engine>).runKernelFunc;
     for (const k of ['read', 'readSync'] as const) {
@@ -129,15 +134,15 @@ test('webgpu: no read-back per step, flat tensor count, and the accuracy of wasm
   assert.ok(counts.every((c) => c === counts[0]), `tensors at points: ${counts.join(' ')}`);
   assert.equal(gpu.leaked, 0);
   // Same seed, same data and initial weights: the runs differ only by float32 rounding (other
-  // summation orders in the convolutions and reductions), which 100 SGD steps with momentum
-  // amplify. Measured on lavapipe: training loss within 0.1%, validation loss within 1.2%, the
-  // same validation accuracy. Allowed: 5% on the losses, and 4 of the 128 validation examples
-  // (3.1%) on the accuracy, for logits near a decision boundary that tip either way.
+  // summation orders in the convolutions, products and reductions). Measured on lavapipe with our
+  // kernels: training loss 0.2019159 vs wasm 0.2019163, validation accuracy 0.992 on both, final
+  // weights within 1.1e-5 relative of wasm's. Allowed: 1% on the losses and 2 of the 128
+  // validation examples on the accuracy.
   const w = wasmRun!;
-  assert.ok(w.valAccuracy > 0.6 && gpu.valAccuracy > 0.6, `both learn: wasm ${w.valAccuracy}, webgpu ${gpu.valAccuracy}`);
-  assert.ok(Math.abs(w.valAccuracy - gpu.valAccuracy) <= 4 / 128, `validation accuracy wasm ${w.valAccuracy} vs webgpu ${gpu.valAccuracy}`);
-  assert.ok(Math.abs(w.trainLoss - gpu.trainLoss) <= 0.05 * w.trainLoss, `training loss wasm ${w.trainLoss} vs webgpu ${gpu.trainLoss}`);
-  assert.ok(Math.abs(w.valLoss - gpu.valLoss) <= 0.05 * w.valLoss, `validation loss wasm ${w.valLoss} vs webgpu ${gpu.valLoss}`);
+  assert.ok(w.valAccuracy > 0.9 && gpu.valAccuracy > 0.9, `both learn: wasm ${w.valAccuracy}, webgpu ${gpu.valAccuracy}`);
+  assert.ok(Math.abs(w.valAccuracy - gpu.valAccuracy) <= 2 / 128, `validation accuracy wasm ${w.valAccuracy} vs webgpu ${gpu.valAccuracy}`);
+  assert.ok(Math.abs(w.trainLoss - gpu.trainLoss) <= 0.01 * w.trainLoss, `training loss wasm ${w.trainLoss} vs webgpu ${gpu.trainLoss}`);
+  assert.ok(Math.abs(w.valLoss - gpu.valLoss) <= 0.01 * w.valLoss, `validation loss wasm ${w.valLoss} vs webgpu ${gpu.valLoss}`);
 });
 
 test('tl.backend() names the GPU, its memory limits and the GPU memory in use, and displays them', async (t: TestContext) => {

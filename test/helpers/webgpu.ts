@@ -22,3 +22,18 @@ export async function startWebGpu(t?: TestContext): Promise<BackendInfo> {
     );
   }
 }
+
+/**
+ * max |got − want| / max |want| (the absolute error when `want` is all zero): how two backends'
+ * results of one computation are compared.
+ */
+export function maxRelError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  assert.equal(got.length, want.length, 'lengths');
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    err = Math.max(err, Math.abs(got[i]! - want[i]!));
+    scale = Math.max(scale, Math.abs(want[i]!));
+  }
+  return scale === 0 ? err : err / scale;
+}
