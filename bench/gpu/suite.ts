@@ -800,7 +800,7 @@ export async function runGpuBench(o: GpuBenchOptions): Promise<GpuBenchResult> {
     adapter: info.device,
     software,
     torch: ti
-      ? `PyTorch ${ti['torch']} on ${ti['device']}${ti['device'] === 'CPU' ? ` (${ti['threads']} threads; BLAS ${ti['blas']})` : ` (fp32; TF32 ${ti['tf32']}; cuDNN benchmark mode)`}`
+      ? `PyTorch ${ti['torch']} on ${ti['device']}${ti['device'] === 'CPU' ? ` (${ti['threads']} thread${ti['threads'] === 1 ? '' : 's'}; BLAS ${ti['blas']})` : ` (fp32; TF32 ${ti['tf32']}; cuDNN benchmark mode)`}`
       : `PyTorch: **failed** (exit ${py.status}; see the run's output)`,
     machine: `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
     load: `load average ${load0.toFixed(1)} → ${load1.toFixed(1)}${software ? ' (on a software adapter both sides compute on the CPU, one after the other)' : ''}`,
