@@ -30,7 +30,7 @@ export interface Sizes {
   /** Conv layers: [label, batch, H (= W), cin, cout]. */
   readonly conv: readonly (readonly [string, number, number, number, number])[];
   readonly cnn: { readonly batch: number; readonly steps: number; readonly rounds: number };
-  readonly resnet: { readonly size: number; readonly width: number; readonly blocks: readonly number[]; readonly classes: number; readonly batch: number; readonly steps: number; readonly rounds: number };
+  readonly resnet: { readonly size: number; readonly width: number; readonly blocks: readonly number[]; readonly stem: 'small' | 'imagenet'; readonly classes: number; readonly batch: number; readonly steps: number; readonly rounds: number };
   readonly cka: readonly (readonly [number, number])[];
   readonly heatmap: { readonly n: number; readonly widths: readonly number[] };
   readonly minibatch: { readonly n: number; readonly batch: number; readonly widths: readonly number[] };
@@ -48,7 +48,7 @@ export const SIZES: Record<Scale, Sizes> = {
       ['small CNN conv2', 256, 14, 32, 64],
     ],
     cnn: { batch: 256, steps: 40, rounds: 3 },
-    resnet: { size: 224, width: 64, blocks: [2, 2, 2, 2], classes: 1000, batch: 64, steps: 4, rounds: 2 },
+    resnet: { size: 224, width: 64, blocks: [2, 2, 2, 2], stem: 'imagenet', classes: 1000, batch: 64, steps: 4, rounds: 2 },
     cka: [[2000, 256], [10000, 2048]],
     heatmap: { n: 5000, widths: HEAT_GPU },
     minibatch: { n: 50000, batch: 1000, widths: [2048, 1024, 512, 256] },
@@ -62,7 +62,7 @@ export const SIZES: Record<Scale, Sizes> = {
       ['small CNN conv2', 32, 14, 32, 64],
     ],
     cnn: { batch: 32, steps: 3, rounds: 2 },
-    resnet: { size: 32, width: 8, blocks: [2, 2, 2, 2], classes: 10, batch: 8, steps: 3, rounds: 2 },
+    resnet: { size: 32, width: 8, blocks: [2, 2, 2, 2], stem: 'small', classes: 10, batch: 8, steps: 3, rounds: 2 },
     cka: [[600, 96]],
     heatmap: { n: 256, widths: [64, 64, 64, 48, 48, 48, 48, 32, 32, 32, 32, 24, 24, 16, 8, 8] },
     minibatch: { n: 2000, batch: 250, widths: [64, 32, 16, 8] },
@@ -72,7 +72,7 @@ export const SIZES: Record<Scale, Sizes> = {
     matmul: [64, 96],
     conv: [['ResNet-like layer', 2, 8, 8, 8], ['small CNN conv1', 4, 28, 1, 8]],
     cnn: { batch: 16, steps: 2, rounds: 1 },
-    resnet: { size: 16, width: 4, blocks: [1, 1], classes: 10, batch: 4, steps: 2, rounds: 1 },
+    resnet: { size: 16, width: 4, blocks: [1, 1], stem: 'imagenet', classes: 10, batch: 4, steps: 2, rounds: 1 },
     cka: [[120, 16]],
     heatmap: { n: 64, widths: [16, 16, 8, 8] },
     minibatch: { n: 200, batch: 50, widths: [16, 8] },
@@ -686,11 +686,11 @@ export async function runGpuBench(o: GpuBenchOptions): Promise<GpuBenchResult> {
     { kind: 'trainCnn', label: 'small CNN (tl.cnn 28×28×1, conv 32/64, dense 128)', make: () => tl.cnn({ inputShape: [28, 28, 1], numClasses: 10, channels: [32, 64], hidden: 128, seed: 0 }), input: [28, 28, 1] as const, classes: 10, ...S.cnn, config: { channels: [32, 64], hidden: 128 } },
     {
       kind: 'trainResnet',
-      label: `ResNet (tl.resnet ${S.resnet.size}×${S.resnet.size}×3, width ${S.resnet.width}, blocks ${S.resnet.blocks.join('/')}, BatchNorm, ${S.resnet.classes} classes)`,
-      make: () => tl.resnet({ inputShape: [S.resnet.size, S.resnet.size, 3], numClasses: S.resnet.classes, width: S.resnet.width, blocks: S.resnet.blocks, seed: 0 }),
+      label: `ResNet (tl.resnet ${S.resnet.size}×${S.resnet.size}×3, width ${S.resnet.width}, blocks ${S.resnet.blocks.join('/')}, ${S.resnet.stem} stem, BatchNorm, ${S.resnet.classes} classes${S.resnet.stem === 'imagenet' && S.resnet.width === 64 && S.resnet.blocks.join() === '2,2,2,2' ? ': ResNet-18' : ''})`,
+      make: () => tl.resnet({ inputShape: [S.resnet.size, S.resnet.size, 3], numClasses: S.resnet.classes, width: S.resnet.width, blocks: S.resnet.blocks, stem: S.resnet.stem, seed: 0 }),
       input: [S.resnet.size, S.resnet.size, 3] as const,
       ...S.resnet,
-      config: { width: S.resnet.width, blocks: S.resnet.blocks },
+      config: { width: S.resnet.width, blocks: S.resnet.blocks, stem: S.resnet.stem },
     },
   ];
   for (const tr of trainings) {
@@ -811,7 +811,7 @@ export async function runGpuBench(o: GpuBenchOptions): Promise<GpuBenchResult> {
     ],
     notes: [
       `Timings: a warm-up call (shader compilation), then medians of ${S.reps} rounds of as many calls as fill ~${target} ms; each round ends by awaiting a read (WebGPU work is timed to completion, not submission); PyTorch likewise (on CUDA with \`torch.cuda.synchronize()\`). Training: \`tl.train\` (SGD momentum 0.9, lr 0.01, history logging, \`recalibrateNorm: false\`) over in-memory data after a one-step warm-up, median of rounds of one epoch (fewer steps when a step is slow: see each row's check); PyTorch: the same network written functionally from the same weights (TensorFlow's 'same' padding, NHWC flattening), SGD momentum 0.9, after a warm-up epoch. CKA: TransferLab's analysis API as a notebook calls it (float64 reductions); PyTorch: fp32 formulas (Gram matrices cached for the heatmap).`,
-      ...(scale !== 'gpu' ? [] : [`\`tl.resnet\` has a 3×3 stride-1 stem (no 7×7 stride-2 convolution and max-pool), so with ResNet-18's stages (width 64, blocks 2/2/2/2) at 224×224 it computes about 16× the FLOPs of torchvision's ResNet-18; PyTorch runs the same network.`]),
+      ...(scale !== 'gpu' ? [] : [`The ResNet row is ResNet-18 (\`tl.resnet\` with \`stem: 'imagenet'\`: a 7×7 stride-2 convolution and a 3×3 stride-2 max-pool, width 64, blocks 2/2/2/2, 11,689,512 parameters); PyTorch runs the same network, with TensorFlow's 'same' padding.`]),
       ...tf32Note(cases.map((c) => [c.spec, torch?.results[c.spec.id]] as const)),
       ...(complete ? [] : ['**This run did not finish**: the rows not measured say so.']),
       ...(software ? ['On lavapipe these are records of a software rasteriser sharing the CPU with PyTorch, not GPU figures; no GPU figure is claimed here.'] : []),

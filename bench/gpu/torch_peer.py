@@ -252,7 +252,14 @@ def resnet_forward(p, x, cfg):
     def bn(h, prefix):
         return F.batch_norm(h, None, None, p[f'{prefix}/gamma'], p[f'{prefix}/beta'], training=True, eps=1e-5)
 
-    h = F.relu(bn(conv(x, p['conv1/kernel'], 1), 'conv1/bn'))
+    imagenet = cfg.get('stem') == 'imagenet'
+    h = F.relu(bn(conv(x, p['conv1/kernel'], 2 if imagenet else 1), 'conv1/bn'))
+    if imagenet:
+        # ResNet-18's max-pool, 3x3 stride 2, with TensorFlow's 'same' padding (-inf at the end).
+        n = h.shape[2]
+        total = max((math.ceil(n / 2) - 1) * 2 + 3 - n, 0)
+        top = total // 2
+        h = F.max_pool2d(F.pad(h, (top, total - top, top, total - top), value=float('-inf')), 3, 2)
     ch = cfg['width']
     for s, blocks in enumerate(cfg['blocks']):
         out = cfg['width'] * 2**s

@@ -50,7 +50,9 @@ function resnetGraph(c: ResNetConfig): tfjs.LayersModel {
     tfjs.layers.conv2d({ name, filters, kernelSize: k, strides: stride, padding: 'same', useBias: false }).apply(x) as Sym;
   const relu = (name: string, x: Sym) => tfjs.layers.activation({ name, activation: 'relu' }).apply(x) as Sym;
   const input = tfjs.input({ shape: [...c.inputShape], name: 'input' });
-  let h = relu('conv1/relu', bn('conv1/bn', conv('conv1', input, c.width, 3, 1)));
+  const imagenet = c.stem === 'imagenet';
+  let h = relu('conv1/relu', bn('conv1/bn', conv('conv1', input, c.width, imagenet ? 7 : 3, imagenet ? 2 : 1)));
+  if (imagenet) h = tfjs.layers.maxPooling2d({ name: 'conv1/pool', poolSize: 3, strides: 2, padding: 'same' }).apply(h) as Sym;
   let ch = c.width;
   c.blocks.forEach((nBlocks, s) => {
     const out = c.width * 2 ** s;

@@ -442,14 +442,17 @@ export function cnn(options: CnnOptions): NetModel {
 }
 
 /**
- * A small ResNet: `conv1` (3×3 conv, norm, ReLU), stages `layer1 … layerS` of basic residual
- * blocks (the first block of each later stage has stride 2 and a 1×1 projection), global average
- * pooling and the classifier `fc`. `norm: 'none'` uses Fixup initialisation instead of BatchNorm.
+ * A ResNet: `conv1` (3×3 conv, norm, ReLU; with `stem: 'imagenet'` a 7×7 stride-2 conv, norm,
+ * ReLU and a 3×3 stride-2 max-pool), stages `layer1 … layerS` of basic residual blocks (the first
+ * block of each later stage has stride 2 and a 1×1 projection), global average pooling and the
+ * classifier `fc`. `norm: 'none'` uses Fixup initialisation instead of BatchNorm. Width 64,
+ * blocks [2, 2, 2, 2] and the ImageNet stem make ResNet-18 (11,689,512 parameters for 1000 classes).
  *
  * @example
  * ```ts
  * const model = tl.resnet({inputShape: [28, 28, 1], numClasses: 10, width: 16, blocks: [1, 1, 1], seed: 1});
  * model.moduleNames; // ['conv1', 'layer1', 'layer2', 'layer3', 'fc']
+ * const resnet18 = tl.resnet({inputShape: [224, 224, 3], numClasses: 1000, width: 64, blocks: [2, 2, 2, 2], stem: 'imagenet'});
  * ```
  */
 export function resnet(options: ResNetOptions): NetModel {

@@ -14,6 +14,13 @@ export function isNorm(s: unknown): s is Norm {
   return s === 'batch' || s === 'none';
 }
 
+/**
+ * The first module, `conv1`, of {@link resnet}: a 3×3 stride-1 convolution ('small', for
+ * 28×28/32×32 images), or ResNet-18's ImageNet stem ('imagenet': a 7×7 stride-2 convolution, then
+ * a 3×3 stride-2 max-pool; a quarter of the resolution).
+ */
+export type Stem = 'small' | 'imagenet';
+
 export interface ResNetConfig {
   readonly arch: 'resnet-mini';
   readonly inputShape: readonly [number, number, number];
@@ -23,6 +30,7 @@ export interface ResNetConfig {
   /** Residual blocks per stage; stages after the first halve the resolution. */
   readonly blocks: readonly number[];
   readonly norm: Norm;
+  readonly stem: Stem;
   readonly seed: number;
 }
 
@@ -35,12 +43,14 @@ export interface ResNetOptions {
   readonly blocks?: readonly number[];
   /** Default 'batch'. */
   readonly norm?: Norm;
+  /** Default 'small'; 'imagenet' with width 64 and blocks [2, 2, 2, 2] is ResNet-18. */
+  readonly stem?: Stem;
   readonly seed?: number;
 }
 
 export function resnetConfig(options: ResNetOptions, fn = 'tl.resnet'): ResNetConfig {
   const o = checkObject(fn, 'options', options);
-  checkKeys(fn, 'options', o, ['arch', 'inputShape', 'numClasses', 'width', 'blocks', 'norm', 'seed']);
+  checkKeys(fn, 'options', o, ['arch', 'inputShape', 'numClasses', 'width', 'blocks', 'norm', 'stem', 'seed']);
   return {
     arch: 'resnet-mini',
     inputShape: checkInputShape(fn, o['inputShape']),
@@ -48,6 +58,8 @@ export function resnetConfig(options: ResNetOptions, fn = 'tl.resnet'): ResNetCo
     width: checkInteger(fn, 'options.width', o['width'] ?? 16, 1),
     blocks: checkIntList(fn, 'options.blocks', o['blocks'] ?? [1, 1, 1], 1),
     norm: checkOneOf(fn, 'options.norm', o['norm'] ?? 'batch', ['batch', 'none'] as const),
+    // Configs saved before the option existed have the small stem.
+    stem: checkOneOf(fn, 'options.stem', o['stem'] ?? 'small', ['small', 'imagenet'] as const),
     seed: checkSeed(fn, 'options.seed', o['seed'] ?? 0),
   };
 }
@@ -68,7 +80,7 @@ function resnetLayout(c: ResNetConfig): Layout {
   const scalar = (name: string, value: number) => params.push({ name, shape: [1], init: { kind: 'const', value } });
   const modules = ['conv1'];
   const cin0 = c.inputShape[2];
-  conv('conv1/kernel', 3, cin0, c.width);
+  conv('conv1/kernel', c.stem === 'imagenet' ? 7 : 3, cin0, c.width);
   if (bn) norm('conv1/bn', c.width);
   else scalar('conv1/bias', 0);
   let ch = c.width;
@@ -113,8 +125,10 @@ function resnetLayout(c: ResNetConfig): Layout {
 function resnetForward(c: ResNetConfig, pass: ForwardPass, x: tf.Tensor4D): tf.Tensor2D {
   const bn = c.norm === 'batch';
   const conv = (t: tf.Tensor4D, name: string, stride: number) => tf.conv2d(t, pass.p(name) as tf.Tensor4D, stride, 'same');
-  let h = conv(x, 'conv1/kernel', 1);
+  const imagenet = c.stem === 'imagenet';
+  let h = conv(x, 'conv1/kernel', imagenet ? 2 : 1);
   h = tf.relu(bn ? pass.bn('conv1/bn', h) : (tf.add(h, pass.p('conv1/bias')) as tf.Tensor4D));
+  if (imagenet) h = tf.maxPool(h, 3, 2, 'same');
   pass.out('conv1', h);
   let ch = c.width;
   c.blocks.forEach((nBlocks, s) => {
@@ -153,7 +167,7 @@ export const resnetArchitecture: Architecture<ResNetConfig> = {
   name: 'resnet-mini',
   config: (options, fn) => resnetConfig(options as ResNetOptions, fn),
   modelArch: (c) => (c.norm === Norm.batch ? 'resnet-mini' : 'resnet-mini-nonorm'),
-  summarize: (c) => `width ${c.width}, blocks ${c.blocks.join('/')}, norm ${c.norm}, ${c.numClasses} classes, seed ${c.seed}`,
+  summarize: (c) => `width ${c.width}, blocks ${c.blocks.join('/')}, norm ${c.norm}${c.stem === 'imagenet' ? ', ImageNet stem' : ''}, ${c.numClasses} classes, seed ${c.seed}`,
   layout: resnetLayout,
   forward: resnetForward,
 };
