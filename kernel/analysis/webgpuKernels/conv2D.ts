@@ -15,7 +15,7 @@
 import { tf } from '../tfjs';
 import type { KernelFunc, TensorInfo, WebGpuKernelConfig } from './shared';
 import { runProgram } from './shared';
-import { convKernelRuns, fitsDispatch, gemmProgram, intUniforms } from './convGemm';
+import { convGeometry, convKernelRuns, fitsDispatch, gemmProgram, intUniforms } from './convGemm';
 
 /** Fused activations our forward kernel applies in its epilogue (others go to the stock kernel). */
 const ACTIVATIONS: Record<string, string> = {
@@ -66,20 +66,7 @@ export function convForward(a: ForwardArgs): TensorInfo | null {
     'channelsLast',
   );
   if (info.outHeight <= 0 || info.outWidth <= 0) return null;
-  const u = intUniforms({
-    inH: info.inHeight,
-    inW: info.inWidth,
-    inC: info.inChannels,
-    outH: info.outHeight,
-    outW: info.outWidth,
-    fW: info.filterWidth,
-    sH: info.strideHeight,
-    sW: info.strideWidth,
-    dH: info.dilationHeight,
-    dW: info.dilationWidth,
-    padT: info.padInfo.top,
-    padL: info.padInfo.left,
-  });
+  const u = intUniforms(convGeometry(info));
   const m = info.batchSize * info.outHeight * info.outWidth;
   const k = info.filterHeight * info.filterWidth * info.inChannels;
   const helpers = `

@@ -15,7 +15,7 @@
 import { tf } from '../tfjs';
 import type { KernelFunc, TensorInfo, WebGpuKernelConfig, WebGpuProgram } from './shared';
 import { asWebGpu, ceilDiv, runProgram } from './shared';
-import { TK, convKernelRuns, fitsDispatch, gemmProgram, intUniforms, tileFor } from './convGemm';
+import { TK, convGeometry, convKernelRuns, fitsDispatch, gemmProgram, intUniforms, tileFor } from './convGemm';
 import { float4D, isNHWC } from './conv2D';
 
 /** Workgroups the split aims for: two per SM of a large GPU (132 on an H100). */
@@ -69,20 +69,7 @@ export function convBackpropFilter(x: TensorInfo, dy: TensorInfo, attrs: Record<
   const wanted = Math.max(1, Math.min(ceilDiv(TARGET_WORKGROUPS, tiles), Math.floor(k / MIN_K_PER_SLICE)));
   const kChunk = ceilDiv(ceilDiv(k, wanted), TK) * TK;
   const slices = ceilDiv(k, kChunk);
-  const u = intUniforms({
-    K: k,
-    kChunk,
-    inH: info.inHeight,
-    inW: info.inWidth,
-    inC: info.inChannels,
-    outH: info.outHeight,
-    outW: info.outWidth,
-    fW: info.filterWidth,
-    sH: info.strideHeight,
-    sW: info.strideWidth,
-    padT: info.padInfo.top,
-    padL: info.padInfo.left,
-  });
+  const u = intUniforms({ K: k, kChunk, ...convGeometry(info) });
   const helpers = `
 fn kRange(z : i32) -> vec2<i32> { return vec2<i32>(z * uniforms.kChunk, min(uniforms.K, (z + 1) * uniforms.kChunk)); }
 // Row m: (ky − padTop, kx − padLeft, ci).

@@ -22,7 +22,7 @@
 import { tf } from '../tfjs';
 import type { KernelFunc, TensorInfo, WebGpuKernelConfig } from './shared';
 import { ceilDiv, runProgram } from './shared';
-import { convKernelRuns, fitsDispatch, gemmProgram, intUniforms } from './convGemm';
+import { convGeometry, convKernelRuns, fitsDispatch, gemmProgram, intUniforms } from './convGemm';
 import { float4D, isNHWC } from './conv2D';
 
 /** dx on our implicit GEMM, or null where the stock kernel should run. */
@@ -43,20 +43,7 @@ export function convBackpropInput(dy: TensorInfo, filter: TensorInfo, attrs: Rec
   const { strideHeight: sH, strideWidth: sW, filterHeight: fH, filterWidth: fW } = info;
   const jCount = ceilDiv(info.inHeight, sH);
   const iCount = ceilDiv(info.inWidth, sW);
-  const u = intUniforms({
-    inH: info.inHeight,
-    inW: info.inWidth,
-    outH: info.outHeight,
-    outW: info.outWidth,
-    outC: info.outChannels,
-    fW,
-    sH,
-    sW,
-    padT: info.padInfo.top,
-    padL: info.padInfo.left,
-    jCount,
-    iCount,
-  });
+  const u = intUniforms({ ...convGeometry(info), jCount, iCount });
   // For phase (py, px): the taps ky = ky0 + ty·sH with ky0 = (py + padTop) mod sH, and, writing
   // py + padTop = qy·sH + ky0, the dy row of input row iy = py + j·sH and tap ty is exactly
   // (iy + padTop − ky)/sH = qy + j − ty: no division per element (likewise for columns).

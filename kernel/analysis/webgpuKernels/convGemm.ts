@@ -21,6 +21,7 @@
  * Shapes and convolution parameters are uniforms: one compiled pipeline per kernel, tile shape and
  * fused activation, whatever the sizes.
  */
+import type { tf } from '../tfjs';
 import type { ProgramUniform, WebGpuProgram } from './shared';
 import { asWebGpu, ceilDiv } from './shared';
 
@@ -199,6 +200,28 @@ export function fitsDispatch(backend: unknown, program: WebGpuProgram): boolean 
 }
 
 /** `name : i32,` fields and their values, in one order. */
+/**
+ * The geometry every convolution kernel here declares as int uniforms (sizes, filter width,
+ * strides, dilations, top/left padding), from tfjs's Conv2DInfo; a kernel adds its own.
+ */
+export function convGeometry(info: tf.backend_util.Conv2DInfo): Record<string, number> {
+  return {
+    inH: info.inHeight,
+    inW: info.inWidth,
+    inC: info.inChannels,
+    outH: info.outHeight,
+    outW: info.outWidth,
+    outC: info.outChannels,
+    fW: info.filterWidth,
+    sH: info.strideHeight,
+    sW: info.strideWidth,
+    dH: info.dilationHeight,
+    dW: info.dilationWidth,
+    padT: info.padInfo.top,
+    padL: info.padInfo.left,
+  };
+}
+
 export function intUniforms(values: Record<string, number>): { decl: string; data: ProgramUniform[] } {
   const names = Object.keys(values);
   return {
