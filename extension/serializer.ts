@@ -231,6 +231,7 @@ export class TsnbSerializer implements vscode.NotebookSerializer {
 
   constructor(options: TsnbSerializerOptions = {}) {
     // The vscode module exists only inside the extension host; tests inject `api`.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const host = options.api === undefined || options.saveOutputsSetting === undefined ? (require('vscode') as typeof vscode) : undefined;
     this.api = options.api ?? (host as NotebookApi);
     this.saveOutputsSetting =
