@@ -43,10 +43,10 @@ function linuxHasGpuDevice(): boolean {
 }
 
 /** The adapter the webgpu backend was started on (Dawn is set up once per process). */
-let webgpuStarted: { deviceName: string; software: boolean; adapterOption: string | undefined; gpu: GpuInfo } | undefined;
+let webgpuStarted: { adapterOption: string | undefined; gpu: GpuInfo } | undefined;
 
-function started(deviceName: string, software: boolean, gpu: GpuInfo): StartedBackend {
-  return { device: deviceName, threads: 0, detail: `${deviceName}${software ? ' (software)' : ''}`, gpu };
+function started(gpu: GpuInfo): StartedBackend {
+  return { device: gpu.description, threads: 0, detail: `${gpu.description}${gpu.software ? ' (software)' : ''}`, gpu };
 }
 
 /** The adapter's description and the limits that bound tensor sizes and kernels. */
@@ -67,13 +67,14 @@ function gpuInfo(adapter: GpuAdapterLike, deviceName: string, software: boolean)
 
 async function startWebGpu({ options, auto }: StartContext): Promise<StartedBackend> {
   if (webgpuStarted && tf.engine().registry['webgpu'] !== undefined) {
-    const { deviceName, software, adapterOption, gpu } = webgpuStarted;
+    const { adapterOption, gpu } = webgpuStarted;
+    const { description: deviceName, software } = gpu;
     if (options.adapter !== undefined && options.adapter !== adapterOption) {
       throw new BackendUnavailableError('webgpu', `already started on ${deviceName}; the adapter cannot be changed within a process`);
     }
     if (software && auto) throw new BackendUnavailableError('webgpu', `only a software adapter was found (${deviceName}); it is slower than wasm`);
     await activate('webgpu', `the WebGPU device on ${deviceName} is no longer usable`);
-    return started(deviceName, software, gpu);
+    return started(gpu);
   }
   if (auto && !linuxHasGpuDevice()) {
     throw new BackendUnavailableError('webgpu', 'no GPU device (/dev/dri, /dev/nvidia*) on this machine');
@@ -86,19 +87,20 @@ async function startWebGpu({ options, auto }: StartContext): Promise<StartedBack
   }
   const flags = options.adapter ? [`adapter=${options.adapter}`] : [];
   let gpu: GpuLike;
-  let adapter: GpuAdapterLike | null;
+  let found: GpuAdapterLike | null;
   try {
     gpu = dawn.create(flags);
-    adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    found = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch (e) {
     throw new BackendUnavailableError('webgpu', `Dawn failed to enumerate adapters: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
-  if (!adapter) {
+  if (!found) {
     throw new BackendUnavailableError(
       'webgpu',
       'Dawn found no GPU adapter (no Vulkan driver: install the GPU vendor driver, or mesa-vulkan-drivers from bookworm-backports for the software rasteriser lavapipe)',
     );
   }
+  const adapter: GpuAdapterLike = found;
   const info = adapter.info ?? {};
   const software = info.isFallbackAdapter ?? adapter.isFallbackAdapter ?? info.architecture === 'software';
   const deviceName = info.description || [info.vendor, info.device].filter(Boolean).join(' ') || 'unknown adapter';
@@ -150,6 +152,6 @@ async function startWebGpu({ options, auto }: StartContext): Promise<StartedBack
   }
   await activate('webgpu', `the WebGPU device on ${deviceName} failed to initialise`);
   const gpuDescription = gpuInfo(adapter, deviceName, software);
-  webgpuStarted = { deviceName, software, adapterOption: options.adapter, gpu: gpuDescription };
-  return started(deviceName, software, gpuDescription);
+  webgpuStarted = { adapterOption: options.adapter, gpu: gpuDescription };
+  return started(gpuDescription);
 }
