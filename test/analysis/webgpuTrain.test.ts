@@ -240,9 +240,9 @@ test('webgpu Sum and Max over short trailing rows (ours, one dispatch) equal flo
     const withNaN = tf.tensor2d([1, NaN, 3, 4, 5, 6], [2, 3]);
     assert.deepEqual(Array.from(await tf.max(withNaN, 1).data()), [NaN, 6]);
     withNaN.dispose();
-    // Not ours: the leading axis, wider rows, int32, one row (the stock kernel's own programs).
+    // Not ours: Max over the leading axis, wider rows, int32, one row (the stock kernel's own programs).
     const stockCases: [string, () => tf.Tensor][] = [
-      ['leading axis', () => tf.sum(tf.ones([6, 5]), 0)],
+      ['max over the leading axis', () => tf.max(tf.ones([6, 5]), 0)],
       ['rows of 65', () => tf.sum(tf.ones([3, 65]), 1)],
       ['int32', () => tf.sum(tf.ones([3, 4], 'int32'), 1)],
       ['one row', () => tf.max(tf.ones([1, 9]), 1)],
@@ -252,8 +252,100 @@ test('webgpu Sum and Max over short trailing rows (ours, one dispatch) equal flo
       shaders.length = 0;
       const again = tf.tidy(f);
       await again.data();
-      assert.ok(!shaders.some((s) => s.startsWith('transferlab_row_')), `${name}: ${shaders.join(', ')}`);
+      assert.ok(!shaders.some((s) => s.startsWith('transferlab_')), `${name}: ${shaders.join(', ')}`);
       tf.dispose([y, again]);
+    }
+  } finally {
+    be.runWebGPUProgram = run;
+  }
+});
+
+/** Float64 sums of `x` (shape `shape`) over its leading `k` axes, and the sums of |x| (each sum's scale). */
+function sumLeading(x: Float32Array, shape: number[], k: number): { sums: Float64Array; scale: Float64Array } {
+  const width = shape.slice(k).reduce((a, b) => a * b, 1);
+  const rows = x.length / width;
+  const sums = new Float64Array(width);
+  const scale = new Float64Array(width);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < width; j++) {
+      sums[j]! += x[r * width + j]!;
+      scale[j]! += Math.abs(x[r * width + j]!);
+    }
+  }
+  return { sums, scale };
+}
+
+test('webgpu Sum over the leading axes (bias gradients: ours, no transpose) equals float64 references', async (t: TestContext) => {
+  await startWebGpu(t);
+  const be = tf.backend() as unknown as { runWebGPUProgram: (p: { shaderKey: string }, ...a: unknown[]) => unknown };
+  const run = be.runWebGPUProgram;
+  const shaders: string[] = [];
+  be.runWebGPUProgram = function (this: unknown, p: { shaderKey: string }, ...a: unknown[]) {
+    shaders.push(p.shaderKey);
+    return run.call(this, p, ...a);
+  };
+  try {
+    // [shape, leading axes reduced, passes]: one row, primes, widths past a workgroup's 64 columns,
+    // one pass up to 511 rows, then row slices (2, and the most, 64) added by a second pass; a conv
+    // layer's bias gradient (batch 32 × 28 × 28 pixels, 32 channels) over three axes.
+    const cases: [number[], number, number][] = [
+      [[1, 5], 1, 1],
+      [[2, 1], 1, 1],
+      [[7, 3], 1, 1],
+      [[13, 131], 1, 1],
+      [[511, 10], 1, 1],
+      [[600, 70], 1, 2],
+      [[9, 2, 3], 1, 1],
+      [[4, 5, 6, 7], 3, 1],
+      [[32, 28, 28, 32], 3, 2],
+      [[20011, 3], 1, 2],
+    ];
+    for (const [shape, k, passes] of cases) {
+      const data = values(shape.reduce((a, b) => a * b, 1), shape.length * 131 + k + shape[0]!);
+      const x = tf.tensor(data, shape);
+      const axes = Array.from({ length: k }, (_, i) => i);
+      shaders.length = 0;
+      const y = tf.sum(x, axes);
+      const got = await y.data();
+      assert.deepEqual(shaders, Array.from({ length: passes }, () => 'transferlab_col_sum'), `${shape} over ${axes}: no transpose, ${passes} pass(es)`);
+      assert.deepEqual(y.shape, shape.slice(k));
+      const { sums, scale } = sumLeading(data, shape, k);
+      for (let j = 0; j < sums.length; j++) {
+        // float32 sums of at most ~130 terms per thread: far below 1e-5 of Σ|x|; a wrong index is not.
+        assert.ok(Math.abs(got[j]! - sums[j]!) <= 1e-5 * scale[j]! + 1e-7, `${shape} column ${j}: ${got[j]} vs ${sums[j]} (Σ|x| ${scale[j]})`);
+      }
+      const kept = tf.sum(x, axes, true);
+      assert.deepEqual(kept.shape, [...axes.map(() => 1), ...shape.slice(k)]);
+      assert.deepEqual(Array.from(await kept.data()), Array.from(got));
+      tf.dispose([x, y, kept]);
+    }
+    // A bias gradient: d/db Σ (x + b)² = 2 Σ_rows (x + b), through our kernel.
+    const xs = values(50 * 12, 7);
+    const bs = values(12, 8);
+    const x = tf.tensor2d(xs, [50, 12]);
+    const b = tf.tensor1d(bs);
+    shaders.length = 0;
+    const g = tf.grad((bias: tf.Tensor) => tf.sum(tf.square(tf.add(x, bias))))(b);
+    const gv = await g.data();
+    assert.ok(shaders.includes('transferlab_col_sum'), shaders.join(', '));
+    for (let j = 0; j < 12; j++) {
+      let want = 0;
+      for (let r = 0; r < 50; r++) want += 2 * (xs[r * 12 + j]! + bs[j]!);
+      assert.ok(Math.abs(gv[j]! - want) <= 1e-4, `bias gradient ${j}: ${gv[j]} vs ${want}`);
+    }
+    tf.dispose([x, b, g]);
+    // Not ours: a middle axis, int32, every axis.
+    for (const [name, f] of [
+      ['a middle axis', () => tf.sum(tf.ones([3, 4, 5]), 1)],
+      ['int32', () => tf.sum(tf.ones([3, 4], 'int32'), 0)],
+      ['every axis', () => tf.sum(tf.ones([300, 4]))],
+    ] as [string, () => tf.Tensor][]) {
+      const warm = tf.tidy(f);
+      shaders.length = 0;
+      const again = tf.tidy(f);
+      await again.data();
+      assert.ok(!shaders.includes('transferlab_col_sum'), `${name}: ${shaders.join(', ')}`);
+      tf.dispose([warm, again]);
     }
   } finally {
     be.runWebGPUProgram = run;

@@ -6,8 +6,8 @@
  * on lavapipe, Sum of [50000, 10] over the last axis took 450 ms with it, against 36 ms for the
  * same sum over the first axis (a transpose and a reduction).
  *
- * ./sum.ts and ./max.ts register it; wider rows, other dtypes and leading axes go to the stock
- * kernel.
+ * ./sum.ts and ./max.ts register it; wider rows, other dtypes and other axes go on (Sum over the
+ * leading axes to ./columnReduce.ts, the rest to the stock kernel).
  */
 import { tf } from '../tfjs';
 import { ceilDiv, runProgram, type KernelFunc, type TensorInfo, type WebGpuProgram } from './shared';
