@@ -55,6 +55,35 @@ export class MissingBuildError extends Error {
   }
 }
 
+/** What a sweep's lock file (DIR/sweep.lock, cli/sweep/lock.ts) records of the sweep holding it. */
+export interface LockHolder {
+  readonly pid: number;
+  readonly host: string;
+  readonly started: string;
+}
+
+/**
+ * `transferlab sweep`: another sweep holds the output folder (or its lock file cannot be read).
+ * Exit status 1, nothing written into the folder; the message names the holder and the lock file.
+ */
+export class FolderInUseError extends Error {
+  constructor(
+    /** The output folder. */
+    readonly dir: string,
+    /** Its lock file, DIR/sweep.lock. */
+    readonly lockFile: string,
+    readonly holder: LockHolder | undefined,
+    why?: string,
+  ) {
+    super(
+      holder
+        ? `${dir} is in use by another sweep (pid ${holder.pid} on ${holder.host}, since ${holder.started}); wait for it to finish, or give this one another --out. If that sweep is gone, remove ${lockFile}`
+        : `${dir} is in use by another sweep: ${lockFile} exists but ${why ?? 'cannot be read'}; if no sweep is running there, remove it`,
+    );
+    this.name = 'FolderInUseError';
+  }
+}
+
 /** How a cell failed. */
 export const FailureKind = {
   /** The cell raised an exception (or a TypeScript error). */

@@ -19,7 +19,7 @@ import { NotebookFileError, decodeNotebookBytes, parseTsnb, serializeTsnb, type 
 import { parseCliArgs, type CliOptions } from './args';
 import { FileWriteError, isSameFile, writeFileAtomic } from './atomicWrite';
 import { notebookToHtml } from './htmlReport';
-import { InputError, MissingBuildError, UsageError } from './errors';
+import { FolderInUseError, InputError, MissingBuildError, UsageError } from './errors';
 
 export { InputError, MissingBuildError, UsageError };
 
@@ -81,7 +81,7 @@ export async function withCliErrors(command: string, usage: string, io: CliIo, b
       io.stderr(`transferlab ${command}: ${e.message}\n\n${usage}`);
       return 2;
     }
-    if (e instanceof NotebookFileError || e instanceof InputError || e instanceof FileWriteError || e instanceof MissingBuildError) {
+    if (e instanceof NotebookFileError || e instanceof InputError || e instanceof FileWriteError || e instanceof MissingBuildError || e instanceof FolderInUseError) {
       io.stderr(`transferlab ${command}: ${e.message}\n`);
       return 1;
     }

@@ -30,6 +30,7 @@ import { formatSeconds, type ProgressTerminal } from '../run/progress';
 import { readNotebook } from '../run/writing';
 import { serializeTsnb } from '../../kernel/protocol/tsnb';
 import { describePoint, gridPoints, parseGrid, type GridAxis } from './grid';
+import { lockSweepFolder } from './lock';
 import { readManifest, runFileExists, writeManifest, type SweepManifest, type SweepRunRecord } from './manifest';
 import { RunStatus, runPool, type KernelSlot, type PoolEvent, type RunOutcome, type SweepTask } from './pool';
 import { SweepProgress } from './progress';
@@ -237,127 +238,136 @@ async function sweep(spec: SweepArgs, io: CliIo, options: SweepCommandOptions): 
   await fs.mkdir(path.join(dir, 'runs'), { recursive: true }).catch((e: unknown) => {
     throw new FileWriteError(path.join(dir, 'runs'), e);
   });
-  const manifest: SweepManifest = await readManifest(dir, notebookName);
-  manifest.notebook = notebookName;
-  const earlier = new Set<string>();
-  for (const t of tasks) {
-    const rec = manifest.runs[t.key];
-    if (rec?.status === 'ok' && (await runFileExists(dir, rec))) earlier.add(t.key);
-  }
-  const toRun = tasks.filter((t) => !earlier.has(t.key));
-  const state = new Map<string, RowState>(toRun.map((t) => [t.key, 'queued']));
-
-  // Files are written one at a time, in the order runs finish.
-  let writing: Promise<void> = Promise.resolve();
-  const summaryRows = (): SummaryRow[] =>
-    tasks.map((t) => {
-      const rec = manifest.runs[t.key];
-      const s = state.get(t.key);
-      if (rec !== undefined && (earlier.has(t.key) || s === undefined)) return { point: t.point, record: rec, ...(earlier.has(t.key) ? { earlier: true } : {}) };
-      return { point: t.point, state: s ?? 'queued' };
-    });
-  const writeSummaryNow = () => writeSummary(dir, { notebook: notebookName, axes: spec.axes, fixed: spec.fixed, rows: summaryRows() });
-  const enqueueWrite = (work: () => Promise<void>): Promise<void> => {
-    writing = writing.then(work);
-    return writing;
-  };
-
-  await writeManifest(dir, manifest);
-  await writeSummaryNow();
-  if (earlier.size > 0) io.stderr(`transferlab sweep: ${earlier.size} of ${tasks.length} runs finished earlier in ${dir}; skipping them\n`);
-
-  const terminal: ProgressTerminal = options.terminal ?? { write: (t) => io.stderr(t), isTTY: false };
-  const progress = spec.quiet ? undefined : new SweepProgress(terminal, tasks.length, earlier.size);
-  const controller = new AbortController();
-  const onOuterAbort = () => controller.abort();
-  options.signal?.addEventListener('abort', onOuterAbort);
-  if (options.signal?.aborted) controller.abort();
-  let sigints = 0;
-  const onSigint = () => {
-    sigints++;
-    if (sigints > 1) process.exit(130);
-    io.stderr('\ntransferlab sweep: interrupting the running runs; finished runs are kept (Ctrl-C again to quit at once)\n');
-    controller.abort();
-  };
-  if (options.handleSigint) process.on('SIGINT', onSigint);
-
-  const onFinished = (task: SweepTask, outcome: RunOutcome): Promise<void> =>
-    enqueueWrite(async () => {
-      if (outcome.status === RunStatus.interrupted) {
-        state.set(task.key, 'interrupted');
-        await writeSummaryNow();
-        return;
-      }
-      state.delete(task.key);
-      const result = outcome.result;
-      let file: string | undefined;
-      if (result !== undefined) {
-        file = path.join('runs', runFileName(task.key, task.point));
-        await writeFileAtomic(path.join(dir, file), serializeTsnb(result.notebook));
-      }
-      const findings = result ? findingsCountsOf(result.notebook) : undefined;
-      const rec: SweepRunRecord = {
-        point: record(task.point),
-        parameters: record(task.parameters),
-        status: outcome.status === RunStatus.ok ? 'ok' : 'failed',
-        ...(file !== undefined ? { file } : {}),
-        results: result ? resultsOf(result.notebook) : {},
-        ...(findings !== undefined ? { findings } : {}),
-        ...(outcome.slot ? { where: outcome.slot.where } : {}),
-        ...(result ? { seconds: Math.round(result.seconds * 10) / 10 } : {}),
-        attempts: outcome.attempts,
-        ...(outcome.error !== undefined ? { error: outcome.error } : {}),
-        finished: new Date().toISOString(),
-      };
-      manifest.runs[task.key] = rec;
-      await writeManifest(dir, manifest);
-      await writeSummaryNow();
-    });
-
-  const started = performance.now();
-  let outcomes: Map<string, RunOutcome>;
+  // One sweep at a time in a folder (./lock.ts): a second one is refused, naming the first.
+  const lock = await lockSweepFolder(dir);
   try {
-    outcomes = await runPool(toRun, slots, {
-      notebook,
-      cwd,
-      ...(spec.timeout !== undefined ? { timeoutSeconds: spec.timeout } : {}),
-      retries: spec.retries,
-      signal: controller.signal,
-      onEvent: (e) => {
-        if (e.type === 'run-started') state.set(e.task.key, 'running');
-        if (e.type === 'run-requeued') state.set(e.task.key, 'queued');
-        progress?.onEvent(e);
-        options.onPoolEvent?.(e);
-      },
-      onFinished,
-      onWarning: warn,
-      redact,
-    });
-  } finally {
-    progress?.finish();
-    if (options.handleSigint) process.off('SIGINT', onSigint);
-    options.signal?.removeEventListener('abort', onOuterAbort);
-  }
-  await writing;
-  for (const t of toRun) if (!outcomes.has(t.key) || outcomes.get(t.key)!.status === RunStatus.interrupted) state.set(t.key, 'interrupted');
-  await writeSummaryNow();
+    const manifest: SweepManifest = await readManifest(dir, notebookName);
+    manifest.notebook = notebookName;
+    const earlier = new Set<string>();
+    for (const t of tasks) {
+      const rec = manifest.runs[t.key];
+      if (rec?.status === 'ok' && (await runFileExists(dir, rec))) earlier.add(t.key);
+    }
+    const toRun = tasks.filter((t) => !earlier.has(t.key));
+    const state = new Map<string, RowState>(toRun.map((t) => [t.key, 'queued']));
 
-  const list = [...outcomes.values()];
-  const ok = list.filter((o) => o.status === RunStatus.ok).length;
-  const failed = tasks.filter((t) => outcomes.get(t.key)?.status === RunStatus.failed);
-  const interrupted = toRun.length - ok - failed.length;
-  const counts = [`${ok} ran`, `${failed.length} failed`, ...(earlier.size > 0 ? [`${earlier.size} skipped (finished earlier)`] : []), ...(interrupted > 0 ? [`${interrupted} interrupted`] : [])].join(', ');
-  const wrote = `${path.join(dir, SUMMARY_NOTEBOOK)} and ${path.join(dir, SUMMARY_HTML)}`;
-  for (const t of failed) io.stderr(`transferlab sweep: ${describePoint(t.point) || 'the run'} failed: ${outcomes.get(t.key)?.error ?? ''}\n`);
-  const line = `${tasks.length} run${tasks.length === 1 ? '' : 's'}: ${counts} in ${formatSeconds((performance.now() - started) / 1000)}; wrote ${wrote}\n`;
-  if (controller.signal.aborted) {
-    io.stderr(`transferlab sweep: interrupted; ${line}`);
-    return 130;
+    // Files are written one at a time, in the order runs finish.
+    let writing: Promise<void> = Promise.resolve();
+    const summaryRows = (): SummaryRow[] =>
+      tasks.map((t) => {
+        const rec = manifest.runs[t.key];
+        const s = state.get(t.key);
+        if (rec !== undefined && (earlier.has(t.key) || s === undefined)) return { point: t.point, record: rec, ...(earlier.has(t.key) ? { earlier: true } : {}) };
+        return { point: t.point, state: s ?? 'queued' };
+      });
+    const writeSummaryNow = () => writeSummary(dir, { notebook: notebookName, axes: spec.axes, fixed: spec.fixed, rows: summaryRows() });
+    const enqueueWrite = (work: () => Promise<void>): Promise<void> => {
+      writing = writing.then(work);
+      return writing;
+    };
+
+    await writeManifest(dir, manifest);
+    await writeSummaryNow();
+    if (earlier.size > 0) io.stderr(`transferlab sweep: ${earlier.size} of ${tasks.length} runs finished earlier in ${dir}; skipping them\n`);
+
+    const terminal: ProgressTerminal = options.terminal ?? { write: (t) => io.stderr(t), isTTY: false };
+    const progress = spec.quiet ? undefined : new SweepProgress(terminal, tasks.length, earlier.size);
+    const controller = new AbortController();
+    const onOuterAbort = () => controller.abort();
+    options.signal?.addEventListener('abort', onOuterAbort);
+    if (options.signal?.aborted) controller.abort();
+    let sigints = 0;
+    const onSigint = () => {
+      sigints++;
+      if (sigints > 1) {
+        lock.releaseSync();
+        process.exit(130);
+      }
+      io.stderr('\ntransferlab sweep: interrupting the running runs; finished runs are kept (Ctrl-C again to quit at once)\n');
+      controller.abort();
+    };
+    if (options.handleSigint) process.on('SIGINT', onSigint);
+
+    const onFinished = (task: SweepTask, outcome: RunOutcome): Promise<void> =>
+      enqueueWrite(async () => {
+        if (outcome.status === RunStatus.interrupted) {
+          state.set(task.key, 'interrupted');
+          await writeSummaryNow();
+          return;
+        }
+        state.delete(task.key);
+        const result = outcome.result;
+        let file: string | undefined;
+        if (result !== undefined) {
+          file = path.join('runs', runFileName(task.key, task.point));
+          await writeFileAtomic(path.join(dir, file), serializeTsnb(result.notebook));
+        }
+        const findings = result ? findingsCountsOf(result.notebook) : undefined;
+        const rec: SweepRunRecord = {
+          point: record(task.point),
+          parameters: record(task.parameters),
+          status: outcome.status === RunStatus.ok ? 'ok' : 'failed',
+          ...(file !== undefined ? { file } : {}),
+          results: result ? resultsOf(result.notebook) : {},
+          ...(findings !== undefined ? { findings } : {}),
+          ...(outcome.slot ? { where: outcome.slot.where } : {}),
+          ...(result ? { seconds: Math.round(result.seconds * 10) / 10 } : {}),
+          attempts: outcome.attempts,
+          ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+          finished: new Date().toISOString(),
+        };
+        manifest.runs[task.key] = rec;
+        await writeManifest(dir, manifest);
+        await writeSummaryNow();
+      });
+
+    const started = performance.now();
+    let outcomes: Map<string, RunOutcome>;
+    try {
+      outcomes = await runPool(toRun, slots, {
+        notebook,
+        cwd,
+        ...(spec.timeout !== undefined ? { timeoutSeconds: spec.timeout } : {}),
+        retries: spec.retries,
+        signal: controller.signal,
+        onEvent: (e) => {
+          if (e.type === 'run-started') state.set(e.task.key, 'running');
+          if (e.type === 'run-requeued') state.set(e.task.key, 'queued');
+          progress?.onEvent(e);
+          options.onPoolEvent?.(e);
+        },
+        onFinished,
+        onWarning: warn,
+        redact,
+      });
+    } finally {
+      progress?.finish();
+      if (options.handleSigint) process.off('SIGINT', onSigint);
+      options.signal?.removeEventListener('abort', onOuterAbort);
+    }
+    await writing;
+    for (const t of toRun) if (!outcomes.has(t.key) || outcomes.get(t.key)!.status === RunStatus.interrupted) state.set(t.key, 'interrupted');
+    await writeSummaryNow();
+
+    const list = [...outcomes.values()];
+    const ok = list.filter((o) => o.status === RunStatus.ok).length;
+    const failed = tasks.filter((t) => outcomes.get(t.key)?.status === RunStatus.failed);
+    const interrupted = toRun.length - ok - failed.length;
+    const counts = [`${ok} ran`, `${failed.length} failed`, ...(earlier.size > 0 ? [`${earlier.size} skipped (finished earlier)`] : []), ...(interrupted > 0 ? [`${interrupted} interrupted`] : [])].join(', ');
+    const wrote = `${path.join(dir, SUMMARY_NOTEBOOK)} and ${path.join(dir, SUMMARY_HTML)}`;
+    for (const t of failed) io.stderr(`transferlab sweep: ${describePoint(t.point) || 'the run'} failed: ${outcomes.get(t.key)?.error ?? ''}\n`);
+    const line = `${tasks.length} run${tasks.length === 1 ? '' : 's'}: ${counts} in ${formatSeconds((performance.now() - started) / 1000)}; wrote ${wrote}\n`;
+    if (controller.signal.aborted) {
+      io.stderr(`transferlab sweep: interrupted; ${line}`);
+      return 130;
+    }
+    if (failed.length > 0) {
+      io.stderr(`transferlab sweep: ${line}`);
+      return 1;
+    }
+    io.stdout(line);
+    return 0;
+  } finally {
+    await lock.release();
   }
-  if (failed.length > 0) {
-    io.stderr(`transferlab sweep: ${line}`);
-    return 1;
-  }
-  io.stdout(line);
-  return 0;
 }

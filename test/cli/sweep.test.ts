@@ -7,8 +7,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { KernelConnection } from '../../client/connection';
 import { Mime } from '../../kernel/protocol/mime';
@@ -383,6 +384,62 @@ describe('sweeps on kernels', { concurrency: 1 }, () => {
     assert.match(io.err, /interrupted; 3 runs: 0 ran, 0 failed, 3 interrupted in /);
     const table = parseTsnb(readFileSync(path.join(out, 'summary.tsnb'), 'utf8')).cells[1]!.source;
     assert.equal(table.split('\n').filter((l) => / interrupted \|/.test(l)).length, 3, table);
+  });
+
+  test('one sweep at a time per folder: a second is refused, naming the first, and writes nothing; a stale lock of this host is taken over, one of another host is not', { timeout: 180_000 }, async () => {
+    const dir = fresh();
+    const input = path.join(dir, 'tiny.tsnb');
+    const gate = path.join(fresh(), 'open');
+    const wait = [
+      "const { existsSync } = await import('node:fs');",
+      `for (let i = 0; i < 1200 && !existsSync(${JSON.stringify(gate)}); i++) await new Promise((r) => setTimeout(r, 100));`,
+    ].join('\n');
+    writeFileSync(input, serializeTsnb(fixture(wait)));
+    const out = path.join(dir, 'out');
+    const lock = path.join(out, 'sweep.lock');
+    const args = [input, '--grid', 'seed=[1,2]', '--kernels', '1', '--backend', 'wasm', '--out', out];
+    const snapshot = () => new Map(filesUnder(out).map((f) => [f, readFileSync(f, 'utf8')]));
+
+    // The first sweep holds the folder while its first run waits at the gate…
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    const ioA = captureIo();
+    const first = runSweep(args, ioA, { onPoolEvent: (e) => e.type === 'run-started' && started() });
+    await running;
+    const holder = JSON.parse(readFileSync(lock, 'utf8')) as { pid: number; host: string; started: string };
+    assert.equal(holder.pid, process.pid);
+    assert.equal(holder.host, hostname());
+    // …so a second one into the same folder is refused, naming the first, and changes no file.
+    const before = snapshot();
+    const ioB = captureIo();
+    assert.equal(await runSweep(args, ioB), 1, ioB.err);
+    assert.match(ioB.err, new RegExp(`${out.replace(/[.]/g, '\\.')} is in use by another sweep \\(pid ${process.pid} on ${hostname().replace(/[.]/g, '\\.')}, since ${holder.started.replace(/[.]/g, '\\.')}\\); wait for it to finish, or give this one another --out\\. If that sweep is gone, remove .*sweep\\.lock`));
+    assert.deepEqual(snapshot(), before, 'the refused sweep changed a file');
+    writeFileSync(gate, '');
+    assert.equal(await first, 0, ioA.err);
+    assert.ok(!existsSync(lock), 'the lock is removed when the sweep ends');
+    assert.equal(Object.keys(manifestOf(out).runs).length, 2);
+
+    // A lock left by a sweep of this host that is gone (its pid no longer runs) is taken over.
+    const gone = spawnSync('true').pid;
+    writeFileSync(lock, JSON.stringify({ pid: gone, host: hostname(), started: '2026-01-01T00:00:00.000Z' }));
+    const ioC = captureIo();
+    assert.equal(await runSweep(args, ioC), 0, ioC.err);
+    assert.match(ioC.err, /2 of 2 runs finished earlier/);
+    assert.ok(!existsSync(lock));
+
+    // A lock of another host is never guessed stale, and a lock that names no sweep is not either.
+    for (const [text, message] of [
+      [JSON.stringify({ pid: gone, host: 'elsewhere.example', started: '2026-01-01T00:00:00.000Z' }), /in use by another sweep \(pid \d+ on elsewhere\.example, since 2026-01-01T00:00:00\.000Z\)/],
+      ['{"half": ', /in use by another sweep: .*sweep\.lock exists but does not name a sweep \(pid, host, start time\); if no sweep is running there, remove it/],
+    ] as const) {
+      writeFileSync(lock, text);
+      const io = captureIo();
+      assert.equal(await runSweep(args, io), 1, io.err);
+      assert.match(io.err, message);
+      assert.equal(readFileSync(lock, 'utf8'), text, 'the lock of another sweep is left as it was');
+    }
+    rmSync(lock);
   });
 
   describe('6 grid points over 3 kernels, two local and one on a Jupyter Server, kernels lost mid-run', () => {
