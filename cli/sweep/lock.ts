@@ -11,6 +11,7 @@
 import { promises as fs, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { FileWriteError } from '../atomicWrite';
 import { FolderInUseError, type LockHolder } from '../errors';
 
 export const LOCK_FILE = 'sweep.lock';
@@ -46,6 +47,7 @@ function running(pid: number): boolean {
 /**
  * Takes DIR/sweep.lock (DIR must exist), taking over a stale one of this host.
  * @throws FolderInUseError when another sweep holds it, or its lock cannot be read.
+ * @throws FileWriteError when the lock cannot be created (a read-only folder).
  */
 export async function lockSweepFolder(dir: string): Promise<SweepLock> {
   const file = path.join(dir, LOCK_FILE);
@@ -56,7 +58,7 @@ export async function lockSweepFolder(dir: string): Promise<SweepLock> {
       await fs.writeFile(file, text, { flag: 'wx' });
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new FileWriteError(file, e);
     }
     let held: string;
     try {
