@@ -191,6 +191,18 @@ function values(n: number, seed: number): Float32Array {
   return out;
 }
 
+/** Records the shader key of every program the webgpu backend runs, until `restore()`. */
+function recordShaders(): { shaders: string[]; restore: () => void } {
+  const be = tf.backend() as unknown as { runWebGPUProgram: (p: { shaderKey: string }, ...a: unknown[]) => unknown };
+  const run = be.runWebGPUProgram;
+  const shaders: string[] = [];
+  be.runWebGPUProgram = function (this: unknown, p: { shaderKey: string }, ...a: unknown[]) {
+    shaders.push(p.shaderKey);
+    return run.call(this, p, ...a);
+  };
+  return { shaders, restore: () => (be.runWebGPUProgram = run) };
+}
+
 /** Float64 reduction of `x` (shape `shape`) over its trailing `k` axes. */
 function reduceTrailing(x: Float32Array, shape: number[], k: number, op: 'sum' | 'max'): Float64Array {
   const width = shape.slice(shape.length - k).reduce((a, b) => a * b, 1);
@@ -206,13 +218,7 @@ function reduceTrailing(x: Float32Array, shape: number[], k: number, op: 'sum' |
 
 test('webgpu Sum and Max over short trailing rows (ours, one dispatch) equal float64 references; other axes go to the stock kernel', async (t: TestContext) => {
   await startWebGpu(t);
-  const be = tf.backend() as unknown as { runWebGPUProgram: (p: { shaderKey: string }, ...a: unknown[]) => unknown };
-  const run = be.runWebGPUProgram;
-  const shaders: string[] = [];
-  be.runWebGPUProgram = function (this: unknown, p: { shaderKey: string }, ...a: unknown[]) {
-    shaders.push(p.shaderKey);
-    return run.call(this, p, ...a);
-  };
+  const { shaders, restore } = recordShaders();
   try {
     // [shape, trailing axes reduced]: rows of 1, primes, 64 (the widest ours takes), several axes.
     const cases: [number[], number][] = [[[2, 1], 1], [[7, 3], 1], [[13, 10], 1], [[97, 64], 1], [[3, 5, 7], 2], [[4, 3, 11], 1], [[131, 4], 1]];
@@ -256,7 +262,7 @@ test('webgpu Sum and Max over short trailing rows (ours, one dispatch) equal flo
       tf.dispose([y, again]);
     }
   } finally {
-    be.runWebGPUProgram = run;
+    restore();
   }
 });
 
@@ -277,13 +283,7 @@ function sumLeading(x: Float32Array, shape: number[], k: number): { sums: Float6
 
 test('webgpu Sum over the leading axes (bias gradients: ours, no transpose) equals float64 references', async (t: TestContext) => {
   await startWebGpu(t);
-  const be = tf.backend() as unknown as { runWebGPUProgram: (p: { shaderKey: string }, ...a: unknown[]) => unknown };
-  const run = be.runWebGPUProgram;
-  const shaders: string[] = [];
-  be.runWebGPUProgram = function (this: unknown, p: { shaderKey: string }, ...a: unknown[]) {
-    shaders.push(p.shaderKey);
-    return run.call(this, p, ...a);
-  };
+  const { shaders, restore } = recordShaders();
   try {
     // [shape, leading axes reduced, passes]: one row, primes, widths past a workgroup's 64 columns,
     // one pass up to 511 rows, then row slices (2, and the most, 64) added by a second pass; a conv
@@ -348,7 +348,7 @@ test('webgpu Sum over the leading axes (bias gradients: ours, no transpose) equa
       tf.dispose([warm, again]);
     }
   } finally {
-    be.runWebGPUProgram = run;
+    restore();
   }
 });
 
