@@ -13,6 +13,8 @@ import { synthetic } from '../../kernel/analysis/dataLoaders';
 import { train, evaluate, logSteps } from '../../kernel/analysis/train';
 import type { Progress, TrainingProgress } from '../../kernel/analysis/progress';
 import type { DataStream } from '../../kernel/analysis/dataStream';
+import { createOptimizer, type OptimizerSettings } from '../../kernel/analysis/optimizers';
+import { setWebGpuKernels } from '../../kernel/analysis/webgpuKernels';
 import { startWebGpu } from '../helpers/webgpu';
 
 after(async () => {
@@ -349,6 +351,77 @@ test('webgpu Sum over the leading axes (bias gradients: ours, no transpose) equa
     }
   } finally {
     restore();
+  }
+});
+
+test('webgpu optimiser steps: one TlOptimizerStep per variable (1 dispatch for SGD, 2 with slots), equal to the tensor-op steps, for SGD, momentum and Adam, with and without weight decay', async (t: TestContext) => {
+  await startWebGpu(t);
+  const shapes = [[1], [7, 3], [3, 3, 2, 5], [65], [2, 300]];
+  const STEPS_HERE = 5;
+  let made = 0;
+  /** The variables after STEPS_HERE steps from the same start and gradients, and the programs each step ran. */
+  const run = async (settings: OptimizerSettings, which: 'ours' | 'stock') => {
+    setWebGpuKernels(which);
+    // tfjs-backend-webgpu computes element-wise ops of small tensors whose data is still on the
+    // host there (under 1000 entries); in training, weights and gradients are on the GPU. Put them
+    // there (an add of zeros made on the GPU), so that the tensor-op steps run on it as well.
+    const onGpu = (x: tf.Tensor) => tf.tidy(() => tf.add(x, tf.fill(x.shape, 0)));
+    const vars = shapes.map((shape, i) => tf.variable(onGpu(tf.tensor(values(shape.reduce((a, b) => a * b, 1), 100 + i), shape)), true, `optimiserTest${made++}`));
+    const opt = createOptimizer(settings);
+    const { shaders, restore } = recordShaders();
+    const before = tf.memory().numTensors;
+    const counts: number[] = [];
+    try {
+      for (let step = 1; step <= STEPS_HERE; step++) {
+        const grads: tf.NamedTensorMap = {};
+        vars.forEach((v, i) => (grads[v.name] = tf.tidy(() => onGpu(tf.tensor(values(v.size, step * 31 + i), v.shape)))));
+        shaders.length = 0;
+        opt.step(vars.map((v, i) => [`w${i}`, v] as const), grads, 0.1 / step);
+        counts.push(shaders.length);
+        tf.dispose(Object.values(grads));
+        // Slots are made at the first step; after it, a step leaves no tensor behind.
+        if (step === 1) assert.equal(tf.memory().numTensors, before + (which === 'ours' && settings.optimizer === 'adam' ? 5 : which === 'ours' && settings.momentum > 0 ? 5 : settings.optimizer === 'adam' ? 10 : settings.momentum > 0 ? 5 : 0), `${which} slots`);
+      }
+      const after = tf.memory().numTensors;
+      const out = await Promise.all(vars.map((v) => v.data()));
+      assert.equal(tf.memory().numTensors, after);
+      return { out, counts, programs: [...new Set(shaders)] };
+    } finally {
+      restore();
+      opt.dispose();
+      tf.dispose(vars);
+    }
+  };
+  try {
+    const settingsList: OptimizerSettings[] = [
+      { optimizer: 'sgd', momentum: 0, weightDecay: 0 },
+      { optimizer: 'sgd', momentum: 0, weightDecay: 1e-2 },
+      { optimizer: 'sgd', momentum: 0.9, weightDecay: 0 },
+      { optimizer: 'sgd', momentum: 0.9, weightDecay: 5e-3 },
+      { optimizer: 'adam', momentum: 0, weightDecay: 0 },
+      { optimizer: 'adam', momentum: 0, weightDecay: 1e-2 },
+    ];
+    for (const settings of settingsList) {
+      const what = JSON.stringify(settings);
+      const ours = await run(settings, 'ours');
+      const stock = await run(settings, 'stock');
+      const perVariable = settings.optimizer === 'adam' || settings.momentum > 0 ? 2 : 1;
+      assert.deepEqual(ours.counts, Array(STEPS_HERE).fill(perVariable * shapes.length), `${what}: dispatches per step (${ours.programs.join(', ')})`);
+      assert.ok(ours.programs.every((p) => p.startsWith('tlOptimizer_')), `${what}: ${ours.programs.join(', ')}`);
+      assert.ok(stock.counts[1]! >= 2 * shapes.length && stock.counts[1]! > ours.counts[1]!, `${what}: the tensor ops took ${stock.counts[1]} dispatches`);
+      // The same formulas in the same order; a fused multiply-add may move the last bit.
+      ours.out.forEach((o, i) => {
+        for (let j = 0; j < o.length; j++) {
+          const s = stock.out[i]![j]!;
+          assert.ok(Math.abs(o[j]! - s) <= 1e-6 * (1 + Math.abs(s)), `${what} variable ${i}[${j}]: fused ${o[j]} vs tensor ops ${s}`);
+        }
+      });
+      // And the steps did move the variables (from the start, by about lr).
+      const start = values(shapes[1]!.reduce((a, b) => a * b, 1), 101);
+      assert.ok(Array.from(ours.out[1]!).some((x, j) => Math.abs(x - start[j]!) > 1e-3), `${what}: nothing moved`);
+    }
+  } finally {
+    setWebGpuKernels('ours');
   }
 });
 

@@ -21,6 +21,7 @@ import { batchMatMulConfig } from './batchMatMul';
 import { fusedMatMulConfig } from './fusedMatMul';
 import { sumKernel } from './sum';
 import { maxKernel } from './max';
+import { optimizerStepConfig } from './optimizerStep';
 
 /** Every kernel this folder registers, in registration order (one file each). */
 const WEBGPU_KERNELS: readonly WebGpuKernelConfig[] = [
@@ -34,6 +35,7 @@ const WEBGPU_KERNELS: readonly WebGpuKernelConfig[] = [
   fusedMatMulConfig,
   sumKernel,
   maxKernel,
+  optimizerStepConfig,
 ];
 
 const BACKEND = 'webgpu';
