@@ -13,9 +13,9 @@
  *   y[m·outC + n] = act(C(m, n) + bias[n])
  */
 import { tf } from '../tfjs';
-import type { KernelFunc, TensorInfo, WebGpuKernelConfig } from './shared';
+import type { TensorInfo, WebGpuKernelConfig } from './shared';
 import { runProgram } from './shared';
-import { convGeometry, convKernelRuns, fitsDispatch, gemmProgram, intUniforms } from './convGemm';
+import { convGeometry, convKernelConfig, fitsDispatch, gemmProgram, intUniforms } from './convGemm';
 
 /** Fused activations our forward kernel applies in its epilogue (others go to the stock kernel). */
 const ACTIVATIONS: Record<string, string> = {
@@ -112,15 +112,7 @@ fn storeC(m : i32, n : i32, z : i32, v : f32) {
   return runProgram(backend, program, bias ? [x, filter, bias] : [x, filter], 'float32', uniforms);
 }
 
-export const conv2DConfig: WebGpuKernelConfig = {
-  kernelName: 'Conv2D',
-  wraps:
-    (stock: KernelFunc): KernelFunc =>
-    (args) => {
-      const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
-      const out = convForward({ x, filter, attrs: (args.attrs ?? {}) as Record<string, unknown>, backend: args.backend });
-      if (out === null) return stock(args);
-      convKernelRuns.conv2D++;
-      return out;
-    },
-};
+export const conv2DConfig: WebGpuKernelConfig = convKernelConfig('Conv2D', 'conv2D', (args) => {
+  const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+  return convForward({ x, filter, attrs: (args.attrs ?? {}) as Record<string, unknown>, backend: args.backend });
+});

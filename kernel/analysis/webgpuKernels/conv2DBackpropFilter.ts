@@ -13,9 +13,9 @@
  *   partial[z, m, n] = Σ_{k in slice z} A(m, k)·B(k, n);  dW[m·outC + n] = Σ_z partial[z, m, n]
  */
 import { tf } from '../tfjs';
-import type { KernelFunc, TensorInfo, WebGpuKernelConfig, WebGpuProgram } from './shared';
+import type { TensorInfo, WebGpuKernelConfig, WebGpuProgram } from './shared';
 import { asWebGpu, ceilDiv, runProgram } from './shared';
-import { TK, convGeometry, convKernelRuns, fitsDispatch, gemmProgram, intUniforms, tileFor } from './convGemm';
+import { TK, convGeometry, convKernelConfig, fitsDispatch, gemmProgram, intUniforms, tileFor } from './convGemm';
 import { float4D, isNHWC } from './conv2D';
 
 /** Workgroups the split aims for: two per SM of a large GPU (132 on an H100). */
@@ -112,15 +112,7 @@ fn storeC(m : i32, n : i32, z : i32, v : f32) { result[(z * uniforms.M + m) * un
   return out;
 }
 
-export const conv2DBackpropFilterConfig: WebGpuKernelConfig = {
-  kernelName: 'Conv2DBackpropFilter',
-  wraps:
-    (stock: KernelFunc): KernelFunc =>
-    (args) => {
-      const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
-      const out = convBackpropFilter(x, dy, (args.attrs ?? {}) as Record<string, unknown>, args.backend);
-      if (out === null) return stock(args);
-      convKernelRuns.conv2DBackpropFilter++;
-      return out;
-    },
-};
+export const conv2DBackpropFilterConfig: WebGpuKernelConfig = convKernelConfig('Conv2DBackpropFilter', 'conv2DBackpropFilter', (args) => {
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  return convBackpropFilter(x, dy, (args.attrs ?? {}) as Record<string, unknown>, args.backend);
+});

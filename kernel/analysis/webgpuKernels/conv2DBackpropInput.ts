@@ -20,9 +20,9 @@
  *   dx[b, iy, ix, ci] = C(m, n)   (rows with iy ≥ inH or ix ≥ inW are padding of the phase grid)
  */
 import { tf } from '../tfjs';
-import type { KernelFunc, TensorInfo, WebGpuKernelConfig } from './shared';
+import type { TensorInfo, WebGpuKernelConfig } from './shared';
 import { ceilDiv, runProgram } from './shared';
-import { convGeometry, convKernelRuns, fitsDispatch, gemmProgram, intUniforms } from './convGemm';
+import { convGeometry, convKernelConfig, fitsDispatch, gemmProgram, intUniforms } from './convGemm';
 import { float4D, isNHWC } from './conv2D';
 
 /** dx on our implicit GEMM, or null where the stock kernel should run. */
@@ -117,15 +117,7 @@ fn storeC(m : i32, n : i32, z : i32, v : f32) {
   return runProgram(backend, program, [dy, filter], 'float32', uniforms);
 }
 
-export const conv2DBackpropInputConfig: WebGpuKernelConfig = {
-  kernelName: 'Conv2DBackpropInput',
-  wraps:
-    (stock: KernelFunc): KernelFunc =>
-    (args) => {
-      const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
-      const out = convBackpropInput(dy, filter, (args.attrs ?? {}) as Record<string, unknown>, args.backend);
-      if (out === null) return stock(args);
-      convKernelRuns.conv2DBackpropInput++;
-      return out;
-    },
-};
+export const conv2DBackpropInputConfig: WebGpuKernelConfig = convKernelConfig('Conv2DBackpropInput', 'conv2DBackpropInput', (args) => {
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  return convBackpropInput(dy, filter, (args.attrs ?? {}) as Record<string, unknown>, args.backend);
+});

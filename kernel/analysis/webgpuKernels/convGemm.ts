@@ -22,7 +22,7 @@
  * fused activation, whatever the sizes.
  */
 import type { tf } from '../tfjs';
-import type { ProgramUniform, WebGpuProgram } from './shared';
+import type { KernelFunc, ProgramUniform, WebGpuKernelConfig, WebGpuProgram } from './shared';
 import { asWebGpu, ceilDiv } from './shared';
 
 /** K step of a tile (rows of A, columns of B staged per barrier). */
@@ -32,6 +32,25 @@ const THREADS = 256;
 
 /** How many times each kernel of ours ran (not the stock fallback): tests check they did. */
 export const convKernelRuns = { conv2D: 0, fusedConv2D: 0, conv2DBackpropInput: 0, conv2DBackpropFilter: 0 };
+
+/**
+ * The registration of a convolution kernel of ours: `compute` returns its output, or null for a
+ * case it does not cover, which the stock kernel then computes; the runs of ours are counted in
+ * {@link convKernelRuns}.
+ */
+export function convKernelConfig(kernelName: string, counter: keyof typeof convKernelRuns, compute: (args: Parameters<KernelFunc>[0]) => ReturnType<KernelFunc> | null): WebGpuKernelConfig {
+  return {
+    kernelName,
+    wraps:
+      (stock: KernelFunc): KernelFunc =>
+      (args) => {
+        const out = compute(args);
+        if (out === null) return stock(args);
+        convKernelRuns[counter]++;
+        return out;
+      },
+  };
+}
 
 /** The tile shape for a product with N columns: [WX, WY] threads, each 4×4 outputs. */
 export function tileFor(n: number): { wx: number; wy: number; tm: number; tn: number } {
